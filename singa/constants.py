@@ -1,0 +1,130 @@
+"""Names shared by every part of SingaAuto: roles, statuses, tasks, budget keys.
+
+All are ``str`` enums, so a member compares equal to its value and serialises to JSON as-is.
+"""
+from enum import Enum
+
+
+class StrEnum(str, Enum):
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> list[str]:
+        return [m.value for m in cls]
+
+    @classmethod
+    def parse(cls, value, field: str = None):
+        """Return the member named by ``value`` or raise ``InvalidRequestError`` listing the valid ones."""
+        try:
+            return cls(value)
+        except ValueError:
+            from singa.errors import InvalidRequestError
+            name = field or cls.__name__
+            raise InvalidRequestError(
+                f'{name} must be one of {", ".join(cls.values())}; got {value!r}', field=field)
+
+
+class UserType(StrEnum):
+    SUPERADMIN = 'SUPERADMIN'
+    ADMIN = 'ADMIN'
+    MODEL_DEVELOPER = 'MODEL_DEVELOPER'
+    APP_DEVELOPER = 'APP_DEVELOPER'
+
+
+ADMIN_TYPES = (UserType.SUPERADMIN, UserType.ADMIN)
+
+
+class Task(StrEnum):
+    IMAGE_CLASSIFICATION = 'IMAGE_CLASSIFICATION'
+    TABULAR_CLASSIFICATION = 'TABULAR_CLASSIFICATION'
+    TABULAR_REGRESSION = 'TABULAR_REGRESSION'
+
+
+CLASSIFICATION_TASKS = (Task.IMAGE_CLASSIFICATION, Task.TABULAR_CLASSIFICATION)
+
+
+class ModelAccessRight(StrEnum):
+    PUBLIC = 'PUBLIC'
+    PRIVATE = 'PRIVATE'
+
+
+class BudgetKey(StrEnum):
+    TIME_HOURS = 'TIME_HOURS'
+    MODEL_TRIAL_COUNT = 'MODEL_TRIAL_COUNT'
+    GPU_COUNT = 'GPU_COUNT'
+    # Train workers per model on hosts without GPUs (SingaAuto always ran exactly one).
+    WORKERS_PER_MODEL = 'WORKERS_PER_MODEL'
+
+
+class TrainJobStatus(StrEnum):
+    STARTED = 'STARTED'
+    RUNNING = 'RUNNING'
+    STOPPING = 'STOPPING'
+    STOPPED = 'STOPPED'
+    ERRORED = 'ERRORED'
+
+
+class TrialStatus(StrEnum):
+    PENDING = 'PENDING'
+    RUNNING = 'RUNNING'
+    COMPLETED = 'COMPLETED'
+    PRUNED = 'PRUNED'
+    ERRORED = 'ERRORED'
+    STOPPED = 'STOPPED'
+
+
+TRIAL_LIVE_STATUSES = (TrialStatus.PENDING, TrialStatus.RUNNING)
+
+
+class InferenceJobStatus(StrEnum):
+    STARTED = 'STARTED'
+    RUNNING = 'RUNNING'
+    STOPPED = 'STOPPED'
+    ERRORED = 'ERRORED'
+
+
+JOB_LIVE_STATUSES = ('STARTED', 'RUNNING', 'STOPPING')
+
+
+class ServiceType(StrEnum):
+    ADVISOR = 'ADVISOR'
+    TRAIN = 'TRAIN'
+    INFERENCE = 'INFERENCE'
+    PREDICT = 'PREDICT'
+
+
+class ServiceStatus(StrEnum):
+    STARTED = 'STARTED'        # row created, container service not yet created
+    DEPLOYING = 'DEPLOYING'    # container service created, not yet seen running
+    RUNNING = 'RUNNING'
+    STOPPED = 'STOPPED'
+    ERRORED = 'ERRORED'
+
+
+class ContainerManagerType(StrEnum):
+    PROCESS = 'process'
+    SWARM = 'swarm'
+
+
+class AdvisorType(StrEnum):
+    AUTO = 'AUTO'
+    TPE = 'TPE'
+    RANDOM = 'RANDOM'
+    GRID = 'GRID'
+    CMAES = 'CMAES'
+    GP = 'GP'
+
+
+class PrunerType(StrEnum):
+    NONE = 'NONE'
+    MEDIAN = 'MEDIAN'
+    SUCCESSIVE_HALVING = 'SUCCESSIVE_HALVING'
+    HYPERBAND = 'HYPERBAND'
+
+
+class EnsembleMethod(StrEnum):
+    AUTO = 'AUTO'
+    MEAN = 'MEAN'
+    VOTE = 'VOTE'
+    WEIGHTED_MEAN = 'WEIGHTED_MEAN'

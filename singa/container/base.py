@@ -1,0 +1,108 @@
+"""The container manager contract: how the admin starts, inspects and removes worker services.
+
+The admin sees only ``BaseContainerManager``; ``make_container_manager(settings)`` picks the
+implementation named by ``SINGA_CONTAINER_MANAGER``:
+
+- ``process``: each service is a group of local subprocesses (the embedded default, no Docker);
+- ``swarm``: each service is a Docker Swarm service on an attachable overlay network.
+"""
+import abc
+import dataclasses
+from typing import Mapping, Optional, Sequence
+
+from singa.constants import ContainerManagerType, ServiceStatus
+from singa.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Mount:
+    """Shared storage made visible to a service: ``source`` (host path or volume) at ``target``."""
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceSpec:
+    """Everything needed to start one service.
+
+    ``command`` is the argument vector run in the worker image (or, for the process manager, with
+    the current Python: ``['-m', 'singa.workers', 'train']`` means ``python -m singa.workers train``).
+    ``environment`` is the *whole* environment the service gets besides ``PATH``-like basics: the
+    manager adds nothing of the admin's own environment, so secrets never leak into user code.
+    ``publish_port``, when set, is the container port to publish on the host; the manager picks a
+    host port that cannot clash and reports it in ``ContainerService.ext_port``.
+    """
+    name: str
+    service_type: str
+    command: Sequence[str]
+    environment: Mapping[str, str]
+    image: str = ''
+    replicas: int = 1
+    gpus: int = 0
+    mounts: Sequence[Mount] = ()
+    publish_port: Optional[int] = None
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    restart: bool = True            # restart the service's processes when they fail
+    max_restarts: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerService:
+    """A created service. ``id`` is what the manager needs to find it again after a restart."""
+    id: str
+    name: str
+    hostname: str
+    port: Optional[int] = None
+    ext_hostname: Optional[str] = None
+    ext_port: Optional[int] = None
+    info: Mapping = dataclasses.field(default_factory=dict)
+
+
+class BaseContainerManager(abc.ABC):
+    """Creates, inspects and removes worker services.
+
+    Contract, checked by one test suite run against every implementation:
+
+    - ``create_service(spec)`` returns once the service exists (not necessarily running). It raises
+      ``ContainerError`` when it cannot, and then leaves nothing behind.
+    - ``get_service_status(service)`` answers ``RUNNING`` while at least one of the service's
+      replicas runs or is being restarted, ``DEPLOYING`` before the first one runs, ``STOPPED``
+      when every replica has exited successfully, and ``ERRORED`` when replicas failed and will
+      not be restarted, or when the service no longer exists although it was never destroyed.
+    - ``destroy_service(service)`` stops every replica (SIGTERM, then SIGKILL after ``timeout``)
+      and removes the service; destroying a service that is already gone is not an error.
+    - ``list_services(labels)`` returns the services this manager created whose labels include
+      ``labels``, so that the admin can reconcile its records after its own restart.
+    - A manager object holds no state that matters: a new one (in another process) finds the
+      services an old one created from ``ContainerService.id`` alone.
+    """
+
+    @abc.abstractmethod
+    def create_service(self, spec: ServiceSpec) -> ContainerService:
+        ...
+
+    @abc.abstractmethod
+    def destroy_service(self, service: ContainerService, timeout: float = 10.0) -> None:
+        ...
+
+    @abc.abstractmethod
+    def get_service_status(self, service: ContainerService) -> ServiceStatus:
+        ...
+
+    @abc.abstractmethod
+    def list_services(self, labels: Optional[Mapping[str, str]] = None) -> list[ContainerService]:
+        ...
+
+
+def make_container_manager(settings) -> BaseContainerManager:
+    """The manager named by ``settings.container_manager``."""
+    kind = settings.container_manager
+    if kind == ContainerManagerType.PROCESS:
+        from singa.container.local_process import ProcessContainerManager
+        return ProcessContainerManager(settings)
+    if kind == ContainerManagerType.SWARM:
+        from singa.container.docker_swarm import SwarmContainerManager
+        return SwarmContainerManager(settings)
+    raise ConfigError(f'unknown container manager {kind!r}; valid: '
+                      f'{", ".join(ContainerManagerType.values())}')

@@ -1,0 +1,68 @@
+"""Test session: a real PostgreSQL and a real Redis, started once per session in a temporary
+directory (the embedded servers of ``singa.local.servers``) and stopped at the end."""
+import os
+
+import pytest
+
+from singa.config import Settings
+from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
+from singa.meta_store.db import MetaStore
+
+TEST_SECRET = 'test-token-secret-0123456789abcdef'
+
+
+@pytest.fixture(scope='session')
+def pg_server(tmp_path_factory):
+    server = EmbeddedPostgres(str(tmp_path_factory.mktemp('postgres'))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
+def redis_server(tmp_path_factory):
+    server = EmbeddedRedis(str(tmp_path_factory.mktemp('redis'))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='session')
+def base_env(pg_server, redis_server, tmp_path_factory):
+    """The ``SINGA_*`` environment of a platform that uses the session's servers."""
+    env = {}
+    env.update(pg_server.settings_env())
+    env.update(redis_server.settings_env())
+    env.update({
+        'SINGA_MODE': 'production',
+        'SINGA_TOKEN_SECRET': TEST_SECRET,
+        'SINGA_SUPERADMIN_EMAIL': 'superadmin@singaauto',
+        'SINGA_SUPERADMIN_PASSWORD': 'superadmin-test-password',
+        'SINGA_DATA_DIR': str(tmp_path_factory.mktemp('data')),
+        'SINGA_CONTAINER_MANAGER': 'process',
+    })
+    return env
+
+
+@pytest.fixture
+def settings(base_env, tmp_path) -> Settings:
+    """Settings for one test: the session's servers, a fresh storage directory."""
+    return Settings.from_env(base_env, storage_dir=str(tmp_path / 'storage'))
+
+
+@pytest.fixture(scope='session')
+def _migrated_store(base_env):
+    store = MetaStore(Settings.from_env(base_env).postgres_dsn)
+    store.migrate()
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def meta_store(_migrated_store) -> MetaStore:
+    """The session's migrated database, emptied before the test."""
+    with _migrated_store.transaction() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'schema_migrations'")
+        tables = [r['tablename'] for r in cur.fetchall()]
+        if tables:
+            cur.execute('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' CASCADE')
+    return _migrated_store
