@@ -42,6 +42,8 @@ setup(
         'numpy>=1.24',
         'scikit-learn>=1.3',
         'optuna>=4.0',
+        'cmaes>=0.10',      # Optuna's CMA-ES sampler needs it (advisor type CMAES)
+        'Pillow>=10.0',     # PNG/JPEG decoding for the image dataset helper
         'gunicorn>=22.0',
     ],
     extras_require={
