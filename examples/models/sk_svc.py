@@ -12,7 +12,7 @@ DEPENDENCIES = {'scikit-learn': None, 'skops': None}
 
 class SkSvc(SklearnTabularModel):
     scale_features = True
-    trusted_types = ('numpy.dtype', 'sklearn.calibration._CalibratedClassifier',
+    trusted_types = ('sklearn.calibration._CalibratedClassifier',
                      'sklearn.calibration._SigmoidCalibration')
 
     @staticmethod

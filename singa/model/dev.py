@@ -147,6 +147,8 @@ class _Tuner:
             trial.status = TrialStatus.COMPLETED.value
         except TrialPruned:
             trial.status = TrialStatus.PRUNED.value
+        except InvalidModelError:   # the template breaks the contract: stop and say so
+            raise
         except Exception as e:  # the template's bug: show it, keep tuning
             trial.status, trial.error = TrialStatus.ERRORED.value, e
             self.say(''.join(traceback.format_exception(e)).rstrip())

@@ -19,6 +19,8 @@ from singa.model.dataset import load_tabular_dataset, tabular_queries_to_array
 from singa.model.log import logger
 from singa.model.model import BaseModel
 
+ALWAYS_TRUSTED = ('numpy.dtype',)   # the imputer's fitted dtype; a plain data type
+
 
 class SklearnTabularModel(BaseModel):
     is_classifier: bool = True
@@ -72,9 +74,10 @@ class SklearnTabularModel(BaseModel):
     def load_parameters(self, params):
         import skops.io
         data = params['pipeline']
-        untrusted = set(skops.io.get_untrusted_types(data=data)) - set(self.trusted_types)
+        trusted = set(ALWAYS_TRUSTED) | set(self.trusted_types)
+        untrusted = set(skops.io.get_untrusted_types(data=data)) - trusted
         if untrusted:
             raise InvalidParamsError(f'saved estimator holds untrusted types: {", ".join(sorted(untrusted))}')
-        self._pipeline = skops.io.loads(data, trusted=list(self.trusted_types) or None)
+        self._pipeline = skops.io.loads(data, trusted=sorted(trusted))
         self._features = json.loads(params['features'])
         self._n_classes = int(params['n_classes'])
