@@ -42,7 +42,7 @@ setup(
         'numpy>=1.24',
         'scikit-learn>=1.3',
         'optuna>=4.0',
-        'gunicorn>=22.0',
+        'gunicorn>=25.1',        # --no-control-socket
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.
