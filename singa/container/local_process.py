@@ -149,10 +149,16 @@ class ProcessContainerManager(BaseContainerManager):
         except subprocess.TimeoutExpired:
             first.kill()
             first.wait()
-        if first.returncode != 0 or files.read_json(
-                os.path.join(service_dir, files.STATE)) is None:
+        state_path = os.path.join(service_dir, files.STATE)
+        state = files.read_json(state_path)
+        if first.returncode != 0 or state is None:
             raise ContainerError(f'the supervisor failed to start: {files.tail(log_path)}',
                                  resource='service', id=os.path.basename(service_dir))
+        # Starting the replicas takes milliseconds: wait for it, so that their pids are recorded
+        # by the time the caller gets the service.
+        supervisor = files.ProcessRef.from_dict(state['supervisor'])
+        _wait_until(lambda: (files.read_json(state_path) or {}).get('status') != 'DEPLOYING'
+                    or not supervisor.alive(), START_TIMEOUT, interval=0.005)
 
     def _free_port(self) -> int:
         """A host port in the predictor range that no service holds and nothing listens on."""
