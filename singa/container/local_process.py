@@ -55,8 +55,12 @@ class ProcessContainerManager(BaseContainerManager):
     # -- the contract --------------------------------------------------------------------------
     def create_service(self, spec: ServiceSpec) -> ContainerService:
         self._check(spec)
-        os.makedirs(self.services_dir, mode=0o700, exist_ok=True)
-        os.makedirs(self.log_dir, exist_ok=True)
+        try:
+            os.makedirs(self.services_dir, mode=0o700, exist_ok=True)
+            os.makedirs(self.log_dir, exist_ok=True)
+        except OSError as e:
+            raise ContainerError(f'cannot make the service and log directories: {e}',
+                                 resource='service') from e
         with self._lock():
             port = self._free_port() if spec.publish_port is not None else None
             service_id = f'{_safe(spec.name)}-{secrets.token_hex(4)}'

@@ -80,20 +80,20 @@ class Supervisor:
 
     def start(self, replica: Replica) -> None:
         env = dict(self.spec['environment'], SINGA_REPLICA_INDEX=str(replica.index))
-        with open(self._log_path(replica), 'ab') as log:
-            log.write(f'--- singa: replica {replica.index} starting (restart {replica.restarts}) '
-                      f'at {time.strftime("%Y-%m-%d %H:%M:%S")} ---\n'.encode())
-            log.flush()
-            try:
+        try:
+            with open(self._log_path(replica), 'ab') as log:
+                log.write(f'--- singa: replica {replica.index} starting (restart {replica.restarts}) '
+                          f'at {time.strftime("%Y-%m-%d %H:%M:%S")} ---\n'.encode())
+                log.flush()
                 replica.popen = subprocess.Popen(
                     [self.spec['executable'], *self.spec['command']], env=env,
                     cwd=os.path.join(self.dir, files.WORK), stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-            except OSError as e:
-                log.write(f'--- singa: cannot start: {e} ---\n'.encode())
-                replica.popen, replica.ref, replica.exit_code = None, None, 127
-                self._after_exit(replica)
-                return
+        except OSError as e:   # no log directory, no executable: counts as a failed start
+            print(f'replica {replica.index} cannot start: {e}', file=sys.stderr, flush=True)
+            replica.popen, replica.ref, replica.exit_code = None, None, 127
+            self._after_exit(replica)
+            return
         replica.ref = files.ProcessRef.of(replica.popen.pid) or files.ProcessRef(replica.popen.pid, -1)
         replica.state, replica.exit_code, replica.restart_at = 'running', None, None
 

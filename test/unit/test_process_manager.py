@@ -145,3 +145,23 @@ def test_supervisor_is_detached_from_the_creating_process(manager):
     replica = ProcessRef.from_dict(manager.replica_states(service)[0]['process'])
     assert os.getpgid(replica.pid) == replica.pid and owned_group(replica)
     assert sys.executable in open(f'/proc/{replica.pid}/cmdline').read().replace('\0', ' ')
+
+
+
+def test_storage_that_cannot_hold_logs_is_a_container_error(tmp_path):
+    blocker = tmp_path / 'not-a-dir'
+    blocker.write_text('')
+    broken = ProcessContainerManager(Settings.from_env({}, data_dir=str(tmp_path / 'data'),
+                                                       storage_dir=str(blocker)))
+    with pytest.raises(ContainerError, match='log'):
+        broken.create_service(_spec('pass'))
+    assert broken.list_services() == []
+
+
+def test_a_replica_that_cannot_be_started_again_errors_the_service(manager):
+    # The first run removes its working directory, so the restart cannot even be spawned.
+    code = 'import os, shutil; shutil.rmtree(os.getcwd()); raise SystemExit(1)'
+    service = manager.create_service(_spec(code, max_restarts=1))
+    assert _wait(lambda: manager.get_service_status(service) == ServiceStatus.ERRORED)
+    replica = manager.replica_states(service)[0]
+    assert (replica['exit_code'], replica['restarts'], replica['state']) == (127, 1, 'failed')
