@@ -4,7 +4,10 @@ A harness wraps one manager with the few things the contract cannot say portably
 spec for a small Python worker, how to kill one replica from outside, how many times a replica was
 restarted, and what of a destroyed service is still alive. To run the suite against another
 manager, write a ``<name>_harness(settings, tmp_path)`` generator next to ``process_harness`` and
-add it to ``HARNESSES``; ``test_container_contract.py`` is parametrized over that dict.
+add it to ``HARNESSES``; ``test_container_contract.py`` is parametrized over that dict. A manager
+that needs outside machinery (the Swarm one needs a Docker engine, which ``scripts/test.sh``
+prepares unless ``--skip-swarm``) is added only when ``SKIP_SWARM_TESTS`` is not ``1``, so that
+skipping it is the caller's explicit choice and never a silent skip.
 """
 import dataclasses
 import json

@@ -88,6 +88,7 @@ def test_destroy_stops_replicas_that_ignore_sigterm(harness):
 def test_destroy_twice_is_not_an_error(harness):
     service = harness.create(harness.spec(_name('twice'), SLEEP))
     before = harness.snapshot(harness.manager, service)
+    assert before
     harness.manager.destroy_service(service, timeout=2.0)
     harness.manager.destroy_service(service, timeout=2.0)
     assert harness.leftovers(before) == []
