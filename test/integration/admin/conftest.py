@@ -1,0 +1,72 @@
+"""Fixtures for the admin API: an app on the session's PostgreSQL, users of every role, and a test
+client that fails the test on any 500 answer."""
+import dataclasses
+
+import pytest
+from flask.testing import FlaskClient
+
+from admin_helpers import Api, make_user
+from singa.admin.app import create_app
+from singa.constants import UserType
+
+# Small limits keep the oversized-upload tests cheap.
+MAX_DATASET_BYTES = 256 << 10
+MAX_MODEL_BYTES = 64 << 10
+
+
+class NoServerErrorClient(FlaskClient):
+    """A test client for which a 500 answer fails the test: no request in the suite may cause one."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        if response.status_code == 500:
+            pytest.fail(f'the admin answered 500: {response.get_data(as_text=True)}')
+        return response
+
+
+@pytest.fixture
+def admin_settings(settings):
+    return dataclasses.replace(settings, max_dataset_bytes=MAX_DATASET_BYTES, max_model_bytes=MAX_MODEL_BYTES,
+                               model_check_timeout=20.0)
+
+
+@pytest.fixture
+def app(admin_settings, meta_store):
+    app = create_app(admin_settings, meta_store=meta_store)
+    app.test_client_class = NoServerErrorClient
+    return app
+
+
+@pytest.fixture
+def api(app) -> Api:
+    return Api(app)
+
+
+@pytest.fixture
+def superadmin(api):
+    return api.superadmin()
+
+
+@pytest.fixture
+def admin_user(api, superadmin):
+    return make_user(api, UserType.ADMIN, 'admin@example.com')
+
+
+@pytest.fixture
+def model_dev(api, superadmin):
+    return make_user(api, UserType.MODEL_DEVELOPER, 'dev@example.com')
+
+
+@pytest.fixture
+def other_dev(api, superadmin):
+    return make_user(api, UserType.MODEL_DEVELOPER, 'dev2@example.com')
+
+
+@pytest.fixture
+def app_dev(api, superadmin):
+    return make_user(api, UserType.APP_DEVELOPER, 'app@example.com')
+
+
+@pytest.fixture
+def other_app_dev(api, superadmin):
+    return make_user(api, UserType.APP_DEVELOPER, 'app2@example.com')
