@@ -1,0 +1,37 @@
+"""/openapi.json is a valid OpenAPI document that describes every route of the app."""
+import re
+
+from openapi_spec_validator import validate
+
+HTTP_METHODS = {'get', 'post', 'put', 'patch', 'delete'}
+
+
+def test_the_document_is_valid_openapi(api):
+    response = api.get('/openapi.json')
+    assert response.status_code == 200
+    document = response.get_json()
+    validate(document)
+    assert document['openapi'].startswith('3.')
+
+
+def test_every_route_is_documented_and_nothing_else(app, api):
+    document = api.get('/openapi.json').get_json()
+    documented = {(path, method.upper()) for path, item in document['paths'].items()
+                  for method in item if method in HTTP_METHODS}
+    routes = {(re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', rule.rule), method)
+              for rule in app.url_map.iter_rules() for method in rule.methods - {'HEAD', 'OPTIONS'}}
+    assert documented == routes
+
+
+def test_operations_document_auth_errors_and_bodies(api):
+    paths = api.get('/openapi.json').get_json()['paths']
+    create_user = paths['/users']['post']
+    assert create_user['security'] == [{'bearerAuth': []}]
+    assert {'200', '400', '401', '403', '409', '500'} <= set(create_user['responses'])
+    body = create_user['requestBody']['content']['application/json']['schema']
+    assert body['required'] == ['email', 'password', 'user_type'] and body['additionalProperties'] is False
+    upload = paths['/datasets']['post']['requestBody']['content']['multipart/form-data']['schema']
+    assert upload['properties']['dataset']['format'] == 'binary' and 'dataset' in upload['required']
+    assert paths['/tokens']['post']['security'] == []
+    assert paths['/models/{model_id}']['parameters'][0]['name'] == 'model_id'
+    assert 'application/octet-stream' in paths['/models/{model_id}/model_file']['get']['responses']['200']['content']
