@@ -38,7 +38,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest
-    app.config.update(MAX_CONTENT_LENGTH=MAX_JSON_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config['MAX_CONTENT_LENGTH'] = MAX_JSON_BODY_BYTES
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = AdminContext(
         settings=settings, meta_store=meta_store,

@@ -23,34 +23,38 @@ _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown 
 _TIME = {'type': 'string', 'format': 'date-time'}
 _NULLABLE_TIME = {'type': ['string', 'null'], 'format': 'date-time'}
 _UUID = {'type': 'string', 'format': 'uuid'}
-_ENUM = lambda enum: {'type': 'string', 'enum': enum.values()}  # noqa: E731
 
+
+def _enum(enum) -> dict:
+    return {'type': 'string', 'enum': enum.values()}
+
+
+def _record(optional: tuple = (), **properties) -> dict:
+    """An object schema with exactly these properties, all required unless named in ``optional``."""
+    return {'type': 'object', 'properties': properties, 'additionalProperties': False,
+            'required': [name for name in properties if name not in optional]}
+
+
+_STRING = {'type': 'string'}
 SCHEMAS = {
-    'Error': {
-        'type': 'object', 'required': ['error'],
-        'properties': {'error': {
-            'type': 'object', 'required': ['type', 'message'],
-            'properties': {'type': {'type': 'string', 'description': 'The SingaError class name'},
-                           'message': {'type': 'string'}, 'resource': {'type': 'string'},
-                           'id': {'type': 'string'}, 'field': {'type': 'string'},
-                           'details': {'type': 'object'}}}}},
-    'Health': {'type': 'object', 'properties': {'service': {'type': 'string'}, 'status': {'type': 'string'}}},
-    'Token': {'type': 'object', 'properties': {
-        'user_id': _UUID, 'user_type': _ENUM(UserType), 'token': {'type': 'string'}, 'expires_at': _TIME}},
-    'User': {'type': 'object', 'properties': {
-        'id': _UUID, 'email': {'type': 'string'}, 'user_type': _ENUM(UserType), 'created_at': _TIME,
-        'banned_at': _NULLABLE_TIME}},
-    'Dataset': {'type': 'object', 'properties': {
-        'id': _UUID, 'name': {'type': 'string'}, 'task': _ENUM(Task), 'size_bytes': {'type': 'integer'},
-        'stat': {'type': 'object', 'description': 'Rows or images, columns, classes and their counts'},
-        'owner_id': _UUID, 'created_at': _TIME}},
-    'Model': {'type': 'object', 'properties': {
-        'id': _UUID, 'name': {'type': 'string'}, 'task': _ENUM(Task), 'model_class': {'type': 'string'},
-        'access_right': _ENUM(ModelAccessRight), 'dependencies': {'type': 'array', 'items': {'type': 'string'}},
-        'docker_image': {'type': ['string', 'null']}, 'model_description': {'type': 'string'},
-        'knob_config': {'type': 'object', 'description': 'The knob space as the knob codec writes it'},
-        'owner_id': _UUID, 'created_at': _TIME}},
-    'Deleted': {'type': 'object', 'properties': {'id': _UUID, 'deleted': {'type': 'boolean'}}},
+    'Error': _record(error=_record(
+        optional=('resource', 'id', 'field', 'details'),
+        type={'type': 'string', 'description': 'The SingaError class name'}, message=_STRING,
+        resource=_STRING, id=_STRING, field=_STRING, details={'type': 'object'})),
+    'Health': _record(service=_STRING, status=_STRING),
+    'Token': _record(user_id=_UUID, user_type=_enum(UserType), token=_STRING, expires_at=_TIME),
+    'User': _record(id=_UUID, email=_STRING, user_type=_enum(UserType), created_at=_TIME, banned_at=_NULLABLE_TIME),
+    'Dataset': _record(
+        id=_UUID, name=_STRING, task=_enum(Task), size_bytes={'type': 'integer'},
+        stat={'type': 'object', 'description': 'Rows or images, columns, classes and their counts'},
+        owner_id=_UUID, created_at=_TIME),
+    'Model': _record(
+        id=_UUID, name=_STRING, task=_enum(Task), model_class=_STRING, access_right=_enum(ModelAccessRight),
+        dependencies={'type': 'array', 'items': _STRING}, docker_image={'type': ['string', 'null']},
+        model_description=_STRING,
+        knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
+        owner_id=_UUID, created_at=_TIME),
+    'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
     'OpenAPI': {'type': 'object', 'description': 'This document'},
 }
 
@@ -112,9 +116,11 @@ def build_document(app: Flask) -> dict:
                   for name in sorted(rule.arguments)]
         if params:
             item['parameters'] = params
-        for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
-            item[method.lower()] = dict(op, operationId=f'{op["operationId"]}_{method.lower()}'
-                                        if len(rule.methods - {'HEAD', 'OPTIONS'}) > 1 else op['operationId'])
+        methods = sorted(rule.methods - {'HEAD', 'OPTIONS'})
+        for method in methods:
+            # operationIds must be unique: a view serving several methods gets one per method.
+            op_id = op['operationId'] if len(methods) == 1 else f'{op["operationId"]}_{method.lower()}'
+            item[method.lower()] = dict(op, operationId=op_id)
     return {
         'openapi': OPENAPI_VERSION,
         'info': {'title': 'SingaAuto admin API', 'version': '1',

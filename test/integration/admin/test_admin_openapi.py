@@ -1,7 +1,10 @@
 """/openapi.json is a valid OpenAPI document that describes every route of the app."""
 import re
 
+from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
+
+from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE
 
 HTTP_METHODS = {'get', 'post', 'put', 'patch', 'delete'}
 
@@ -35,3 +38,18 @@ def test_operations_document_auth_errors_and_bodies(api):
     assert paths['/tokens']['post']['security'] == []
     assert paths['/models/{model_id}']['parameters'][0]['name'] == 'model_id'
     assert 'application/octet-stream' in paths['/models/{model_id}/model_file']['get']['responses']['200']['content']
+
+
+def test_answers_match_their_documented_schemas(api, app_dev, model_dev):
+    schemas = api.get('/openapi.json').get_json()['components']['schemas']
+
+    def check(schema_name, instance):
+        OAS31Validator(schemas[schema_name]).validate(instance)
+
+    check('Dataset', api.upload_dataset(app_dev, CLASSIFICATION_CSV).get_json())
+    check('Model', api.upload_model(model_dev, GOOD_TEMPLATE).get_json())
+    check('User', api.get('/users/me', app_dev).get_json())
+    check('Token', api.post('/tokens', json={'email': app_dev.email, 'password': app_dev.password}).get_json())
+    check('Health', api.get('/health').get_json())
+    check('Error', api.get('/datasets/nope', app_dev).get_json())
+    check('Error', api.post('/users', app_dev, json={}).get_json())
