@@ -12,7 +12,8 @@ from datetime import datetime
 from singa.admin.auth import TokenSigner, hash_password, verify_password
 from singa.config import Settings
 from singa.constants import UserType
-from singa.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, UnauthenticatedError
+from singa.errors import (ConfigError, ConflictError, ForbiddenError, InvalidRequestError, NotFoundError,
+                          UnauthenticatedError)
 from singa.meta_store import events
 from singa.meta_store import users as users_repo
 from singa.meta_store.db import MetaStore
@@ -111,7 +112,11 @@ def seed_superadmin(store: MetaStore, settings: Settings) -> bool:
     Safe when several admin processes start at once (the insert does nothing on a taken email). An
     existing account is left as it is: changing SINGA_SUPERADMIN_PASSWORD later does not reset it.
     """
-    email = normalise_email(settings.superadmin_email)
+    try:
+        email = normalise_email(settings.superadmin_email)
+        check_password_rules(settings.superadmin_password)
+    except InvalidRequestError as e:
+        raise ConfigError(f'SINGA_SUPERADMIN_{e.field.upper()}: {e.message}') from None
     password_hash = hash_password(settings.superadmin_password)
     with store.transaction() as cur:
         user = users_repo.insert_user_if_absent(cur, email, password_hash, UserType.SUPERADMIN.value)

@@ -73,6 +73,13 @@ def test_the_admin_needs_a_superadmin_password_and_a_token_secret(base_env):
                 Settings.from_env(dict(env, SINGA_MODE=mode)).require('admin')
 
 
+@pytest.mark.parametrize('change, variable', [({'superadmin_email': 'not an email'}, 'SINGA_SUPERADMIN_EMAIL'),
+                                               ({'superadmin_password': 'short'}, 'SINGA_SUPERADMIN_PASSWORD')])
+def test_a_bad_superadmin_configuration_stops_the_start(settings, meta_store, change, variable):
+    with pytest.raises(ConfigError, match=variable):
+        create_app(dataclasses.replace(settings, **change), meta_store=meta_store)
+
+
 def test_superadmin_seeding_is_safe_when_apps_start_at_once(settings, meta_store):
     stores = [MetaStore(settings.postgres_dsn, max_connections=2) for _ in range(4)]
     barrier = threading.Barrier(len(stores))
