@@ -6,10 +6,11 @@ bytes of a few images (for their sizes); it never extracts anything.
 import csv
 import io
 import posixpath
-import struct
 import zipfile
 from collections import Counter
 from typing import Optional
+
+from PIL import Image
 
 from singa.admin.services.archives import is_ignorable, open_zip, read_member, safe_members
 from singa.errors import InvalidDatasetError
@@ -128,31 +129,12 @@ def _sample_sizes(zf: zipfile.ZipFile, infos: list) -> list[list[int]]:
 
 
 def image_size(head: bytes) -> Optional[tuple[int, int]]:
-    """Width and height from the first bytes of a PNG, GIF, BMP or JPEG file, else None."""
-    if head[:8] == b'\x89PNG\r\n\x1a\n' and len(head) >= 24:
-        return struct.unpack('>II', head[16:24])
-    if head[:6] in (b'GIF87a', b'GIF89a') and len(head) >= 10:
-        return struct.unpack('<HH', head[6:10])
-    if head[:2] == b'BM' and len(head) >= 26:
-        width, height = struct.unpack('<ii', head[18:26])
-        return width, abs(height)
-    if head[:2] == b'\xff\xd8':
-        return _jpeg_size(head)
-    return None
+    """Width and height from the first bytes of an image file (any format Pillow knows), else None.
 
-
-def _jpeg_size(head: bytes) -> Optional[tuple[int, int]]:
-    i = 2
-    while i + 9 < len(head):
-        if head[i] != 0xFF:
-            return None
-        marker = head[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        length = struct.unpack('>H', head[i + 2:i + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack('>HH', head[i + 5:i + 9])
-            return width, height
-        i += 2 + length
-    return None
+    Only the header is parsed; the pixels are never decoded.
+    """
+    try:
+        with Image.open(io.BytesIO(head)) as image:
+            return tuple(image.size)
+    except Exception:   # Pillow's plugins raise many kinds on a foreign or cut-off header: size unknown
+        return None

@@ -1,11 +1,11 @@
 """Helpers for the admin API tests: a small API driver, users, and dataset and template builders."""
 import io
-import struct
 import uuid
 import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import Optional
+
+from PIL import Image
 
 from singa.admin.context import admin_context
 from singa.admin.services import users as users_service
@@ -106,12 +106,9 @@ REGRESSION_CSV = csv_bytes(('a', 'b', 'y'), (1, 2, 0.5), (3, 4, 1.5), (5, 6, 4.0
 
 
 def png(width: int, height: int) -> bytes:
-    """A valid, tiny grey PNG."""
-    def chunk(kind, data):
-        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
-    raw = b''.join(b'\x00' + b'\x80' * width for _ in range(height))
-    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0))
-            + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+    buf = io.BytesIO()
+    Image.new('L', (width, height), 128).save(buf, format='PNG')
+    return buf.getvalue()
 
 
 def zip_bytes(members: dict) -> bytes:
