@@ -51,26 +51,15 @@ def superadmin(api):
     return api.superadmin()
 
 
-@pytest.fixture
-def admin_user(api, superadmin):
-    return make_user(api, UserType.ADMIN, 'admin@example.com')
+def _user(user_type: UserType, email: str):
+    @pytest.fixture
+    def user(api, superadmin):
+        return make_user(api, user_type, email)
+    return user
 
 
-@pytest.fixture
-def model_dev(api, superadmin):
-    return make_user(api, UserType.MODEL_DEVELOPER, 'dev@example.com')
-
-
-@pytest.fixture
-def other_dev(api, superadmin):
-    return make_user(api, UserType.MODEL_DEVELOPER, 'dev2@example.com')
-
-
-@pytest.fixture
-def app_dev(api, superadmin):
-    return make_user(api, UserType.APP_DEVELOPER, 'app@example.com')
-
-
-@pytest.fixture
-def other_app_dev(api, superadmin):
-    return make_user(api, UserType.APP_DEVELOPER, 'app2@example.com')
+admin_user = _user(UserType.ADMIN, 'admin@example.com')
+model_dev = _user(UserType.MODEL_DEVELOPER, 'dev@example.com')
+other_dev = _user(UserType.MODEL_DEVELOPER, 'dev2@example.com')
+app_dev = _user(UserType.APP_DEVELOPER, 'app@example.com')
+other_app_dev = _user(UserType.APP_DEVELOPER, 'app2@example.com')
