@@ -47,7 +47,7 @@ FILL_VERSION=1
 # plugin, which the newer /usr/local/bin/docker client lacks.
 export DOCKER_BUILDKIT=0
 
-SUMMARY=()
+SUMMARY=$CACHE/logs/summary.txt
 START=$(date +%s.%N)
 
 say() { echo "build_images: $*" >&2; }
@@ -57,20 +57,22 @@ support() { python3 "$REPO/scripts/build_support.py" "$@"; }
 sha() { sha256sum | cut -c1-16; }
 image_id() { docker image inspect --format '{{.Id}}' "$1" 2>/dev/null; }
 
+# summarise NAME RESULT: one line of the timing summary (steps of parallel chains may interleave).
+summarise() {
+    printf '%-30s %8s\n' "$1" "$2" >>"$SUMMARY"
+    printf 'build_images: %-30s %8s\n' "$1" "$2" >&2
+}
+
 # step NAME COMMAND...: run COMMAND with its output in $LOGS/NAME.log, time it, and on failure
 # show the log's tail and stop.
 step() {
     local name=$1 t0 log=$LOGS/${1//[^A-Za-z0-9._-]/_}.log
     shift
     t0=$(date +%s.%N)
-    printf 'build_images: %-30s ' "$name" >&2
     if "$@" >"$log" 2>&1; then
-        local took
-        took=$(elapsed "$t0")
-        echo "${took}s" >&2
-        SUMMARY+=("$(printf '%-30s %7ss' "$name" "$took")")
+        summarise "$name" "$(elapsed "$t0")s"
     else
-        echo "FAILED" >&2
+        summarise "$name" FAILED
         tail -n 40 "$log" >&2
         die "step '$name' failed; full log: $log"
     fi
@@ -180,7 +182,7 @@ cached_dir() {
         find "$CACHE/$kind" -mindepth 1 -maxdepth 1 ! -name "$key.tmp" -exec rm -rf {} +
         mv "$dir.tmp" "$dir"
     else
-        SUMMARY+=("$(printf '%-30s %8s' "fetch $kind" cached)")
+        summarise "fetch $kind" cached
     fi
     CACHED_DIR=$dir
 }
@@ -236,18 +238,52 @@ build_image() {
     fi
 }
 
-# stage_context NAME FILES...: a fresh build context $CACHE/context/NAME holding FILES (hard
-# links where possible, so large .deb sets are not copied).
+# stage_context NAME DEBS FILES...: a fresh build context $CACHE/context/NAME holding the .deb
+# set DEBS as debs/ (hard links, not copies) and FILES; sets CONTEXT to it.
 stage_context() {
-    local dir=$CACHE/context/$1
-    shift
-    rm -rf "$dir" && mkdir -p "$dir"
-    cp -al "$@" "$dir"/ 2>/dev/null || cp -a "$@" "$dir"/
-    echo "$dir"
+    CONTEXT=$CACHE/context/$1
+    rm -rf "$CONTEXT" && mkdir -p "$CONTEXT"
+    cp -al "$2" "$CONTEXT/debs" 2>/dev/null || cp -a "$2" "$CONTEXT/debs"
+    cp "${@:3}" "$CONTEXT"/
+}
+
+# The two chains below share nothing but the OS image, so they run side by side.
+build_python_images() {
+    if wants base; then
+        key=$( { support requirements; echo "${BUILD_TOOLS[*]} $BASE_ID $FILL_VERSION"; } | sha)
+        cached_dir wheelhouse "$key" fill_wheelhouse
+        WHEELHOUSE=$CACHED_DIR
+        build_image base "$WHEELHOUSE" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+    fi
+    for role in admin worker predictor; do
+        if wants "$role"; then
+            build_image "$role" "$REPO" --build-arg "SINGA_BASE=singa-base:$VERSION"
+        fi
+    done
+    if wants worker-torch; then
+        key=$( { support requirements --extra torch; echo "$WHEELHOUSE $FILL_VERSION"; } | sha)
+        cached_dir wheelhouse-torch "$key" fill_torch_wheelhouse
+        build_image worker-torch "$CACHED_DIR" --build-arg "SINGA_WORKER=singa-worker:$VERSION"
+    fi
+}
+
+build_database_images() {
+    key=$(echo "${PG_PACKAGES[*]} / ${REDIS_PACKAGES[*]} $BASE_ID $FILL_VERSION" | sha)
+    cached_dir debs "$key" fill_debs
+    local debs=$CACHED_DIR
+    if wants postgres; then
+        stage_context postgres "$debs/postgres" "$REPO"/dockerfiles/{secret-env,postgres-entrypoint}.sh
+        build_image postgres "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+    fi
+    if wants redis; then
+        stage_context redis "$debs/redis" "$REPO"/dockerfiles/{secret-env,redis-entrypoint,redis-healthcheck}.sh
+        build_image redis "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+    fi
 }
 
 # ----------------------------------------------------------------------------- main
 mkdir -p "$CACHE" "$LOGS"
+: >"$SUMMARY"
 command -v docker >/dev/null && docker info >/dev/null 2>&1 \
     || die "Docker is not answering; run scripts/ensure_docker.sh first"
 VERSION=$(support version)
@@ -257,43 +293,22 @@ resolve_base_image
 BASE_ID=$(image_id "$BASE_IMAGE")
 say "base image: $BASE_IMAGE (${BASE_ID:7:12})"
 
-if wants base; then
-    key=$( { support requirements; echo "${BUILD_TOOLS[*]} $BASE_ID $FILL_VERSION"; } | sha)
-    cached_dir wheelhouse "$key" fill_wheelhouse
-    WHEELHOUSE=$CACHED_DIR
-    build_image base "$WHEELHOUSE" --build-arg "BASE_IMAGE=$BASE_IMAGE"
-fi
-for role in admin worker predictor; do
-    if wants "$role"; then
-        build_image "$role" "$REPO" --build-arg "SINGA_BASE=singa-base:$VERSION"
-    fi
-done
-if wants worker-torch; then
-    key=$( { support requirements --extra torch; echo "$WHEELHOUSE $FILL_VERSION"; } | sha)
-    cached_dir wheelhouse-torch "$key" fill_torch_wheelhouse
-    TORCH_WHEELHOUSE=$CACHED_DIR
-    build_image worker-torch "$TORCH_WHEELHOUSE" --build-arg "SINGA_WORKER=singa-worker:$VERSION"
-fi
+DB_CHAIN=
 if wants postgres || wants redis; then
-    key=$(echo "${PG_PACKAGES[*]} / ${REDIS_PACKAGES[*]} $BASE_ID $FILL_VERSION" | sha)
-    cached_dir debs "$key" fill_debs
-    DEBS=$CACHED_DIR
-    if wants postgres; then
-        ctx=$(stage_context postgres "$DEBS/postgres" "$REPO"/dockerfiles/{secret-env,postgres-entrypoint}.sh)
-        mv "$ctx/postgres" "$ctx/debs"
-        build_image postgres "$ctx" --build-arg "BASE_IMAGE=$BASE_IMAGE"
-    fi
-    if wants redis; then
-        ctx=$(stage_context redis "$DEBS/redis" "$REPO"/dockerfiles/{secret-env,redis-entrypoint,redis-healthcheck}.sh)
-        mv "$ctx/redis" "$ctx/debs"
-        build_image redis "$ctx" --build-arg "BASE_IMAGE=$BASE_IMAGE"
-    fi
+    build_database_images &
+    DB_CHAIN=$!
+    # If the main chain fails first, do not leave the other one building.
+    trap 'kill "$DB_CHAIN" 2>/dev/null || true' EXIT
+fi
+build_python_images
+if [ -n "$DB_CHAIN" ]; then
+    wait "$DB_CHAIN" || die "building the database images failed (see above)"
 fi
 
 echo >&2
 say "timing:"
-for line in "${SUMMARY[@]}"; do echo "  $line" >&2; done
-printf '  %-30s %7ss\n' total "$(elapsed "$START")" >&2
+sed 's/^/  /' "$SUMMARY" >&2
+printf '  %-30s %8s\n' total "$(elapsed "$START")s" >&2
 say "images:"
 for role in "${ALL_ROLES[@]}"; do
     if wants "$role"; then
