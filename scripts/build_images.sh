@@ -123,6 +123,15 @@ debootstrap_os_image() {
     rm -rf "$rootfs"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
         "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR"
+    # debootstrap installs the release as first published: add the security and stable updates
+    # (OpenSSL, Python, CA certificates...) and keep those sources for the .deb fetches. (The
+    # chroot resolves names with the copy of the host's resolv.conf that debootstrap left.)
+    printf '%s\n' "deb $DEBIAN_MIRROR $DEBIAN_SUITE main" \
+        "deb $DEBIAN_MIRROR $DEBIAN_SUITE-updates main" \
+        "deb ${DEBIAN_MIRROR%/debian}/debian-security $DEBIAN_SUITE-security main" \
+        >"$rootfs/etc/apt/sources.list"
+    chroot "$rootfs" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get upgrade -y -q
     # What a container never needs: downloaded packages, package lists, docs, man pages, locales
     # (copyright files stay); dpkg is told to leave them out of later installs too.
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin \
@@ -171,8 +180,9 @@ fetch_run() {
 }
 
 # cached_dir KIND KEY FILL_FUNCTION: sets CACHED_DIR to $CACHE/KIND/KEY, filled by
-# FILL_FUNCTION DIR unless an earlier run completed it. Filled into a temporary directory and renamed, so an
-# interrupted fill is never taken for a complete one; other keys of KIND are removed.
+# FILL_FUNCTION DIR unless an earlier run completed it. It is filled into a temporary directory
+# and renamed, so an interrupted fill is never taken for a complete one; other keys of KIND are
+# removed.
 cached_dir() {
     local kind=$1 key=$2 fill=$3 dir=$CACHE/$1/$2
     if [ ! -e "$dir/.complete" ]; then
@@ -283,6 +293,9 @@ build_database_images() {
 
 # ----------------------------------------------------------------------------- main
 mkdir -p "$CACHE" "$LOGS"
+# One build at a time per cache directory.
+exec 9>"$CACHE/.lock"
+flock -n 9 || { say "another build is using $CACHE; waiting"; flock 9; }
 : >"$SUMMARY"
 command -v docker >/dev/null && docker info >/dev/null 2>&1 \
     || die "Docker is not answering; run scripts/ensure_docker.sh first"
