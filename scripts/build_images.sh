@@ -116,11 +116,20 @@ fi
 wants() { [ -n "${BUILD[$1]:-}" ]; }
 
 # ----------------------------------------------------------------------------- the OS base image
+# remove_rootfs DIR: delete a debootstrap target, first unmounting what an interrupted run may
+# have left mounted in it (/proc, /sys, ...), and never crossing into another file system.
+remove_rootfs() {
+    local mount
+    awk -v root="$1/" 'index($2, root) == 1 { print $2 }' /proc/self/mounts | sort -r \
+        | while read -r mount; do umount -l "$mount"; done
+    rm -rf --one-file-system "$1"
+}
+
 debootstrap_os_image() {
     [ "$(id -u)" -eq 0 ] || { echo "debootstrap needs root"; return 1; }
     command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get install -y debootstrap"; return 1; }
     local rootfs=$CACHE/rootfs.tmp
-    rm -rf "$rootfs"
+    remove_rootfs "$rootfs"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
         "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR"
     # debootstrap installs the release as first published: add the security and stable updates
@@ -149,7 +158,7 @@ EOF
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' \
         --message "debootstrap --variant=minbase $DEBIAN_SUITE" - "$OS_IMAGE"
-    rm -rf "$rootfs"
+    remove_rootfs "$rootfs"
 }
 
 resolve_base_image() {

@@ -7,10 +7,11 @@ if it cannot, the tests FAIL with its explanation rather than skip quietly.
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
+
+from docker_cli import DockerResources
 
 REPO = Path(__file__).resolve().parents[2]
 SKIP_ENV = 'SINGA_SKIP_SWARM'
@@ -18,15 +19,6 @@ SKIP_ENV = 'SINGA_SKIP_SWARM'
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'swarm: needs a Docker Engine (skipped only with SINGA_SKIP_SWARM=1)')
-
-
-def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the docker CLI; on failure (with ``check``) raise with its output in the message."""
-    result = subprocess.run(['docker', *args], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f'docker {" ".join(args)} exited {result.returncode}:\n'
-                             f'{result.stdout}\n{result.stderr}')
-    return result
 
 
 @pytest.fixture(scope='session')
@@ -51,32 +43,6 @@ def singa_images(docker_engine) -> str:
         pytest.fail(f'scripts/build_images.sh failed:\n{result.stderr[-4000:]}', pytrace=False)
     return subprocess.run([sys.executable, str(REPO / 'scripts' / 'build_support.py'), 'version'],
                           capture_output=True, text=True, check=True).stdout.strip()
-
-
-class DockerResources:
-    """Names for test containers and volumes, all removed at teardown."""
-
-    def __init__(self):
-        self.prefix = f'singa-test-{uuid.uuid4().hex[:8]}'
-        self.containers: list[str] = []
-        self.volumes: list[str] = []
-
-    def container_name(self, role: str) -> str:
-        name = f'{self.prefix}-{role}-{len(self.containers)}'
-        self.containers.append(name)
-        return name
-
-    def volume(self, role: str) -> str:
-        name = f'{self.prefix}-{role}'
-        docker('volume', 'create', '--label', 'singa.test=1', name)
-        self.volumes.append(name)
-        return name
-
-    def cleanup(self):
-        for name in self.containers:
-            docker('rm', '--force', '--volumes', name, check=False)
-        for name in self.volumes:
-            docker('volume', 'rm', '--force', name, check=False)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from conftest import docker
+from docker_cli import docker
 
 pytestmark = pytest.mark.swarm
 
