@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Facts that ``scripts/build_images.sh`` needs from Python: the package's version and runtime
+requirements (read from ``setup.py``, the one source of truth), the host's pip package sources
+turned into ``docker run`` arguments, and exact pins of a wheelhouse.
+
+``setup.py`` is parsed, never executed: the ``setup(...)`` call's ``version``,
+``install_requires`` and ``extras_require`` must be literals (they are), so no setuptools is needed
+on the host and nothing is written into the tree.
+
+Usage::
+
+    build_support.py version
+    build_support.py requirements [--extra NAME ...] [--extras-only]  # one requirement a line
+    build_support.py pip-docker-args                   # one docker-run argument a line
+    build_support.py pins WHEEL_DIR                    # name==version for every wheel in WHEEL_DIR
+"""
+import argparse
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SETUP_PY = Path(__file__).resolve().parent.parent / 'setup.py'
+CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
+PROXY_VARS = ('HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy')
+
+
+def setup_kwargs(path: Path = SETUP_PY) -> dict:
+    """The literal keyword arguments of the ``setup(...)`` call in ``path`` (non-literals skipped)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'), str(path))):
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'setup':
+            kwargs = {}
+            for kw in node.keywords:
+                try:
+                    kwargs[kw.arg] = ast.literal_eval(kw.value)
+                except ValueError:
+                    continue
+            return kwargs
+    raise SystemExit(f'{path}: no setup(...) call found')
+
+
+def requirements(extras: list[str], extras_only: bool = False) -> list[str]:
+    """``install_requires`` (unless ``extras_only``) followed by the requirements of ``extras``."""
+    kwargs = setup_kwargs()
+    if 'install_requires' not in kwargs:
+        raise SystemExit(f'{SETUP_PY}: install_requires must be a literal list')
+    reqs = [] if extras_only else list(kwargs['install_requires'])
+    available = kwargs.get('extras_require', {})
+    for extra in extras:
+        if extra not in available:
+            raise SystemExit(f'unknown extra {extra!r}; setup.py defines {sorted(available)}')
+        reqs.extend(available[extra])
+    return reqs
+
+
+def _pip_config() -> dict[str, str]:
+    """The host pip's effective settings (``key -> value``); environment overrides files."""
+    out = subprocess.run([sys.executable, '-m', 'pip', 'config', 'list'],
+                         capture_output=True, text=True, check=False).stdout
+    from_files, from_env = {}, {}
+    for line in out.splitlines():
+        match = re.match(r"^(:env:|[\w-]+)\.([\w-]+)='(.*)'$", line)
+        if not match:
+            continue
+        scope, key, value = match.groups()
+        if scope in (':env:', 'global', 'install', 'download', 'wheel'):
+            (from_env if scope == ':env:' else from_files)[key] = value
+    return {**from_files, **from_env}
+
+
+def _local_paths(value: str, index: bool) -> list[str]:
+    """Local directories named in a find-links / index-url value (paths and file:// URLs). A local
+    index's pages link to files beside it (``ROOT/simple/NAME/`` -> ``../../files/``), so for an
+    index the parent directory is mounted."""
+    paths = []
+    for item in value.split():
+        path = item[len('file://'):] if item.startswith('file://') else item
+        if path.startswith('/') and os.path.exists(path):
+            paths.append(os.path.dirname(path.rstrip('/')) if index else path)
+    return paths
+
+
+def pip_docker_args() -> list[str]:
+    """``docker run`` arguments that give pip in a container the host's package sources: the same
+    index/find-links settings as environment variables, local sources mounted read-only at the
+    same paths, the host's CA bundle (TLS to the index is intercepted here), and proxies."""
+    config = _pip_config()
+    args, mounts = [], set()
+    cert = config.pop('cert', None) or (CA_BUNDLE if os.path.exists(CA_BUNDLE) else None)
+    for key, value in sorted(config.items()):
+        args += ['-e', 'PIP_' + key.upper().replace('-', '_') + '=' + value]
+        if key in ('find-links', 'index-url', 'extra-index-url'):
+            mounts.update(_local_paths(value, index=key != 'find-links'))
+    if cert:
+        # Mounted where Debian's tools look too, so the container trusts what the host trusts.
+        args += ['-e', f'PIP_CERT={CA_BUNDLE}', '-v', f'{cert}:{CA_BUNDLE}:ro']
+    for path in sorted(mounts):
+        args += ['-v', f'{path}:{path}:ro']
+    for var in PROXY_VARS:
+        if os.environ.get(var):
+            args += ['-e', f'{var}={os.environ[var]}']
+    return args
+
+
+def wheel_pins(wheel_dir: Path) -> list[str]:
+    """``name==version`` for each wheel file (PEP 427 names: ``name-version-...whl``)."""
+    pins = []
+    for wheel in sorted(wheel_dir.glob('*.whl')):
+        name, version = wheel.name.split('-')[:2]
+        pins.append(f'{name}=={version}')
+    return pins
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('version')
+    req = sub.add_parser('requirements')
+    req.add_argument('--extra', action='append', default=[])
+    req.add_argument('--extras-only', action='store_true')
+    sub.add_parser('pip-docker-args')
+    pins = sub.add_parser('pins')
+    pins.add_argument('wheel_dir', type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == 'version':
+        lines = [setup_kwargs()['version']]
+    elif args.command == 'requirements':
+        lines = requirements(args.extra, args.extras_only)
+    elif args.command == 'pip-docker-args':
+        lines = pip_docker_args()
+    else:
+        lines = wheel_pins(args.wheel_dir)
+    print('\n'.join(lines))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
