@@ -9,7 +9,7 @@
 # with the remaining arguments. The install is skipped while setup.py is unchanged since the last
 # one (delete .venv/.singa-installed to force it).
 #
-#   --skip-swarm   do not prepare Docker Swarm and let the Swarm tests know (SKIP_SWARM_TESTS=1).
+#   --skip-swarm   do not prepare Docker Swarm and let the Swarm tests know (SINGA_SKIP_SWARM=1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,9 +41,9 @@ fi
 # The Swarm issue fills this in: install and start the Docker engine, initialise the swarm and
 # build the images, all idempotently, unless --skip-swarm. Until then it only tells the tests.
 if [ "$SKIP_SWARM" = 1 ]; then
-    export SKIP_SWARM_TESTS=1
+    export SINGA_SKIP_SWARM=1
 else
-    export SKIP_SWARM_TESTS=0
+    export SINGA_SKIP_SWARM=0
 fi
 
 # --- the tests ------------------------------------------------------------------------------

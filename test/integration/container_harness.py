@@ -6,7 +6,7 @@ restarted, and what of a destroyed service is still alive. To run the suite agai
 manager, write a ``<name>_harness(settings, tmp_path)`` generator next to ``process_harness`` and
 add it to ``HARNESSES``; ``test_container_contract.py`` is parametrized over that dict. A manager
 that needs outside machinery (the Swarm one needs a Docker engine, which ``scripts/test.sh``
-prepares unless ``--skip-swarm``) is added only when ``SKIP_SWARM_TESTS`` is not ``1``, so that
+prepares unless ``--skip-swarm``) is added only when ``SINGA_SKIP_SWARM`` is not ``1``, so that
 skipping it is the caller's explicit choice and never a silent skip.
 """
 import dataclasses
