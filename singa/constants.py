@@ -109,6 +109,7 @@ class ContainerManagerType(StrEnum):
 
 class AdvisorType(StrEnum):
     AUTO = 'AUTO'
+    FIXED = 'FIXED'        # nothing to search: exactly one trial
     TPE = 'TPE'
     RANDOM = 'RANDOM'
     GRID = 'GRID'

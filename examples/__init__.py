@@ -1,0 +1,1 @@
+"""Example dataset builders and model templates (not installed; run from the repository root)."""

@@ -1,0 +1,1 @@
+"""Builders for example datasets from data that ships with scikit-learn (no downloads)."""

@@ -1,0 +1,115 @@
+"""``BaseAdvisor``: the search engine behind one sub-train job (the contract is the docstring)."""
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Tuple
+
+from singa.constants import BudgetKey
+
+
+@dataclass
+class Proposal:
+    """What a train worker should run as trial ``trial_no``.
+
+    ``knobs``: one realised value per knob name (JSON-able; inactive conditional knobs are None,
+    policy knobs are bools). ``meta``: JSON-able facts about the proposal (``phase`` etc.); record
+    it with the trial and hand it back in ``PastTrial.meta``. ``shared_params_trial_no``: the earlier
+    trial whose saved parameters go to ``train(shared_params=...)`` (None = train from scratch).
+    ``to_save_params``: whether the worker should save the trained parameters.
+    """
+    trial_no: int
+    knobs: dict
+    meta: dict = field(default_factory=dict)
+    shared_params_trial_no: Optional[int] = None
+    to_save_params: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> 'Proposal':
+        return cls(**{k: data[k] for k in ('trial_no', 'knobs', 'meta', 'shared_params_trial_no',
+                                           'to_save_params') if k in data})
+
+
+@dataclass
+class PastTrial:
+    """A recorded trial, as the advisor worker reads it back from the database after a restart.
+
+    ``status`` is a ``TrialStatus`` value; ``intermediate`` the reported ``(step, score)`` pairs;
+    ``meta`` the ``Proposal.meta`` it was proposed with; ``params_saved`` whether its trained
+    parameters are in the parameter store.
+    """
+    no: int
+    knobs: dict
+    status: str
+    score: Optional[float] = None
+    intermediate: List[Tuple[int, float]] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    params_saved: bool = True
+
+
+class BaseAdvisor(ABC):
+    """Proposes knobs for trials and learns from their scores (higher is better).
+
+    Contract, for every implementation:
+
+    * Built by ``singa.advisor.make_advisor(knob_config, budget, advisor_type, pruner, seed)``.
+      Budget keys ``TIME_HOURS`` and ``MODEL_TRIAL_COUNT`` (-1 or absent = unlimited) are used to
+      *plan* (search phase vs final training); enforcing them is the platform's job.
+    * ``restore(past)`` once, before the first ``propose``, rebuilds the search state from the
+      recorded trials (an advisor restart resumes its search, its phases and its best trials).
+      Trials still RUNNING may later get ``report``/``feedback`` as usual.
+    * ``propose(trial_no, now=None) -> Proposal | None``: fast (no I/O). ``trial_no`` is chosen by
+      the caller (see ``next_trial_no``); several proposals may be outstanding at once (N train
+      workers). ``None`` means nothing more to propose (search space exhausted).
+    * ``report(trial_no, step, score) -> bool``: an intermediate score; True = prune the trial.
+    * ``feedback(trial_no, score, status, params_saved=True)``: the trial ended. ``status`` is
+      ``COMPLETED`` (score set), ``PRUNED`` (score = last intermediate or None), ``ERRORED`` or
+      ``STOPPED`` (no score). Feedback for a trial that already ended is ignored; for a trial
+      this advisor never proposed or restored it raises ``InvalidRequestError``.
+    * Deterministic: with a seed and the same calls, the same proposals.
+    * State lives in memory only; there is no ``to_json``: ``restore`` is the persistence story.
+    """
+
+    def __init__(self, knob_config: dict, budget: Optional[dict] = None):
+        self.knob_config = knob_config
+        self.budget = dict(budget or {})
+
+    @property
+    def trial_count_budget(self) -> Optional[int]:
+        return _positive(self.budget.get(BudgetKey.MODEL_TRIAL_COUNT.value), int)
+
+    @property
+    def time_budget_hours(self) -> Optional[float]:
+        return _positive(self.budget.get(BudgetKey.TIME_HOURS.value), float)
+
+    @property
+    @abstractmethod
+    def next_trial_no(self) -> int:
+        """1 + the highest trial number proposed or restored so far (1 for a fresh advisor)."""
+
+    @abstractmethod
+    def restore(self, past: List[PastTrial]) -> None:
+        ...
+
+    @abstractmethod
+    def propose(self, trial_no: int, now: Optional[float] = None) -> Optional[Proposal]:
+        ...
+
+    @abstractmethod
+    def report(self, trial_no: int, step: int, score: float) -> bool:
+        ...
+
+    @abstractmethod
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+        ...
+
+
+def _positive(value, kind):
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        value = kind(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None

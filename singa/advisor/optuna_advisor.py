@@ -1,0 +1,237 @@
+"""``OptunaAdvisor``: ask/tell on an in-memory Optuna study (rebuilt from recorded trials on
+restart; Optuna's RDB storage is too slow for the hot path), and ``FixedAdvisor``."""
+import math
+import time
+import warnings
+from typing import Dict, List, Optional
+
+import optuna
+from optuna.trial import TrialState, create_trial
+
+from singa.advisor.base import BaseAdvisor, PastTrial, Proposal
+from singa.advisor.plan import FINAL_TRAIN, SEARCH, TrialPlan, TrialRecord
+from singa.advisor.space import SearchSpace
+from singa.constants import AdvisorType, PrunerType, TrialStatus
+from singa.errors import InvalidRequestError
+from singa.model.knob import policies_of
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+_TELL_STATE = {TrialStatus.PRUNED.value: TrialState.PRUNED, TrialStatus.ERRORED.value: TrialState.FAIL,
+               TrialStatus.STOPPED.value: TrialState.FAIL}
+
+
+def make_sampler(advisor_type: str, seed: Optional[int], trial_count: Optional[int], conditional: bool):
+    """The Optuna sampler for an advisor type; fewer random start-up trials on small budgets."""
+    startup = 10 if not trial_count else max(3, min(10, trial_count // 4))
+    if advisor_type == AdvisorType.TPE:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
+                                              group=conditional, constant_liar=True)
+    if advisor_type in (AdvisorType.RANDOM, AdvisorType.GRID):   # GRID enqueues its own points
+        return optuna.samplers.RandomSampler(seed=seed)
+    if advisor_type == AdvisorType.CMAES:
+        return optuna.samplers.CmaEsSampler(seed=seed, n_startup_trials=startup,
+                                            warn_independent_sampling=False)
+    if advisor_type == AdvisorType.GP:
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup, warn_independent_sampling=False)
+    raise InvalidRequestError(f'no sampler for advisor type {advisor_type!r}')
+
+
+def make_pruner(pruner: str):
+    if pruner == PrunerType.MEDIAN:
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    if pruner == PrunerType.SUCCESSIVE_HALVING:
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if pruner == PrunerType.HYPERBAND:
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource='auto', reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+class OptunaAdvisor(BaseAdvisor):
+    """TPE, random, grid, CMA-ES or GP search with optional pruning; see ``plan`` for phases and
+    policies. Built by ``make_advisor``, which checks that the advisor type fits the space."""
+
+    def __init__(self, knob_config: dict, budget: Optional[dict], advisor_type: str = AdvisorType.TPE,
+                 pruner: str = PrunerType.NONE, seed: Optional[int] = None):
+        super().__init__(knob_config, budget)
+        self.advisor_type, self.pruner_type = str(advisor_type), str(pruner)
+        self.space = SearchSpace(knob_config)
+        self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed)
+        self.study = optuna.create_study(
+            direction='maximize', sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget,
+                                 self.space.is_conditional),
+            pruner=make_pruner(self.pruner_type))
+        self._live: Dict[int, optuna.trial.Trial] = {}   # trial_no -> asked, untold Optuna trial
+        self._grid: Optional[List[dict]] = None
+        if self.advisor_type == AdvisorType.GRID:
+            self._grid = self.space.enumerate_grid(self.plan.policy_values(SEARCH, None))
+            self.plan.rng.shuffle(self._grid)
+
+    @property
+    def next_trial_no(self) -> int:
+        return max(self.plan.records, default=0) + 1
+
+    # Restart.
+    def restore(self, past: List[PastTrial]) -> None:
+        for trial in sorted(past, key=lambda t: t.no):
+            meta = trial.meta or {}
+            record = TrialRecord(no=trial.no, knobs=dict(trial.knobs), key=self.space.config_key(trial.knobs),
+                                 phase=meta.get('phase', SEARCH), status=str(trial.status),
+                                 score=_finite(trial.score), params_saved=bool(trial.params_saved),
+                                 retrains=meta.get('retrains'), intermediate=list(trial.intermediate or []))
+            if 'plan_started' in meta:
+                started = float(meta['plan_started'])
+                self.plan.started_at = min(started, self.plan.started_at or started)
+            if meta.get('sampled', True) and record.retrains is None:
+                self._restore_into_study(record)
+            self.plan.add(record)
+
+    def _restore_into_study(self, record: TrialRecord) -> None:
+        found = self.space.to_optuna_params(record.knobs)
+        if found is None:
+            return
+        params, dists = found
+        if self._grid is not None:
+            self._grid = [g for g in self._grid if g != params]
+        intermediate = {int(s): float(v) for s, v in record.intermediate if _finite(v) is not None}
+        if record.status == TrialStatus.COMPLETED and record.score is not None:
+            state, value = TrialState.COMPLETE, record.score
+        elif record.ended:
+            state, value = _TELL_STATE.get(record.status, TrialState.FAIL), None
+        else:
+            state, value = TrialState.RUNNING, None
+        self.study.add_trial(create_trial(params=params, distributions=dists, value=value, state=state,
+                                          intermediate_values=intermediate))
+        record.optuna_number = len(self.study.get_trials(deepcopy=False)) - 1
+        if state == TrialState.RUNNING:
+            frozen = self.study.get_trials(deepcopy=False)[record.optuna_number]
+            self._live[record.no] = optuna.trial.Trial(self.study, frozen._trial_id)
+
+    # The tuning loop.
+    def propose(self, trial_no: int, now: Optional[float] = None) -> Optional[Proposal]:
+        now = time.time() if now is None else now
+        self.plan.start(now)
+        phase = self.plan.phase_for(trial_no, now)
+        retrains = self.plan.final_candidate() if phase == FINAL_TRAIN else None
+        trial = None
+        if retrains is None:
+            trial = self._ask()
+            if trial is None and phase == SEARCH and self.plan.split:
+                phase, retrains = FINAL_TRAIN, self.plan.final_candidate()
+            if trial is None and retrains is None:
+                return None
+        shared = self.plan.shared_source(phase, retrains, trial_no, now)
+        policy_values = self.plan.policy_values(phase, shared)
+        if trial is not None:
+            knobs = self.space.sample(trial, policy_values)
+        else:
+            knobs = dict(retrains.knobs)
+            for policy, name in self.space.policies.items():
+                if knobs.get(name) is not None:
+                    knobs[name] = policy_values[policy]
+        record = TrialRecord(no=trial_no, knobs=knobs, key=self.space.config_key(knobs), phase=phase,
+                             retrains=retrains.no if retrains else None,
+                             optuna_number=trial.number if trial is not None else None)
+        self.plan.add(record)
+        if trial is not None:
+            self._live[trial_no] = trial
+        meta = {'phase': phase, 'advisor': self.advisor_type, 'sampled': trial is not None,
+                'plan_started': self.plan.started_at}
+        if record.retrains is not None:
+            meta['retrains'] = record.retrains
+        return Proposal(trial_no=trial_no, knobs=knobs, meta=meta, shared_params_trial_no=shared)
+
+    def _ask(self) -> Optional[optuna.trial.Trial]:
+        if self._grid is not None:
+            if not self._grid:
+                return None
+            self.study.enqueue_trial(self._grid.pop(0))
+        return self.study.ask()
+
+    def report(self, trial_no: int, step: int, score: float) -> bool:
+        record = self._record(trial_no)
+        score = _finite(score)
+        if record.ended or score is None:
+            return False
+        record.intermediate.append((int(step), score))
+        trial = self._live.get(trial_no)
+        if trial is None or record.phase == FINAL_TRAIN or self.pruner_type == PrunerType.NONE:
+            return False
+        frozen = self.study.get_trials(deepcopy=False)[trial.number]
+        if int(step) not in frozen.intermediate_values:
+            trial.report(score, int(step))
+        return bool(trial.should_prune())
+
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+        record = self._record(trial_no)
+        if record.ended:
+            return
+        status = TrialStatus.parse(status, 'status').value
+        score = _finite(score)
+        if status == TrialStatus.COMPLETED and score is None:
+            status = TrialStatus.ERRORED.value
+        if status == TrialStatus.PRUNED and score is None and record.intermediate:
+            score = record.intermediate[-1][1]
+        record.status, record.score = status, score
+        record.params_saved = bool(params_saved) and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
+        trial = self._live.pop(trial_no, None)
+        if trial is not None:
+            if status == TrialStatus.COMPLETED:
+                self.study.tell(trial.number, score)
+            else:
+                self.study.tell(trial.number, state=_TELL_STATE[status])
+
+    def _record(self, trial_no: int) -> TrialRecord:
+        record = self.plan.records.get(trial_no)
+        if record is None:
+            raise InvalidRequestError(f'trial {trial_no} was never proposed by this advisor',
+                                      resource='trial', id=trial_no)
+        return record
+
+    def best_trial(self) -> Optional[TrialRecord]:
+        return self.plan.best()
+
+
+class FixedAdvisor(BaseAdvisor):
+    """For spaces with nothing to search (only fixed and policy knobs): exactly one full trial."""
+
+    def __init__(self, knob_config: dict, budget: Optional[dict] = None):
+        super().__init__(knob_config, budget)
+        self.space = SearchSpace(knob_config)
+        self.records: Dict[int, TrialRecord] = {}
+
+    @property
+    def next_trial_no(self) -> int:
+        return max(self.records, default=0) + 1
+
+    def restore(self, past: List[PastTrial]) -> None:
+        for t in past:
+            self.records[t.no] = TrialRecord(no=t.no, knobs=t.knobs, key=(), status=str(t.status),
+                                             score=_finite(t.score))
+
+    def propose(self, trial_no: int, now: Optional[float] = None) -> Optional[Proposal]:
+        if self.records:
+            return None
+        knobs = self.space.sample(None, {})
+        self.records[trial_no] = TrialRecord(no=trial_no, knobs=knobs, key=())
+        return Proposal(trial_no=trial_no, knobs=knobs, meta={'phase': SEARCH, 'advisor': 'FIXED'})
+
+    def report(self, trial_no: int, step: int, score: float) -> bool:
+        return False
+
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+        record = self.records.get(trial_no)
+        if record is None:
+            raise InvalidRequestError(f'trial {trial_no} was never proposed by this advisor',
+                                      resource='trial', id=trial_no)
+        record.status, record.score = TrialStatus.parse(status, 'status').value, _finite(score)
+
+
+def _finite(value) -> Optional[float]:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None

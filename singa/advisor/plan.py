@@ -1,0 +1,138 @@
+"""The trial plan: phases, policy values and parameter sharing, independent of the sampler.
+
+Phases (``Proposal.meta['phase']``):
+
+* ``SEARCH``: knobs come from the sampler.
+* ``FINAL_TRAIN``: the best knobs found in the search, trained again in full, best first; when
+  no searched configuration is left untrained, the sampler proposes new knobs in this phase.
+
+A search/final split is planned only when the template declares a *cheap-search* policy
+(``EARLY_STOP``, ``DOWNSCALE`` or ``QUICK_EVAL``) and the budget is bounded: with
+``MODEL_TRIAL_COUNT`` = N >= 4, the last ``max(1, round(N / 4))`` trials are final; with
+``TIME_HOURS`` = T, the final phase starts after 3/4 of T (whichever comes first). Without a split
+every trial is a full one.
+
+Policy values per trial:
+
+* ``EARLY_STOP``, ``DOWNSCALE``, ``QUICK_EVAL``: True in SEARCH trials of a split plan, else False.
+* ``SHARE_PARAMS``: True exactly when ``shared_params_trial_no`` is set. A FINAL_TRAIN trial
+  warm-starts from the search trial it retrains; a SEARCH trial warm-starts from the best
+  completed trial with saved parameters, except with probability ``exp(-4 * progress)`` (progress
+  = share of the trial or time budget used, 1/2 when unbounded) when it trains from scratch, so
+  the search keeps exploring early on.
+* ``SKIP_TRAIN``: always False: no plan here evaluates parameters without training them (the knob
+  is accepted so that templates written for weight-sharing advisors load and get a value).
+"""
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from singa.constants import TrialStatus
+from singa.model.knob import Policy
+
+SEARCH = 'SEARCH'
+FINAL_TRAIN = 'FINAL_TRAIN'
+FINAL_FRACTION = 0.25
+MIN_TRIALS_FOR_SPLIT = 4
+CHEAP_POLICIES = (Policy.EARLY_STOP.value, Policy.DOWNSCALE.value, Policy.QUICK_EVAL.value)
+ENDED = (TrialStatus.COMPLETED.value, TrialStatus.PRUNED.value, TrialStatus.ERRORED.value,
+         TrialStatus.STOPPED.value)
+
+
+@dataclass
+class TrialRecord:
+    no: int
+    knobs: dict
+    key: tuple
+    phase: str = SEARCH
+    status: str = TrialStatus.RUNNING.value
+    score: Optional[float] = None
+    params_saved: bool = False
+    retrains: Optional[int] = None          # FINAL_TRAIN: the search trial whose knobs it trains
+    optuna_number: Optional[int] = None     # set when the knobs came from the study
+    intermediate: List[tuple] = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+    @property
+    def completed(self) -> bool:
+        return self.status == TrialStatus.COMPLETED.value and self.score is not None
+
+
+class TrialPlan:
+    def __init__(self, policies: set, trial_count: Optional[int], time_hours: Optional[float],
+                 seed: Optional[int]):
+        self.policies = set(policies)
+        self.trial_count = trial_count
+        self.time_hours = time_hours
+        self.rng = random.Random(seed)
+        self.records: Dict[int, TrialRecord] = {}
+        self.started_at: Optional[float] = None
+        self.final_started = False
+        has_cheap = bool(self.policies & set(CHEAP_POLICIES))
+        self.split = has_cheap and ((trial_count or 0) >= MIN_TRIALS_FOR_SPLIT or time_hours is not None)
+        self.final_count = max(1, round(trial_count * FINAL_FRACTION)) if self.split and trial_count else 0
+
+    # Phases.
+    def start(self, now: float) -> None:
+        if self.started_at is None:
+            self.started_at = now
+
+    def phase_for(self, trial_no: int, now: float) -> str:
+        if not self.split:
+            return SEARCH
+        if not self.final_started:
+            by_count = self.trial_count is not None and trial_no > self.trial_count - self.final_count
+            by_time = self.time_hours is not None and now >= self.started_at + (
+                1 - FINAL_FRACTION) * self.time_hours * 3600
+            self.final_started = by_count or by_time
+        return FINAL_TRAIN if self.final_started else SEARCH
+
+    def final_candidate(self) -> Optional[TrialRecord]:
+        """The best completed SEARCH trial whose knobs no FINAL_TRAIN trial has taken yet."""
+        taken = {r.key for r in self.records.values() if r.phase == FINAL_TRAIN}
+        best = sorted((r for r in self.records.values()
+                       if r.phase == SEARCH and r.completed and r.key not in taken),
+                      key=lambda r: (-r.score, r.no))
+        return best[0] if best else None
+
+    # Policies and sharing.
+    def policy_values(self, phase: str, shared: Optional[int]) -> dict:
+        cheap = self.split and phase == SEARCH
+        return {Policy.EARLY_STOP.value: cheap, Policy.DOWNSCALE.value: cheap,
+                Policy.QUICK_EVAL.value: cheap, Policy.SKIP_TRAIN.value: False,
+                Policy.SHARE_PARAMS.value: shared is not None}
+
+    def shared_source(self, phase: str, retrains: Optional[TrialRecord], trial_no: int,
+                      now: float) -> Optional[int]:
+        if Policy.SHARE_PARAMS.value not in self.policies:
+            return None
+        if phase == FINAL_TRAIN and retrains is not None:
+            return retrains.no if retrains.params_saved else None
+        saved = [r for r in self.records.values() if r.completed and r.params_saved]
+        if not saved:
+            return None
+        if self.rng.random() < math.exp(-4 * self.progress(trial_no, now)):
+            return None
+        return max(saved, key=lambda r: (r.score, -r.no)).no
+
+    def progress(self, trial_no: int, now: float) -> float:
+        parts = []
+        if self.trial_count:
+            parts.append((trial_no - 1) / self.trial_count)
+        if self.time_hours and self.started_at is not None:
+            parts.append((now - self.started_at) / (self.time_hours * 3600))
+        return min(1.0, max(parts)) if parts else 0.5
+
+    # Bookkeeping.
+    def add(self, record: TrialRecord) -> None:
+        self.records[record.no] = record
+        if record.phase == FINAL_TRAIN:
+            self.final_started = True
+
+    def best(self) -> Optional[TrialRecord]:
+        done = [r for r in self.records.values() if r.completed]
+        return max(done, key=lambda r: (r.score, -r.no)) if done else None

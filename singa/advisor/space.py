@@ -1,0 +1,130 @@
+"""Map a knob space onto Optuna: define-by-run sampling, distributions for restored trials, and
+enumeration of finite spaces for grid search.
+
+Optuna parameter names are the knob names; an ``ArchKnob`` named ``a`` becomes one categorical
+parameter per position, ``a[0]``, ``a[1]``, ... Fixed and policy knobs are not Optuna parameters.
+"""
+import itertools
+from typing import Dict, List, Optional
+
+from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
+                                  IntDistribution)
+
+from singa.model.knob import (ArchKnob, BaseKnob, CategoricalKnob, FixedKnob, FloatKnob, IntegerKnob,
+                              PolicyKnob, is_active, ordered_knob_names)
+
+SEARCHABLE = (CategoricalKnob, IntegerKnob, FloatKnob, ArchKnob)
+MAX_GRID_SIZE = 100_000
+
+
+class SearchSpace:
+    def __init__(self, knob_config: Dict[str, BaseKnob]):
+        self.config = knob_config
+        self.order = ordered_knob_names(knob_config)
+        self.searchable = [n for n in self.order if isinstance(knob_config[n], SEARCHABLE)]
+        self.policies = {k.policy: n for n, k in knob_config.items() if isinstance(k, PolicyKnob)}
+
+    # What kind of space this is.
+    @property
+    def is_conditional(self) -> bool:
+        return any(k.condition for k in self.config.values())
+
+    def kinds(self) -> set:
+        return {type(self.config[n]) for n in self.searchable}
+
+    def grid_size(self) -> Optional[int]:
+        """The number of distinct configurations, or None when infinite or over ``MAX_GRID_SIZE``."""
+        grid = self.enumerate_grid({}, limit=MAX_GRID_SIZE)
+        return None if grid is None else len(grid)
+
+    # Sampling.
+    def sample(self, trial, policy_values: dict) -> dict:
+        """Ask ``trial`` for the active knobs, in dependency order; every knob gets a value."""
+        values = {}
+        for name in self.order:
+            knob = self.config[name]
+            if isinstance(knob, PolicyKnob):
+                values[name] = policy_values.get(knob.policy, False) if is_active(knob, values) else None
+            elif not is_active(knob, values):
+                values[name] = None
+            elif isinstance(knob, FixedKnob):
+                values[name] = knob.value
+            elif isinstance(knob, CategoricalKnob):
+                values[name] = trial.suggest_categorical(name, knob.values)
+            elif isinstance(knob, IntegerKnob):
+                values[name] = trial.suggest_int(name, knob.value_min, knob.value_max, log=knob.is_exp)
+            elif isinstance(knob, FloatKnob):
+                values[name] = trial.suggest_float(name, knob.value_min, knob.value_max, log=knob.is_exp)
+            elif isinstance(knob, ArchKnob):
+                values[name] = [trial.suggest_categorical(f'{name}[{i}]', choices)
+                                for i, choices in enumerate(knob.items)]
+        return values
+
+    def distribution(self, name: str) -> Dict[str, BaseDistribution]:
+        knob = self.config[name]
+        if isinstance(knob, CategoricalKnob):
+            return {name: CategoricalDistribution(knob.values)}
+        if isinstance(knob, IntegerKnob):
+            return {name: IntDistribution(knob.value_min, knob.value_max, log=knob.is_exp)}
+        if isinstance(knob, FloatKnob):
+            return {name: FloatDistribution(knob.value_min, knob.value_max, log=knob.is_exp)}
+        if isinstance(knob, ArchKnob):
+            return {f'{name}[{i}]': CategoricalDistribution(c) for i, c in enumerate(knob.items)}
+        return {}
+
+    def to_optuna_params(self, knobs: dict) -> Optional[tuple]:
+        """``(params, distributions)`` of a recorded trial, or None if its knobs no longer fit."""
+        params, dists = {}, {}
+        for name in self.searchable:
+            value = knobs.get(name)
+            if value is None:
+                continue
+            named = self.distribution(name)
+            values = value if isinstance(self.config[name], ArchKnob) else [value]
+            if not isinstance(values, list) or len(values) != len(named):
+                return None
+            for (pname, dist), v in zip(named.items(), values):
+                try:
+                    if not dist._contains(dist.to_internal_repr(v)):
+                        return None
+                except (ValueError, TypeError):
+                    return None
+                params[pname], dists[pname] = v, dist
+        return params, dists
+
+    def config_key(self, knobs: dict) -> tuple:
+        """Identity of a configuration, ignoring policy knobs (a JSON-able, hashable tuple)."""
+        return tuple((n, _hashable(knobs.get(n))) for n in self.order
+                     if not isinstance(self.config[n], PolicyKnob))
+
+    # Grid.
+    def enumerate_grid(self, policy_values: dict, limit: int = MAX_GRID_SIZE) -> Optional[List[dict]]:
+        """Every distinct configuration as Optuna params (active searchable knobs only), or None."""
+        partials = [({}, {})]   # (knob values so far, optuna params)
+        for name in self.order:
+            knob = self.config[name]
+            grown = []
+            for values, params in partials:
+                if not is_active(knob, values):
+                    grown.append(({**values, name: None}, params))
+                elif isinstance(knob, PolicyKnob):
+                    grown.append(({**values, name: policy_values.get(knob.policy, False)}, params))
+                elif isinstance(knob, FixedKnob):
+                    grown.append(({**values, name: knob.value}, params))
+                elif isinstance(knob, ArchKnob):
+                    for combo in itertools.product(*knob.items):
+                        p = {f'{name}[{i}]': v for i, v in enumerate(combo)}
+                        grown.append(({**values, name: list(combo)}, {**params, **p}))
+                else:
+                    choices = knob.enumerate_values()
+                    if choices is None:
+                        return None
+                    grown.extend(({**values, name: v}, {**params, name: v}) for v in choices)
+                if len(grown) > limit:
+                    return None
+            partials = grown
+        return [params for _, params in partials]
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value

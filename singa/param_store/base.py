@@ -1,0 +1,38 @@
+"""``BaseParamStore``: where trained parameters live (the swap point; contract below)."""
+from abc import ABC, abstractmethod
+from typing import Any, Dict
+
+Params = Dict[str, Any]
+
+
+class BaseParamStore(ABC):
+    """Stores trained parameter dicts under ids it generates itself.
+
+    Contract, for every implementation:
+
+    * ``save(params) -> params_id``: validates and encodes ``params`` with
+      ``singa.param_store.codec`` (``InvalidParamsError`` for a disallowed type), stores them
+      atomically (a reader sees the whole blob or nothing) and returns a new opaque id string.
+      Ids are never derived from user input.
+    * ``load(params_id) -> dict``: the same dict (dtype and shape of arrays kept). An id that is
+      malformed or unknown raises ``NotFoundError``; a corrupt blob raises ``InvalidParamsError``.
+    * ``exists(params_id) -> bool``: False for malformed or unknown ids.
+    * ``delete(params_id)``: removes the blob; deleting an unknown id is not an error.
+    * Nothing is ever unpickled.
+    """
+
+    @abstractmethod
+    def save(self, params: Params) -> str:
+        ...
+
+    @abstractmethod
+    def load(self, params_id: str) -> Params:
+        ...
+
+    @abstractmethod
+    def exists(self, params_id: str) -> bool:
+        ...
+
+    @abstractmethod
+    def delete(self, params_id: str) -> None:
+        ...

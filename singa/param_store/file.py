@@ -1,0 +1,70 @@
+"""``FileParamStore``: parameter files in a directory on shared storage."""
+import os
+import re
+import tempfile
+import uuid
+
+from singa.errors import NotFoundError, StoreError
+from singa.param_store.base import BaseParamStore, Params
+from singa.param_store.codec import decode_params, encode_params
+
+_ID = re.compile(r'^[0-9a-f]{32}$')
+SUFFIX = '.params'
+
+
+class FileParamStore(BaseParamStore):
+    """One file ``<root_dir>/<id>.params`` per saved dict, written to a temporary file in the same
+    directory and renamed into place (``os.replace`` is atomic on one file system)."""
+
+    def __init__(self, root_dir: str):
+        self.root_dir = os.path.abspath(root_dir)
+
+    def save(self, params: Params) -> str:
+        data = encode_params(params)
+        params_id = uuid.uuid4().hex
+        try:
+            os.makedirs(self.root_dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root_dir)
+            try:
+                with os.fdopen(fd, 'wb') as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self._path(params_id))
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        except OSError as e:
+            raise StoreError(f'cannot save parameters: {e}', resource='params') from e
+        return params_id
+
+    def load(self, params_id: str) -> Params:
+        path = self._checked_path(params_id)
+        try:
+            with open(path, 'rb') as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NotFoundError('no such parameters', resource='params', id=params_id) from None
+        except OSError as e:
+            raise StoreError(f'cannot read parameters: {e}', resource='params', id=params_id) from e
+        return decode_params(data)
+
+    def exists(self, params_id: str) -> bool:
+        return bool(isinstance(params_id, str) and _ID.match(params_id)) and os.path.isfile(self._path(params_id))
+
+    def delete(self, params_id: str) -> None:
+        try:
+            os.unlink(self._checked_path(params_id))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise StoreError(f'cannot delete parameters: {e}', resource='params', id=params_id) from e
+
+    def _checked_path(self, params_id) -> str:
+        if not isinstance(params_id, str) or not _ID.match(params_id):
+            raise NotFoundError('no such parameters', resource='params', id=str(params_id)[:64])
+        return self._path(params_id)
+
+    def _path(self, params_id: str) -> str:
+        return os.path.join(self.root_dir, params_id + SUFFIX)

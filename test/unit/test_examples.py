@@ -1,0 +1,50 @@
+"""Every example template passes the local harness on its dataset with a small budget and reaches
+a sensible score (the scores are printed: run with -s to see them)."""
+import io
+import os
+
+import pytest
+
+from examples.datasets.build import build
+from singa.model import dev
+
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..', 'examples', 'models')
+CASES = [
+    # file, class, task, dataset, budget (trials), minimum score, pruner
+    ('sk_decision_tree.py', 'SkDecisionTree', 'TABULAR_CLASSIFICATION', 'iris', 4, 0.85, 'NONE'),
+    ('sk_random_forest.py', 'SkRandomForestClf', 'TABULAR_CLASSIFICATION', 'wine', 4, 0.9, 'NONE'),
+    ('sk_random_forest.py', 'SkRandomForestReg', 'TABULAR_REGRESSION', 'diabetes', 4, 0.3, 'NONE'),
+    ('sk_svc.py', 'SkSvc', 'TABULAR_CLASSIFICATION', 'digits', 5, 0.95, 'NONE'),
+    ('sk_logistic_regression.py', 'SkLogisticRegression', 'TABULAR_CLASSIFICATION', 'breast_cancer', 4, 0.93, 'NONE'),
+    ('sk_gradient_boosting.py', 'SkGradientBoostingClf', 'TABULAR_CLASSIFICATION', 'breast_cancer', 3, 0.9, 'NONE'),
+    ('sk_gradient_boosting.py', 'SkGradientBoostingReg', 'TABULAR_REGRESSION', 'diabetes', 3, 0.2, 'NONE'),
+    ('torch_mlp.py', 'TorchMlpClf', 'TABULAR_CLASSIFICATION', 'wine', 6, 0.9, 'MEDIAN'),
+    ('torch_cnn.py', 'TorchCnnClf', 'IMAGE_CLASSIFICATION', 'digits_images', 5, 0.9, 'MEDIAN'),
+]
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('datasets'))
+    for name in {case[3] for case in CASES}:
+        build(name, out)
+    return out
+
+
+def paths(data_dir, name):
+    ext = 'zip' if name == 'digits_images' else 'csv'
+    return [os.path.join(data_dir, f'{name}_{part}.{ext}') for part in ('train', 'val')]
+
+
+@pytest.mark.parametrize('file, cls, task, dataset, trials, minimum, pruner', CASES,
+                         ids=[c[1] for c in CASES])
+def test_example_template_tunes_and_reloads(data_dir, file, cls, task, dataset, trials, minimum, pruner):
+    train, val = paths(data_dir, dataset)
+    out = io.StringIO()
+    result = dev.run_model_class(os.path.join(ROOT, file), cls, task, None, train, val,
+                                 budget={'MODEL_TRIAL_COUNT': trials}, pruner=pruner, seed=0, out=out)
+    print(f'\n{cls} on {dataset}: best score {result.best.score:.4f} '
+          f'({len(result.trials)} trials, {sum(t.seconds for t in result.trials):.1f} s)')
+    assert result.best.score >= minimum, out.getvalue()
+    assert len(result.predictions) == 3
+    assert 'Parameters round-trip, reload and predictions: OK' in out.getvalue()
