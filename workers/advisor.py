@@ -231,8 +231,9 @@ class AdvisorWorker:
             return self._record_trial(worker_id, lost.advisor_no, lost.knobs, lost.proposal,
                                       attempt=lost.attempt + 1, retry_of=lost.id)
         if 0 <= self.trial_budget <= self.trials_started:
-            self._request_end('trial budget reached', TrainJobStatus.STOPPED.value)
-            return None
+            if not (self.running and self.max_retries > 0):
+                self._request_end('trial budget reached', TrainJobStatus.STOPPED.value)
+            return None   # workers wait: a running trial may still be lost and need a retry
         proposal = self.advisor.propose(self.next_no, now=self.clock())
         if proposal is None:
             if not self.running:
@@ -377,6 +378,8 @@ class AdvisorWorker:
     def _finished(self) -> bool:
         if self.running:
             return False
+        if self.end_reason is None and 0 <= self.trial_budget <= self.trials_started and not self.retry_queue:
+            self._request_end('trial budget reached', TrainJobStatus.STOPPED.value)
         if self.retry_queue and self.end_reason is None:
             return False
         if self.retry_queue:
