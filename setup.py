@@ -44,7 +44,7 @@ setup(
         'optuna>=4.0',
         'cmaes>=0.10',      # Optuna's CMA-ES sampler needs it (advisor type CMAES)
         'Pillow>=10.0',     # PNG/JPEG decoding for the image dataset helper
-        'gunicorn>=22.0',
+        'gunicorn>=25.1',        # --no-control-socket
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.

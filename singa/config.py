@@ -36,6 +36,9 @@ class Settings:
     admin_host: str = '127.0.0.1'
     admin_port: int = 3000
     admin_workers: int = 2
+    admin_threads: int = 4                    # gthread threads per gunicorn worker
+    admin_app: str = 'singa.admin.app:create_app()'   # what gunicorn serves; change only to test
+    admin_start_timeout: float = 60.0         # `singa up` waits this long for GET /health
     public_host: str = ''                     # how users reach this host; default admin_host
     token_secret: str = ''
     token_ttl_seconds: int = 3600
@@ -155,6 +158,12 @@ def _render(value) -> str:
     if isinstance(value, bool):
         return 'true' if value else 'false'
     return str(value)
+
+
+def current_environment() -> dict:
+    """A copy of this process's whole environment, for a trusted process it starts (``singa up``
+    starting the admin). Never hand it to user code: it may hold secrets."""
+    return dict(os.environ)
 
 
 def worker_environment_names() -> tuple:

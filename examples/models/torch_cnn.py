@@ -10,8 +10,11 @@ from torch import nn
 
 from singa.model import BaseModel, CategoricalKnob, FixedKnob, FloatKnob, IntegerKnob, PolicyKnob, logger
 from singa.model.dataset import image_queries_to_array, load_image_dataset
+from singa.model.torch_helpers import (accuracy, fit_classifier, holdout_split, params_to_state, predict_proba,
+                                       state_to_params)
 
 DEPENDENCIES = {'torch': '2.13.0'}
+torch.set_num_threads(1)   # tiny networks: threads only contend with the other workers on the host
 
 
 class TorchCnnClf(BaseModel):
@@ -54,49 +57,27 @@ class TorchCnnClf(BaseModel):
         self._net = self._build()
         if shared_params is not None and self._load_weights(shared_params):
             logger.log('Warm-started from shared parameters')
-        order = np.random.default_rng(self.knobs['seed']).permutation(len(images))
-        cut = int(len(images) * 0.8)
-        Xt, yt = self._to_tensor(images[order[:cut]]), torch.as_tensor(labels[order[:cut]])
-        Xh, yh = self._to_tensor(images[order[cut:]]), torch.as_tensor(labels[order[cut:]])
+        train_idx, held_idx = holdout_split(len(images), self.knobs['seed'])
+        Xt, yt = self._to_tensor(images[train_idx]), torch.as_tensor(labels[train_idx])
+        Xh, yh = self._to_tensor(images[held_idx]), torch.as_tensor(labels[held_idx])
         optimizer = torch.optim.Adam(self._net.parameters(), lr=self.knobs['learning_rate'])
         epochs = 3 if self.knobs['early_stop'] else self.knobs['max_epochs']
-        logger.define_loss_plot()
-        for epoch in range(1, epochs + 1):
-            self._net.train()
-            perm, total = torch.randperm(len(Xt)), 0.0
-            for start in range(0, len(Xt), self.knobs['batch_size']):
-                idx = perm[start:start + self.knobs['batch_size']]
-                optimizer.zero_grad()
-                loss = nn.functional.cross_entropy(self._net(Xt[idx]), yt[idx])
-                loss.backward()
-                optimizer.step()
-                total += float(loss) * len(idx)
-            logger.log_loss(total / len(Xt), epoch)
-            logger.report(epoch, self._accuracy(Xh, yh))
-
-    def _accuracy(self, X, y) -> float:
-        self._net.eval()
-        with torch.no_grad():
-            return float((self._net(X).argmax(dim=1) == y).float().mean())
+        fit_classifier(self._net, Xt, yt, Xh, yh, epochs, self.knobs['batch_size'], optimizer)
 
     def evaluate(self, dataset_path, **kwargs):
         images, labels, _ = load_image_dataset(dataset_path)
-        return self._accuracy(self._to_tensor(images), torch.as_tensor(labels))
+        return accuracy(self._net, self._to_tensor(images), torch.as_tensor(labels))
 
     def predict(self, queries):
-        x = self._to_tensor(image_queries_to_array(queries))
-        self._net.eval()
-        with torch.no_grad():
-            proba = torch.softmax(self._net(x), dim=1).numpy().astype(np.float64)
-        return [[float(p) for p in row / row.sum()] for row in proba]
+        return predict_proba(self._net, self._to_tensor(image_queries_to_array(queries)))
 
     def dump_parameters(self):
-        params = {f'net.{k}': v.detach().numpy().copy() for k, v in self._net.state_dict().items()}
+        params = state_to_params(self._net)
         params.update(shape=np.array(self._shape, dtype=np.int64), n_classes=self._n_classes)
         return params
 
     def _load_weights(self, params) -> bool:
-        state = {k[4:]: torch.as_tensor(v) for k, v in params.items() if k.startswith('net.')}
+        state = params_to_state(params)
         own = self._net.state_dict()
         if state.keys() != own.keys() or any(state[k].shape != own[k].shape for k in own):
             return False

@@ -9,10 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from singa.model import BaseModel, FixedKnob, FloatKnob, IntegerKnob, PolicyKnob, logger
+from singa.model import BaseModel, FixedKnob, FloatKnob, IntegerKnob, PolicyKnob
 from singa.model.dataset import load_tabular_dataset, tabular_queries_to_array
+from singa.model.torch_helpers import (accuracy, fit_classifier, holdout_split, params_to_state, predict_proba,
+                                       state_to_params)
 
 DEPENDENCIES = {'torch': '2.13.0'}
+torch.set_num_threads(1)   # tiny networks: threads only contend with the other workers on the host
 
 
 class TorchMlpClf(BaseModel):
@@ -48,51 +51,28 @@ class TorchMlpClf(BaseModel):
         self._mean, self._std = X.mean(axis=0), X.std(axis=0) + 1e-8
         y = y.astype(np.int64)
         self._n_classes = int(y.max()) + 1
-        rng = np.random.default_rng(self.knobs['seed'])
-        order = rng.permutation(len(X))
-        cut = int(len(X) * 0.8)          # hold out a fifth for the intermediate scores
-        Xt, yt = self._tensor(X[order[:cut]]), torch.as_tensor(y[order[:cut]])
-        Xh, yh = self._tensor(X[order[cut:]]), torch.as_tensor(y[order[cut:]])
+        train_idx, held_idx = holdout_split(len(X), self.knobs['seed'])
+        Xt, yt = self._tensor(X[train_idx]), torch.as_tensor(y[train_idx])
+        Xh, yh = self._tensor(X[held_idx]), torch.as_tensor(y[held_idx])
         self._net = self._build(X.shape[1], self._n_classes)
         optimizer = torch.optim.Adam(self._net.parameters(), lr=self.knobs['learning_rate'],
                                      weight_decay=self.knobs['weight_decay'])
         epochs = max(3, self.knobs['max_epochs'] // 5) if self.knobs['early_stop'] else self.knobs['max_epochs']
-        logger.define_loss_plot()
-        logger.define_plot('Held-out accuracy', ['intermediate_score'], x_axis='step')
-        for epoch in range(1, epochs + 1):
-            self._net.train()
-            perm, total = torch.randperm(len(Xt)), 0.0
-            for start in range(0, len(Xt), self.knobs['batch_size']):
-                idx = perm[start:start + self.knobs['batch_size']]
-                optimizer.zero_grad()
-                loss = nn.functional.cross_entropy(self._net(Xt[idx]), yt[idx])
-                loss.backward()
-                optimizer.step()
-                total += float(loss) * len(idx)
-            logger.log_loss(total / len(Xt), epoch)
-            logger.report(epoch, self._accuracy(Xh, yh))
+        fit_classifier(self._net, Xt, yt, Xh, yh, epochs, self.knobs['batch_size'], optimizer)
 
     def _tensor(self, X):
         return torch.as_tensor((X - self._mean) / self._std, dtype=torch.float32)
 
-    def _accuracy(self, X, y) -> float:
-        self._net.eval()
-        with torch.no_grad():
-            return float((self._net(X).argmax(dim=1) == y).float().mean())
-
     def evaluate(self, dataset_path, features=None, target=None, **kwargs):
         X, y, _ = load_tabular_dataset(dataset_path, features or self._features, target)
-        return self._accuracy(self._tensor(np.nan_to_num(X)), torch.as_tensor(y.astype(np.int64)))
+        return accuracy(self._net, self._tensor(np.nan_to_num(X)), torch.as_tensor(y.astype(np.int64)))
 
     def predict(self, queries):
         X = np.nan_to_num(tabular_queries_to_array(queries, self._features))
-        self._net.eval()
-        with torch.no_grad():
-            proba = torch.softmax(self._net(self._tensor(X)), dim=1).numpy().astype(np.float64)
-        return [[float(p) for p in row / row.sum()] for row in proba]
+        return predict_proba(self._net, self._tensor(X))
 
     def dump_parameters(self):
-        params = {f'net.{k}': v.detach().numpy().copy() for k, v in self._net.state_dict().items()}
+        params = state_to_params(self._net)
         params.update(features=json.dumps(self._features), mean=self._mean, std=self._std,
                       n_classes=self._n_classes)
         return params
@@ -101,4 +81,4 @@ class TorchMlpClf(BaseModel):
         self._features = json.loads(params['features'])
         self._mean, self._std, self._n_classes = params['mean'], params['std'], int(params['n_classes'])
         self._net = self._build(len(self._features), self._n_classes)
-        self._net.load_state_dict({k[4:]: torch.as_tensor(v) for k, v in params.items() if k.startswith('net.')})
+        self._net.load_state_dict(params_to_state(params))

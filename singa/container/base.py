@@ -30,8 +30,14 @@ class ServiceSpec:
     the current Python: ``['-m', 'singa.workers', 'train']`` means ``python -m singa.workers train``).
     ``environment`` is the *whole* environment the service gets besides ``PATH``-like basics: the
     manager adds nothing of the admin's own environment, so secrets never leak into user code.
+    Every manager adds ``SINGA_REPLICA_INDEX`` (distinct among a service's replicas) and, when a
+    port is published, ``SINGA_SERVICE_PORT``: the port the service must listen on.
     ``publish_port``, when set, is the container port to publish on the host; the manager picks a
-    host port that cannot clash and reports it in ``ContainerService.ext_port``.
+    host port that cannot clash and reports it in ``ContainerService.ext_port``. (The process
+    manager has no port mapping: the port it picks is both, and is what ``SINGA_SERVICE_PORT`` says.)
+    ``mounts`` make shared storage visible; the process manager sees host paths and accepts only
+    mounts whose target is their source. ``restart`` restarts a replica that exits non-zero or is
+    killed, at most ``max_restarts`` times; a replica that exits 0 is done and stays down.
     """
     name: str
     service_type: str
@@ -62,20 +68,28 @@ class ContainerService:
 class BaseContainerManager(abc.ABC):
     """Creates, inspects and removes worker services.
 
-    Contract, checked by one test suite run against every implementation:
+    Contract, checked by one test suite run against every implementation
+    (``test/integration/test_container_contract.py``):
 
     - ``create_service(spec)`` returns once the service exists (not necessarily running). It raises
-      ``ContainerError`` when it cannot, and then leaves nothing behind.
+      ``ContainerError`` when it cannot, including for what the implementation cannot provide
+      (GPUs in process mode), and then leaves nothing behind.
     - ``get_service_status(service)`` answers ``RUNNING`` while at least one of the service's
       replicas runs or is being restarted, ``DEPLOYING`` before the first one runs, ``STOPPED``
       when every replica has exited successfully, and ``ERRORED`` when replicas failed and will
       not be restarted, or when the service no longer exists although it was never destroyed.
-    - ``destroy_service(service)`` stops every replica (SIGTERM, then SIGKILL after ``timeout``)
-      and removes the service; destroying a service that is already gone is not an error.
-    - ``list_services(labels)`` returns the services this manager created whose labels include
-      ``labels``, so that the admin can reconcile its records after its own restart.
+      A manager cannot tell a destroyed service from one that vanished: it answers ``ERRORED`` for
+      every id it does not find, and the caller (who knows what it destroyed) does not ask then.
+      It never raises for a service that is merely gone.
+    - ``destroy_service(service, timeout)`` stops every replica (SIGTERM, then SIGKILL after
+      ``timeout`` seconds), returns when none is left, and removes the service; destroying a
+      service that is already gone is not an error. Logs the replicas wrote are kept.
+    - ``list_services(labels)`` returns the services this manager created (and has not destroyed)
+      whose labels include ``labels``, equal to what ``create_service`` returned for them, so that
+      the admin can reconcile its records after its own restart.
     - A manager object holds no state that matters: a new one (in another process) finds the
-      services an old one created from ``ContainerService.id`` alone.
+      services an old one created from ``ContainerService.id`` (an opaque string) alone.
+    - Managers are safe to call from several threads and processes at once.
     """
 
     @abc.abstractmethod

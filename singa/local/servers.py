@@ -37,7 +37,8 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
-def _read_secret(path: str) -> str:
+def read_or_create_secret(path: str) -> str:
+    """The secret kept in ``path``; a new random one (file mode 0600) if there is none yet."""
     if os.path.exists(path):
         with open(path, encoding='utf-8') as f:
             return f.read().strip()
@@ -112,7 +113,7 @@ class EmbeddedPostgres:
 
     def start(self, timeout: float = 60.0) -> 'EmbeddedPostgres':
         os.makedirs(self.root, exist_ok=True)
-        self.password = _read_secret(os.path.join(self.root, 'password'))
+        self.password = read_or_create_secret(os.path.join(self.root, 'password'))
         if os.geteuid() == 0:
             entry = _ensure_os_user(PG_OS_USER)
             _allow_traverse(self.root)
@@ -206,7 +207,7 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 30.0) -> 'EmbeddedRedis':
         os.makedirs(self.root, exist_ok=True)
-        self.password = _read_secret(os.path.join(self.root, 'password'))
+        self.password = read_or_create_secret(os.path.join(self.root, 'password'))
         if self.running_pid() is None:
             conf = os.path.join(self.root, 'redis.conf')
             with open(conf, 'w', encoding='utf-8') as f:

@@ -48,3 +48,11 @@ def test_example_template_tunes_and_reloads(data_dir, file, cls, task, dataset, 
     assert result.best.score >= minimum, out.getvalue()
     assert len(result.predictions) == 3
     assert 'Parameters round-trip, reload and predictions: OK' in out.getvalue()
+
+
+@pytest.mark.parametrize('file, cls', sorted({(c[0], c[1]) for c in CASES}))
+def test_example_template_passes_the_admins_inspection(file, cls):
+    from singa.model.inspect import check_model_template
+    with open(os.path.join(ROOT, file), 'rb') as f:
+        config = check_model_template(f.read(), cls)
+    assert config['knobs']
