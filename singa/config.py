@@ -117,7 +117,8 @@ class Settings:
                 missing.append('token_secret')
             elif len(self.token_secret) < 16:
                 raise ConfigError('SINGA_TOKEN_SECRET must be at least 16 characters long')
-            if not self.superadmin_password and not self.is_local:
+            # Required in every mode: there is no built-in default; `singa up` generates one.
+            if not self.superadmin_password:
                 missing.append('superadmin_password')
             if self.container_manager not in ('process', 'swarm'):
                 raise ConfigError(

@@ -76,9 +76,13 @@ class ForbiddenError(SingaError):
     """The caller is known but may not do this."""
 
 
-# 404 / 409 / 413.
+# 404 / 405 / 409 / 413.
 class NotFoundError(SingaError):
     """No such object, or one the caller may not see (never tells which)."""
+
+
+class MethodNotAllowedError(SingaError):
+    """An HTTP method the endpoint does not offer."""
 
 
 class ConflictError(SingaError):

@@ -1,6 +1,8 @@
 """Test session: a real PostgreSQL and a real Redis, started once per session in a temporary
 directory (the embedded servers of ``singa.local.servers``) and stopped at the end."""
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -9,6 +11,21 @@ from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
 from singa.meta_store.db import MetaStore
 
 TEST_SECRET = 'test-token-secret-0123456789abcdef'
+_OWN_BASETEMP = []
+
+
+def pytest_configure(config):
+    # Sessions running side by side share /tmp/pytest-of-<user>, and each prunes the others' old
+    # directories: a running server's data directory could vanish under it (and then never be
+    # stopped). Each session gets a base directory of its own, removed at its end.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix='singa-pytest-')
+        _OWN_BASETEMP.append(config.option.basetemp)
+
+
+def pytest_unconfigure(config):
+    for path in _OWN_BASETEMP:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

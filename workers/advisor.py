@@ -326,7 +326,7 @@ class AdvisorWorker:
         error = f'{why}; retried' if may_retry else why
         with self.store.transaction() as cur:
             trials.finish_trial(cur, live.id, status=TrialStatus.ERRORED.value, error=error)
-            events.record_event(cur, 'trial_lost', job_id=self.train_job_id, subject_id=live.id,
+            events.record_event(cur, events.TRIAL_LOST, job_id=self.train_job_id, subject_id=live.id,
                                 data={'worker_id': live.worker_id, 'retried': may_retry})
         if may_retry:
             self.retry_queue.append(live)
@@ -400,7 +400,7 @@ class AdvisorWorker:
             train_jobs.set_sub_train_job_status(cur, self.sub_job_id, status, error=error)
             job_status = train_jobs.roll_up_train_job(cur, self.train_job_id)
             services.set_service_status(cur, self.service_id, ServiceStatus.STOPPED.value)
-            events.record_event(cur, 'sub_train_job_ended', job_id=self.train_job_id, subject_id=self.sub_job_id,
+            events.record_event(cur, events.SUB_TRAIN_JOB_ENDED, job_id=self.train_job_id, subject_id=self.sub_job_id,
                                 data={'status': status, 'reason': self.end_reason, 'job_status': job_status,
                                       'trials_completed': self.completed})
         self.channel.mark_done()

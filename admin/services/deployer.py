@@ -19,7 +19,7 @@ from typing import Optional
 from singa.constants import ServiceType
 from singa.container.base import ContainerService, Mount, ServiceSpec
 from singa.meta_store import services
-from singa.meta_store.job_records import ServiceRecord
+from singa.meta_store.records import ServiceRecord
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
 
 log = logging.getLogger(__name__)

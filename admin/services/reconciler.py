@@ -89,7 +89,7 @@ class Reconciler:
         if job_live and restarts < MAX_REPLACEMENTS:
             with self.store.transaction() as cur:
                 services.count_restart(cur, service.id)
-                events.record_event(cur, 'service_replaced', job_id=service.job_id, subject_id=service.id,
+                events.record_event(cur, events.SERVICE_REPLACED, job_id=service.job_id, subject_id=service.id,
                                     data={'service_type': service.service_type, 'restarts': restarts + 1})
             try:
                 self.deployer.deploy(service)
@@ -120,7 +120,7 @@ class Reconciler:
         if sub is not None:
             train_jobs.set_sub_train_job_status(cur, sub_job_id, status, error=reason)
         train_jobs.roll_up_train_job(cur, job_id)
-        events.record_event(cur, 'sub_train_job_ended', job_id=job_id, subject_id=sub_job_id,
+        events.record_event(cur, events.SUB_TRAIN_JOB_ENDED, job_id=job_id, subject_id=sub_job_id,
                             data={'status': status, 'reason': reason, 'by': 'reconciler'})
 
     def _finish_overdue_jobs(self) -> None:

@@ -50,6 +50,9 @@ class MetaStore:
                 if self._pool is None or self._pid != os.getpid():
                     with translate_errors():
                         self._pool = psycopg2.pool.ThreadedConnectionPool(0, self._max, self._dsn)
+                    # Open connections lazily but keep them: psycopg2 closes every returned
+                    # connection beyond ``minconn``, which would make each transaction reconnect.
+                    self._pool.minconn = self._max
                     self._pid = os.getpid()
         return self._pool
 

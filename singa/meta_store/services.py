@@ -5,7 +5,7 @@ from typing import Optional
 from psycopg2.extras import Json
 
 from singa.constants import ServiceStatus
-from singa.meta_store.job_records import ServiceRecord, from_row
+from singa.meta_store.records import ServiceRecord, from_row
 
 LIVE = (ServiceStatus.STARTED.value, ServiceStatus.DEPLOYING.value, ServiceStatus.RUNNING.value)
 _FINISHED = [ServiceStatus.STOPPED.value, ServiceStatus.ERRORED.value]

@@ -5,7 +5,7 @@ from typing import Optional
 from psycopg2.extras import Json
 
 from singa.constants import JOB_LIVE_STATUSES, TrainJobStatus
-from singa.meta_store.job_records import SubTrainJobRecord, TrainJobRecord, from_row
+from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row
 
 _FINISHED = (TrainJobStatus.STOPPED.value, TrainJobStatus.ERRORED.value)
 

@@ -6,7 +6,7 @@ from typing import Iterable, Optional
 from psycopg2.extras import Json, execute_values
 
 from singa.constants import TRIAL_LIVE_STATUSES, TrialStatus
-from singa.meta_store.job_records import TrialLogRecord, TrialRecord, from_row
+from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
 
 _LIVE = [s.value for s in TRIAL_LIVE_STATUSES]
 

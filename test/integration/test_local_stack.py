@@ -1,9 +1,7 @@
 """``singa up`` / ``singa status`` / ``singa down``, run as the real command in subprocesses.
 
-The stack serves the real admin (``singa.admin.app:create_app()``) when it is installed, and
-otherwise the stand-in in ``support/standin_admin.py``, which checks the same settings.
+The stack serves the real admin (``singa.admin.app:create_app()``).
 """
-import importlib.util
 import json
 import os
 import re
@@ -19,16 +17,11 @@ from singa.container.local_process import ProcessContainerManager
 from singa.container.process_files import ProcessRef
 from singa.local.servers import free_port
 
-SUPPORT = os.path.join(os.path.dirname(__file__), 'support')
-REAL_ADMIN = importlib.util.find_spec('singa.admin.app') is not None
 
 
 def _env(data_dir, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith('SINGA_')}
     env.update(SINGA_DATA_DIR=str(data_dir), SINGA_ADMIN_PORT=str(free_port()), SINGA_ADMIN_WORKERS='1')
-    if not REAL_ADMIN:
-        env['SINGA_ADMIN_APP'] = 'standin_admin:create_app()'
-        env['PYTHONPATH'] = os.pathsep.join(p for p in (SUPPORT, env.get('PYTHONPATH')) if p)
     env.update(extra)
     return env
 

@@ -1,0 +1,24 @@
+"""What one admin process holds: its settings and the connections ``create_app`` built."""
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from flask import current_app
+
+from singa.admin.auth import TokenSigner
+from singa.config import Settings
+from singa.meta_store.db import MetaStore
+
+EXTENSION_KEY = 'singa'
+
+
+@dataclass(frozen=True)
+class AdminContext:
+    settings: Settings
+    meta_store: MetaStore
+    signer: TokenSigner
+    container_manager: Optional[Any] = None   # a singa.container.base container manager
+
+
+def admin_context() -> AdminContext:
+    """The context of the app handling the current request."""
+    return current_app.extensions[EXTENSION_KEY]

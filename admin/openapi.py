@@ -1,0 +1,137 @@
+"""The OpenAPI 3.1 document of the admin, served at ``/openapi.json``.
+
+Each view carries its own operation (``@operation(...)``, next to the route), built from the same
+``JsonBody`` / ``FormBody`` / ``Query`` declarations the view parses with and the roles of its
+``require_user``; ``build_document`` walks the app's URL map and assembles them with the shared
+components below. A route without ``@operation`` is left out, which the test comparing the
+document with the URL map catches.
+"""
+import re
+
+from flask import Flask
+
+from singa.constants import ModelAccessRight, Task, UserType
+
+OPENAPI_VERSION = '3.1.0'
+_ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
+               401: 'Not logged in, or the token is malformed, forged, expired or revoked',
+               403: 'The caller\'s role may not do this', 404: 'No such object, or not visible to the caller',
+               405: 'Method not allowed', 409: 'Conflicts with the current state',
+               413: 'Upload over the size limit', 500: 'Internal error (details only in the server log)',
+               503: 'A dependency (the database) is unavailable'}
+
+_TIME = {'type': 'string', 'format': 'date-time'}
+_NULLABLE_TIME = {'type': ['string', 'null'], 'format': 'date-time'}
+_UUID = {'type': 'string', 'format': 'uuid'}
+
+
+def _enum(enum) -> dict:
+    return {'type': 'string', 'enum': enum.values()}
+
+
+def _record(optional: tuple = (), **properties) -> dict:
+    """An object schema with exactly these properties, all required unless named in ``optional``."""
+    return {'type': 'object', 'properties': properties, 'additionalProperties': False,
+            'required': [name for name in properties if name not in optional]}
+
+
+_STRING = {'type': 'string'}
+SCHEMAS = {
+    'Error': _record(error=_record(
+        optional=('resource', 'id', 'field', 'details'),
+        type={'type': 'string', 'description': 'The SingaError class name'}, message=_STRING,
+        resource=_STRING, id=_STRING, field=_STRING, details={'type': 'object'})),
+    'Health': _record(service=_STRING, status=_STRING),
+    'Token': _record(user_id=_UUID, user_type=_enum(UserType), token=_STRING, expires_at=_TIME),
+    'User': _record(id=_UUID, email=_STRING, user_type=_enum(UserType), created_at=_TIME, banned_at=_NULLABLE_TIME),
+    'Dataset': _record(
+        id=_UUID, name=_STRING, task=_enum(Task), size_bytes={'type': 'integer'},
+        stat={'type': 'object', 'description': 'Rows or images, columns, classes and their counts'},
+        owner_id=_UUID, created_at=_TIME),
+    'Model': _record(
+        id=_UUID, name=_STRING, task=_enum(Task), model_class=_STRING, access_right=_enum(ModelAccessRight),
+        dependencies={'type': 'array', 'items': _STRING}, docker_image={'type': ['string', 'null']},
+        model_description=_STRING,
+        knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
+        owner_id=_UUID, created_at=_TIME),
+    'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
+    'OpenAPI': {'type': 'object', 'description': 'This document'},
+}
+
+
+def operation(summary: str, *, response: str = None, many: bool = False, body=None, query=None,
+              errors: tuple = (), binary: bool = False, description: str = ''):
+    """Attach an OpenAPI operation to a view (put it between ``@bp.<method>`` and ``@require_user``).
+
+    ``response`` names a schema in ``SCHEMAS`` (an array of it when ``many``); ``binary`` means the
+    200 response is ``application/octet-stream``; ``errors`` lists the statuses the view may answer
+    besides those implied by authentication and input parsing.
+    """
+    def decorate(view):
+        roles = getattr(view, 'singa_roles', None)
+        statuses = set(errors) | {500}
+        if roles is not None:
+            statuses |= {401, 403}
+        if body is not None or query is not None:
+            statuses.add(400)
+        op = {'summary': summary, 'operationId': view.__name__, 'responses': {}}
+        text = description
+        if roles is not None:
+            allowed = sorted({str(r) for r in roles} | {UserType.SUPERADMIN.value})
+            text = (text + '\n\n' if text else '') + 'Roles: ' + ', '.join(allowed) + '.'
+            op['security'] = [{'bearerAuth': []}]
+        else:
+            op['security'] = []
+        if text:
+            op['description'] = text
+        if query is not None:
+            op['parameters'] = query.parameters()
+        if body is not None:
+            op['requestBody'] = {'required': True,
+                                 'content': {body.content_type: {'schema': body.schema()}}}
+        if binary:
+            ok = {'description': 'The file', 'content': {'application/octet-stream': {
+                'schema': {'type': 'string', 'format': 'binary'}}}}
+        else:
+            ref = {'$ref': f'#/components/schemas/{response}'}
+            ok = {'description': 'Success', 'content': {'application/json': {
+                'schema': {'type': 'array', 'items': ref} if many else ref}}}
+        op['responses']['200'] = ok
+        for status in sorted(statuses):
+            op['responses'][str(status)] = {'$ref': f'#/components/responses/E{status}'}
+        view.openapi = op
+        return view
+    return decorate
+
+
+def build_document(app: Flask) -> dict:
+    paths: dict = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        op = getattr(app.view_functions.get(rule.endpoint), 'openapi', None)
+        if op is None:
+            continue
+        path = re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', rule.rule)
+        item = paths.setdefault(path, {})
+        params = [{'name': name, 'in': 'path', 'required': True, 'schema': _UUID}
+                  for name in sorted(rule.arguments)]
+        if params:
+            item['parameters'] = params
+        methods = sorted(rule.methods - {'HEAD', 'OPTIONS'})
+        for method in methods:
+            # operationIds must be unique: a view serving several methods gets one per method.
+            op_id = op['operationId'] if len(methods) == 1 else f'{op["operationId"]}_{method.lower()}'
+            item[method.lower()] = dict(op, operationId=op_id)
+    return {
+        'openapi': OPENAPI_VERSION,
+        'info': {'title': 'SingaAuto admin API', 'version': '1',
+                 'description': 'Every error is answered with the envelope {"error": {...}} and its HTTP '
+                                'status; ids are UUIDs; a malformed id in a path is a 404.'},
+        'paths': paths,
+        'components': {
+            'schemas': SCHEMAS,
+            'responses': {f'E{status}': {'description': text, 'content': {'application/json': {
+                'schema': {'$ref': '#/components/schemas/Error'}}}} for status, text in _ERROR_TEXT.items()},
+            'securitySchemes': {'bearerAuth': {'type': 'http', 'scheme': 'bearer',
+                                               'description': 'The token from POST /tokens'}},
+        },
+    }

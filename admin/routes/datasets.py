@@ -1,0 +1,63 @@
+"""Datasets: upload, list, get, delete (every role; each user sees their own)."""
+import uuid
+
+from flask import Blueprint, jsonify
+
+from singa.admin.context import admin_context
+from singa.admin.openapi import operation
+from singa.admin.routes.fields import Field, FormBody, Query, path_uuid
+from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.serialize import dataset_json, deleted_json
+from singa.admin.routes.uploads import limit_upload, saved_upload
+from singa.admin.services import datasets
+from singa.constants import Task
+
+bp = Blueprint('datasets', __name__)
+
+CREATE_DATASET = FormBody(
+    Field('name', str, max_length=255), Field('task', Task),
+    files={'dataset': 'IMAGE_CLASSIFICATION: a zip with images.csv (path,class) or one folder per class; '
+                      'TABULAR_*: a CSV file with a header row, the target in the last column'})
+LIST_DATASETS = Query(Field('task', Task, required=False),
+                      Field('owner_id', uuid.UUID, required=False, description='Admins only: another owner'))
+
+
+@bp.post('/datasets')
+@operation('Upload a dataset; it is checked against the task\'s format', body=CREATE_DATASET,
+           response='Dataset', errors=(413,),
+           description='400 (InvalidDatasetError) says what does not match the format; 413 over the size limit.')
+@require_user()
+def create_dataset():
+    ctx = admin_context()
+    limit_upload(ctx.settings.max_dataset_bytes)
+    fields, parts = CREATE_DATASET.parse()
+    record = datasets.create_dataset(ctx.meta_store, ctx.settings, current_user(), fields['name'], fields['task'],
+                                     saved_upload(parts['dataset']))
+    return jsonify(dataset_json(record))
+
+
+@bp.get('/datasets')
+@operation('List your datasets', query=LIST_DATASETS, response='Dataset', many=True)
+@require_user()
+def list_datasets():
+    fields = LIST_DATASETS.parse()
+    records = datasets.list_datasets(admin_context().meta_store, current_user(), fields['task'], fields['owner_id'])
+    return jsonify([dataset_json(d) for d in records])
+
+
+@bp.get('/datasets/<dataset_id>')
+@operation('Get a dataset', response='Dataset', errors=(404,))
+@require_user()
+def get_dataset(dataset_id: str):
+    record = datasets.get_dataset(admin_context().meta_store, current_user(), path_uuid(dataset_id, 'dataset'))
+    return jsonify(dataset_json(record))
+
+
+@bp.delete('/datasets/<dataset_id>')
+@operation('Delete a dataset and its file', response='Deleted', errors=(404, 409),
+           description='409 while a live train job uses it.')
+@require_user()
+def delete_dataset(dataset_id: str):
+    ctx = admin_context()
+    record = datasets.delete_dataset(ctx.meta_store, ctx.settings, current_user(), path_uuid(dataset_id, 'dataset'))
+    return jsonify(deleted_json(record.id))

@@ -1,0 +1,27 @@
+"""Liveness, health and the API's own description."""
+from flask import Blueprint, current_app, jsonify
+
+from singa.admin.context import admin_context
+from singa.admin.openapi import build_document, operation
+
+bp = Blueprint('meta', __name__)
+UP = {'service': 'singa-admin', 'status': 'ok'}
+
+
+@bp.get('/')
+@operation('Is the admin up (no dependency checked)', response='Health')
+def index():
+    return jsonify(UP)
+
+
+@bp.get('/health')
+@operation('Is the admin healthy (pings the database)', response='Health', errors=(503,))
+def health():
+    admin_context().meta_store.ping()
+    return jsonify(UP)
+
+
+@bp.get('/openapi.json')
+@operation('This OpenAPI document', response='OpenAPI')
+def openapi_document():
+    return jsonify(build_document(current_app))

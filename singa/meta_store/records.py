@@ -1,0 +1,174 @@
+"""Records: rows of the metadata store as frozen dataclasses.
+
+"Record" is the word for a database row throughout SingaAuto, because "model" already means the
+user's ML model. Repositories return records and never raw cursor rows, so the rest of the code
+sees typed, immutable values.
+"""
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional, TypeVar
+
+R = TypeVar('R')
+
+
+def from_row(cls: type[R], row: Optional[dict]) -> Optional[R]:
+    """Build a record of ``cls`` from a cursor row (a dict); columns the record lacks are ignored."""
+    if row is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in row.items() if k in names})
+
+
+def from_rows(cls: type[R], rows) -> list[R]:
+    return [from_row(cls, row) for row in rows]
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: uuid.UUID
+    email: str
+    password_hash: str
+    user_type: str
+    created_at: datetime
+    banned_at: Optional[datetime] = None
+    token_epoch: int = 0
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    task: str
+    store_path: str          # relative to storage_dir
+    file_name: str           # as uploaded; display only
+    size_bytes: int
+    stat: dict
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model template. ``file_bytes`` is only loaded by the queries that need it."""
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    task: str
+    model_class: str
+    file_kind: str           # 'py' or 'zip'
+    file_name: str           # the module file (inside the zip for 'zip')
+    store_path: str          # relative to storage_dir
+    dependencies: list
+    docker_image: Optional[str]
+    access_right: str
+    description: str
+    knob_config: Any
+    created_at: datetime
+    deleted_at: Optional[datetime] = None
+    file_bytes: Optional[bytes] = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    time: datetime
+    kind: str
+    job_id: Optional[uuid.UUID]
+    subject_id: Optional[uuid.UUID]
+    data: dict
+
+
+@dataclass(frozen=True)
+class TrainJobRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    app: str
+    app_version: int
+    task: str
+    budget: dict
+    train_dataset_id: Optional[uuid.UUID]
+    val_dataset_id: Optional[uuid.UUID]
+    train_args: dict
+    advisor_config: dict
+    status: str
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    deadline_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+    stop_requested_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class SubTrainJobRecord:
+    id: uuid.UUID
+    train_job_id: uuid.UUID
+    model_id: uuid.UUID
+    status: str
+    advisor_service_id: Optional[uuid.UUID]
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: uuid.UUID
+    sub_train_job_id: uuid.UUID
+    no: int
+    model_id: uuid.UUID
+    status: str
+    knobs: dict
+    proposal: dict
+    score: Optional[float]
+    intermediate: list
+    worker_id: Optional[str]
+    attempt: int
+    retry_of: Optional[uuid.UUID]
+    params_id: Optional[str]
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    updated_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    id: uuid.UUID
+    service_type: str
+    status: str
+    job_id: uuid.UUID
+    sub_job_id: Optional[uuid.UUID]
+    trial_id: Optional[uuid.UUID]
+    container_manager: str
+    container_service_id: Optional[str]
+    container_service_name: Optional[str]
+    replicas: int
+    gpus: int
+    hostname: Optional[str]
+    port: Optional[int]
+    ext_hostname: Optional[str]
+    ext_port: Optional[int]
+    info: dict
+    restarts: int
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class TrialLogRecord:
+    id: int
+    trial_id: uuid.UUID
+    time: datetime
+    level: str
+    line: dict

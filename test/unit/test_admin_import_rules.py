@@ -1,0 +1,50 @@
+"""Who may import whom (STYLE.md), checked on the source: services never import Flask, routes never
+reach the database or its driver, the client uses only requests and singa.constants / singa.errors."""
+import ast
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def imports_of(path: str) -> set[str]:
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read(), path)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules_in(folder: str) -> list[str]:
+    base = os.path.join(ROOT, folder)
+    return sorted(os.path.join(base, n) for n in os.listdir(base) if n.endswith('.py'))
+
+
+@pytest.mark.parametrize('path', modules_in('admin/services'))
+def test_services_do_not_import_flask(path):
+    assert not {n for n in imports_of(path) if n.split('.')[0] in ('flask', 'werkzeug')}
+
+
+@pytest.mark.parametrize('path', modules_in('admin/routes'))
+def test_routes_do_not_touch_the_database(path):
+    allowed = {'singa.meta_store.records'}
+    bad = {n for n in imports_of(path) if (n.startswith('singa.meta_store') and n not in allowed)
+           or n.split('.')[0] in ('psycopg2', 'redis', 'docker')}
+    assert not bad
+
+
+@pytest.mark.parametrize('path', modules_in('client'))
+def test_the_client_imports_only_requests_and_the_shared_names(path):
+    allowed = {'singa.constants', 'singa.errors'}
+    for name in imports_of(path):
+        top = name.split('.')[0]
+        if top == 'singa':
+            assert name in allowed or name.startswith('singa.client'), name
+        else:
+            assert top == 'requests' or top in sys.stdlib_module_names, name
