@@ -74,7 +74,6 @@ class Settings:
     job_id: str = ''
     sub_job_id: str = ''
     trial_id: str = ''
-    worker_id: str = ''
     replica_index: int = 0
 
     @classmethod
