@@ -175,13 +175,19 @@ class Reconciler:
         delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.TRAIN.value, job_id)[0])
 
     def _remove_orphans(self) -> None:
+        """Remove container services whose service record is not live (or gone).
+
+        Service rows are committed before their container services are created, so a service
+        being deployed right now is live and never taken for an orphan.
+        """
         found = self.manager.list_services({})
         if not found:
             return
         with self.store.transaction() as cur:
-            live = {str(s.container_service_id) for s in services.list_services(cur, live_only=True)}
+            live = {str(s.id) for s in services.list_services(cur, live_only=True)}
         for service in found:
-            if service.id not in live and service.info.get('labels', {}).get('singa.service_id'):
+            service_id = (service.info.get('labels') or {}).get('singa.service_id')
+            if service_id and service_id not in live:
                 log.warning('removing orphan container service %s', service.name)
                 self.manager.destroy_service(service, timeout=5)
 
