@@ -6,7 +6,6 @@ import os
 import time
 from typing import Optional
 
-from singa.admin import auth
 from singa.admin.app import create_app
 from singa.container.local_process import ProcessContainerManager
 
@@ -17,7 +16,6 @@ PASSWORD = 'password-123'
 
 class Platform:
     def __init__(self, settings, meta_store, **changes):
-        auth._SCRYPT_N = 1 << 10   # cheap hashing for test users (the cost is kept in each hash)
         changes = {'trial_lease_seconds': 2.0, 'stop_grace_seconds': 3.0, 'reconcile_interval': 0.3,
                    'model_check_timeout': 20.0, **changes}
         self.settings = dataclasses.replace(settings, **changes)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from platform_harness import EXAMPLES, Platform
+from singa.admin import auth
 from singa.admin.services.deployer import container_service_of
 from singa.meta_store.records import ServiceRecord, from_row
 from singa.param_store.codec import decode_params
@@ -68,7 +69,8 @@ class Broken(BaseModel):
 
 
 @pytest.fixture
-def platform(settings, meta_store):
+def platform(settings, meta_store, monkeypatch):
+    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)   # cheap hashing for test users (kept in each hash)
     p = Platform(settings, meta_store)
     yield p
     p.close()
