@@ -187,7 +187,8 @@ class Reconciler:
             live = {str(s.id) for s in services.list_services(cur, live_only=True)}
         for service in found:
             service_id = (service.info.get('labels') or {}).get('singa.service_id')
-            if service_id and service_id not in live:
+            if service_id and service_id not in live and \
+                    self.manager.get_service_status(service) in (ServiceStatus.RUNNING, ServiceStatus.DEPLOYING):
                 log.warning('removing orphan container service %s', service.name)
                 self.manager.destroy_service(service, timeout=5)
 
