@@ -16,8 +16,14 @@ from singa.admin.context import EXTENSION_KEY, AdminContext
 from singa.admin.routes import BLUEPRINTS
 from singa.admin.routes.uploads import UploadRequest, remove_leftover_uploads
 from singa.admin.services import files, users
+from singa.admin.services.deployer import Deployer
+from singa.admin.services.reconciler import Reconciler
+from singa.admin.services.train_jobs import TrainJobService
+from singa.admin.services.trials import TrialService
 from singa.config import Settings
+from singa.container.base import make_container_manager
 from singa.meta_store.db import MetaStore
+from singa.queues import make_redis
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +32,24 @@ MAX_JSON_BODY_BYTES = 1 << 20
 
 
 def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[MetaStore] = None,
-               container_manager=None) -> Flask:
+               container_manager=None, redis_client=None, start_reconciler: bool = True) -> Flask:
     """Build the admin app. ``settings`` default to ``Settings.from_env()`` checked for the admin role;
-    ``meta_store`` defaults to one built from them. Both are the caller's to close if passed in."""
+    ``meta_store``, ``container_manager`` and ``redis_client`` default to ones built from them (the
+    caller's to close if passed in). The reconciler thread starts unless ``start_reconciler`` is
+    false (tests drive it with ``app.extensions['singa'].reconciler.run_once()``)."""
     settings = (settings or Settings.from_env()).require('admin')
     if meta_store is None:
         meta_store = MetaStore(settings.postgres_dsn, max_connections=settings.postgres_pool_max)
     meta_store.migrate()
     users.seed_superadmin(meta_store, settings)
     files.ensure_storage(settings)
+
+    if container_manager is None:
+        container_manager = make_container_manager(settings)
+    if redis_client is None:
+        redis_client = make_redis(settings)
+    deployer = Deployer(meta_store, settings, container_manager, redis_client)
+    reconciler = Reconciler(meta_store, settings, container_manager, redis_client, deployer)
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest
@@ -43,9 +58,13 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     app.extensions[EXTENSION_KEY] = AdminContext(
         settings=settings, meta_store=meta_store,
         signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds),
-        container_manager=container_manager)
+        container_manager=container_manager, redis=redis_client,
+        train_jobs=TrainJobService(meta_store, settings, deployer, redis_client),
+        trials=TrialService(meta_store, settings), reconciler=reconciler)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     http_errors.register_error_handler(app)
     app.teardown_request(remove_leftover_uploads)
+    if start_reconciler:
+        reconciler.start()
     return app

@@ -17,6 +17,11 @@ class AdminContext:
     meta_store: MetaStore
     signer: TokenSigner
     container_manager: Optional[Any] = None   # a singa.container.base container manager
+    redis: Optional[Any] = None
+    train_jobs: Optional[Any] = None          # singa.admin.services.train_jobs.TrainJobService
+    trials: Optional[Any] = None              # singa.admin.services.trials.TrialService
+    reconciler: Optional[Any] = None
+    stop_all_inference_jobs: Optional[Any] = None
 
 
 def admin_context() -> AdminContext:

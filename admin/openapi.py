@@ -10,7 +10,7 @@ import re
 
 from flask import Flask
 
-from singa.constants import ModelAccessRight, Task, UserType
+from singa.constants import ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
 
 OPENAPI_VERSION = '3.1.0'
 _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
@@ -23,6 +23,9 @@ _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown 
 _TIME = {'type': 'string', 'format': 'date-time'}
 _NULLABLE_TIME = {'type': ['string', 'null'], 'format': 'date-time'}
 _UUID = {'type': 'string', 'format': 'uuid'}
+_NULLABLE_UUID = {'type': ['string', 'null'], 'format': 'uuid'}
+_NULLABLE_STRING = {'type': ['string', 'null']}
+_NULLABLE_NUMBER = {'type': ['number', 'null']}
 
 
 def _enum(enum) -> dict:
@@ -55,6 +58,29 @@ SCHEMAS = {
         knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
         owner_id=_UUID, created_at=_TIME),
     'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
+    'TrainJob': _record(
+        id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),
+        error=_NULLABLE_STRING, budget={'type': 'object'}, train_dataset_id=_NULLABLE_UUID,
+        val_dataset_id=_NULLABLE_UUID, train_args={'type': 'object'},
+        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed'},
+        owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, deadline_at=_NULLABLE_TIME,
+        stopped_at=_NULLABLE_TIME, trials_completed={'type': 'integer'}, trials_total={'type': 'integer'},
+        best_score=_NULLABLE_NUMBER,
+        sub_train_jobs={'type': 'array', 'items': _record(
+            id=_UUID, model_id=_UUID, model_name=_STRING, status=_enum(TrainJobStatus), error=_NULLABLE_STRING,
+            trials={'type': 'object', 'description': 'Trial counts by status'}, best_score=_NULLABLE_NUMBER)}),
+    'Trial': _record(
+        id=_UUID, no={'type': 'integer'}, train_job_id=_UUID, sub_train_job_id=_UUID, model_id=_UUID,
+        model_name=_STRING, status=_enum(TrialStatus), knobs={'type': 'object'}, score=_NULLABLE_NUMBER,
+        intermediate={'type': 'array', 'description': '[[step, score], ...] as reported'},
+        phase=_NULLABLE_STRING, worker_id=_NULLABLE_STRING, attempt={'type': 'integer'}, retry_of=_NULLABLE_UUID,
+        is_params_saved={'type': 'boolean'}, error=_NULLABLE_STRING, started_at=_NULLABLE_TIME,
+        stopped_at=_NULLABLE_TIME, duration_seconds=_NULLABLE_NUMBER),
+    'TrialLogs': _record(
+        plots={'type': 'array', 'items': {'type': 'object'}}, metrics={'type': 'array', 'items': {'type': 'object'}},
+        messages={'type': 'array', 'items': {'type': 'object'}}, last_id={'type': 'integer'}),
+    'StoppedJobs': _record(train_jobs={'type': 'array', 'items': _record(id=_UUID)},
+                           inference_jobs={'type': 'array', 'items': _record(id=_UUID)}),
     'OpenAPI': {'type': 'object', 'description': 'This document'},
 }
 
@@ -104,6 +130,13 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
     return decorate
 
 
+def _path_schema(rule, name: str) -> dict:
+    converter = rule._converters.get(name)
+    if type(converter).__name__ == 'IntegerConverter':
+        return {'type': 'integer'}
+    return _UUID if name.endswith('_id') else {'type': 'string'}
+
+
 def build_document(app: Flask) -> dict:
     paths: dict = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -112,7 +145,7 @@ def build_document(app: Flask) -> dict:
             continue
         path = re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', rule.rule)
         item = paths.setdefault(path, {})
-        params = [{'name': name, 'in': 'path', 'required': True, 'schema': _UUID}
+        params = [{'name': name, 'in': 'path', 'required': True, 'schema': _path_schema(rule, name)}
                   for name in sorted(rule.arguments)]
         if params:
             item['parameters'] = params

@@ -13,6 +13,8 @@ streamed from disk. The client depends only on ``requests`` and on ``singa.const
 """
 import json
 import os
+import time
+import urllib.parse
 from typing import Any, Optional, Union
 
 import requests
@@ -135,6 +137,87 @@ class Client:
 
     # Plumbing -------------------------------------------------------------------------------------
 
+    # -- train jobs ------------------------------------------------------------------------------
+
+    def create_train_job(self, app: str, task: str, train_dataset_id: str, val_dataset_id: str,
+                         budget: Optional[dict] = None, models: Optional[list] = None,
+                         train_args: Optional[dict] = None, advisor: Optional[str] = None,
+                         pruner: Optional[str] = None, max_trial_retries: Optional[int] = None,
+                         seed: Optional[int] = None) -> dict:
+        """Tune ``models`` (template ids; default every template available for ``task``) within ``budget``
+        (``TIME_HOURS``, ``MODEL_TRIAL_COUNT``, ``GPU_COUNT``, ``WORKERS_PER_MODEL``)."""
+        body = {'app': app, 'task': str(task), 'train_dataset_id': str(train_dataset_id),
+                'val_dataset_id': str(val_dataset_id), 'budget': budget or {}, 'train_args': train_args or {}}
+        optional = {'model_ids': [str(m) for m in models] if models is not None else None, 'advisor': advisor,
+                    'pruner': pruner, 'max_trial_retries': max_trial_retries, 'seed': seed}
+        body.update({k: (str(v) if k in ('advisor', 'pruner') else v) for k, v in optional.items() if v is not None})
+        return self._request('POST', '/train_jobs', json=body)
+
+    def get_train_jobs_by_user(self, user_id: Optional[str] = None) -> list[dict]:
+        """Your train jobs; an admin may name another user."""
+        return self._request('GET', '/train_jobs', params=_params(user_id=user_id))
+
+    def get_train_jobs_of_app(self, app: str) -> list[dict]:
+        return self._request('GET', f'/train_jobs/{_quote(app)}')
+
+    def get_train_job(self, app: str, app_version: int = -1) -> dict:
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}')
+
+    def stop_train_job(self, app: str, app_version: int = -1) -> dict:
+        return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/stop')
+
+    def wait_until_train_job_has_stopped(self, app: str, app_version: int = -1, timeout: Optional[float] = None,
+                                         interval: float = 2.0, progress: bool = True) -> dict:
+        """Poll until the job is STOPPED or ERRORED (or ``timeout`` s pass: ``TimeoutError``), printing
+        the trials done and the best score so far when ``progress``."""
+        started = time.monotonic()
+        last = None
+        while True:
+            job = self.get_train_job(app, app_version)
+            line = (f'[{time.monotonic() - started:6.0f}s] {job["app"]} v{job["app_version"]} {job["status"]}: '
+                    f'{job["trials_completed"]}/{job["trials_total"]} trials completed, best score '
+                    + ('-' if job['best_score'] is None else f'{job["best_score"]:.4f}'))
+            if progress and line.split('] ', 1)[1] != last:
+                print(line, flush=True)
+                last = line.split('] ', 1)[1]
+            if job['status'] in ('STOPPED', 'ERRORED'):
+                return job
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise TimeoutError(f'train job {app} v{job["app_version"]} still {job["status"]} after {timeout} s')
+            time.sleep(interval)
+
+    def get_trials_of_train_job(self, app: str, app_version: int = -1, limit: int = 1000,
+                                offset: int = 0) -> list[dict]:
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
+                             params=_params(limit=limit, offset=offset))
+
+    def get_best_trials_of_train_job(self, app: str, app_version: int = -1, max_count: int = 2) -> list[dict]:
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
+                             params=_params(type='best', max_count=max_count))
+
+    def get_trial(self, trial_id: str) -> dict:
+        return self._request('GET', f'/trials/{trial_id}')
+
+    def get_trial_logs(self, trial_id: str, after_id: int = 0) -> dict:
+        """``{plots, metrics, messages, last_id}``; pass ``last_id`` as ``after_id`` to read only newer lines."""
+        return self._request('GET', f'/trials/{trial_id}/logs', params=_params(after_id=after_id or None))
+
+    def get_trial_parameters(self, trial_id: str) -> dict:
+        """The trained parameters, decoded without pickle (arrays keep their dtype and shape)."""
+        from singa.param_store.codec import decode_params
+        return decode_params(self._send('GET', f'/trials/{trial_id}/parameters').content)
+
+    def load_trial_model(self, trial_id: str, model_class):
+        """An instance of ``model_class`` with the trial's knobs and trained parameters, ready to predict."""
+        trial = self.get_trial(trial_id)
+        model = model_class(**trial['knobs'])
+        model.load_parameters(self.get_trial_parameters(trial_id))
+        return model
+
+    def stop_all_jobs(self) -> dict:
+        """Superadmin only: stop every live train and inference job."""
+        return self._request('POST', '/actions/stop_all_jobs')
+
     def _request(self, method: str, path: str, **kwargs) -> Any:
         """Send a request and return its JSON body, or raise the error the admin answered with."""
         return self._send(method, path, **kwargs).json()
@@ -169,3 +252,7 @@ def _error_from(response: requests.Response) -> SingaError:
 
 def _params(**values) -> dict:
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(str(segment), safe='')

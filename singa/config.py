@@ -74,7 +74,7 @@ class Settings:
     job_id: str = ''
     sub_job_id: str = ''
     trial_id: str = ''
-    worker_id: str = ''
+    replica_index: int = 0
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides) -> 'Settings':

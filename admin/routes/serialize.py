@@ -28,3 +28,39 @@ def model_json(model: ModelRecord) -> dict:
 
 def deleted_json(object_id) -> dict:
     return {'id': str(object_id), 'deleted': True}
+
+
+def train_job_json(view) -> dict:
+    job = view.job
+    subs = [{'id': str(s['sub_job'].id), 'model_id': str(s['sub_job'].model_id), 'model_name': s['model_name'],
+             'status': s['sub_job'].status, 'error': s['sub_job'].error, 'trials': s['trials'],
+             'best_score': s['best_score']} for s in view.sub_jobs]
+    scores = [s['best_score'] for s in subs if s['best_score'] is not None]
+    return {'id': str(job.id), 'app': job.app, 'app_version': job.app_version, 'task': job.task,
+            'status': job.status, 'error': job.error, 'budget': job.budget,
+            'train_dataset_id': _str(job.train_dataset_id), 'val_dataset_id': _str(job.val_dataset_id),
+            'train_args': job.train_args, 'advisor_config': job.advisor_config, 'owner_id': str(job.owner_id),
+            'created_at': iso(job.created_at), 'started_at': iso(job.started_at),
+            'deadline_at': iso(job.deadline_at), 'stopped_at': iso(job.stopped_at),
+            'trials_completed': sum(s['trials'].get('COMPLETED', 0) for s in subs),
+            'trials_total': sum(sum(s['trials'].values()) for s in subs),
+            'best_score': max(scores) if scores else None, 'sub_train_jobs': subs}
+
+
+def trial_json(view) -> dict:
+    t = view.trial
+    duration = (t.stopped_at - t.started_at).total_seconds() if t.stopped_at and t.started_at else None
+    return {'id': str(t.id), 'no': t.no, 'train_job_id': str(view.train_job_id),
+            'sub_train_job_id': str(t.sub_train_job_id), 'model_id': str(t.model_id), 'model_name': view.model_name,
+            'status': t.status, 'knobs': t.knobs, 'score': t.score, 'intermediate': t.intermediate,
+            'phase': (t.proposal.get('meta') or {}).get('phase'), 'worker_id': t.worker_id, 'attempt': t.attempt,
+            'retry_of': _str(t.retry_of), 'is_params_saved': t.params_id is not None, 'error': t.error,
+            'started_at': iso(t.started_at), 'stopped_at': iso(t.stopped_at), 'duration_seconds': duration}
+
+
+def trial_logs_json(logs) -> dict:
+    return {'plots': logs.plots, 'metrics': logs.metrics, 'messages': logs.messages, 'last_id': logs.last_id}
+
+
+def _str(value) -> Optional[str]:
+    return None if value is None else str(value)

@@ -14,6 +14,11 @@ DATASET_CREATED = 'dataset_created'
 DATASET_DELETED = 'dataset_deleted'
 MODEL_CREATED = 'model_created'
 MODEL_DELETED = 'model_deleted'
+TRAIN_JOB_CREATED = 'train_job_created'
+TRAIN_JOB_STOP_REQUESTED = 'train_job_stop_requested'
+SUB_TRAIN_JOB_ENDED = 'sub_train_job_ended'
+TRIAL_LOST = 'trial_lost'
+SERVICE_REPLACED = 'service_replaced'
 
 
 def record_event(cur, kind: str, *, subject_id: Optional[uuid.UUID] = None,

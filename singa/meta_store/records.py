@@ -82,3 +82,93 @@ class EventRecord:
     job_id: Optional[uuid.UUID]
     subject_id: Optional[uuid.UUID]
     data: dict
+
+
+@dataclass(frozen=True)
+class TrainJobRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    app: str
+    app_version: int
+    task: str
+    budget: dict
+    train_dataset_id: Optional[uuid.UUID]
+    val_dataset_id: Optional[uuid.UUID]
+    train_args: dict
+    advisor_config: dict
+    status: str
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    deadline_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+    stop_requested_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class SubTrainJobRecord:
+    id: uuid.UUID
+    train_job_id: uuid.UUID
+    model_id: uuid.UUID
+    status: str
+    advisor_service_id: Optional[uuid.UUID]
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: uuid.UUID
+    sub_train_job_id: uuid.UUID
+    no: int
+    model_id: uuid.UUID
+    status: str
+    knobs: dict
+    proposal: dict
+    score: Optional[float]
+    intermediate: list
+    worker_id: Optional[str]
+    attempt: int
+    retry_of: Optional[uuid.UUID]
+    params_id: Optional[str]
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    updated_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    id: uuid.UUID
+    service_type: str
+    status: str
+    job_id: uuid.UUID
+    sub_job_id: Optional[uuid.UUID]
+    trial_id: Optional[uuid.UUID]
+    container_manager: str
+    container_service_id: Optional[str]
+    container_service_name: Optional[str]
+    replicas: int
+    gpus: int
+    hostname: Optional[str]
+    port: Optional[int]
+    ext_hostname: Optional[str]
+    ext_port: Optional[int]
+    info: dict
+    restarts: int
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class TrialLogRecord:
+    id: int
+    trial_id: uuid.UUID
+    time: datetime
+    level: str
+    line: dict

@@ -16,6 +16,9 @@ class BaseParamStore(ABC):
       Ids are never derived from user input.
     * ``load(params_id) -> dict``: the same dict (dtype and shape of arrays kept). An id that is
       malformed or unknown raises ``NotFoundError``; a corrupt blob raises ``InvalidParamsError``.
+    * ``load_encoded(params_id) -> bytes``: the stored blob as ``codec.encode_params`` wrote it (what
+      the admin serves for download; the client decodes it with ``codec.decode_params``). Same errors
+      as ``load`` for a bad id.
     * ``exists(params_id) -> bool``: False for malformed or unknown ids.
     * ``delete(params_id)``: removes the blob; deleting an unknown id is not an error.
     * Nothing is ever unpickled.
@@ -27,6 +30,10 @@ class BaseParamStore(ABC):
 
     @abstractmethod
     def load(self, params_id: str) -> Params:
+        ...
+
+    @abstractmethod
+    def load_encoded(self, params_id: str) -> bytes:
         ...
 
     @abstractmethod

@@ -40,6 +40,9 @@ class FileParamStore(BaseParamStore):
         return params_id
 
     def load(self, params_id: str) -> Params:
+        return decode_params(self.load_encoded(params_id))
+
+    def load_encoded(self, params_id: str) -> bytes:
         path = self._checked_path(params_id)
         try:
             with open(path, 'rb') as f:
@@ -48,7 +51,7 @@ class FileParamStore(BaseParamStore):
             raise NotFoundError('no such parameters', resource='params', id=params_id) from None
         except OSError as e:
             raise StoreError(f'cannot read parameters: {e}', resource='params', id=params_id) from e
-        return decode_params(data)
+        return data
 
     def exists(self, params_id: str) -> bool:
         return bool(isinstance(params_id, str) and _ID.match(params_id)) and os.path.isfile(self._path(params_id))

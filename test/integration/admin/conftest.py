@@ -36,7 +36,7 @@ def admin_settings(settings):
 
 @pytest.fixture
 def app(admin_settings, meta_store):
-    app = create_app(admin_settings, meta_store=meta_store)
+    app = create_app(admin_settings, meta_store=meta_store, start_reconciler=False)
     app.test_client_class = NoServerErrorClient
     return app
 

@@ -1,0 +1,124 @@
+"""Train jobs and their trials: create, read, stop; trials, logs and trained parameters."""
+import uuid
+
+from flask import Blueprint, Response, jsonify
+
+from singa.admin.context import admin_context
+from singa.admin.openapi import operation
+from singa.admin.routes.fields import Field, JsonBody, Query, path_uuid
+from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.serialize import train_job_json, trial_json, trial_logs_json
+from singa.admin.services.train_jobs import NewTrainJob
+from singa.constants import AdvisorType, PrunerType, Task
+
+bp = Blueprint('train_jobs', __name__)
+
+CREATE_TRAIN_JOB = JsonBody(
+    Field('app', str, max_length=64, description='Name of the application; each new job of it gets the next version'),
+    Field('task', Task),
+    Field('train_dataset_id', uuid.UUID), Field('val_dataset_id', uuid.UUID),
+    Field('budget', dict, required=False,
+          description='TIME_HOURS (default 0.1 unless MODEL_TRIAL_COUNT is set), MODEL_TRIAL_COUNT (-1: no limit), '
+                      'GPU_COUNT, WORKERS_PER_MODEL (train workers per template on CPU)'),
+    Field('model_ids', list, required=False, description='Templates to tune (default: every one available for the task)'),
+    Field('train_args', dict, required=False, description='Passed to train() as keyword arguments'),
+    Field('advisor', AdvisorType, required=False, default=AdvisorType.AUTO),
+    Field('pruner', PrunerType, required=False, default=PrunerType.NONE),
+    Field('max_trial_retries', int, required=False,
+          description='How often a trial whose worker died is re-run with the same knobs'),
+    Field('seed', int, required=False))
+LIST_TRAIN_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
+LIST_TRIALS = Query(
+    Field('type', str, required=False, description='"best" for the best trials; anything else lists all'),
+    Field('max_count', int, required=False, default=2, description='With type=best: how many'),
+    Field('limit', int, required=False, default=1000), Field('offset', int, required=False, default=0))
+TRIAL_LOGS = Query(Field('after_id', int, required=False, default=0,
+                         description='Only lines after this id (the last_id of the previous answer)'))
+VERSION = '<int(signed=True):app_version>'
+
+
+def _service():
+    return admin_context().train_jobs
+
+
+@bp.post('/train_jobs')
+@operation('Create a train job: tune every chosen template in parallel within the budget', body=CREATE_TRAIN_JOB,
+           response='TrainJob', errors=(404, 503),
+           description='404 for a dataset or template the caller may not use; 503 when the workers cannot start.')
+@require_user()
+def create_train_job():
+    f = CREATE_TRAIN_JOB.parse()
+    new = NewTrainJob(app=f['app'], task=f['task'], train_dataset_id=f['train_dataset_id'],
+                      val_dataset_id=f['val_dataset_id'], budget=f['budget'] or {}, model_ids=f['model_ids'],
+                      train_args=f['train_args'] or {}, advisor=f['advisor'], pruner=f['pruner'],
+                      max_trial_retries=f['max_trial_retries'], seed=f['seed'])
+    return jsonify(train_job_json(_service().create_train_job(current_user(), new)))
+
+
+@bp.get('/train_jobs')
+@operation('List your train jobs (admins: any user\'s)', query=LIST_TRAIN_JOBS, response='TrainJob', many=True,
+           errors=(404,))
+@require_user()
+def list_train_jobs():
+    f = LIST_TRAIN_JOBS.parse()
+    return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), owner_id=f['user_id'])])
+
+
+@bp.get('/train_jobs/<app>')
+@operation('List the train jobs of one of your apps', response='TrainJob', many=True)
+@require_user()
+def list_train_jobs_of_app(app: str):
+    return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), app=app)])
+
+
+@bp.get(f'/train_jobs/<app>/{VERSION}')
+@operation('Get a train job (app_version -1: the latest)', response='TrainJob', errors=(404,))
+@require_user()
+def get_train_job(app: str, app_version: int):
+    return jsonify(train_job_json(_service().get_train_job(current_user(), app, app_version)))
+
+
+@bp.post(f'/train_jobs/<app>/{VERSION}/stop')
+@operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', response='TrainJob',
+           errors=(404,))
+@require_user()
+def stop_train_job(app: str, app_version: int):
+    return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version)))
+
+
+@bp.get(f'/train_jobs/<app>/{VERSION}/trials')
+@operation('List the trials of a train job, newest first, or the best ones (type=best)', query=LIST_TRIALS,
+           response='Trial', many=True, errors=(404,))
+@require_user()
+def list_trials(app: str, app_version: int):
+    f = LIST_TRIALS.parse()
+    found = admin_context().trials.list_trials(current_user(), app, app_version, best=f['type'] == 'best',
+                                               max_count=f['max_count'], limit=f['limit'], offset=f['offset'])
+    return jsonify([trial_json(v) for v in found])
+
+
+@bp.get('/trials/<trial_id>')
+@operation('Get a trial', response='Trial', errors=(404,))
+@require_user()
+def get_trial(trial_id: str):
+    return jsonify(trial_json(admin_context().trials.get_trial(current_user(), path_uuid(trial_id, 'trial'))))
+
+
+@bp.get('/trials/<trial_id>/logs')
+@operation('A trial\'s logs: plot definitions, metrics and messages (readable while it runs)', query=TRIAL_LOGS,
+           response='TrialLogs', errors=(404,))
+@require_user()
+def get_trial_logs(trial_id: str):
+    f = TRIAL_LOGS.parse()
+    logs = admin_context().trials.get_trial_logs(current_user(), path_uuid(trial_id, 'trial'), f['after_id'])
+    return jsonify(trial_logs_json(logs))
+
+
+@bp.get('/trials/<trial_id>/parameters')
+@operation('A trial\'s trained parameters in SingaAuto\'s pickle-free format '
+           '(decode with singa.param_store.decode_params)', binary=True, errors=(404,))
+@require_user()
+def get_trial_parameters(trial_id: str):
+    data = admin_context().trials.get_trial_parameters(current_user(), path_uuid(trial_id, 'trial'))
+    return Response(data, mimetype='application/octet-stream',
+                    headers={'Content-Disposition': f'attachment; filename="{trial_id}.params"'})

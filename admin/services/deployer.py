@@ -1,0 +1,129 @@
+"""Turns recorded services into running ones through the container manager.
+
+Who gets what (the trust table of ARCHITECTURE.md):
+
+- the advisor (runs no user code): the database, the default Redis user;
+- train and inference workers (run user code) and predictors: only a Redis user scoped to their
+  job's keys, whose password is derived from the token secret and the job id (so the admin can
+  re-create it at any time and no worker can derive another job's), and the shared storage.
+
+No worker that runs user code gets the database password, the token secret or the superadmin's
+password: the container manager adds nothing of the admin's own environment.
+"""
+import hashlib
+import hmac
+import logging
+import re
+from typing import Optional
+
+from singa.constants import ServiceType
+from singa.container.base import ContainerService, Mount, ServiceSpec
+from singa.meta_store import services
+from singa.meta_store.records import ServiceRecord
+from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
+
+log = logging.getLogger(__name__)
+
+_COMMANDS = {
+    ServiceType.ADVISOR: ['-m', 'singa.workers', 'advisor'],
+    ServiceType.TRAIN: ['-m', 'singa.workers', 'train'],
+    ServiceType.INFERENCE: ['-m', 'singa.workers', 'inference'],
+    ServiceType.PREDICT: ['-m', 'singa.workers.predictor'],
+}
+PREDICTOR_PORT = 3003
+
+
+def job_redis_credentials(settings, service_type: str, job_id) -> tuple[str, str]:
+    """(username, password) of the Redis user scoped to one job."""
+    kind = 'ij' if service_type in (ServiceType.INFERENCE, ServiceType.PREDICT) else 'tj'
+    username = f'singa-{kind}-{job_id}'
+    password = hmac.new(settings.token_secret.encode(), f'redis:{username}'.encode(), hashlib.sha256).hexdigest()
+    return username, password
+
+
+def ensure_job_redis_user(settings, redis_client, service_type: str, job_id) -> None:
+    username, password = job_redis_credentials(settings, service_type, job_id)
+    is_inference = service_type in (ServiceType.INFERENCE, ServiceType.PREDICT)
+    prefix = inference_job_prefix(job_id) if is_inference else train_job_prefix(job_id)
+    ensure_job_user(redis_client, username, hashlib.sha256(password.encode()).hexdigest(), prefix)
+
+
+class Deployer:
+    def __init__(self, store, settings, manager, redis_client):
+        self.store = store
+        self.settings = settings
+        self.manager = manager
+        self.r = redis_client
+
+    def environment(self, service: ServiceRecord) -> dict:
+        s = self.settings
+        env = {'SINGA_SERVICE_ID': str(service.id), 'SINGA_SERVICE_TYPE': service.service_type,
+               'SINGA_JOB_ID': str(service.job_id), 'SINGA_MODE': s.mode,
+               'SINGA_REDIS_HOST': s.redis_host, 'SINGA_REDIS_PORT': str(s.redis_port),
+               'SINGA_TRIAL_LEASE_SECONDS': str(s.trial_lease_seconds),
+               'SINGA_STOP_GRACE_SECONDS': str(s.stop_grace_seconds)}
+        if service.sub_job_id is not None:
+            env['SINGA_SUB_JOB_ID'] = str(service.sub_job_id)
+        if service.trial_id is not None:
+            env['SINGA_TRIAL_ID'] = str(service.trial_id)
+        if service.service_type == ServiceType.ADVISOR:
+            env.update(s.to_env(['postgres_host', 'postgres_port', 'postgres_user', 'postgres_password',
+                                 'postgres_db', 'max_trial_retries']))
+            env.update(s.to_env(['redis_password']) if s.redis_password else {})
+            if s.redis_user:
+                env.update(s.to_env(['redis_user']))
+        else:
+            username, password = job_redis_credentials(s, service.service_type, service.job_id)
+            env.update({'SINGA_REDIS_USER': username, 'SINGA_REDIS_PASSWORD': password,
+                        'SINGA_STORAGE_DIR': self.storage_target()})
+            if service.service_type == ServiceType.PREDICT:
+                env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
+                                     'predictor_timeout_seconds']))
+        return env
+
+    def storage_target(self) -> str:
+        """Where workers see the shared storage: the same path as the admin, or /storage in containers."""
+        return self.settings.storage_dir if self.settings.container_manager == 'process' else '/storage'
+
+    def spec(self, service: ServiceRecord, image: Optional[str] = None) -> ServiceSpec:
+        s = self.settings
+        mounts = ()
+        if s.container_manager != 'process' and service.service_type != ServiceType.ADVISOR:
+            mounts = (Mount(s.storage_volume or s.storage_dir, '/storage',
+                            read_only=service.service_type == ServiceType.PREDICT),)
+        return ServiceSpec(
+            name=_service_name(service), service_type=service.service_type,
+            command=list(_COMMANDS[ServiceType(service.service_type)]), environment=self.environment(service),
+            image=image or (s.predictor_image if service.service_type == ServiceType.PREDICT else s.worker_image),
+            replicas=service.replicas, gpus=service.gpus, mounts=mounts,
+            publish_port=PREDICTOR_PORT if service.service_type == ServiceType.PREDICT else None,
+            labels={'singa.service_id': str(service.id), 'singa.job_id': str(service.job_id),
+                    'singa.service_type': service.service_type},
+            restart=True, max_restarts=3)
+
+    def deploy(self, service: ServiceRecord, image: Optional[str] = None) -> ContainerService:
+        """Create the container service of a recorded service and record where it runs."""
+        if service.service_type != ServiceType.ADVISOR:
+            ensure_job_redis_user(self.settings, self.r, service.service_type, service.job_id)
+        created = self.manager.create_service(self.spec(service, image))
+        with self.store.transaction() as cur:
+            services.set_deployed(cur, service.id, container_service_id=created.id,
+                                  container_service_name=created.name, hostname=created.hostname,
+                                  port=created.port, ext_hostname=created.ext_hostname,
+                                  ext_port=created.ext_port, info=dict(created.info))
+        return created
+
+    def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:
+        if service.container_service_id:
+            self.manager.destroy_service(container_service_of(service), timeout=timeout)
+
+
+def container_service_of(service: ServiceRecord) -> ContainerService:
+    return ContainerService(id=service.container_service_id, name=service.container_service_name or '',
+                            hostname=service.hostname or '', port=service.port, ext_hostname=service.ext_hostname,
+                            ext_port=service.ext_port, info=service.info or {})
+
+
+def _service_name(service: ServiceRecord) -> str:
+    kind = re.sub(r'[^a-z]', '', service.service_type.lower())
+    return f'singa-{kind}-{str(service.id)[:8]}'

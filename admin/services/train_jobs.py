@@ -1,0 +1,298 @@
+"""Train jobs: create (one sub-job, one advisor and N train workers per template), read, stop.
+
+A user sees only their own jobs (admins see all); a job the caller may not see is "not found".
+Creating a job records everything in one transaction (the app version is allocated under a lock,
+the datasets and templates are locked against deletion), then deploys the services; if a
+service cannot be started, whatever was started is removed and the job ends ERRORED with the
+reason. Stopping marks the job STOPPING and tells each advisor, which cancels running trials at
+once; the reconciler finishes the job if the advisors do not within the grace period.
+"""
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+from singa.admin.services.deployer import Deployer
+from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
+                             ServiceType, Task, TrainJobStatus)
+from singa.errors import ContainerError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.meta_store import events, services, train_jobs
+from singa.meta_store import datasets as datasets_repo
+from singa.meta_store import models as models_repo
+from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, UserRecord
+from singa.queues import stop_advisors
+
+APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+DEFAULT_TIME_HOURS = 0.1
+MAX_TIME_HOURS = 24 * 30
+MAX_WORKERS_PER_MODEL = 32
+MAX_TRIAL_RETRIES = 10
+
+
+@dataclass(frozen=True)
+class NewTrainJob:
+    app: str
+    task: Task
+    train_dataset_id: uuid.UUID
+    val_dataset_id: uuid.UUID
+    budget: dict = field(default_factory=dict)
+    model_ids: Optional[list] = None
+    train_args: dict = field(default_factory=dict)
+    advisor: AdvisorType = AdvisorType.AUTO
+    pruner: PrunerType = PrunerType.NONE
+    max_trial_retries: Optional[int] = None
+    seed: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class TrainJobView:
+    """A job with its sub-jobs and their trial counts and best scores."""
+    job: TrainJobRecord
+    sub_jobs: list   # [{'sub_job': SubTrainJobRecord, 'model_name': str, 'trials': {status: n}, 'best_score': float}]
+
+
+class TrainJobService:
+    def __init__(self, store, settings, deployer: Deployer, redis_client):
+        self.store = store
+        self.settings = settings
+        self.deployer = deployer
+        self.r = redis_client
+
+    # -- create --------------------------------------------------------------------------------
+
+    def create_train_job(self, actor: UserRecord, new: NewTrainJob) -> TrainJobView:
+        app = check_app_name(new.app)
+        budget = self.check_budget(new.budget)
+        config = self._advisor_config(new)
+        with self.store.transaction() as cur:
+            for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
+                self._usable_dataset(cur, actor, dataset_id, new.task, name)
+            models = self._usable_models(cur, actor, new.task, new.model_ids)
+            hours = budget.get(BudgetKey.TIME_HOURS.value)
+            job = train_jobs.insert_train_job(
+                cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
+                train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
+                train_args=new.train_args, advisor_config=config,
+                time_budget_seconds=None if hours is None else hours * 3600)
+            to_deploy = []
+            workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
+            gpus = _split(budget[BudgetKey.GPU_COUNT.value], len(models))
+            for model, model_gpus in zip(models, gpus):
+                sub = train_jobs.insert_sub_train_job(cur, job.id, model.id)
+                advisor = services.insert_service(cur, service_type=ServiceType.ADVISOR.value, job_id=job.id,
+                                                  sub_job_id=sub.id, container_manager=self.settings.container_manager)
+                train_jobs.set_sub_train_job_advisor(cur, sub.id, advisor.id)
+                to_deploy.append((advisor, None))
+                # GPU jobs get one single-GPU worker per GPU; CPU jobs get WORKERS_PER_MODEL workers.
+                for gpu_share in ([1] * model_gpus if model_gpus else [0] * workers):
+                    worker = services.insert_service(cur, service_type=ServiceType.TRAIN.value, job_id=job.id,
+                                                     sub_job_id=sub.id, gpus=gpu_share,
+                                                     container_manager=self.settings.container_manager)
+                    to_deploy.append((worker, model.docker_image))
+            events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id,
+                                data={'app': app, 'app_version': job.app_version,
+                                      'models': [str(m.id) for m in models]})
+        self._deploy(job, to_deploy)
+        return self.get_train_job_by_id(actor, job.id)
+
+    def _deploy(self, job: TrainJobRecord, to_deploy: list) -> None:
+        deployed = []
+        try:
+            for service, image in to_deploy:
+                self.deployer.deploy(service, image=image)
+                deployed.append(service)
+        except SingaError as e:
+            for service in deployed:
+                try:
+                    self.deployer.destroy(service, timeout=2)
+                except SingaError:
+                    pass
+            reason = f'could not start the workers: {e.message}'
+            with self.store.transaction() as cur:
+                for service, _ in to_deploy:
+                    services.set_service_status(cur, service.id, 'ERRORED', error=reason)
+                for sub in train_jobs.list_sub_train_jobs(cur, job.id):
+                    train_jobs.set_sub_train_job_status(cur, sub.id, TrainJobStatus.ERRORED.value, error=reason)
+                train_jobs.set_train_job_status(cur, job.id, TrainJobStatus.ERRORED.value, error=reason)
+            raise ServiceUnavailableError(reason, resource='train_job', id=job.id) from e
+
+    def check_budget(self, budget) -> dict:
+        if budget is None:
+            budget = {}
+        if not isinstance(budget, dict):
+            raise InvalidRequestError('budget must be an object', field='budget')
+        unknown = set(budget) - set(BudgetKey.values())
+        if unknown:
+            raise InvalidRequestError(f'unknown budget keys {", ".join(sorted(unknown))}; valid: '
+                                      f'{", ".join(BudgetKey.values())}', field='budget')
+        out = {}
+        trials = budget.get(BudgetKey.MODEL_TRIAL_COUNT.value, -1)
+        if not _is_int(trials) or not (trials == -1 or trials >= 1):
+            raise InvalidRequestError('MODEL_TRIAL_COUNT must be an integer >= 1, or -1 for no limit', field='budget')
+        out[BudgetKey.MODEL_TRIAL_COUNT.value] = trials
+        hours = budget.get(BudgetKey.TIME_HOURS.value, DEFAULT_TIME_HOURS if trials == -1 else None)
+        if hours is not None:
+            if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not math.isfinite(hours) \
+                    or not 0 < hours <= MAX_TIME_HOURS:
+                raise InvalidRequestError(f'TIME_HOURS must be a number in (0, {MAX_TIME_HOURS}]', field='budget')
+            out[BudgetKey.TIME_HOURS.value] = float(hours)
+        gpus = budget.get(BudgetKey.GPU_COUNT.value, 0)
+        if not _is_int(gpus) or gpus < 0:
+            raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
+        if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
+            raise InvalidRequestError('this platform runs workers as local processes (SINGA_CONTAINER_MANAGER='
+                                      'process), which cannot place GPUs; use GPU_COUNT 0 or the swarm manager',
+                                      field='budget')
+        out[BudgetKey.GPU_COUNT.value] = gpus
+        workers = budget.get(BudgetKey.WORKERS_PER_MODEL.value, 1)
+        if not _is_int(workers) or not 1 <= workers <= MAX_WORKERS_PER_MODEL:
+            raise InvalidRequestError(f'WORKERS_PER_MODEL must be an integer in [1, {MAX_WORKERS_PER_MODEL}]',
+                                      field='budget')
+        out[BudgetKey.WORKERS_PER_MODEL.value] = workers
+        return out
+
+    def _advisor_config(self, new: NewTrainJob) -> dict:
+        retries = self.settings.max_trial_retries if new.max_trial_retries is None else new.max_trial_retries
+        if not _is_int(retries) or not 0 <= retries <= MAX_TRIAL_RETRIES:
+            raise InvalidRequestError(f'max_trial_retries must be an integer in [0, {MAX_TRIAL_RETRIES}]',
+                                      field='max_trial_retries')
+        if new.seed is not None and not _is_int(new.seed):
+            raise InvalidRequestError('seed must be an integer', field='seed')
+        return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
+                'seed': new.seed}
+
+    def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str) -> None:
+        cur.execute('SELECT id, owner_id, task FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))
+        row = cur.fetchone()
+        if row is None or (row['owner_id'] != actor.id and actor.user_type not in ADMIN_TYPES):
+            raise NotFoundError(f'no such dataset ({name})', resource='dataset', id=dataset_id, field=name)
+        if row['task'] != task.value:
+            raise InvalidRequestError(f'{name} is a {row["task"]} dataset, not {task.value}', field=name)
+
+    def _usable_models(self, cur, actor, task: Task, model_ids: Optional[list]) -> list:
+        if model_ids is None:
+            models = models_repo.list_available_models(cur, user_id=actor.id, task=task.value)
+            if not models:
+                raise InvalidRequestError(f'no model template is available for {task.value}; upload one first',
+                                          field='model_ids')
+            ids = [m.id for m in models]
+        else:
+            if not isinstance(model_ids, list) or not model_ids:
+                raise InvalidRequestError('model_ids must be a non-empty list of template ids', field='model_ids')
+            try:
+                ids = list(dict.fromkeys(uuid.UUID(str(i)) for i in model_ids))
+            except ValueError:
+                raise InvalidRequestError('model_ids must be template ids (UUIDs)', field='model_ids') from None
+        cur.execute('SELECT id FROM models WHERE id = ANY(%s) AND deleted_at IS NULL FOR SHARE', (ids,))
+        found = []
+        for model_id in ids:
+            model = models_repo.get_model(cur, model_id)
+            visible = model is not None and (model.owner_id == actor.id or actor.user_type in ADMIN_TYPES
+                                             or model.access_right == 'PUBLIC')
+            if not visible:
+                raise NotFoundError('no such model template', resource='model', id=model_id, field='model_ids')
+            if model.task != task.value:
+                raise InvalidRequestError(f'template {model.name!r} is for {model.task}, not {task.value}',
+                                          field='model_ids')
+            found.append(model)
+        return found
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def get_train_job(self, actor: UserRecord, app: str, app_version: int = -1,
+                      owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
+        with self.store.transaction() as cur:
+            job = train_jobs.get_train_job_by_app(cur, self._owner(actor, owner_id), app, app_version)
+            if job is None:
+                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+            return self._view(cur, job)
+
+    def get_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:
+        with self.store.transaction() as cur:
+            job = visible_train_job(cur, actor, train_job_id)
+            return self._view(cur, job)
+
+    def list_train_jobs(self, actor: UserRecord, *, app: Optional[str] = None,
+                        owner_id: Optional[uuid.UUID] = None) -> list[TrainJobView]:
+        with self.store.transaction() as cur:
+            jobs = train_jobs.list_train_jobs(cur, owner_id=self._owner(actor, owner_id), app=app)
+            return [self._view(cur, job) for job in jobs]
+
+    def _owner(self, actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
+        if owner_id is None or owner_id == actor.id:
+            return actor.id
+        if actor.user_type not in ADMIN_TYPES:
+            raise NotFoundError('no such user', resource='user', id=owner_id)
+        return owner_id
+
+    def _view(self, cur, job: TrainJobRecord) -> TrainJobView:
+        cur.execute(
+            'SELECT s.id, m.name AS model_name, t.status, count(t.id) AS n, max(t.score) AS best'
+            ' FROM sub_train_jobs s JOIN models m ON m.id = s.model_id'
+            ' LEFT JOIN trials t ON t.sub_train_job_id = s.id WHERE s.train_job_id = %s'
+            ' GROUP BY s.id, m.name, t.status', (job.id,))
+        counts: dict = {}
+        for row in cur.fetchall():
+            entry = counts.setdefault(row['id'], {'model_name': row['model_name'], 'trials': {}, 'best_score': None})
+            if row['status'] is not None:
+                entry['trials'][row['status']] = row['n']
+            if row['status'] == 'COMPLETED' and row['best'] is not None:
+                entry['best_score'] = row['best']
+        subs = []
+        for sub in train_jobs.list_sub_train_jobs(cur, job.id):
+            entry = counts.get(sub.id, {'model_name': '', 'trials': {}, 'best_score': None})
+            subs.append(dict(entry, sub_job=sub))
+        return TrainJobView(job=job, sub_jobs=subs)
+
+    # -- stop ----------------------------------------------------------------------------------
+
+    def stop_train_job(self, actor: UserRecord, app: str, app_version: int = -1) -> TrainJobView:
+        with self.store.transaction() as cur:
+            job = train_jobs.get_train_job_by_app(cur, actor.id, app, app_version)
+            if job is None:
+                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+        return self.stop_train_job_by_id(actor, job.id)
+
+    def stop_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:
+        with self.store.transaction() as cur:
+            job = visible_train_job(cur, actor, train_job_id, for_update=True)
+            if train_jobs.request_stop(cur, job.id):
+                events.record_event(cur, events.TRAIN_JOB_STOP_REQUESTED, job_id=job.id, subject_id=job.id,
+                                    data={'by': str(actor.id)})
+                sub_ids = [s.id for s in train_jobs.list_sub_train_jobs(cur, job.id)
+                           if s.status not in ('STOPPED', 'ERRORED')]
+            else:
+                sub_ids = []
+        stop_advisors(self.r, job.id, sub_ids, reason='stopped by user')
+        return self.get_train_job_by_id(actor, job.id)
+
+    def stop_all_train_jobs(self, actor: UserRecord) -> list[uuid.UUID]:
+        with self.store.transaction() as cur:
+            live = train_jobs.list_train_jobs(cur, statuses=('STARTED', 'RUNNING', 'STOPPING'))
+        for job in live:
+            self.stop_train_job_by_id(actor, job.id)
+        return [job.id for job in live]
+
+
+def visible_train_job(cur, actor: UserRecord, train_job_id, for_update: bool = False) -> TrainJobRecord:
+    job = train_jobs.get_train_job(cur, train_job_id, for_update=for_update)
+    if job is None or (job.owner_id != actor.id and actor.user_type not in ADMIN_TYPES):
+        raise NotFoundError('no such train job', resource='train_job', id=train_job_id)
+    return job
+
+
+def check_app_name(app) -> str:
+    if not isinstance(app, str) or not APP_NAME.match(app):
+        raise InvalidRequestError('app must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter '
+                                  'or digit', field='app')
+    return app
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _split(total: int, parts: int) -> list[int]:
+    """``total`` GPUs over ``parts`` templates, the first ones getting one more."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]

@@ -1,0 +1,109 @@
+"""Trials of train jobs: lists, the best ones, one trial, its logs, its trained parameters.
+
+Every read checks that the caller may see the trial's job (its owner, or an admin); a trial the
+caller may not see is "not found", so ids cannot be probed.
+"""
+import uuid
+from dataclasses import dataclass
+from typing import Optional
+
+from singa.admin.services.train_jobs import visible_train_job
+from singa.constants import ADMIN_TYPES
+from singa.errors import InvalidRequestError, NotFoundError
+from singa.meta_store import train_jobs, trials
+from singa.meta_store.records import TrialRecord, UserRecord
+from singa.param_store import make_param_store
+
+MAX_TRIALS_PAGE = 1000
+MAX_BEST = 100
+
+
+@dataclass(frozen=True)
+class TrialView:
+    trial: TrialRecord
+    model_name: str
+    train_job_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TrialLogs:
+    plots: list       # [{title, metrics, x_axis}]
+    metrics: list     # [{time, <metric>: value, ...}]
+    messages: list    # [{time, level, message}]
+    last_id: int      # pass as after_id to read only newer lines
+
+
+class TrialService:
+    def __init__(self, store, settings):
+        self.store = store
+        self.param_store = make_param_store(settings)
+
+    def list_trials(self, actor: UserRecord, app: str, app_version: int, *, best: bool = False,
+                    max_count: int = 2, limit: int = MAX_TRIALS_PAGE, offset: int = 0,
+                    owner_id: Optional[uuid.UUID] = None) -> list[TrialView]:
+        if best and not 1 <= max_count <= MAX_BEST:
+            raise InvalidRequestError(f'max_count must be in [1, {MAX_BEST}]', field='max_count')
+        if not 1 <= limit <= MAX_TRIALS_PAGE:
+            raise InvalidRequestError(f'limit must be in [1, {MAX_TRIALS_PAGE}]', field='limit')
+        if offset < 0:
+            raise InvalidRequestError('offset must be >= 0', field='offset')
+        with self.store.transaction() as cur:
+            owner = owner_id if owner_id is not None and actor.user_type in ADMIN_TYPES else actor.id
+            job = train_jobs.get_train_job_by_app(cur, owner, app, app_version)
+            if job is None:
+                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+            if best:
+                found = trials.best_trials_of_train_job(cur, job.id, max_count)
+            else:
+                found = trials.list_trials_of_train_job(cur, job.id, limit=limit, offset=offset)
+            names = _model_names(cur, {t.model_id for t in found})
+        return [TrialView(t, names.get(t.model_id, ''), job.id) for t in found]
+
+    def get_trial(self, actor: UserRecord, trial_id: uuid.UUID) -> TrialView:
+        with self.store.transaction() as cur:
+            return self._visible(cur, actor, trial_id)
+
+    def _visible(self, cur, actor: UserRecord, trial_id: uuid.UUID) -> TrialView:
+        trial = trials.get_trial(cur, trial_id)
+        owner = trials.train_job_of_trial(cur, trial_id) if trial is not None else None
+        if owner is None:
+            raise NotFoundError('no such trial', resource='trial', id=trial_id)
+        try:
+            visible_train_job(cur, actor, owner['train_job_id'])
+        except NotFoundError:
+            raise NotFoundError('no such trial', resource='trial', id=trial_id) from None
+        names = _model_names(cur, {trial.model_id})
+        return TrialView(trial, names.get(trial.model_id, ''), owner['train_job_id'])
+
+    def get_trial_logs(self, actor: UserRecord, trial_id: uuid.UUID, after_id: int = 0) -> TrialLogs:
+        """The trial's log lines parsed into plots, metrics and messages (SingaAuto's shape)."""
+        with self.store.transaction() as cur:
+            self._visible(cur, actor, trial_id)
+            lines = trials.get_logs(cur, trial_id, after_id=max(0, after_id))
+        plots, metrics, messages = [], [], []
+        for record in lines:
+            line, time = record.line, record.time.isoformat()
+            kind = line.get('type')
+            if kind == 'PLOT':
+                plots.append({'title': line.get('title'), 'metrics': line.get('metrics', []),
+                              'x_axis': line.get('x_axis')})
+            elif kind == 'METRICS':
+                metrics.append(dict(line.get('metrics') or {}, time=time))
+            else:
+                messages.append({'time': time, 'level': record.level, 'message': str(line.get('message', ''))})
+        return TrialLogs(plots, metrics, messages, lines[-1].id if lines else max(0, after_id))
+
+    def get_trial_parameters(self, actor: UserRecord, trial_id: uuid.UUID) -> bytes:
+        """The trial's parameters in the param store's pickle-free format (``codec.decode_params``)."""
+        with self.store.transaction() as cur:
+            view = self._visible(cur, actor, trial_id)
+        if not view.trial.params_id or not self.param_store.exists(view.trial.params_id):
+            raise NotFoundError('this trial has no saved parameters', resource='trial', id=trial_id)
+        return self.param_store.load_encoded(view.trial.params_id)
+
+
+def _model_names(cur, model_ids) -> dict:
+    if not model_ids:
+        return {}
+    cur.execute('SELECT id, name FROM models WHERE id = ANY(%s)', (list(model_ids),))
+    return {row['id']: row['name'] for row in cur.fetchall()}

@@ -1,0 +1,297 @@
+"""Train-job benchmarks (not a test): prints tables and saves JSON under bench-results/.
+
+    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N]
+
+overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
+          PostgreSQL, parameter store) with a template whose train and evaluate return at once and
+          the RANDOM advisor, against Optuna's own way of distributing work: an ask/tell loop on
+          Optuna's RDB storage in the same PostgreSQL, measured in the same run.
+scaling   a template whose trial burns about 1 s of CPU, with 1 and 2 train workers.
+quality   digits with the SVC template: trials the platform needs to reach the best score random
+          search finds in 60 trials, against a plain Optuna TPE loop, over several seeds.
+
+Everything runs on embedded PostgreSQL and Redis in a temporary directory, with the real admin
+(in process) and the process container manager starting real worker processes.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+INSTANT = textwrap.dedent('''
+    from singa.model import BaseModel, FloatKnob
+
+    class Instant(BaseModel):
+        @staticmethod
+        def get_knob_config():
+            return {"x": FloatKnob(0.0, 1.0)}
+
+        def train(self, dataset_path, shared_params=None, **kwargs):
+            pass
+
+        def evaluate(self, dataset_path):
+            return self.knobs["x"]
+
+        def predict(self, queries):
+            return [self.knobs["x"] for _ in queries]
+
+        def dump_parameters(self):
+            return {"x": self.knobs["x"]}
+
+        def load_parameters(self, params):
+            pass
+''')
+
+BURN = INSTANT.replace('class Instant', 'class Burn').replace(
+    'def train(self, dataset_path, shared_params=None, **kwargs):\n        pass',
+    'def train(self, dataset_path, shared_params=None, **kwargs):\n'
+    '        import time\n'
+    '        end = time.process_time() + 1.0\n'
+    '        while time.process_time() < end:\n'
+    '            sum(i * i for i in range(1000))')
+assert 'process_time' in BURN
+
+
+class Bench:
+    """Embedded servers, the admin app in process, and helpers to run jobs through its API."""
+
+    def __init__(self, root: str):
+        from singa.config import Settings
+        from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
+        from singa.meta_store.db import MetaStore
+        self.root = root
+        self.pg = EmbeddedPostgres(os.path.join(root, 'pg')).start()
+        self.redis = EmbeddedRedis(os.path.join(root, 'redis')).start()
+        env = dict(self.pg.settings_env(), **self.redis.settings_env(),
+                   SINGA_TOKEN_SECRET='bench-secret-0123456789abcdef', SINGA_SUPERADMIN_PASSWORD='bench-password',
+                   SINGA_DATA_DIR=os.path.join(root, 'data'), SINGA_RECONCILE_INTERVAL='1')
+        self.settings = Settings.from_env(env)
+        self.store = MetaStore(self.settings.postgres_dsn)
+        from singa.admin.app import create_app
+        self.app = create_app(self.settings, meta_store=self.store)
+        self.client = self.app.test_client()
+        token = self._call('POST', '/tokens', json={'email': self.settings.superadmin_email,
+                                                    'password': 'bench-password'})['token']
+        self.headers = {'Authorization': f'Bearer {token}'}
+        self.datasets = {}
+
+    def _call(self, method, path, **kwargs):
+        response = self.client.open(path, method=method, headers=getattr(self, 'headers', {}), **kwargs)
+        if response.status_code != 200:
+            raise RuntimeError(f'{method} {path}: {response.status_code} {response.get_data(as_text=True)}')
+        return response.get_json()
+
+    def dataset(self, name: str, task: str = 'TABULAR_CLASSIFICATION') -> tuple:
+        if name not in self.datasets:
+            import subprocess
+            out = os.path.join(self.root, 'datasets')
+            subprocess.run([sys.executable, '-m', 'examples.datasets.build', '--out', out, name], cwd=REPO,
+                           check=True, capture_output=True)
+            ids = []
+            for split in ('train', 'val'):
+                path = os.path.join(out, f'{name}_{split}.csv')
+                with open(path, 'rb') as f:
+                    ids.append(self._call('POST', '/datasets', data={'name': f'{name}-{split}', 'task': task,
+                                                                     'dataset': (f, os.path.basename(path))})['id'])
+            self.datasets[name] = tuple(ids)
+        return self.datasets[name]
+
+    def model(self, source_or_path: str, cls: str) -> str:
+        path = source_or_path
+        if not os.path.exists(path):
+            path = os.path.join(self.root, f'{cls}-{time.monotonic_ns()}.py')
+            with open(path, 'w') as f:
+                f.write(source_or_path)
+        with open(path, 'rb') as f:
+            return self._call('POST', '/models', data={'name': os.path.basename(path), 'task': 'TABULAR_CLASSIFICATION',
+                                                       'model_class': cls, 'model_file_bytes': (f, 'model.py')})['id']
+
+    def run_job(self, app: str, model_id: str, dataset: str, budget: dict, **extra) -> dict:
+        train_id, val_id = self.dataset(dataset)
+        self._call('POST', '/train_jobs', json={'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
+                                                'val_dataset_id': val_id, 'model_ids': [model_id], 'budget': budget,
+                                                **extra})
+        while True:
+            job = self._call('GET', f'/train_jobs/{app}/-1')
+            if job['status'] in ('STOPPED', 'ERRORED'):
+                return job
+            time.sleep(0.2)
+
+    def trials(self, app: str) -> list:
+        return self._call('GET', f'/train_jobs/{app}/-1/trials')
+
+    def close(self):
+        self.app.extensions['singa'].reconciler.stop()
+        manager = self.app.extensions['singa'].container_manager
+        for service in manager.list_services({}):
+            manager.destroy_service(service, timeout=2)
+        self.store.close()
+        self.redis.stop()
+        self.pg.stop()
+
+
+def _span(trials: list) -> float:
+    from datetime import datetime
+    starts = [datetime.fromisoformat(t['started_at']) for t in trials]
+    stops = [datetime.fromisoformat(t['stopped_at']) for t in trials]
+    return (max(stops) - min(starts)).total_seconds()
+
+
+def bench_overhead(bench: Bench, trials: int) -> dict:
+    model = bench.model(INSTANT, 'Instant')
+    bench.run_job('overhead-warmup', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
+    job = bench.run_job('overhead', model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
+    done = bench.trials('overhead')
+    assert job['status'] == 'STOPPED' and len(done) == trials, job
+    platform = len(done) / _span(done)
+
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    bench.pg.create_database('optuna')   # its own tables (it has a "trials" too), the same server
+    url = f'postgresql+psycopg2://{bench.pg.user}:{bench.pg.password}@127.0.0.1:{bench.pg.port}/optuna'
+    storage = optuna.storages.RDBStorage(url)
+    study = optuna.create_study(study_name=f'bench-{time.monotonic_ns()}', storage=storage, direction='maximize',
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    n = max(50, trials // 10)
+    started = time.perf_counter()
+    for _ in range(n):
+        trial = study.ask()
+        study.tell(trial, trial.suggest_float('x', 0.0, 1.0))
+    optuna_rate = n / (time.perf_counter() - started)
+    return {'platform_trials_per_s': platform, 'platform_ms_per_trial': 1000 / platform,
+            'optuna_rdb_trials_per_s': optuna_rate, 'optuna_rdb_ms_per_trial': 1000 / optuna_rate,
+            'speedup': platform / optuna_rate, 'trials': trials, 'optuna_trials': n}
+
+
+def bench_scaling(bench: Bench, trials: int) -> dict:
+    model = bench.model(BURN, 'Burn')
+    out = {}
+    for workers in (1, 2):
+        app = f'scaling-{workers}'
+        bench.run_job(app, model, 'iris', {'MODEL_TRIAL_COUNT': trials, 'WORKERS_PER_MODEL': workers}, advisor='RANDOM')
+        done = bench.trials(app)
+        out[f'workers_{workers}_trials_per_s'] = len(done) / _span(done)
+    out['speedup'] = out['workers_2_trials_per_s'] / out['workers_1_trials_per_s']
+    out['trials'] = trials
+    return out
+
+
+def bench_quality(bench: Bench, seeds: int, budget: int = 60, tpe_budget: int = 100) -> dict:
+    """Trials needed to reach random search's best-in-60, for the platform (TPE) and plain Optuna TPE."""
+    import optuna
+    from singa.advisor import make_advisor
+    from singa.model import deserialize_knob_config
+    from singa.model.loader import load_model_class
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    svc_path = os.path.join(REPO, 'examples', 'models', 'sk_svc.py')
+    model = bench.model(svc_path, 'SkSvc')
+    train_path = os.path.join(bench.root, 'datasets', 'digits_train.csv')
+    bench.dataset('digits')
+    val_path = os.path.join(bench.root, 'datasets', 'digits_val.csv')
+    cls = load_model_class(svc_path, 'SkSvc')
+    cache: dict = {}
+
+    def score(knobs: dict) -> float:
+        key = json.dumps(knobs, sort_keys=True)
+        if key not in cache:
+            m = cls(**knobs)
+            m.train(train_path)
+            cache[key] = float(m.evaluate(val_path))
+        return cache[key]
+
+    def loop(advisor_type: str, seed: int, n: int) -> list:
+        knob_config = deserialize_knob_config(bench._call('GET', f'/models/{model}')['knob_config'])
+        advisor = make_advisor(knob_config, {'MODEL_TRIAL_COUNT': n}, advisor_type, seed=seed)
+        scores = []
+        for no in range(1, n + 1):
+            p = advisor.propose(no)
+            s = score(p.knobs)
+            advisor.feedback(no, s, 'COMPLETED')
+            scores.append(s)
+        return scores
+
+    def first_reaching(scores: list, target: float):
+        best = -1.0
+        for i, s in enumerate(scores, 1):
+            best = max(best, s)
+            if best >= target - 1e-12:
+                return i
+        return None
+
+    def plain_optuna_tpe(seed: int, n: int) -> list:
+        """Optuna's own TPE loop on the SVC's space, written directly (define-by-run conditions)."""
+        study = optuna.create_study(direction='maximize', sampler=optuna.samplers.TPESampler(seed=seed))
+        scores = []
+
+        def objective(trial):
+            kernel = trial.suggest_categorical('kernel', ['rbf', 'poly', 'linear'])
+            knobs = {'C': trial.suggest_float('C', 1e-2, 1e3, log=True), 'kernel': kernel,
+                     'gamma': trial.suggest_float('gamma', 1e-4, 1.0, log=True) if kernel in ('rbf', 'poly') else None,
+                     'degree': trial.suggest_int('degree', 2, 4) if kernel == 'poly' else None}
+            scores.append(score(knobs))
+            return scores[-1]
+
+        study.optimize(objective, n_trials=n)
+        return scores
+
+    rows = []
+    for seed in range(seeds):
+        target = max(loop('RANDOM', 1000 + seed, budget))
+        plain = first_reaching(plain_optuna_tpe(seed, tpe_budget), target)
+        app = f'quality-{seed}'
+        bench.run_job(app, model, 'digits', {'MODEL_TRIAL_COUNT': tpe_budget}, advisor='TPE', seed=seed)
+        done = sorted(bench.trials(app), key=lambda t: t['no'])
+        platform = first_reaching([t['score'] if t['score'] is not None else -1 for t in done], target)
+        rows.append({'seed': seed, 'random_best_in_60': target, 'plain_tpe_trials': plain, 'platform_trials': platform})
+    return {'rows': rows, 'random_budget': budget, 'tpe_budget': tpe_budget}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('which', nargs='*', default=['overhead', 'scaling', 'quality'])
+    parser.add_argument('--trials', type=int, default=2000)
+    parser.add_argument('--scaling-trials', type=int, default=8)
+    parser.add_argument('--seeds', type=int, default=3)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix='singa-bench-') as root:
+        bench = Bench(root)
+        try:
+            if 'overhead' in args.which:
+                r = results['overhead'] = bench_overhead(bench, args.trials)
+                print('\nPlatform overhead (instant template, RANDOM advisor, 1 worker)')
+                print(f'{"":28} {"trials/s":>10} {"ms/trial":>10}')
+                print(f'{"SingaAuto (whole platform)":28} {r["platform_trials_per_s"]:10.1f} {r["platform_ms_per_trial"]:10.2f}')
+                print(f'{"Optuna ask/tell on RDB":28} {r["optuna_rdb_trials_per_s"]:10.1f} {r["optuna_rdb_ms_per_trial"]:10.2f}')
+                print(f'speedup: {r["speedup"]:.1f}x over {r["trials"]} platform trials, {r["optuna_trials"]} Optuna trials')
+            if 'scaling' in args.which:
+                r = results['scaling'] = bench_scaling(bench, args.scaling_trials)
+                print('\nScaling (each trial burns ~1 s of CPU)')
+                print(f'1 worker: {r["workers_1_trials_per_s"]:.2f} trials/s   2 workers: '
+                      f'{r["workers_2_trials_per_s"]:.2f} trials/s   speedup {r["speedup"]:.2f}x')
+            if 'quality' in args.which:
+                r = results['quality'] = bench_quality(bench, args.seeds)
+                print('\nSearch quality (digits, SVC): trials to reach the best score random search finds in 60')
+                print(f'(None: not reached in {r["tpe_budget"]} trials)')
+                print(f'{"seed":>4} {"target":>8} {"plain Optuna TPE":>17} {"platform (TPE)":>15}')
+                for row in r['rows']:
+                    print(f'{row["seed"]:4} {row["random_best_in_60"]:8.4f} {str(row["plain_tpe_trials"]):>17} '
+                          f'{str(row["platform_trials"]):>15}')
+        finally:
+            bench.close()
+    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
+    out = os.path.join(REPO, 'bench-results', f'train-{time.strftime("%Y%m%d-%H%M%S")}.json')
+    with open(out, 'w') as f:
+        json.dump(results, f, indent=2)
+    print(f'\nsaved {out}')
+
+
+if __name__ == '__main__':
+    main()

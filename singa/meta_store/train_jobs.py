@@ -1,0 +1,155 @@
+"""Repository of train jobs and sub-train jobs. Functions take the cursor of a ``transaction()``."""
+import uuid
+from typing import Optional
+
+from psycopg2.extras import Json
+
+from singa.constants import JOB_LIVE_STATUSES, TrainJobStatus
+from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row
+
+_FINISHED = (TrainJobStatus.STOPPED.value, TrainJobStatus.ERRORED.value)
+
+
+def insert_train_job(cur, *, owner_id, app: str, task: str, budget: dict, train_dataset_id,
+                     val_dataset_id, train_args: dict, advisor_config: dict,
+                     time_budget_seconds: Optional[float]) -> TrainJobRecord:
+    """Create a job with the next version of ``app`` for its owner.
+
+    The version is allocated under a transaction-scoped advisory lock on (owner, app), so two
+    concurrent creations of the same app never collide. The deadline is fixed here, once.
+    """
+    cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'train_job:{owner_id}:{app}',))
+    cur.execute('SELECT coalesce(max(app_version), 0) + 1 AS v FROM train_jobs WHERE owner_id = %s AND app = %s',
+                (owner_id, app))
+    version = cur.fetchone()['v']
+    deadline = None if time_budget_seconds is None else f'{float(time_budget_seconds)} seconds'
+    cur.execute(
+        'INSERT INTO train_jobs (id, owner_id, app, app_version, task, budget, train_dataset_id, val_dataset_id,'
+        ' train_args, advisor_config, status, started_at, deadline_at)'
+        ' VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(),'
+        ' CASE WHEN %s::interval IS NULL THEN NULL ELSE now() + %s::interval END) RETURNING *',
+        (uuid.uuid4(), owner_id, app, version, task, Json(budget), train_dataset_id, val_dataset_id,
+         Json(train_args), Json(advisor_config), TrainJobStatus.STARTED.value, deadline, deadline))
+    return from_row(TrainJobRecord, cur.fetchone())
+
+
+def get_train_job(cur, train_job_id, *, for_update: bool = False) -> Optional[TrainJobRecord]:
+    cur.execute('SELECT * FROM train_jobs WHERE id = %s' + (' FOR UPDATE' if for_update else ''), (train_job_id,))
+    return from_row(TrainJobRecord, cur.fetchone())
+
+
+def get_train_job_by_app(cur, owner_id, app: str, app_version: int = -1) -> Optional[TrainJobRecord]:
+    """One job of an owner's app; ``app_version`` -1 means the latest."""
+    if app_version == -1:
+        cur.execute('SELECT * FROM train_jobs WHERE owner_id = %s AND app = %s ORDER BY app_version DESC LIMIT 1',
+                    (owner_id, app))
+    else:
+        cur.execute('SELECT * FROM train_jobs WHERE owner_id = %s AND app = %s AND app_version = %s',
+                    (owner_id, app, app_version))
+    return from_row(TrainJobRecord, cur.fetchone())
+
+
+def list_train_jobs(cur, *, owner_id=None, app: Optional[str] = None,
+                    statuses: Optional[tuple] = None) -> list[TrainJobRecord]:
+    clauses, args = [], []
+    if owner_id is not None:
+        clauses.append('owner_id = %s')
+        args.append(owner_id)
+    if app is not None:
+        clauses.append('app = %s')
+        args.append(app)
+    if statuses:
+        clauses.append('status = ANY(%s)')
+        args.append(list(statuses))
+    where = (' WHERE ' + ' AND '.join(clauses)) if clauses else ''
+    cur.execute(f'SELECT * FROM train_jobs{where} ORDER BY created_at DESC, app_version DESC', args)
+    return [from_row(TrainJobRecord, r) for r in cur.fetchall()]
+
+
+def set_train_job_status(cur, train_job_id, status: str, error: Optional[str] = None) -> None:
+    """Move a job to ``status``; a finished job stays finished (its first end wins)."""
+    finished = status in _FINISHED
+    cur.execute(
+        'UPDATE train_jobs SET status = %s, error = coalesce(%s, error),'
+        ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
+        ' WHERE id = %s AND status <> ALL(%s)',
+        (status, error, finished, train_job_id, list(_FINISHED)))
+
+
+def request_stop(cur, train_job_id) -> bool:
+    """Mark a live job STOPPING (once); False if it had already ended."""
+    cur.execute("UPDATE train_jobs SET status = %s, stop_requested_at = coalesce(stop_requested_at, now())"
+                " WHERE id = %s AND status = ANY(%s)",
+                (TrainJobStatus.STOPPING.value, train_job_id, ['STARTED', 'RUNNING', 'STOPPING']))
+    return cur.rowcount == 1
+
+
+def insert_sub_train_job(cur, train_job_id, model_id) -> SubTrainJobRecord:
+    cur.execute('INSERT INTO sub_train_jobs (id, train_job_id, model_id, status) VALUES (%s, %s, %s, %s) RETURNING *',
+                (uuid.uuid4(), train_job_id, model_id, TrainJobStatus.STARTED.value))
+    return from_row(SubTrainJobRecord, cur.fetchone())
+
+
+def get_sub_train_job(cur, sub_job_id) -> Optional[SubTrainJobRecord]:
+    cur.execute('SELECT * FROM sub_train_jobs WHERE id = %s', (sub_job_id,))
+    return from_row(SubTrainJobRecord, cur.fetchone())
+
+
+def list_sub_train_jobs(cur, train_job_id) -> list[SubTrainJobRecord]:
+    cur.execute('SELECT * FROM sub_train_jobs WHERE train_job_id = %s ORDER BY created_at, id', (train_job_id,))
+    return [from_row(SubTrainJobRecord, r) for r in cur.fetchall()]
+
+
+def set_sub_train_job_advisor(cur, sub_job_id, service_id) -> None:
+    cur.execute('UPDATE sub_train_jobs SET advisor_service_id = %s WHERE id = %s', (service_id, sub_job_id))
+
+
+def set_sub_train_job_status(cur, sub_job_id, status: str, error: Optional[str] = None) -> None:
+    finished = status in _FINISHED
+    cur.execute(
+        'UPDATE sub_train_jobs SET status = %s, error = coalesce(%s, error),'
+        ' started_at = CASE WHEN %s = %s THEN coalesce(started_at, now()) ELSE started_at END,'
+        ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
+        ' WHERE id = %s AND status <> ALL(%s)',
+        (status, error, status, TrainJobStatus.RUNNING.value, finished, sub_job_id, list(_FINISHED)))
+
+
+def roll_up_train_job(cur, train_job_id) -> Optional[str]:
+    """Derive the job's status from its sub-jobs (under a row lock); return the status set, if any.
+
+    RUNNING while any sub-job runs; when every sub-job has finished: STOPPED if any stopped
+    normally, ERRORED (with their reasons) if all errored.
+    """
+    job = get_train_job(cur, train_job_id, for_update=True)
+    if job is None or job.status in _FINISHED:
+        return None
+    subs = list_sub_train_jobs(cur, train_job_id)
+    if any(s.status not in _FINISHED for s in subs):
+        if job.status == TrainJobStatus.STARTED and any(s.status == TrainJobStatus.RUNNING for s in subs):
+            set_train_job_status(cur, train_job_id, TrainJobStatus.RUNNING.value)
+            return TrainJobStatus.RUNNING.value
+        return None
+    if subs and all(s.status == TrainJobStatus.ERRORED for s in subs):
+        reasons = '; '.join(sorted({s.error or 'unknown error' for s in subs}))
+        set_train_job_status(cur, train_job_id, TrainJobStatus.ERRORED.value, error=reasons)
+        return TrainJobStatus.ERRORED.value
+    set_train_job_status(cur, train_job_id, TrainJobStatus.STOPPED.value)
+    return TrainJobStatus.STOPPED.value
+
+
+def is_live(status: str) -> bool:
+    return status in JOB_LIVE_STATUSES
+
+
+def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
+    """What the advisor of a sub-job needs: the job, the template's files and knob space, the datasets."""
+    cur.execute(
+        'SELECT s.id AS sub_job_id, s.status AS sub_job_status, j.id AS train_job_id, j.status AS job_status,'
+        ' j.task, j.budget, j.train_args, j.advisor_config, extract(epoch FROM j.deadline_at) AS deadline,'
+        ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name,'
+        ' m.store_path AS model_path, m.knob_config, td.store_path AS train_dataset_path,'
+        ' vd.store_path AS val_dataset_path'
+        ' FROM sub_train_jobs s JOIN train_jobs j ON j.id = s.train_job_id JOIN models m ON m.id = s.model_id'
+        ' LEFT JOIN datasets td ON td.id = j.train_dataset_id LEFT JOIN datasets vd ON vd.id = j.val_dataset_id'
+        ' WHERE s.id = %s', (sub_job_id,))
+    return cur.fetchone()

@@ -1,0 +1,119 @@
+"""Repository of trials and their logs. Functions take the cursor of a ``transaction()``."""
+import json
+import uuid
+from typing import Iterable, Optional
+
+from psycopg2.extras import Json, execute_values
+
+from singa.constants import TRIAL_LIVE_STATUSES, TrialStatus
+from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
+
+_LIVE = [s.value for s in TRIAL_LIVE_STATUSES]
+
+
+def insert_trial(cur, *, sub_job_id, no: int, model_id, knobs: dict, proposal: dict, worker_id: str,
+                 attempt: int = 0, retry_of=None, status: str = TrialStatus.RUNNING.value) -> TrialRecord:
+    cur.execute(
+        'INSERT INTO trials (id, sub_train_job_id, no, model_id, status, knobs, proposal, worker_id, attempt,'
+        ' retry_of, started_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), now())'
+        ' RETURNING *',
+        (uuid.uuid4(), sub_job_id, no, model_id, status, Json(knobs), Json(proposal), worker_id, attempt, retry_of))
+    return from_row(TrialRecord, cur.fetchone())
+
+
+def get_trial(cur, trial_id) -> Optional[TrialRecord]:
+    cur.execute('SELECT * FROM trials WHERE id = %s', (trial_id,))
+    return from_row(TrialRecord, cur.fetchone())
+
+
+def list_trials_of_sub_job(cur, sub_job_id) -> list[TrialRecord]:
+    cur.execute('SELECT * FROM trials WHERE sub_train_job_id = %s ORDER BY no', (sub_job_id,))
+    return [from_row(TrialRecord, r) for r in cur.fetchall()]
+
+
+def list_trials_of_train_job(cur, train_job_id, *, limit: int = 1000, offset: int = 0,
+                             statuses: Optional[Iterable[str]] = None) -> list[TrialRecord]:
+    """Trials of every sub-job of a job, newest first."""
+    args = [train_job_id]
+    status_clause = ''
+    if statuses:
+        status_clause = ' AND t.status = ANY(%s)'
+        args.append(list(statuses))
+    args += [limit, offset]
+    cur.execute(
+        'SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
+        f' WHERE s.train_job_id = %s{status_clause} ORDER BY t.started_at DESC NULLS LAST, t.no DESC'
+        ' LIMIT %s OFFSET %s', args)
+    return [from_row(TrialRecord, r) for r in cur.fetchall()]
+
+
+def best_trials_of_train_job(cur, train_job_id, max_count: int, *, per_model: bool = False,
+                             with_params: bool = True) -> list[TrialRecord]:
+    """The completed trials with the highest scores (``per_model``: the best of each template first)."""
+    params_clause = ' AND t.params_id IS NOT NULL' if with_params else ''
+    if per_model:
+        cur.execute(
+            'SELECT * FROM (SELECT DISTINCT ON (t.model_id) t.* FROM trials t'
+            ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
+            f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
+            ' ORDER BY t.model_id, t.score DESC, t.no) best ORDER BY score DESC LIMIT %s',
+            (train_job_id, max_count))
+    else:
+        cur.execute(
+            'SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
+            f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
+            ' ORDER BY t.score DESC, t.stopped_at LIMIT %s', (train_job_id, max_count))
+    return [from_row(TrialRecord, r) for r in cur.fetchall()]
+
+
+def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, params_id: Optional[str] = None,
+                 error: Optional[str] = None) -> bool:
+    """Record the end of a live trial; False if it had already ended (the first end wins)."""
+    cur.execute(
+        'UPDATE trials SET status = %s, score = %s, params_id = %s, error = %s, stopped_at = now(),'
+        ' updated_at = now() WHERE id = %s AND status = ANY(%s)',
+        (status, score, params_id, error, trial_id, _LIVE))
+    return cur.rowcount == 1
+
+
+def append_intermediate(cur, trial_id, step: int, score: float) -> None:
+    cur.execute("UPDATE trials SET intermediate = intermediate || %s::jsonb, updated_at = now() WHERE id = %s",
+                (json.dumps([[step, score]]), trial_id))
+
+
+def stop_live_trials(cur, *, sub_job_id=None, train_job_id=None, status: str = TrialStatus.STOPPED.value,
+                     error: Optional[str] = None) -> int:
+    """End every trial still PENDING or RUNNING in a sub-job or a whole job; return how many."""
+    if sub_job_id is not None:
+        cur.execute('UPDATE trials SET status = %s, error = coalesce(%s, error), stopped_at = now(),'
+                    ' updated_at = now() WHERE sub_train_job_id = %s AND status = ANY(%s)',
+                    (status, error, sub_job_id, _LIVE))
+    else:
+        cur.execute('UPDATE trials t SET status = %s, error = coalesce(%s, t.error), stopped_at = now(),'
+                    ' updated_at = now() FROM sub_train_jobs s WHERE s.id = t.sub_train_job_id'
+                    ' AND s.train_job_id = %s AND t.status = ANY(%s)',
+                    (status, error, train_job_id, _LIVE))
+    return cur.rowcount
+
+
+def insert_logs(cur, trial_id, lines: list[dict]) -> None:
+    """Append a batch of log lines (one statement for the whole batch)."""
+    if not lines:
+        return
+    rows = [(trial_id, line.get('time'), str(line.get('level') or 'INFO')[:16], Json(line)) for line in lines]
+    execute_values(cur, 'INSERT INTO trial_logs (trial_id, time, level, line) VALUES %s', rows,
+                   template='(%s, coalesce(%s::timestamptz, now()), %s, %s)')
+
+
+def get_logs(cur, trial_id, *, after_id: int = 0, limit: int = 10000) -> list[TrialLogRecord]:
+    cur.execute('SELECT * FROM trial_logs WHERE trial_id = %s AND id > %s ORDER BY id LIMIT %s',
+                (trial_id, after_id, limit))
+    return [from_row(TrialLogRecord, r) for r in cur.fetchall()]
+
+
+def train_job_of_trial(cur, trial_id):
+    """(train job id, owner id) of a trial, for ownership checks."""
+    cur.execute('SELECT j.id AS train_job_id, j.owner_id FROM trials t'
+                ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id JOIN train_jobs j ON j.id = s.train_job_id'
+                ' WHERE t.id = %s', (trial_id,))
+    return cur.fetchone()

@@ -1,0 +1,247 @@
+"""The two protocols that run over Redis. This module owns every key and every message.
+
+Redis is for coordination only: nothing here is the only copy of anything that matters. Every
+message is a JSON object; every blocking pop has a timeout > 0 (a pop that would wait forever
+is refused); there is no polling with sleeps.
+
+Key families (``J`` a train job, ``S`` one of its sub-jobs, ``I`` an inference job)::
+
+    singa:tj:J:S:inbox          list   messages to the advisor of sub-job S (workers, admin)
+    singa:tj:J:S:out:<worker>   list   the advisor's replies to one train worker
+    singa:tj:J:S:leases         zset   trial id -> lease expiry (unix seconds)
+    singa:ij:I:...              the serving protocol (see ``ServingChannel``)
+
+Everything of a job lives under ``singa:tj:J:`` or ``singa:ij:I:``, so one Redis ACL pattern
+scopes a job's workers to their own keys (``job_acl_rules``).
+
+**Tuning protocol.** A train worker sends requests to its advisor and waits for the reply that
+carries the same ``req_id`` (stale replies are dropped). Requests:
+
+- ``hello`` -> ``job``: what the worker needs to run trials (template, datasets, train args).
+- ``propose`` (optionally carrying ``finished``: the result of the worker's previous trial, so
+  that one round trip both ends a trial and starts the next) -> ``trial`` (id, no, knobs, ...),
+  ``wait`` (nothing to run now, ask again after ``seconds``) or ``stop``.
+- ``report`` (an intermediate score) -> ``report`` with ``prune`` true or false.
+
+One-way messages: ``logs`` (a batch of log lines of a running trial), ``finished`` (a result
+sent without asking for more), ``bye`` (the worker exits), and from the admin ``stop``.
+
+While a worker runs a trial it renews the trial's lease (``heartbeat``). The advisor treats an
+expired lease as a dead worker, and cancels a trial by deleting its lease: the worker's next
+heartbeat finds the lease gone and abandons the trial.
+"""
+import json
+import time
+import uuid
+from typing import Any, Iterable, Optional
+
+import redis
+
+from singa.errors import ServiceUnavailableError
+
+PREFIX = 'singa'
+# Keys of a finished conversation expire on their own if nobody cleans them up.
+REPLY_TTL_SECONDS = 3600
+
+
+def make_redis(settings, *, decode: bool = False) -> redis.Redis:
+    """A client for the settings' Redis (its ACL user when one is set). Does not connect yet."""
+    return redis.Redis(host=settings.redis_host, port=settings.redis_port,
+                       username=settings.redis_user or None,
+                       password=settings.redis_password or None,
+                       decode_responses=decode, socket_connect_timeout=5,
+                       socket_keepalive=True, health_check_interval=30)
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, separators=(',', ':'), allow_nan=False).encode()
+
+
+def decode(raw) -> Optional[dict]:
+    """The message in ``raw``, or None if it is not a JSON object (a malformed message is dropped)."""
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _check_timeout(timeout: float) -> float:
+    if not timeout or timeout <= 0:
+        raise ValueError('blocking pops need a timeout > 0')
+    return timeout
+
+
+class translate_redis_errors:
+    """``with translate_redis_errors(): ...`` turns redis-py errors into ``ServiceUnavailableError``."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if value is not None and isinstance(value, redis.RedisError):
+            raise ServiceUnavailableError(f'redis: {value}', resource='redis') from value
+        return False
+
+
+def train_job_prefix(train_job_id) -> str:
+    return f'{PREFIX}:tj:{train_job_id}:'
+
+
+def inference_job_prefix(inference_job_id) -> str:
+    return f'{PREFIX}:ij:{inference_job_id}:'
+
+
+def job_acl_rules(prefix: str) -> list[str]:
+    """ACL rules of a job-scoped Redis user: its own keys, the commands the protocols use."""
+    return ['on', 'resetkeys', f'~{prefix}*', 'resetchannels', '-@all',
+            '+ping', '+hello', '+auth', '+client|setname', '+select',
+            '+lpush', '+rpush', '+brpop', '+blpop', '+rpop', '+lpop', '+llen', '+lrange', '+ltrim',
+            '+zadd', '+zrem', '+zscore', '+zrangebyscore', '+zrange',
+            '+get', '+set', '+del', '+expire', '+pexpire', '+exists', '+sismember', '+smembers',
+            '+sadd', '+srem', '+hset', '+hget', '+hgetall', '+hdel', '+multi', '+exec']
+
+
+def ensure_job_user(r: redis.Redis, username: str, password_sha256: str, prefix: str) -> None:
+    """Create or refresh the ACL user of a job (idempotent; the password is given as its hash)."""
+    with translate_redis_errors():
+        r.execute_command('ACL', 'SETUSER', username, 'reset', *job_acl_rules(prefix), f'#{password_sha256}')
+
+
+def delete_job_user(r: redis.Redis, username: str) -> None:
+    with translate_redis_errors():
+        r.execute_command('ACL', 'DELUSER', username)
+
+
+def delete_keys(r: redis.Redis, prefix: str) -> int:
+    """Remove every key under ``prefix`` (a finished job's leftovers)."""
+    removed = 0
+    with translate_redis_errors():
+        batch = []
+        for key in r.scan_iter(match=prefix + '*', count=500):
+            batch.append(key)
+            if len(batch) >= 500:
+                removed += r.delete(*batch)
+                batch = []
+        if batch:
+            removed += r.delete(*batch)
+    return removed
+
+
+class TuningChannel:
+    """The tuning protocol of one sub-train job, for both its advisor and its train workers."""
+
+    def __init__(self, r: redis.Redis, train_job_id, sub_job_id):
+        self.r = r
+        self.prefix = f'{train_job_prefix(train_job_id)}{sub_job_id}:'
+        self.inbox = self.prefix + 'inbox'
+        self.leases = self.prefix + 'leases'
+
+    def outbox(self, worker_id: str) -> str:
+        return f'{self.prefix}out:{worker_id}'
+
+    # -- worker side -------------------------------------------------------------------------
+
+    def send(self, message: dict) -> None:
+        """A one-way message to the advisor."""
+        with translate_redis_errors():
+            self.r.lpush(self.inbox, encode(message))
+
+    def request(self, worker_id: str, message: dict, timeout: float) -> Optional[dict]:
+        """Send ``message`` to the advisor and wait up to ``timeout`` s for the matching reply.
+
+        Returns None on timeout. Replies to earlier requests that arrive late are dropped.
+        """
+        _check_timeout(timeout)
+        req_id = message.setdefault('req_id', uuid.uuid4().hex)
+        message['worker_id'] = worker_id
+        outbox = self.outbox(worker_id)
+        deadline = time.monotonic() + timeout
+        with translate_redis_errors():
+            self.r.lpush(self.inbox, encode(message))
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                popped = self.r.brpop([outbox], timeout=max(left, 0.01))
+                if popped is None:
+                    return None
+                reply = decode(popped[1])
+                if reply is not None and reply.get('req_id') == req_id:
+                    return reply
+
+    def heartbeat(self, trial_id: str, lease_seconds: float) -> bool:
+        """Renew a trial's lease; False when the lease is gone (the trial was cancelled or expired)."""
+        with translate_redis_errors():
+            changed = self.r.zadd(self.leases, {str(trial_id): time.time() + lease_seconds}, xx=True, ch=True)
+        return bool(changed)
+
+    # -- advisor side ------------------------------------------------------------------------
+
+    def receive(self, timeout: float) -> Optional[dict]:
+        """The next message for the advisor, or None after ``timeout`` s (malformed ones are dropped)."""
+        _check_timeout(timeout)
+        with translate_redis_errors():
+            popped = self.r.brpop([self.inbox], timeout=timeout)
+        if popped is None:
+            return None
+        message = decode(popped[1])
+        return message if message is not None else {'type': 'malformed'}
+
+    def drain(self, limit: int = 100) -> list[dict]:
+        """Messages already waiting, without blocking (at most ``limit``)."""
+        with translate_redis_errors():
+            raw = self.r.rpop(self.inbox, limit)
+        return [m for m in (decode(x) for x in raw or []) if m is not None]
+
+    def reply(self, worker_id: str, request: dict, message: dict) -> None:
+        message['req_id'] = request.get('req_id')
+        outbox = self.outbox(worker_id)
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.lpush(outbox, encode(message))
+            pipe.expire(outbox, REPLY_TTL_SECONDS)
+            pipe.execute()
+
+    def grant_lease(self, trial_id, lease_seconds: float) -> None:
+        with translate_redis_errors():
+            self.r.zadd(self.leases, {str(trial_id): time.time() + lease_seconds})
+
+    def release_lease(self, trial_id) -> None:
+        """End a lease (trial finished, or cancelled: the worker's next heartbeat then fails)."""
+        with translate_redis_errors():
+            self.r.zrem(self.leases, str(trial_id))
+
+    def live_leases(self) -> dict[str, float]:
+        with translate_redis_errors():
+            return {k.decode() if isinstance(k, bytes) else k: s
+                    for k, s in self.r.zrange(self.leases, 0, -1, withscores=True)}
+
+    def expired_leases(self, now: Optional[float] = None) -> list[str]:
+        now = time.time() if now is None else now
+        with translate_redis_errors():
+            found = self.r.zrangebyscore(self.leases, '-inf', now)
+        return [k.decode() if isinstance(k, bytes) else k for k in found]
+
+    def mark_done(self) -> None:
+        """Tell workers whose requests go unanswered that the sub-job has ended."""
+        with translate_redis_errors():
+            self.r.set(self.prefix + 'done', b'1', ex=REPLY_TTL_SECONDS)
+
+    def is_done(self) -> bool:
+        with translate_redis_errors():
+            return bool(self.r.exists(self.prefix + 'done'))
+
+    def cleanup(self) -> None:
+        delete_keys(self.r, self.prefix)
+
+
+def stop_advisors(r: redis.Redis, train_job_id, sub_job_ids: Iterable, reason: str = 'stopped by user') -> None:
+    """The admin's side of stopping a train job: one ``stop`` message to each sub-job's advisor."""
+    for sub_job_id in sub_job_ids:
+        TuningChannel(r, train_job_id, sub_job_id).send({'type': 'stop', 'reason': reason})
+
+
+def new_worker_id(service_id: Any, replica: Any = 0) -> str:
+    """A worker id unique to this process start (a restarted worker never reads its old replies)."""
+    return f'{str(service_id)[:8]}-{replica}-{uuid.uuid4().hex[:8]}'

@@ -1,0 +1,120 @@
+"""A whole platform in the test process: the real admin app (Flask test client), the real process
+container manager starting real worker processes, the real reconciler thread, and the session's
+PostgreSQL and Redis. ``Platform.close`` removes every service it started."""
+import dataclasses
+import os
+import time
+from typing import Optional
+
+from singa.admin.app import create_app
+from singa.container.local_process import ProcessContainerManager
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), 'examples')
+PASSWORD = 'password-123'
+
+
+class Platform:
+    def __init__(self, settings, meta_store, **changes):
+        changes = {'trial_lease_seconds': 2.0, 'stop_grace_seconds': 3.0, 'reconcile_interval': 0.3,
+                   'model_check_timeout': 20.0, **changes}
+        self.settings = dataclasses.replace(settings, **changes)
+        self.meta_store = meta_store
+        self.manager = ProcessContainerManager(self.settings)
+        self.app = self._new_app()
+        self.tokens: dict[str, str] = {}
+
+    def _new_app(self):
+        app = create_app(self.settings, meta_store=self.meta_store, container_manager=self.manager)
+        self.client = app.test_client()
+        self.ctx = app.extensions['singa']
+        return app
+
+    def restart_admin(self) -> None:
+        """What an admin restart looks like: the old reconciler stops, a new app starts from the database."""
+        self.ctx.reconciler.stop()
+        self.app = self._new_app()
+
+    def close(self) -> None:
+        self.ctx.reconciler.stop()
+        for service in self.manager.list_services({}):
+            self.manager.destroy_service(service, timeout=2)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, user: Optional[str] = None, expect: int = 200, **kwargs):
+        headers = {'Authorization': f'Bearer {self.tokens[user]}'} if user else {}
+        response = self.client.open(path, method=method, headers=headers, **kwargs)
+        assert response.status_code == expect, (method, path, response.status_code, response.get_data(as_text=True))
+        return response.get_json() if response.mimetype == 'application/json' else response.data
+
+    def login_superadmin(self) -> str:
+        body = self.call('POST', '/tokens', json={'email': self.settings.superadmin_email,
+                                                  'password': self.settings.superadmin_password})
+        self.tokens['superadmin'] = body['token']
+        return 'superadmin'
+
+    def make_user(self, name: str, user_type: str = 'MODEL_DEVELOPER') -> str:
+        if 'superadmin' not in self.tokens:
+            self.login_superadmin()
+        email = f'{name}@example.com'
+        self.call('POST', '/users', 'superadmin', json={'email': email, 'password': PASSWORD, 'user_type': user_type})
+        self.tokens[name] = self.call('POST', '/tokens', json={'email': email, 'password': PASSWORD})['token']
+        return name
+
+    def upload_dataset(self, user: str, path: str, task: str = 'TABULAR_CLASSIFICATION') -> str:
+        with open(path, 'rb') as f:
+            body = self.call('POST', '/datasets', user, data={'name': os.path.basename(path), 'task': task,
+                                                              'dataset': (f, os.path.basename(path))})
+        return body['id']
+
+    def upload_model(self, user: str, path: str, model_class: str, task: str = 'TABULAR_CLASSIFICATION',
+                     access_right: str = 'PRIVATE') -> str:
+        with open(path, 'rb') as f:
+            body = self.call('POST', '/models', user, data={
+                'name': f'{model_class}-{os.path.basename(path)}', 'task': task, 'model_class': model_class,
+                'access_right': access_right, 'model_file_bytes': (f, os.path.basename(path))})
+        return body['id']
+
+    def create_job(self, user: str, app: str, train_id: str, val_id: str, model_ids: list, budget: dict,
+                   expect: int = 200, **extra) -> dict:
+        body = {'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id, 'val_dataset_id': val_id,
+                'budget': budget, 'model_ids': model_ids, **extra}
+        return self.call('POST', '/train_jobs', user, expect=expect, json=body)
+
+    def wait_job(self, user: str, app: str, statuses=('STOPPED', 'ERRORED'), timeout: float = 90.0,
+                 version: int = -1) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.call('GET', f'/train_jobs/{app}/{version}', user)
+            if job['status'] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f'job {app} still {job["status"]} after {timeout} s:\n{self.worker_logs()}')
+            time.sleep(0.2)
+
+    def wait_for(self, predicate, timeout: float = 30.0, what: str = 'condition'):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f'timed out waiting for {what}\n{self.worker_logs()}')
+
+    def trials(self, user: str, app: str, version: int = -1) -> list:
+        return self.call('GET', f'/train_jobs/{app}/{version}/trials', user)
+
+    def worker_logs(self) -> str:
+        logs_dir = os.path.join(self.settings.storage_dir, 'logs')
+        out = []
+        for name in sorted(os.listdir(logs_dir)) if os.path.isdir(logs_dir) else []:
+            with open(os.path.join(logs_dir, name), errors='replace') as f:
+                out.append(f'--- {name}\n{f.read()[-3000:]}')
+        return '\n'.join(out)
+
+    def live_services(self, job_id: str) -> list:
+        with self.meta_store.transaction() as cur:
+            cur.execute("SELECT * FROM services WHERE job_id = %s AND status IN ('STARTED', 'DEPLOYING', 'RUNNING')",
+                        (job_id,))
+            return cur.fetchall()

@@ -1,0 +1,295 @@
+"""Train jobs end to end through the admin API: real worker processes, real stores, real reconciler."""
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from platform_harness import EXAMPLES, Platform
+from singa.admin import auth
+from singa.admin.services.deployer import container_service_of
+from singa.meta_store.records import ServiceRecord, from_row
+from singa.param_store.codec import decode_params
+
+TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
+LOGREG = os.path.join(EXAMPLES, 'models', 'sk_logistic_regression.py')
+
+SLOW = '''
+import time
+from singa.model import BaseModel, FloatKnob, logger
+
+class Slow(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {"x": FloatKnob(0.0, 1.0)}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        for step in range(int(SECONDS * 10)):
+            time.sleep(0.1)
+        logger.log("trained", loss=1.0 - self.knobs["x"])
+
+    def evaluate(self, dataset_path):
+        return self.knobs["x"]
+
+    def predict(self, queries):
+        return [[1.0 - self.knobs["x"], self.knobs["x"]] for _ in queries]
+
+    def dump_parameters(self):
+        return {"x": self.knobs["x"], "weights": __import__("numpy").arange(6, dtype="float32").reshape(2, 3)}
+
+    def load_parameters(self, params):
+        self.weights = params["weights"]
+'''
+
+BROKEN = '''
+from singa.model import BaseModel, FloatKnob
+
+class Broken(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {"x": FloatKnob(0.0, 1.0)}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        raise ValueError("this template cannot learn")
+
+    def evaluate(self, dataset_path):
+        return 0.0
+
+    def predict(self, queries):
+        return []
+
+    def dump_parameters(self):
+        return {}
+
+    def load_parameters(self, params):
+        pass
+'''
+
+
+@pytest.fixture
+def platform(settings, meta_store, monkeypatch):
+    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)   # cheap hashing for test users (kept in each hash)
+    p = Platform(settings, meta_store)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def setup(platform, iris, tmp_path):
+    """A model developer with the iris datasets, and template files written for the test."""
+    dev = platform.make_user('dev')
+    train_id = platform.upload_dataset(dev, iris['train'])
+    val_id = platform.upload_dataset(dev, iris['val'])
+
+    def template(source: str, name: str, seconds: float = 1.0) -> str:
+        path = tmp_path / f'{name.lower()}.py'
+        path.write_text(source.replace('SECONDS', repr(seconds)))
+        return platform.upload_model(dev, str(path), name)
+    return dev, train_id, val_id, template
+
+
+def test_two_templates_complete_with_exact_trial_counts(platform, setup):
+    dev, train_id, val_id, _ = setup
+    models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
+              platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
+    job = platform.create_job(dev, 'iris', train_id, val_id, models,
+                              {'MODEL_TRIAL_COUNT': 5, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1})
+    assert job['status'] in ('STARTED', 'RUNNING') and job['app_version'] == 1
+    assert len(job['sub_train_jobs']) == 2
+    job = platform.wait_job(dev, 'iris')
+    assert job['status'] == 'STOPPED', job
+    assert job['trials_completed'] == 10 and job['trials_total'] == 10
+    for sub in job['sub_train_jobs']:
+        assert sub['status'] == 'STOPPED' and sub['trials'] == {'COMPLETED': 5}
+    trials = platform.trials(dev, 'iris')
+    assert len(trials) == 10 and {t['status'] for t in trials} == {'COMPLETED'}
+    best = platform.call('GET', '/train_jobs/iris/1/trials', dev, query_string={'type': 'best', 'max_count': 3})
+    assert len(best) == 3 and best[0]['score'] >= best[1]['score'] >= best[2]['score'] > 0.8
+    trial = platform.call('GET', f'/trials/{best[0]["id"]}', dev)
+    assert trial['is_params_saved'] and trial['knobs'] == best[0]['knobs']
+    logs = platform.call('GET', f'/trials/{trial["id"]}/logs', dev)
+    assert any('score' in m for m in logs['metrics']) and logs['last_id'] > 0
+    params = decode_params(platform.call('GET', f'/trials/{trial["id"]}/parameters', dev))
+    assert 'pipeline' in params
+    # The job has ended: the reconciler removes its workers, and no trial stays live.
+    platform.wait_for(lambda: not platform.live_services(job['id']), what='services removed')
+    # Nobody else may read any of it.
+    other = platform.make_user('other')
+    platform.call('GET', '/train_jobs/iris/1', other, expect=404)
+    platform.call('GET', '/train_jobs/iris/1/trials', other, expect=404)
+    for suffix in ('', '/logs', '/parameters'):
+        platform.call('GET', f'/trials/{trial["id"]}{suffix}', other, expect=404)
+    assert platform.call('GET', '/train_jobs', other) == []
+    # An admin may.
+    admin = platform.make_user('boss', 'ADMIN')
+    assert platform.call('GET', f'/trials/{trial["id"]}', admin)['id'] == trial['id']
+
+
+def test_stop_mid_trial_records_running_trials_as_stopped(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=30)
+    job = platform.create_job(dev, 'slow', train_id, val_id, [slow], {'TIME_HOURS': 1})
+    platform.wait_for(lambda: any(t['status'] == 'RUNNING' for t in platform.trials(dev, 'slow')),
+                      what='a running trial')
+    started = time.monotonic()
+    stopping = platform.call('POST', '/train_jobs/slow/1/stop', dev)
+    assert stopping['status'] in ('STOPPING', 'STOPPED')
+    job = platform.wait_job(dev, 'slow', timeout=20)
+    assert job['status'] == 'STOPPED'
+    assert time.monotonic() - started < 10
+    trials = platform.trials(dev, 'slow')
+    assert trials and {t['status'] for t in trials} == {'STOPPED'}
+    platform.wait_for(lambda: not platform.live_services(job['id']), what='services removed')
+    platform.call('POST', '/train_jobs/slow/1/stop', dev)   # stopping again is harmless
+
+
+def test_a_template_that_always_raises_fails_its_trials_and_the_job(platform, setup):
+    dev, train_id, val_id, template = setup
+    broken = template(BROKEN, 'Broken')
+    platform.create_job(dev, 'broken', train_id, val_id, [broken], {'TIME_HOURS': 0.1})
+    job = platform.wait_job(dev, 'broken', timeout=60)
+    assert job['status'] == 'ERRORED'
+    assert 'cannot learn' in job['error'] and 'trials in a row failed' in job['error']
+    trials = platform.trials(dev, 'broken')
+    assert len(trials) >= 5 and {t['status'] for t in trials} == {'ERRORED'}
+    messages = platform.call('GET', f'/trials/{trials[0]["id"]}/logs', dev)['messages']
+    assert any('ValueError: this template cannot learn' in m['message'] for m in messages)
+    assert 'Traceback' in platform.call('GET', f'/trials/{trials[0]["id"]}', dev)['error']
+
+
+def test_sigkill_of_a_train_worker_and_of_the_advisor(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=0.6)
+    job = platform.create_job(dev, 'crash', train_id, val_id, [slow],
+                              {'MODEL_TRIAL_COUNT': 8, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1},
+                              max_trial_retries=1)
+    services = {s['service_type']: s for s in platform.live_services(job['id'])}
+
+    def pids(service_type):
+        service = next(s for s in platform.live_services(job['id']) if s['service_type'] == service_type)
+        states = platform.manager.replica_states(container_service_of(from_row(ServiceRecord, service)))
+        return [s['process']['pid'] for s in states if s['state'] == 'running' and s['process']]
+
+    platform.wait_for(lambda: len([t for t in platform.trials(dev, 'crash') if t['status'] == 'RUNNING']) == 2,
+                      what='two running trials')
+    os.kill(pids('TRAIN')[0], signal.SIGKILL)
+    platform.wait_for(lambda: len([t for t in platform.trials(dev, 'crash') if t['status'] == 'COMPLETED']) >= 4,
+                      what='four completed trials')
+    os.kill(pids('ADVISOR')[0], signal.SIGKILL)
+    job = platform.wait_job(dev, 'crash', timeout=120)
+    assert job['status'] == 'STOPPED', job
+    trials = platform.trials(dev, 'crash')
+    originals = [t for t in trials if t['retry_of'] is None]
+    assert len(originals) == 8
+    lost = [t for t in trials if t['status'] == 'ERRORED']
+    assert lost and all('lost' in t['error'] for t in lost)
+    retried = {t['retry_of'] for t in trials if t['retry_of']}
+    assert retried <= {t['id'] for t in lost}
+    assert not [t for t in trials if t['status'] in ('RUNNING', 'PENDING')]
+    assert len({t['no'] for t in trials}) == len(trials)
+    assert services
+
+
+def test_deadline_stops_new_trials_and_cancels_after_grace(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=60)
+    started = time.monotonic()
+    platform.create_job(dev, 'deadline', train_id, val_id, [slow], {'TIME_HOURS': 4 / 3600})
+    job = platform.wait_job(dev, 'deadline', timeout=30)
+    took = time.monotonic() - started
+    assert 4 <= took < 4 + platform.settings.stop_grace_seconds + 6, took
+    trials = platform.trials(dev, 'deadline')
+    assert len(trials) == 1 and trials[0]['status'] == 'STOPPED'
+    assert job['status'] == 'ERRORED' and 'time budget' in job['error']   # nothing completed in time
+
+
+def test_an_admin_restart_loses_nothing(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=0.5)
+    platform.create_job(dev, 'restart', train_id, val_id, [slow], {'MODEL_TRIAL_COUNT': 6, 'TIME_HOURS': 0.1})
+    platform.wait_for(lambda: any(t['status'] == 'COMPLETED' for t in platform.trials(dev, 'restart')),
+                      what='a completed trial')
+    platform.restart_admin()
+    job = platform.wait_job(dev, 'restart', timeout=60)
+    assert job['status'] == 'STOPPED' and job['trials_completed'] == 6
+    platform.wait_for(lambda: not platform.live_services(job['id']), what='services removed by the new admin')
+
+
+def test_concurrent_creations_get_distinct_versions(platform, setup):
+    dev, train_id, val_id, _ = setup
+    tree = platform.upload_model(dev, TREE, 'SkDecisionTree')
+    results, errors = [], []
+
+    def create():
+        try:
+            client = platform.app.test_client()
+            response = client.post('/train_jobs', headers={'Authorization': f'Bearer {platform.tokens[dev]}'},
+                                   json={'app': 'race', 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
+                                         'val_dataset_id': val_id, 'model_ids': [tree],
+                                         'budget': {'MODEL_TRIAL_COUNT': 1}})
+            results.append((response.status_code, response.get_json()))
+        except Exception as e:  # pragma: no cover - reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and [s for s, _ in results] == [200] * 4
+    assert sorted(body['app_version'] for _, body in results) == [1, 2, 3, 4]
+    for version in range(1, 5):
+        assert platform.wait_job(dev, 'race', version=version, timeout=60)['status'] == 'STOPPED'
+
+
+def test_bad_requests_get_clear_errors(platform, setup):
+    dev, train_id, val_id, _ = setup
+    tree = platform.upload_model(dev, TREE, 'SkDecisionTree')
+    other = platform.make_user('other')
+    others_data = platform.upload_dataset(other, _tiny_csv())
+    cases = [
+        ({'budget': {'HOURS': 1}}, 400, 'budget'),
+        ({'budget': {'MODEL_TRIAL_COUNT': 0}}, 400, 'budget'),
+        ({'budget': {'TIME_HOURS': -1}}, 400, 'budget'),
+        ({'budget': {'TIME_HOURS': 'soon'}}, 400, 'budget'),
+        ({'budget': {'GPU_COUNT': 1}}, 400, 'budget'),
+        ({'budget': {'WORKERS_PER_MODEL': 100}}, 400, 'budget'),
+        ({'app': 'no spaces please'}, 400, 'app'),
+        ({'app': '../etc'}, 400, 'app'),
+        ({'model_ids': []}, 400, 'model_ids'),
+        ({'model_ids': ['not-a-uuid']}, 400, 'model_ids'),
+        ({'model_ids': ['00000000-0000-0000-0000-000000000000']}, 404, 'model_ids'),
+        ({'train_dataset_id': others_data}, 404, 'train_dataset_id'),
+        ({'advisor': 'GENETIC'}, 400, 'advisor'),
+        ({'max_trial_retries': 99}, 400, 'max_trial_retries'),
+        ({'unknown': 1}, 400, 'unknown'),
+    ]
+    for change, status, field in cases:
+        body = {'app': 'bad', 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
+                'val_dataset_id': val_id, 'model_ids': [tree], 'budget': {'MODEL_TRIAL_COUNT': 1}, **change}
+        error = platform.call('POST', '/train_jobs', dev, expect=status, json=body)['error']
+        assert error.get('field') == field, (change, error)
+    platform.call('POST', '/train_jobs', expect=401, json={})
+    platform.call('GET', '/train_jobs/nope/1', dev, expect=404)
+    platform.call('POST', '/train_jobs/nope/-1/stop', dev, expect=404)
+    platform.call('GET', '/trials/not-a-uuid', dev, expect=404)
+    assert platform.call('GET', '/train_jobs', dev) == []
+
+
+def _tiny_csv() -> str:
+    import tempfile
+    with tempfile.NamedTemporaryFile('w', suffix='.csv', delete=False) as f:
+        f.write('a,b\n1,0\n2,1\n')
+    return f.name
+
+
+def test_trial_parameters_round_trip_through_the_client_codec(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=0.1)
+    platform.create_job(dev, 'params', train_id, val_id, [slow], {'MODEL_TRIAL_COUNT': 1})
+    assert platform.wait_job(dev, 'params')['status'] == 'STOPPED'
+    trial = platform.trials(dev, 'params')[0]
+    params = decode_params(platform.call('GET', f'/trials/{trial["id"]}/parameters', dev))
+    assert params['weights'].dtype == np.float32 and params['weights'].shape == (2, 3)
