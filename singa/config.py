@@ -3,6 +3,10 @@
 This module is the only reader of ``os.environ`` in SingaAuto. Each process builds one
 ``Settings`` with ``Settings.from_env()`` and calls ``settings.require(role)`` before it connects
 to anything, so that a missing or malformed value stops it with a message naming the variable.
+
+Any setting may instead be given as a file: ``SINGA_<NAME>_FILE=/path`` reads the value from that
+file (one trailing newline dropped), which is how Docker Swarm secrets arrive (``/run/secrets/``).
+Setting both ``SINGA_<NAME>`` and ``SINGA_<NAME>_FILE`` is an error.
 """
 import dataclasses
 import os
@@ -47,9 +51,11 @@ class Settings:
     max_dataset_bytes: int = 1 << 30
     max_model_bytes: int = 16 << 20
     model_check_timeout: float = 30.0
+    model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
     reconcile_interval: float = 5.0
     # Containers.
     container_manager: str = 'process'        # 'process' or 'swarm'
+    stack_name: str = 'singa'                 # swarm: labels the services of one deployment
     docker_network: str = 'singa'
     worker_image: str = 'singa-worker:latest'
     worker_torch_image: str = 'singa-worker-torch:latest'
@@ -57,6 +63,8 @@ class Settings:
     storage_volume: str = ''                  # swarm: volume name or host path mounted as storage
     nfs_server: str = ''
     nfs_path: str = ''
+    nfs_options: str = 'nfsvers=4'            # swarm: extra NFS mount options (comma-separated)
+    gpu_resource: str = 'NVIDIA-GPU'          # swarm: the generic resource kind nodes advertise GPUs as
     predictor_port_min: int = 31000
     predictor_port_max: int = 31999
     avoid_manager_for_workers: bool = False
@@ -82,7 +90,7 @@ class Settings:
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            raw = environ.get(PREFIX + f.name.upper())
+            raw = _raw_value(environ, PREFIX + f.name.upper())
             if raw is None or raw == '':
                 continue
             values[f.name] = _convert(f, raw)
@@ -122,6 +130,9 @@ class Settings:
             if self.container_manager not in ('process', 'swarm'):
                 raise ConfigError(
                     f'SINGA_CONTAINER_MANAGER must be one of process, swarm; got {self.container_manager!r}')
+            if self.model_check_sandbox not in ('auto', 'process', 'container'):
+                raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
+                                  f'got {self.model_check_sandbox!r}')
         if role in ('advisor', 'train', 'inference', 'predictor') and not self.service_id:
             missing.append('service_id')
         if missing:
@@ -132,6 +143,21 @@ class Settings:
     def to_env(self, names) -> dict:
         """The ``SINGA_*`` variables for the given fields, to hand to a process the admin starts."""
         return {PREFIX + n.upper(): _render(getattr(self, n)) for n in names}
+
+
+def _raw_value(environ: Mapping[str, str], name: str) -> Optional[str]:
+    """``environ[name]``, or the contents of the file named by ``environ[name + '_FILE']``."""
+    path = environ.get(name + '_FILE')
+    if not path:
+        return environ.get(name)
+    if environ.get(name):
+        raise ConfigError(f'both {name} and {name}_FILE are set; set only one')
+    try:
+        with open(path, encoding='utf-8') as f:
+            value = f.read()
+    except OSError as e:
+        raise ConfigError(f'{name}_FILE={path} cannot be read: {e.strerror}') from None
+    return value[:-1] if value.endswith('\n') else value
 
 
 def _convert(f: dataclasses.Field, raw: str):

@@ -1,0 +1,42 @@
+"""The docker CLI for the tests that need a Docker Engine, and the test resources they create.
+
+The CLI (not docker-py) on purpose: the tests check what an operator would run, and
+``singa.container.docker_swarm`` stays the only importer of the Docker SDK.
+"""
+import subprocess
+import uuid
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the docker CLI; on failure (with ``check``) raise with its output in the message."""
+    result = subprocess.run(['docker', *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f'docker {" ".join(args)} exited {result.returncode}:\n'
+                             f'{result.stdout}\n{result.stderr}')
+    return result
+
+
+class DockerResources:
+    """Names for test containers and volumes, all removed at teardown."""
+
+    def __init__(self):
+        self.prefix = f'singa-test-{uuid.uuid4().hex[:8]}'
+        self.containers: list[str] = []
+        self.volumes: list[str] = []
+
+    def container_name(self, role: str) -> str:
+        name = f'{self.prefix}-{role}-{len(self.containers)}'
+        self.containers.append(name)
+        return name
+
+    def volume(self, role: str) -> str:
+        name = f'{self.prefix}-{role}'
+        docker('volume', 'create', '--label', 'singa.test=1', name)
+        self.volumes.append(name)
+        return name
+
+    def cleanup(self):
+        for name in self.containers:
+            docker('rm', '--force', '--volumes', name, check=False)
+        for name in self.volumes:
+            docker('volume', 'rm', '--force', name, check=False)
