@@ -6,6 +6,8 @@ import tempfile
 
 import pytest
 
+# The Docker fixtures serve test/swarm/ and the Swarm run of the container contract suite.
+from docker_fixtures import docker_engine, docker_resources, singa_images, swarm  # noqa: F401
 from singa.config import Settings
 from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
 from singa.meta_store.db import MetaStore
@@ -15,6 +17,7 @@ _OWN_BASETEMP = []
 
 
 def pytest_configure(config):
+    config.addinivalue_line('markers', 'swarm: needs a Docker Engine (skipped only with SINGA_SKIP_SWARM=1)')
     # Sessions running side by side share /tmp/pytest-of-<user>, and each prunes the others' old
     # directories: a running server's data directory could vanish under it (and then never be
     # stopped). Each session gets a base directory of its own, removed at its end.

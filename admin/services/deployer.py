@@ -17,7 +17,8 @@ import re
 from typing import Optional
 
 from singa.constants import ServiceType
-from singa.container.base import ContainerService, Mount, ServiceSpec
+from singa.container.base import ContainerService, ServiceSpec
+from singa.container.storage import STORAGE_TARGET, storage_mounts
 from singa.meta_store import services
 from singa.meta_store.records import ServiceRecord
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
@@ -83,20 +84,21 @@ class Deployer:
 
     def storage_target(self) -> str:
         """Where workers see the shared storage: the same path as the admin, or /storage in containers."""
-        return self.settings.storage_dir if self.settings.container_manager == 'process' else '/storage'
+        return self.settings.storage_dir if self.settings.container_manager == 'process' else STORAGE_TARGET
 
-    def spec(self, service: ServiceRecord, image: Optional[str] = None) -> ServiceSpec:
+    def spec(self, service: ServiceRecord, image: Optional[str] = None,
+             avoid_ports: frozenset = frozenset()) -> ServiceSpec:
         s = self.settings
         mounts = ()
         if s.container_manager != 'process' and service.service_type != ServiceType.ADVISOR:
-            mounts = (Mount(s.storage_volume or s.storage_dir, '/storage',
-                            read_only=service.service_type == ServiceType.PREDICT),)
+            mounts = storage_mounts(s, read_only=service.service_type == ServiceType.PREDICT)
         return ServiceSpec(
             name=_service_name(service), service_type=service.service_type,
             command=list(_COMMANDS[ServiceType(service.service_type)]), environment=self.environment(service),
             image=image or (s.predictor_image if service.service_type == ServiceType.PREDICT else s.worker_image),
             replicas=service.replicas, gpus=service.gpus, mounts=mounts,
             publish_port=PREDICTOR_PORT if service.service_type == ServiceType.PREDICT else None,
+            avoid_ports=avoid_ports,
             labels={'singa.service_id': str(service.id), 'singa.job_id': str(service.job_id),
                     'singa.service_type': service.service_type},
             restart=True, max_restarts=3)
@@ -105,7 +107,11 @@ class Deployer:
         """Create the container service of a recorded service and record where it runs."""
         if service.service_type != ServiceType.ADVISOR:
             ensure_job_redis_user(self.settings, self.r, service.service_type, service.job_id)
-        created = self.manager.create_service(self.spec(service, image))
+        avoid_ports = frozenset()
+        if service.service_type == ServiceType.PREDICT:
+            with self.store.transaction() as cur:
+                avoid_ports = services.promised_ports(cur, except_service_id=service.id)
+        created = self.manager.create_service(self.spec(service, image, avoid_ports))
         with self.store.transaction() as cur:
             services.set_deployed(cur, service.id, container_service_id=created.id,
                                   container_service_name=created.name, hostname=created.hostname,

@@ -16,10 +16,16 @@ from singa.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class Mount:
-    """Shared storage made visible to a service: ``source`` (host path or volume) at ``target``."""
+    """Shared storage made visible to a service: ``source`` at ``target``.
+
+    ``source`` is an absolute host path (a bind mount) or a volume name; ``volume_options``, for a
+    volume, are the options of Docker's ``local`` volume driver it is created with on each node
+    that needs it (e.g. ``type=nfs``; see ``singa.container.storage``).
+    """
     source: str
     target: str
     read_only: bool = False
+    volume_options: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +42,9 @@ class ServiceSpec:
     host port that cannot clash and reports it in ``ContainerService.ext_port``. (The process
     manager has no port mapping: the port it picks is both, and is what ``SINGA_SERVICE_PORT`` says.)
     ``mounts`` make shared storage visible; the process manager sees host paths and accepts only
-    mounts whose target is their source. ``restart`` restarts a replica that exits non-zero or is
+    mounts whose target is their source. ``avoid_ports`` are host ports the caller has promised to
+    other services (e.g. recorded ones being replaced): the manager never picks them.
+    ``restart`` restarts a replica that exits non-zero or is
     killed, at most ``max_restarts`` times; a replica that exits 0 is done and stays down.
     """
     name: str
@@ -48,6 +56,7 @@ class ServiceSpec:
     gpus: int = 0
     mounts: Sequence[Mount] = ()
     publish_port: Optional[int] = None
+    avoid_ports: frozenset = frozenset()
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     restart: bool = True            # restart the service's processes when they fail
     max_restarts: int = 3

@@ -62,7 +62,7 @@ class ProcessContainerManager(BaseContainerManager):
             raise ContainerError(f'cannot make the service and log directories: {e}',
                                  resource='service') from e
         with self._lock():
-            port = self._free_port() if spec.publish_port is not None else None
+            port = self._free_port(spec.avoid_ports) if spec.publish_port is not None else None
             service_id = f'{_safe(spec.name)}-{secrets.token_hex(4)}'
             service_dir = os.path.join(self.services_dir, service_id)
             os.makedirs(os.path.join(service_dir, files.WORK), mode=0o700)
@@ -164,9 +164,10 @@ class ProcessContainerManager(BaseContainerManager):
         _wait_until(lambda: (files.read_json(state_path) or {}).get('status') != 'DEPLOYING'
                     or not supervisor.alive(), START_TIMEOUT, interval=0.005)
 
-    def _free_port(self) -> int:
-        """A host port in the predictor range that no service holds and nothing listens on."""
-        taken = {s.port for s in self.list_services() if s.port is not None}
+    def _free_port(self, avoid: frozenset) -> int:
+        """A host port in the predictor range that no service holds, nobody reserved and nothing
+        listens on."""
+        taken = {s.port for s in self.list_services() if s.port is not None} | set(avoid)
         for port in range(self.settings.predictor_port_min, self.settings.predictor_port_max + 1):
             if port not in taken and _bindable(port):
                 return port

@@ -47,6 +47,13 @@ def set_service_status(cur, service_id, status: str, error: Optional[str] = None
     return cur.rowcount == 1
 
 
+def promised_ports(cur, except_service_id=None) -> frozenset:
+    """Host ports recorded for live services (other than ``except_service_id``)."""
+    cur.execute('SELECT ext_port FROM services WHERE ext_port IS NOT NULL AND status = ANY(%s)'
+                ' AND id IS DISTINCT FROM %s', (list(LIVE), except_service_id))
+    return frozenset(row['ext_port'] for row in cur.fetchall())
+
+
 def count_restart(cur, service_id) -> int:
     cur.execute('UPDATE services SET restarts = restarts + 1 WHERE id = %s RETURNING restarts', (service_id,))
     row = cur.fetchone()

@@ -3,21 +3,28 @@
 A harness wraps one manager with the few things the contract cannot say portably: how to build a
 spec for a small Python worker, how to kill one replica from outside, how many times a replica was
 restarted, and what of a destroyed service is still alive. To run the suite against another
-manager, write a ``<name>_harness(settings, tmp_path)`` generator next to ``process_harness`` and
-add it to ``HARNESSES``; ``test_container_contract.py`` is parametrized over that dict. A manager
-that needs outside machinery (the Swarm one needs a Docker engine, which ``scripts/test.sh``
-prepares unless ``--skip-swarm``) is added only when ``SINGA_SKIP_SWARM`` is not ``1``, so that
-skipping it is the caller's explicit choice and never a silent skip.
+manager, write a ``<name>_harness(settings, tmp_path, **fixtures)`` generator next to
+``process_harness`` (the names in its ``fixtures`` attribute are fixtures it is given) and add it to
+``HARNESSES``; ``test_container_contract.py`` is parametrized over that dict. A manager that needs
+outside machinery (the Swarm one needs a Docker engine, which ``scripts/test.sh`` prepares unless
+``--skip-swarm``) is added only when ``SINGA_SKIP_SWARM`` is not ``1``, so that skipping it is the
+caller's explicit choice and never a silent skip.
 """
+import concurrent.futures
 import dataclasses
 import json
 import os
 import signal
 import time
 import urllib.request
+import uuid
 from typing import Callable, Iterator
 
+from docker_cli import docker
+from docker_fixtures import swarm_skipped
+
 from singa.constants import ServiceStatus
+from singa.container import swarm_specs
 from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec
 from singa.container.local_process import ProcessContainerManager
 from singa.container.process_files import ProcessRef, owned_group
@@ -73,8 +80,10 @@ class Harness:
         return status
 
     def cleanup(self) -> None:
-        for service in self.created:
-            self.manager.destroy_service(service, timeout=1.0)
+        """Destroy every service the test created, side by side (managers are thread-safe)."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            for done in [pool.submit(self.manager.destroy_service, s, 1.0) for s in self.created]:
+                done.result()
 
 
 def get_json(service: ContainerService, timeout: float = 30.0, unlike: str = None) -> dict:
@@ -127,4 +136,74 @@ def process_harness(settings, tmp_path) -> Iterator[Harness]:
     harness.cleanup()
 
 
+# -- swarm -----------------------------------------------------------------------------------------
+# What the worker image's environment holds besides what a service is given (Dockerfile ENV lines,
+# and HOSTNAME/HOME from Docker itself).
+IMAGE_ENV_NAMES = frozenset({'PATH', 'HOME', 'HOSTNAME', 'LANG', 'VIRTUAL_ENV', 'PYTHONUNBUFFERED',
+                             'PYTHONDONTWRITEBYTECODE', 'PIP_DISABLE_PIP_VERSION_CHECK', 'SINGA_DATA_DIR'})
+
+
+def _slot_tasks(manager, service, index: int) -> list:
+    return swarm_specs.tasks_by_slot(manager.tasks(service)).get(index + 1, [])
+
+
+def _swarm_kill(manager, service, index):
+    running = [t for t in _slot_tasks(manager, service, index) if t['Status']['State'] == 'running']
+    assert running, f'replica {index} of {service.name} is not running'
+    docker('kill', running[-1]['Status']['ContainerStatus']['ContainerID'])
+
+
+def _swarm_restarts(manager, service, index):
+    return len(_slot_tasks(manager, service, index)) - 1
+
+
+def _swarm_containers(manager, service, timeout: float = 30.0) -> list:
+    """The containers of the service's live tasks, once every replica has one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [c for _, c in swarm_specs.live_containers(manager.tasks(service))]
+        if len(found) >= service.info['replicas'] or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _still_running(containers: list) -> list:
+    running = []
+    for container in containers:
+        state = docker('inspect', '--format', '{{.State.Running}}', container, check=False)
+        if state.returncode == 0 and state.stdout.strip() == 'true':
+            running.append(container)
+    return running
+
+
+def swarm_harness(settings, tmp_path, singa_images, swarm) -> Iterator[Harness]:
+    from singa.container.docker_swarm import SwarmContainerManager
+    name = f'singa-test-{uuid.uuid4().hex[:8]}'
+    docker('network', 'create', '--driver', 'overlay', '--attachable', '--label', 'singa.test=1', name)
+    settings = dataclasses.replace(settings, container_manager='swarm', data_dir=str(tmp_path / 'data'),
+                                   stack_name=name, docker_network=name, stop_grace_seconds=5.0,
+                                   predictor_port_min=32100, predictor_port_max=32199)
+    harness = Harness(
+        manager=SwarmContainerManager(settings),
+        new_manager=lambda: SwarmContainerManager(settings),
+        spec_defaults={'image': f'singa-worker:{singa_images}'},
+        kill_replica=_swarm_kill,
+        restart_count=_swarm_restarts,
+        snapshot=_swarm_containers,
+        leftovers=_still_running,
+        basic_env_names=IMAGE_ENV_NAMES,
+    )
+    try:
+        yield harness
+    finally:
+        created = {s.id for s in harness.created}
+        harness.created += [s for s in harness.manager.list_services() if s.id not in created]  # left by a failure
+        harness.cleanup()
+        docker('network', 'rm', name, check=False)
+
+
+swarm_harness.fixtures = ('singa_images', 'swarm')
+
 HARNESSES = {'process': process_harness}
+if not swarm_skipped():
+    HARNESSES['swarm'] = swarm_harness

@@ -14,7 +14,9 @@ ADMIN_SECRETS = {'SINGA_POSTGRES_PASSWORD': 'pg-secret-8d1f', 'SINGA_TOKEN_SECRE
 
 @pytest.fixture(params=sorted(HARNESSES))
 def harness(request, settings, tmp_path):
-    yield from HARNESSES[request.param](settings, tmp_path)
+    make = HARNESSES[request.param]
+    fixtures = {name: request.getfixturevalue(name) for name in getattr(make, 'fixtures', ())}
+    yield from make(settings, tmp_path, **fixtures)
 
 
 def _name(prefix: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared by the tests that need a Docker Engine (marker ``swarm``).
+"""Fixtures for the tests that need a Docker Engine: the image tests and the live-swarm tests in
+``test/swarm/``, and the Swarm run of the container contract suite in ``test/integration/``.
 
 They run unless ``SINGA_SKIP_SWARM=1`` (set by the test command's explicit ``--skip-swarm``).
 Otherwise Docker must work: ``scripts/ensure_docker.sh`` installs and starts it when it can, and
@@ -13,18 +14,18 @@ import pytest
 
 from docker_cli import DockerResources
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SKIP_ENV = 'SINGA_SKIP_SWARM'
 
 
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'swarm: needs a Docker Engine (skipped only with SINGA_SKIP_SWARM=1)')
+def swarm_skipped() -> bool:
+    return os.environ.get(SKIP_ENV) == '1'
 
 
 @pytest.fixture(scope='session')
 def docker_engine():
     """A Docker Engine that answers, or a failure that says why (a skip only when asked for)."""
-    if os.environ.get(SKIP_ENV) == '1':
+    if swarm_skipped():
         pytest.skip(f'{SKIP_ENV}=1: Docker/Swarm tests skipped on request')
     result = subprocess.run([str(REPO / 'scripts' / 'ensure_docker.sh')],
                             capture_output=True, text=True, timeout=600)
@@ -43,6 +44,19 @@ def singa_images(docker_engine) -> str:
         pytest.fail(f'scripts/build_images.sh failed:\n{result.stderr[-4000:]}', pytrace=False)
     return subprocess.run([sys.executable, str(REPO / 'scripts' / 'build_support.py'), 'version'],
                           capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope='session')
+def swarm(docker_engine) -> str:
+    """This Docker Engine as a Swarm manager (initialised here if it is not in a swarm); its node id.
+    The swarm is left active afterwards, like the engine: it is infrastructure, not test data."""
+    from docker_cli import docker
+    state = docker('info', '--format', '{{.Swarm.LocalNodeState}}').stdout.strip()
+    if state == 'inactive':
+        docker('swarm', 'init', '--advertise-addr', '127.0.0.1')
+    elif state != 'active':
+        pytest.fail(f'this Docker Engine is in swarm state {state!r}; the Swarm tests need a manager node')
+    return docker('info', '--format', '{{.Swarm.NodeID}}').stdout.strip()
 
 
 @pytest.fixture

@@ -1,0 +1,93 @@
+"""How containers see the shared storage (for managers that mount it: Swarm).
+
+Every worker that needs storage sees its root at ``STORAGE_TARGET`` (``/storage``), and the
+datasets directory again, read-only, at ``/storage/data``: a worker runs user code, which may
+write trained parameters and logs but never change a dataset. (The admin, which stores uploads,
+mounts the root alone, read-write.) Where the files come from:
+
+- **a host directory** (``SINGA_STORAGE_VOLUME=/abs/path``; when unset, the admin's own
+  ``SINGA_STORAGE_DIR``): bind mounts of the directory and of its ``data/``. Every node that runs
+  workers must have the same files at that path: one node, or a shared file system the hosts
+  mount there themselves.
+- **NFS** (``SINGA_NFS_SERVER`` and ``SINGA_NFS_PATH``): Docker volumes of the ``local`` driver
+  with ``type=nfs`` options, named ``SINGA_STORAGE_VOLUME`` (default ``<stack>-storage``) and
+  ``<that>-data``. Swarm gives each task the volume spec, so every node mounts the export itself
+  when a task lands there; nothing has to be prepared on the nodes but an NFS client.
+
+Nothing here talks to Docker, so the options are unit-tested on machines without NFS.
+"""
+import os
+import posixpath
+import re
+
+from singa.container.base import Mount
+from singa.errors import ConfigError
+
+STORAGE_TARGET = '/storage'
+DATA_DIR = 'data'                     # datasets, under the storage root
+_HOST = re.compile(r'^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+)$')
+_OPTION = re.compile(r'^[A-Za-z0-9_]+(=[A-Za-z0-9_.:/-]+)?$')
+_VOLUME_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+
+
+def uses_nfs(settings) -> bool:
+    if bool(settings.nfs_server) != bool(settings.nfs_path):
+        raise ConfigError('set both SINGA_NFS_SERVER and SINGA_NFS_PATH for NFS storage, or neither')
+    return bool(settings.nfs_server)
+
+
+def nfs_volume_options(server: str, path: str, extra: str = 'nfsvers=4', read_only: bool = False) -> dict:
+    """Driver options of a ``local`` Docker volume that mounts ``server:path`` over NFS.
+
+    Equivalent to ``docker volume create --driver local --opt type=nfs --opt o=addr=SERVER,... --opt
+    device=:PATH``. Values are checked so that none can smuggle in another mount option.
+    """
+    if not _HOST.match(server or ''):
+        raise ConfigError(f'SINGA_NFS_SERVER must be a host name or IP address; got {server!r}')
+    if not path.startswith('/') or not _clean_path(path):
+        raise ConfigError(f'SINGA_NFS_PATH must be an absolute path without commas or spaces; got {path!r}')
+    options = [o for o in (extra or '').split(',') if o]
+    for option in options:
+        if not _OPTION.match(option) or option.split('=', 1)[0] in ('addr', 'ro', 'rw'):
+            raise ConfigError(f'SINGA_NFS_OPTIONS must be comma-separated NFS options (addr, ro and rw '
+                              f'are set by SingaAuto); got {extra!r}')
+    mode = 'ro' if read_only else 'rw'
+    return {'type': 'nfs', 'o': ','.join([f'addr={server}', mode, *options]), 'device': f':{path}'}
+
+
+def storage_volume_name(settings) -> str:
+    """The NFS volume's name: ``SINGA_STORAGE_VOLUME`` or ``<stack>-storage``."""
+    name = settings.storage_volume or f'{settings.stack_name}-storage'
+    if not _VOLUME_NAME.match(name):
+        raise ConfigError(f'with NFS storage, SINGA_STORAGE_VOLUME names the Docker volume; {name!r} is '
+                          'not a valid volume name')
+    return name
+
+
+def storage_host_dir(settings) -> str:
+    """The host directory that holds the storage (when it is not NFS)."""
+    path = settings.storage_volume or settings.storage_dir
+    if not os.path.isabs(path) or not _clean_path(path):
+        raise ConfigError(f'SINGA_STORAGE_VOLUME must be an absolute host path (or use NFS: set '
+                          f'SINGA_NFS_SERVER and SINGA_NFS_PATH); got {path!r}')
+    return posixpath.normpath(path)
+
+
+def storage_mounts(settings, read_only: bool = False) -> tuple:
+    """The mounts that give a worker the storage at ``/storage`` with ``/storage/data`` read-only
+    (everything read-only when ``read_only``)."""
+    data_target = posixpath.join(STORAGE_TARGET, DATA_DIR)
+    if uses_nfs(settings):
+        volume = storage_volume_name(settings)
+        data_path = posixpath.join(settings.nfs_path, DATA_DIR)
+        return (Mount(volume, STORAGE_TARGET, read_only, nfs_volume_options(
+                    settings.nfs_server, settings.nfs_path, settings.nfs_options, read_only)),
+                Mount(f'{volume}-{DATA_DIR}', data_target, True, nfs_volume_options(
+                    settings.nfs_server, data_path, settings.nfs_options, True)))
+    root = storage_host_dir(settings)
+    return (Mount(root, STORAGE_TARGET, read_only),
+            Mount(posixpath.join(root, DATA_DIR), data_target, True))
+
+
+def _clean_path(path: str) -> bool:
+    return not re.search(r'[\s,]', path)
