@@ -22,6 +22,7 @@ class AdminContext:
     trials: Optional[Any] = None              # singa.admin.services.trials.TrialService
     reconciler: Optional[Any] = None
     stop_all_inference_jobs: Optional[Any] = None
+    model_sandbox: Optional[Any] = None       # where templates are checked (singa.model.inspect)
 
 
 def admin_context() -> AdminContext:

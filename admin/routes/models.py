@@ -40,7 +40,7 @@ def create_model():
     fields, parts = CREATE_MODEL.parse()
     new = models.NewModel(**fields)
     record = models.create_model(ctx.meta_store, ctx.settings, current_user(), new,
-                                 saved_upload(parts[models.FILE_FIELD]))
+                                 saved_upload(parts[models.FILE_FIELD]), sandbox=ctx.model_sandbox)
     return jsonify(model_json(record))
 
 

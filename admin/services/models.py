@@ -2,8 +2,8 @@
 
 Visibility: the owner and admins see a template, everyone sees PUBLIC ones; a template the caller
 may not see is "not found". The file is checked by ``singa.model.inspect.check_model_template``,
-which imports it in a short-lived subprocess with a scrubbed environment and a time limit and
-returns the knob space as JSON. The bytes are kept in the row and copied to
+which imports it in a sandbox (a short-lived subprocess with a scrubbed environment, or a locked-down
+throwaway container) with a time limit and returns the knob space as JSON. The bytes are kept in the row and copied to
 ``models/<id>/template.<py|zip>`` on shared storage for the workers.
 """
 import io
@@ -43,8 +43,9 @@ class NewModel:
 
 
 def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: NewModel,
-                 upload: files.UploadedFile) -> ModelRecord:
-    """Validate every field, check the template in a subprocess, then store and record it."""
+                 upload: files.UploadedFile, sandbox=None) -> ModelRecord:
+    """Validate every field, check the template in ``sandbox`` (see ``singa.model.inspect``; a
+    container of the template's own image if it names one), then store and record it."""
     try:
         if upload.size > settings.max_model_bytes:
             raise PayloadTooLargeError(f'the model file is {upload.size} bytes; the limit is '
@@ -64,7 +65,8 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
             raise _name_conflict(name)
     knob_config = check_model_template(file_bytes, model_class, file_kind=file_kind,
                                        module_file=file_name if file_kind == 'zip' else None,
-                                       timeout=settings.model_check_timeout)
+                                       timeout=settings.model_check_timeout, sandbox=sandbox,
+                                       image=docker_image)
     model_id = uuid.uuid4()
     relative = f'{files.MODELS_DIR}/{model_id}/template.{file_kind}'
     try:

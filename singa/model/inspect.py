@@ -7,11 +7,16 @@ Command line (the short-lived process that does import it)::
 prints exactly one JSON line on stdout: ``{"ok": true, "knob_config": <serialized>, "task_hint": null}``
 or ``{"ok": false, "error": "<reason>"}``; anything the template prints goes to stderr.
 
-``check_model_template(...)`` is what the admin calls: it writes the bytes to a private temporary
-directory and runs that command in a subprocess with a scrubbed environment (no ``SINGA_*``
-variables, ``HOME`` = the temporary directory), a time limit and a memory limit.
+``check_model_template(...)`` is what the admin calls: it runs that command on the bytes in a
+sandbox with a time limit and a memory limit. Two sandboxes (``make_sandbox(settings)`` picks):
+``ProcessSandbox``, a subprocess in a private temporary directory with a scrubbed environment (no
+``SINGA_*`` variables, ``HOME`` = that directory); and, with Docker, ``DockerSandbox``
+(``singa.container.docker_swarm``), a throwaway container of the worker image (or the template's
+own) with no network, a read-only root file system, no capabilities, a non-root user, and memory,
+CPU and process limits, which also keeps the template's packages out of the admin's image.
 """
 import argparse
+import dataclasses
 import inspect as pyinspect
 import json
 import os
@@ -20,9 +25,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
-from singa.errors import InvalidKnobError, InvalidModelError
+from singa.errors import ConfigError, InvalidKnobError, InvalidModelError
 
 DEFAULT_MEMORY_MB = 4096
 _PASSED_ENV = ('PATH', 'LANG', 'LC_ALL', 'PIP_FIND_LINKS')
@@ -63,41 +68,86 @@ def inspect_template(file_path: str, class_name: str, file_kind: str = 'py',
         return {'ok': False, 'error': e.message}
 
 
+@dataclasses.dataclass(frozen=True)
+class SandboxRun:
+    """What a sandboxed ``python ARGV`` did: its exit code (``None``: killed at the time limit),
+    its output, and whether it was killed for using too much memory."""
+    exit_code: Optional[int]
+    stdout: bytes
+    stderr: bytes
+    out_of_memory: bool = False
+
+
+class ProcessSandbox:
+    """Runs ``python ARGV`` with this interpreter as a local subprocess (its own session), in a
+    private temporary directory that holds ``files`` and is also its ``HOME``, with a scrubbed
+    environment (no ``SINGA_*`` variables) and a time limit. The memory limit is the command's own
+    business (``--max-memory-mb``). ``image`` is ignored."""
+
+    def run(self, argv: Sequence[str], files: Mapping[str, bytes], timeout: float, memory_mb: int,
+            image: Optional[str] = None) -> SandboxRun:
+        workdir = tempfile.mkdtemp(prefix='singa-inspect-')
+        try:
+            for name, data in files.items():
+                with open(os.path.join(workdir, name), 'wb') as f:
+                    f.write(data)
+            proc = subprocess.Popen([sys.executable, *argv], cwd=workdir, env=_scrubbed_env(workdir),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                return SandboxRun(None, b'', b'')
+            return SandboxRun(proc.returncode, out, err)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def make_sandbox(settings):
+    """The sandbox ``settings.model_check_sandbox`` names: ``process``, ``container`` (a throwaway
+    Docker container, ``singa.container.docker_swarm.DockerSandbox``) or ``auto`` (a container
+    with the Swarm container manager, a process otherwise)."""
+    kind = settings.model_check_sandbox
+    if kind == 'auto':
+        kind = 'container' if settings.container_manager == 'swarm' else 'process'
+    if kind == 'process':
+        return ProcessSandbox()
+    if kind == 'container':
+        from singa.container.docker_swarm import DockerSandbox
+        return DockerSandbox(settings)
+    raise ConfigError(f'SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; got {kind!r}')
+
+
 def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'py',
                          module_file: Optional[str] = None, timeout: float = 30.0,
-                         memory_mb: int = DEFAULT_MEMORY_MB) -> dict:
-    """Inspect uploaded template bytes in a sandboxed subprocess; return the serialized knob config.
+                         memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None) -> dict:
+    """Inspect uploaded template bytes in a sandbox; return the serialized knob config.
 
-    Raises ``InvalidModelError`` with the reason (bad template, timeout, crash).
+    ``sandbox`` (default a ``ProcessSandbox``) runs ``python -m singa.model.inspect`` on the file;
+    ``image`` is the container image to do it in, for sandboxes that use one (default theirs).
+    Raises ``InvalidModelError`` with the reason (bad template, timeout, crash, out of memory).
     """
     if file_kind not in ('py', 'zip'):
         raise InvalidModelError(f'model file kind must be py or zip; got {file_kind!r}')
-    workdir = tempfile.mkdtemp(prefix='singa-inspect-')
-    try:
-        path = os.path.join(workdir, 'template.' + file_kind)
-        with open(path, 'wb') as f:
-            f.write(file_bytes)
-        cmd = [sys.executable, '-m', 'singa.model.inspect', path, class_name, '--kind', file_kind,
-               '--max-memory-mb', str(int(memory_mb))]
-        if module_file:
-            cmd += ['--module-file', module_file]
-        proc = subprocess.Popen(cmd, cwd=workdir, env=_scrubbed_env(workdir), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise InvalidModelError(f'inspecting the model timed out after {timeout:g} s') from None
-        result = _last_json_line(out)
-        if result is None:
-            tail = err.decode('utf-8', 'replace').strip().splitlines()[-3:]
-            raise InvalidModelError(f'inspecting the model failed (exit code {proc.returncode})'
-                                    + (': ' + ' | '.join(tail) if tail else ''))
-        if not result.get('ok'):
-            raise InvalidModelError(str(result.get('error') or 'invalid model template'))
-        return result['knob_config']
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    name = 'template.' + file_kind
+    argv = ['-m', 'singa.model.inspect', name, class_name, '--kind', file_kind,
+            '--max-memory-mb', str(int(memory_mb))]
+    if module_file:
+        argv += ['--module-file', module_file]
+    run = (sandbox or ProcessSandbox()).run(argv, {name: file_bytes}, timeout, memory_mb, image)
+    if run.exit_code is None:
+        raise InvalidModelError(f'inspecting the model timed out after {timeout:g} s')
+    if run.out_of_memory:
+        raise InvalidModelError(f'the model file needs more than {memory_mb} MB to import')
+    result = _last_json_line(run.stdout)
+    if result is None:
+        tail = run.stderr.decode('utf-8', 'replace').strip().splitlines()[-3:]
+        raise InvalidModelError(f'inspecting the model failed (exit code {run.exit_code})'
+                                + (': ' + ' | '.join(tail) if tail else ''))
+    if not result.get('ok'):
+        raise InvalidModelError(str(result.get('error') or 'invalid model template'))
+    return result['knob_config']
 
 
 def _scrubbed_env(home: str) -> dict:
