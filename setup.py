@@ -47,6 +47,8 @@ setup(
         'gunicorn>=25.1',   # --no-control-socket
         # Validates model template dependencies as PEP 508 requirements (no URLs, paths or options).
         'packaging>=23.0',
+        # singa.model.SklearnBase saves scikit-learn models with it (no pickle): the workers need it.
+        'skops>=0.10',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.

@@ -3,7 +3,8 @@
 One reconciler acts at a time across all admin processes (a PostgreSQL advisory lock held on a
 connection of its own elects the leader). Every ``settings.reconcile_interval`` seconds it:
 
-1. asks the container manager about every live service: marks it RUNNING, STOPPED or ERRORED;
+1. asks the container manager about every live service: marks it RUNNING, STOPPED (and removes
+   the finished container service) or ERRORED;
    replaces a failed service of a live job (up to ``MAX_REPLACEMENTS``); ends a sub-job whose
    advisor or every train worker is beyond repair;
 2. finishes jobs the workers cannot finish: a stop that was not honoured within the grace
@@ -11,7 +12,7 @@ connection of its own elects the leader). Every ``settings.reconcile_interval`` 
 3. removes the services, queues and Redis users of ended jobs, and ends any trial still
    PENDING or RUNNING in an ended job;
 4. removes container services that no live record claims (left by an admin that crashed
-   mid-deploy), and re-creates the Redis users of live jobs (in case Redis lost them).
+   mid-deploy, or finished), and re-creates the Redis users of live jobs (in case Redis lost them).
 """
 import datetime
 import logging
@@ -73,6 +74,9 @@ class Reconciler:
                 with self.store.transaction() as cur:
                     services.set_service_status(cur, service.id, ServiceStatus.RUNNING.value)
             elif status == ServiceStatus.STOPPED:
+                # Its replicas are done: remove the container service (on Swarm it would otherwise
+                # stay listed, with no replica, for ever).
+                self.deployer.destroy(service, timeout=2)
                 with self.store.transaction() as cur:
                     services.set_service_status(cur, service.id, ServiceStatus.STOPPED.value)
             elif status == ServiceStatus.ERRORED:
@@ -175,7 +179,10 @@ class Reconciler:
         delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.TRAIN.value, job_id)[0])
 
     def _remove_orphans(self) -> None:
-        """Remove container services whose service record is not live (or gone).
+        """Remove container services whose service record is not live: running ones whose record
+        is gone or finished (left by an admin that crashed mid-deploy), and finished ones whose
+        record is finished too (a worker that recorded its own end, like an advisor; on Swarm
+        the service would otherwise stay listed for ever).
 
         Service rows are committed before their container services are created, so a service
         being deployed right now is live and never taken for an orphan.
@@ -184,12 +191,16 @@ class Reconciler:
         if not found:
             return
         with self.store.transaction() as cur:
-            live = {str(s.id) for s in services.list_services(cur, live_only=True)}
+            records = {str(s.id): s for s in services.list_services(cur)}
         for service in found:
             service_id = (service.info.get('labels') or {}).get('singa.service_id')
-            if service_id and service_id not in live and \
-                    self.manager.get_service_status(service) in (ServiceStatus.RUNNING, ServiceStatus.DEPLOYING):
-                log.warning('removing orphan container service %s', service.name)
+            record = records.get(service_id)
+            if not service_id or (record is not None and record.status in services.LIVE):
+                continue
+            running = self.manager.get_service_status(service) in (ServiceStatus.RUNNING, ServiceStatus.DEPLOYING)
+            if running or record is not None:
+                if running:
+                    log.warning('removing orphan container service %s', service.name)
                 self.manager.destroy_service(service, timeout=5)
 
     # -- the thread --------------------------------------------------------------------------

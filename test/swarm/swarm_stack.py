@@ -1,0 +1,111 @@
+"""A SingaAuto stack on the live swarm, driven as an operator drives it: ``scripts/start.sh`` and
+``scripts/stop.sh`` with a stack name, home directory and admin port of its own (so a test never
+touches another deployment on the same swarm), and the docker CLI to look at what runs."""
+import dataclasses
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from docker_cli import docker
+from singa.client import Client
+from singa.local.servers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass
+class SwarmStack:
+    name: str
+    home: Path
+    port: int
+    env: dict
+    password: str = ''
+
+    @classmethod
+    def new(cls, tag: str, home_root: Path, **settings) -> 'SwarmStack':
+        name = f'singa-t{uuid.uuid4().hex[:6]}'
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith('SINGA_')}
+        env.update(SINGA_STACK_NAME=name, SINGA_SWARM_HOME=str(home_root / name), SINGA_ADMIN_PORT=str(port),
+                   SINGA_IMAGE_TAG=tag)
+        env.update({f'SINGA_{k.upper()}': str(v) for k, v in settings.items()})
+        return cls(name, home_root / name, port, env)
+
+    # -- the scripts ---------------------------------------------------------------------------
+    def script(self, name: str, *args: str, timeout: float = 300) -> str:
+        """Run scripts/NAME; its stdout (failing the test with its output if it fails)."""
+        result = subprocess.run([str(REPO / 'scripts' / name), *args], env=self.env, capture_output=True,
+                                text=True, timeout=timeout)
+        assert result.returncode == 0, f'{name} {" ".join(args)} failed:\n{result.stdout}\n{result.stderr}'
+        return result.stdout
+
+    def start(self) -> dict:
+        """scripts/start.sh; what it printed (``admin``, ``superadmin``, ``password``, ``home``)."""
+        out = self.script('start.sh')
+        fields = dict(line.strip().split(':', 1) for line in out.splitlines() if line.startswith('  '))
+        printed = {k: v.strip() for k, v in fields.items()}
+        self.password = printed['password']
+        return printed
+
+    def stop(self, purge: bool = False) -> str:
+        return self.script('stop.sh', *(['--purge'] if purge else []))
+
+    # -- clients -------------------------------------------------------------------------------
+    def client(self, email: str = 'superadmin@singaauto', password: str = None) -> Client:
+        client = Client(admin_host='127.0.0.1', admin_port=self.port)
+        client.login(email, password or self.password)
+        return client
+
+    # -- what runs -----------------------------------------------------------------------------
+    def stack_services(self) -> dict:
+        """``{name: (id, version)}`` of the stack's own services (admin, PostgreSQL, Redis)."""
+        out = docker('service', 'ls', '--filter', f'label=singa.stack={self.name}',
+                     '--format', '{{.Name}}').stdout.split()
+        return {name: tuple(docker('service', 'inspect', '--format', '{{.ID}} {{.Version.Index}}',
+                                   name).stdout.split()) for name in out}
+
+    def job_services(self, *labels: str) -> list:
+        """Names of the services the admin created for jobs (optionally with more labels)."""
+        filters = ['--filter', f'label=singa.swarm.stack={self.name}']
+        for label in labels:
+            filters += ['--filter', f'label={label}']
+        return docker('service', 'ls', *filters, '--format', '{{.Name}}').stdout.split()
+
+    def containers(self, jobs_only: bool = False) -> list:
+        """Every container (running or not) of the stack or of its jobs (only its jobs)."""
+        found = []
+        labels = [f'singa.swarm.stack={self.name}'] + ([] if jobs_only else [f'singa.stack={self.name}'])
+        for label in labels:
+            found += docker('ps', '-a', '--quiet', '--filter', f'label={label}').stdout.split()
+        return found
+
+    def leftovers(self) -> dict:
+        """What of the stack is still on this engine besides the data --purge removes."""
+        return {'services': list(self.stack_services()) + self.job_services(), 'containers': self.containers()}
+
+    def everything(self) -> dict:
+        """Everything of the stack on this engine and disk, data included."""
+        volumes = docker('volume', 'ls', '--quiet', '--filter', f'name={self.name}-').stdout.split()
+        secrets = docker('secret', 'ls', '--quiet', '--filter', f'name={self.name}-').stdout.split()
+        network = docker('network', 'inspect', self.name, check=False).returncode == 0
+        return dict(self.leftovers(), volumes=volumes, secrets=secrets, network=network, home=self.home.exists())
+
+
+def service_containers(service: str, running_only: bool = False) -> list:
+    args = ['ps', '--quiet', '--filter', f'label=com.docker.swarm.service.name={service}']
+    if not running_only:
+        args.insert(1, '-a')
+    return docker(*args).stdout.split()
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
+    """``condition()``'s first truthy value, failing with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f'timed out after {timeout:g} s waiting for {what}'
+        time.sleep(interval)

@@ -1,0 +1,114 @@
+"""SingaAuto on a live Docker Swarm, as an operator runs it: scripts/start.sh, the client,
+scripts/stop.sh. One scenario, each step needing the one before:
+
+1. start the stack; a second start.sh changes nothing;
+2. through the client: log in, upload two datasets and two templates, train with a small budget
+   and kill a train worker's container in the middle of a trial: Swarm restarts it, the lost trial
+   is retried and the job completes every trial; workers could not write to their dataset;
+   nothing of the job is left running afterwards;
+3. stop.sh keeps the data: the stack comes back with the same password and the same records;
+4. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
+"""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docker_cli import docker
+from swarm_stack import REPO, SwarmStack, service_containers, wait_for
+
+pytestmark = pytest.mark.swarm
+
+TEMPLATES = Path(__file__).parent / 'templates'
+BUDGET = 4                                   # trials per template
+
+
+@pytest.fixture(scope='module')
+def stack(singa_images, swarm, tmp_path_factory):
+    stack = SwarmStack.new(singa_images, tmp_path_factory.mktemp('swarm-home'),
+                           trial_lease_seconds=3, stop_grace_seconds=5, reconcile_interval=1,
+                           predictor_port_min=32200, predictor_port_max=32299, stop_timeout=30)
+    yield stack
+    stack.stop(purge=True)                   # whatever the test reached; safe to repeat
+
+
+@pytest.fixture(scope='module')
+def wine(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('wine')
+    subprocess.run([sys.executable, '-m', 'examples.datasets.build', '--out', str(out), 'wine'], cwd=REPO,
+                   check=True, capture_output=True)
+    return out
+
+
+def test_train_on_a_live_swarm_through_a_killed_worker_then_stop_and_purge(stack, wine):
+    # 1. start, twice
+    printed = stack.start()
+    assert printed['admin'].endswith(f':{stack.port}') and printed['superadmin'] == 'superadmin@singaauto'
+    services = stack.stack_services()
+    assert sorted(services) == sorted(f'{stack.name}-{role}' for role in ('admin', 'postgres', 'redis'))
+    assert stack.start() == printed
+    assert stack.stack_services() == services, 'a second start.sh changed the services'
+
+    # 2. train, killing a worker mid-trial
+    admin = stack.client()
+    admin.create_user('dev@example.com', 'password-123', 'MODEL_DEVELOPER')
+    dev = stack.client('dev@example.com', 'password-123')
+    train = dev.create_dataset('wine-train', 'TABULAR_CLASSIFICATION', str(wine / 'wine_train.csv'))
+    val = dev.create_dataset('wine-val', 'TABULAR_CLASSIFICATION', str(wine / 'wine_val.csv'))
+    slow = dev.create_model('slow-tree', 'TABULAR_CLASSIFICATION', str(TEMPLATES / 'slow_tree.py'), 'SlowTree')
+    logreg = dev.create_model('logreg', 'TABULAR_CLASSIFICATION',
+                              str(REPO / 'examples' / 'models' / 'sk_logistic_regression.py'), 'SkLogisticRegression')
+    job = dev.create_train_job('wine', 'TABULAR_CLASSIFICATION', train['id'], val['id'],
+                               budget={'MODEL_TRIAL_COUNT': BUDGET, 'TIME_HOURS': 0.1},
+                               models=[slow['id'], logreg['id']], max_trial_retries=1)
+
+    def running_slow_trial():
+        return next((t for t in dev.get_trials_of_train_job('wine')
+                     if t['model_name'] == 'slow-tree' and t['status'] == 'RUNNING' and t['no'] >= 2), None)
+    victim = wait_for(running_slow_trial, 90, 'a second slow-tree trial to run', interval=0.1)
+    service = wait_for(lambda: stack.job_services(f'singa.job_id={job["id"]}', 'singa.service_type=TRAIN',
+                                                  f'singa.service_id={_service_id_prefix(stack, victim)}'),
+                       10, 'the service of the trial')[0]
+    killed = service_containers(service, running_only=True)
+    assert len(killed) == 1
+    docker('kill', killed[0])
+    wait_for(lambda: set(service_containers(service, running_only=True)) - set(killed), 60,
+             'Swarm to restart the killed worker')
+
+    job = dev.wait_until_train_job_has_stopped('wine', timeout=180, interval=1, progress=False)
+    trials = dev.get_trials_of_train_job('wine')
+    assert job['status'] == 'STOPPED' and job['trials_completed'] == 2 * BUDGET, (job, trials)
+    lost = next(t for t in trials if t['id'] == victim['id'])
+    assert lost['status'] == 'ERRORED'
+    assert [t['status'] for t in trials if t['retry_of'] == victim['id']] == ['COMPLETED']
+    done = next(t for t in trials if t['model_name'] == 'slow-tree' and t['status'] == 'COMPLETED')
+    messages = [m['message'] for m in dev.get_trial_logs(done['id'])['messages']]
+    assert 'dataset writable: False' in messages and done['is_params_saved']
+    wait_for(lambda: not stack.job_services() and not stack.containers(jobs_only=True), 60,
+             'the services and containers of the ended job to be removed')
+
+    # 3. stop, keeping the data; start again
+    stack.stop()
+    assert stack.leftovers() == {'services': [], 'containers': []}
+    assert stack.start()['password'] == printed['password']
+    again = stack.client('dev@example.com', 'password-123')
+    assert sorted(d['name'] for d in again.get_datasets()) == ['wine-train', 'wine-val']
+    assert again.get_train_job('wine')['trials_completed'] == 2 * BUDGET
+
+    # 4. stop and purge
+    stack.stop(purge=True)
+    assert stack.everything() == {'services': [], 'containers': [], 'volumes': [], 'secrets': [],
+                                  'network': False, 'home': False}
+
+
+def _service_id_prefix(stack: SwarmStack, trial: dict) -> str:
+    """The service id of the worker running ``trial`` (its worker id starts with the id's first
+    8 characters; the service's label holds the whole id)."""
+    prefix = trial['worker_id'].split('-')[0]
+    for name in stack.job_services('singa.service_type=TRAIN'):
+        service_id = docker('service', 'inspect', '--format', '{{index .Spec.Labels "singa.service_id"}}',
+                            name).stdout.strip()
+        if service_id.startswith(prefix):
+            return service_id
+    raise AssertionError(f'no train service for worker {trial["worker_id"]}')
