@@ -148,7 +148,7 @@ ensure_service() {
         current=$(docker service inspect --format '{{index .Spec.Labels "singa.config"}}' "$name")
         [ "$current" != "$config" ] || return 0
         say "$name: settings or image changed; replacing it (its data stays)"
-        remove_service "$name"
+        remove_services "$name"
     fi
     say "starting $name"
     docker service create --detach --quiet --name "$name" --label "$STACK_LABEL" --label "singa.config=$config" \

@@ -60,15 +60,16 @@ elif ! no_job_services; then
 fi
 
 # ----------------------------------------------------------------------------- 2. remove services
-remove_service "$ADMIN"        # first, so that it restarts nothing we remove
-for service in $(job_services); do
-    name=$(docker service inspect --format '{{.Spec.Name}}' "$service" 2>/dev/null) || continue
-    docker service rm "$service" >/dev/null 2>&1 || true
-    wait_until 60 no_containers_of "$name" || say "containers of $name are still being removed"
-done
-for service in "$REDIS" "$POSTGRES"; do
-    remove_service "$service"
-done
+# The admin first, so that it restarts nothing we remove; once it no longer runs (its container is
+# still being removed, which the last wait below covers), the rest go together.
+admin_stopped() { [ -z "$(docker ps --quiet --filter "label=com.docker.swarm.service.name=$ADMIN")" ]; }
+if service_exists "$ADMIN"; then
+    docker service rm "$ADMIN" >/dev/null
+    wait_until 60 admin_stopped || say "the admin is still stopping"
+fi
+mapfile -t jobs < <(job_services | xargs -r docker service inspect --format '{{.Spec.Name}}' 2>/dev/null)
+remove_services "${jobs[@]}" "$REDIS" "$POSTGRES"
+wait_until 60 no_containers_of "$ADMIN" || true
 left=$(docker ps -a --quiet --filter "label=$STACK_LABEL"; docker ps -a --quiet --filter "label=$JOBS_LABEL")
 [ -z "$left" ] || say "containers still being removed: $(echo $left)"
 

@@ -17,7 +17,6 @@ STORAGE_DIR=$SWARM_HOME/storage
 ADMIN=$STACK-admin
 POSTGRES=$STACK-postgres
 REDIS=$STACK-redis
-STACK_SERVICES=("$ADMIN" "$REDIS" "$POSTGRES")      # in the order they are stopped
 DATA_VOLUMES=("$STACK-postgres-data" "$STACK-redis-data")
 SECRET_NAMES=(token_secret postgres_password redis_password superadmin_password)
 # Labels: stack services carry singa.stack; the admin's job services carry singa.swarm.stack.
@@ -32,34 +31,40 @@ service_exists() { docker service inspect "$1" >/dev/null 2>&1; }
 # containers_of SERVICE: ids of the service's containers on this node (running or not).
 containers_of() { docker ps -a --quiet --filter "label=com.docker.swarm.service.name=$1"; }
 
-# wait_until SECONDS COMMAND...: run COMMAND every second until it succeeds; false on timeout.
+# wait_until SECONDS COMMAND...: run COMMAND every half second until it succeeds; false on timeout.
 wait_until() {
-    local limit=$1 waited=0
+    local tries=$(($1 * 2))
     shift
     until "$@"; do
-        [ "$waited" -ge "$limit" ] && return 1
-        sleep 1
-        waited=$((waited + 1))
+        [ "$tries" -le 0 ] && return 1
+        sleep 0.5
+        tries=$((tries - 1))
     done
 }
 
 no_containers_of() { [ -z "$(containers_of "$1")" ]; }
 
-# remove_service NAME: remove a service and wait (up to a minute) until its containers on this
-# node are gone, so that a replacement never runs beside it (two PostgreSQLs on one volume...).
-remove_service() {
-    service_exists "$1" || return 0
-    docker service rm "$1" >/dev/null
-    wait_until 60 no_containers_of "$1" || say "containers of $1 are still being removed"
+# remove_services NAME...: remove services and wait (up to a minute) until their containers on
+# this node are gone, so that a replacement never runs beside one (two PostgreSQLs on a volume...).
+remove_services() {
+    local name present=()
+    for name in "$@"; do
+        service_exists "$name" && present+=("$name")
+    done
+    [ ${#present[@]} -gt 0 ] || return 0
+    docker service rm "${present[@]}" >/dev/null
+    for name in "${present[@]}"; do
+        wait_until 60 no_containers_of "$name" || say "containers of $name are still being removed"
+    done
 }
 
 # http_status PORT PATH: the HTTP status code of GET http://127.0.0.1:PORT/PATH (empty if none),
 # with bash alone (no curl or wget needed).
 http_status() {
-    local line
+    local line=''
     { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 0
-    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3
-    read -r -t 5 line <&3 || true
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 2>/dev/null || true
+    read -r -t 5 line <&3 2>/dev/null || true
     exec 3<&- 3>&-
     echo "$line" | awk '{ print $2 }'
 }

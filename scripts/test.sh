@@ -9,7 +9,11 @@
 # with the remaining arguments. The install is skipped while setup.py is unchanged since the last
 # one (delete .venv/.singa-installed to force it).
 #
-#   --skip-swarm   do not prepare Docker Swarm and let the Swarm tests know (SINGA_SKIP_SWARM=1).
+# Unless --skip-swarm it first makes sure a Docker Engine runs (scripts/ensure_docker.sh installs
+# and starts it when it may) and builds the images (scripts/build_images.sh), failing with an
+# explanation when Docker cannot be had; the Swarm tests then run on a live single-node swarm.
+#
+#   --skip-swarm   leave Docker and the Swarm tests out (they know from SINGA_SKIP_SWARM=1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,13 +41,29 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANTED" ]; then
     echo "$WANTED" > "$STAMP"
 fi
 
-# --- Swarm (hook) ---------------------------------------------------------------------------
-# The Swarm issue fills this in: install and start the Docker engine, initialise the swarm and
-# build the images, all idempotently, unless --skip-swarm. Until then it only tells the tests.
+# --- Docker Swarm ----------------------------------------------------------------------------
+# Unless --skip-swarm: a Docker Engine (installed with apt and started when missing and we are
+# root: scripts/ensure_docker.sh) and the images (scripts/build_images.sh; seconds when cached in
+# .singa/). The Swarm itself is initialised by the tests that need it. If Docker cannot be had,
+# stop here and say so: the Swarm tests are part of the suite, skipped only on request.
 if [ "$SKIP_SWARM" = 1 ]; then
     export SINGA_SKIP_SWARM=1
 else
     export SINGA_SKIP_SWARM=0
+    if ! scripts/ensure_docker.sh; then
+        echo "test.sh: Docker Engine is not available, so the Docker Swarm tests cannot run (see above)." >&2
+        echo "test.sh: fix Docker, or run scripts/test.sh --skip-swarm to leave the Swarm tests out explicitly." >&2
+        exit 1
+    fi
+    echo "test.sh: building the images (scripts/build_images.sh; logs in .singa/logs)"
+    mkdir -p .singa/logs
+    BUILD_LOG=.singa/logs/test-sh-build.log
+    if ! scripts/build_images.sh >/dev/null 2>"$BUILD_LOG"; then
+        tail -n 40 "$BUILD_LOG" >&2
+        echo "test.sh: scripts/build_images.sh failed (above); the Swarm tests need its images." >&2
+        exit 1
+    fi
+    grep -E '^\s+total' "$BUILD_LOG" | sed 's/^ */test.sh: images built in /' >&2 || true
 fi
 
 # --- the tests ------------------------------------------------------------------------------
