@@ -219,12 +219,14 @@ class Client:
     def create_inference_job(self, app: str, app_version: int = -1, budget: Optional[dict] = None,
                              description: Optional[str] = None, models_per_template: int = 1,
                              max_models: Optional[int] = None, replicas: int = 1, ensemble: Optional[str] = None,
-                             is_public: bool = False) -> dict:
+                             is_public: bool = False, max_batch_size: Optional[int] = None,
+                             max_wait_ms: Optional[float] = None) -> dict:
         """Deploy the best trials of a finished train job (by default the best of each template)."""
         body = {'app': app, 'app_version': int(app_version), 'budget': budget or {},
                 'models_per_template': models_per_template, 'replicas': replicas, 'is_public': is_public}
         optional = {'description': description, 'max_models': max_models,
-                    'ensemble': str(ensemble) if ensemble is not None else None}
+                    'ensemble': str(ensemble) if ensemble is not None else None, 'max_batch_size': max_batch_size,
+                    'max_wait_ms': max_wait_ms}
         body.update({k: v for k, v in optional.items() if v is not None})
         return self._request('POST', '/inference_jobs', json=body)
 

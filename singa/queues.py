@@ -306,16 +306,12 @@ class ServingChannel:
                 pipe.lpush(self.queue(trial_id), data)
             pipe.execute()
 
-    def receive_replies(self, predictor_id: str, timeout: float, limit: int = 64) -> list[dict]:
-        """Replies to this predictor: wait up to ``timeout`` for the first, then take what else is there."""
+    def receive_replies(self, predictor_id: str, timeout: float) -> Optional[dict]:
+        """The next reply to this predictor, or None after ``timeout`` s (one round trip)."""
         _check_timeout(timeout)
-        key = self.replies(predictor_id)
         with translate_redis_errors():
-            popped = self.r.brpop([key], timeout=timeout)
-            if popped is None:
-                return []
-            raw = [popped[1]] + (self.r.rpop(key, limit) or [])
-        return [m for m in (decode(x) for x in raw) if m is not None]
+            popped = self.r.brpop([self.replies(predictor_id)], timeout=timeout)
+        return decode(popped[1]) if popped is not None else None
 
     def live_trials(self, trial_ids: Iterable[str], now: Optional[float] = None) -> set:
         """The trials with at least one replica whose heartbeat has not expired."""

@@ -24,7 +24,11 @@ CREATE_INFERENCE_JOB = JsonBody(
     Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
     Field('is_public', bool, required=False, default=False,
           description='Anyone may query the predictor without a prediction key'),
-    Field('description', str, required=False, default='', max_length=1000))
+    Field('description', str, required=False, default='', max_length=1000),
+    Field('max_batch_size', int, required=False,
+          description='Most queries the predictor sends to the models at once (1: no batching)'),
+    Field('max_wait_ms', float, required=False,
+          description='Longest a query may wait for others to fill its batch when requests are arriving'))
 LIST_INFERENCE_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
 CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=100))
 VERSION = '<int(signed=True):app_version>'
@@ -45,7 +49,8 @@ def create_inference_job():
     new = NewInferenceJob(app=f['app'], app_version=f['app_version'], budget=f['budget'] or {},
                           models_per_template=f['models_per_template'], max_models=f['max_models'],
                           replicas=f['replicas'], ensemble=f['ensemble'], is_public=f['is_public'],
-                          description=f['description'])
+                          description=f['description'], max_batch_size=f['max_batch_size'],
+                          max_wait_ms=f['max_wait_ms'])
     return jsonify(inference_job_json(_service().create_inference_job(current_user(), new)))
 
 

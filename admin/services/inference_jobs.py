@@ -26,6 +26,8 @@ from singa.queues import ServingChannel, delete_job_user
 
 MAX_MODELS = 20
 MAX_REPLICAS = 16
+MAX_BATCH_SIZE = 1024
+MAX_WAIT_MS = 1000.0
 KEY_NAME_LENGTH = 100
 
 
@@ -40,6 +42,8 @@ class NewInferenceJob:
     ensemble: EnsembleMethod = EnsembleMethod.AUTO
     is_public: bool = False
     description: str = ''
+    max_batch_size: Optional[int] = None     # default: settings.predictor_max_batch_size
+    max_wait_ms: Optional[float] = None      # default: settings.predictor_max_wait_ms
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,10 @@ class InferenceJobService:
                                     'stop it first', resource='inference_job', id=live.id)
             chosen = self._choose_trials(cur, train_job.id, new)
             config = {'models_per_template': new.models_per_template, 'max_models': new.max_models,
-                      'replicas': new.replicas, 'ensemble': new.ensemble.value}
+                      'replicas': new.replicas, 'ensemble': new.ensemble.value,
+                      'max_batch_size': new.max_batch_size or self.settings.predictor_max_batch_size,
+                      'max_wait_ms': self.settings.predictor_max_wait_ms if new.max_wait_ms is None
+                      else new.max_wait_ms}
             job = inference_jobs.insert_inference_job(
                 cur, owner_id=actor.id, train_job_id=train_job.id, budget={'GPU_COUNT': gpus}, config=config,
                 is_public=new.is_public, description=new.description)
@@ -112,6 +119,11 @@ class InferenceJobService:
             raise InvalidRequestError(f'max_models must be in [1, {MAX_MODELS}]', field='max_models')
         if not _is_int(new.replicas) or not 1 <= new.replicas <= MAX_REPLICAS:
             raise InvalidRequestError(f'replicas must be in [1, {MAX_REPLICAS}]', field='replicas')
+        if new.max_batch_size is not None and (not _is_int(new.max_batch_size)
+                                               or not 1 <= new.max_batch_size <= MAX_BATCH_SIZE):
+            raise InvalidRequestError(f'max_batch_size must be in [1, {MAX_BATCH_SIZE}]', field='max_batch_size')
+        if new.max_wait_ms is not None and not 0 <= new.max_wait_ms <= MAX_WAIT_MS:
+            raise InvalidRequestError(f'max_wait_ms must be in [0, {MAX_WAIT_MS}]', field='max_wait_ms')
         if len(new.description) > 1000:
             raise InvalidRequestError('description is longer than 1000 characters', field='description')
         return gpus
@@ -156,7 +168,8 @@ class InferenceJobService:
         ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
         ServingChannel(self.r, job_id).publish(
             {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
-             'is_public': job.is_public}, specs, hashes)
+             'is_public': job.is_public, 'max_batch_size': job.config.get('max_batch_size'),
+             'max_wait_ms': job.config.get('max_wait_ms')}, specs, hashes)
 
     def internal_key(self, job_id) -> str:
         """The admin's own prediction key for a job (for the playground proxy); derived, never stored."""

@@ -42,12 +42,11 @@ class FakeChannel:
                                       'predictions': predictions, 'errors': errors})
             self.cond.notify_all()
 
-    def receive_replies(self, predictor_id, timeout, limit=64):
+    def receive_replies(self, predictor_id, timeout):
         with self.cond:
             if not self.replies_list:
                 self.cond.wait(timeout)
-            out, self.replies_list[:] = list(self.replies_list), []
-            return out
+            return self.replies_list.pop(0) if self.replies_list else None
 
 
 def _channel(**kwargs):

@@ -63,9 +63,11 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None) -> Fla
     channel = ServingChannel(redis_client, settings.job_id)
     config = _wait_for_config(channel)
     replicas = min((int(t.get('replicas', 1)) for t in config['trials']), default=1)
-    batcher = Batcher(channel, config, max_batch_size=settings.predictor_max_batch_size,
-                      max_wait=settings.predictor_max_wait_ms / 1000.0, timeout=settings.predictor_timeout_seconds,
-                      max_inflight=max(2, replicas)).start()
+    max_batch_size = config.get('max_batch_size') or settings.predictor_max_batch_size
+    max_wait_ms = config.get('max_wait_ms')
+    batcher = Batcher(channel, config, max_batch_size=max_batch_size,
+                      max_wait=(settings.predictor_max_wait_ms if max_wait_ms is None else max_wait_ms) / 1000.0,
+                      timeout=settings.predictor_timeout_seconds, max_inflight=max(2, replicas)).start()
     keys = KeyChecker(channel, bool(config.get('is_public')))
 
     app = Flask(__name__)

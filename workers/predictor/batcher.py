@@ -178,12 +178,12 @@ class Batcher:
     def _listen_loop(self) -> None:
         while not self._stopped.is_set():
             try:
-                replies = self.channel.receive_replies(self.predictor_id, timeout=0.05)
+                reply = self.channel.receive_replies(self.predictor_id, timeout=0.05)
             except SingaError as e:
                 log.warning('reading replies failed: %s', e)
                 self._stopped.wait(0.5)
-                replies = []
-            for reply in replies:
+                reply = None
+            for reply in [reply] if reply is not None else []:
                 with self._pending_lock:
                     pending = self._pending.get(reply.get('batch_id'))
                     if pending is None or str(reply.get('trial_id')) not in pending.expected:
