@@ -48,7 +48,7 @@ class Picky(BaseModel):
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
     monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store, predictor_timeout_seconds=3.0)
+    p = Platform(settings, meta_store, predictor_timeout_seconds=5.0)
     yield p
     p.close()
 
@@ -171,7 +171,9 @@ def test_concurrent_requests_each_get_their_own_answers(platform, trained, iris)
         assert prediction == pytest.approx(expected[i])
 
 
-def test_a_killed_inference_worker_costs_only_its_vote(platform, trained, iris):
+def test_a_hung_then_killed_inference_worker_costs_only_its_vote(platform, trained, iris):
+    """A replica that hangs (SIGSTOP) costs its model's vote, never a request; once it is killed, the
+    supervisor's replacement answers again."""
     dev = trained
     job = _deploy(platform, dev)
     key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={})['key']
@@ -182,7 +184,7 @@ def test_a_killed_inference_worker_costs_only_its_vote(platform, trained, iris):
         service = from_row(ServiceRecord, cur.fetchone())
     pid = next(r['process']['pid'] for r in platform.manager.replica_states(container_service_of(service))
                if r['state'] == 'running')
-    stop = time.monotonic() + 5
+    stop = time.monotonic() + 6
     results = []
 
     def load():
@@ -190,24 +192,26 @@ def test_a_killed_inference_worker_costs_only_its_vote(platform, trained, iris):
             while time.monotonic() < stop:
                 r = s.post(job['predictor_url'] + '/predict', json={'query': queries[0]},
                            headers={'Authorization': f'Bearer {key}'}, timeout=15)
-                results.append((time.monotonic(), r.status_code, r.json()))
+                results.append((r.status_code, r.json()))
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(load) for _ in range(4)]
-        time.sleep(1.0)
-        os.kill(pid, signal.SIGKILL)
-        killed_at = time.monotonic()
+        time.sleep(0.5)
+        os.kill(pid, signal.SIGSTOP)
         for f in futures:
             f.result()
-    assert results and all(status == 200 for _, status, _ in results)
-    after = [body for t, _, body in results if t > killed_at + 0.2]
-    answered = [{m['trial_id']: m['answered'] for m in body['models']} for body in after]
-    assert any(not a[victim_trial] for a in answered), 'the killed model never went missing'
-    # Its replica is restarted and answers again.
-    platform.wait_for(lambda: platform.call('POST', '/inference_jobs/iris/-1/predict', dev,
-                                            json={'query': queries[0]})['models'][0]['answered'] and all(
-        m['answered'] for m in platform.call('POST', '/inference_jobs/iris/-1/predict', dev,
-                                             json={'query': queries[0]})['models']), timeout=30, what='the replacement')
+    failed = [(status, body) for status, body in results if status != 200]
+    assert results and not failed, failed[:3]
+    answered = [{m['trial_id']: m['answered'] for m in body['models']} for _, body in results]
+    missing = [a for a in answered if not a[victim_trial]]
+    assert missing and all(len(a) == 2 and sum(a.values()) == 1 for a in missing)
+    os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGCONT)
+
+    def all_answer():
+        body = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'query': queries[0]})
+        return all(m['answered'] for m in body['models'])
+    platform.wait_for(all_answer, timeout=30, what='the replacement replica')
 
 
 def test_one_live_job_per_train_job_and_stop_cleans_everything(platform, trained):
