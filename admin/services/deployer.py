@@ -116,7 +116,7 @@ class Deployer:
             services.set_deployed(cur, service.id, container_service_id=created.id,
                                   container_service_name=created.name, hostname=created.hostname,
                                   port=created.port, ext_hostname=created.ext_hostname,
-                                  ext_port=created.ext_port, info=dict(created.info))
+                                  ext_port=created.ext_port, info=dict(created.info, image=image))
         return created
 
     def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from docker_cli import DockerResources
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SKIP_ENV = 'SINGA_SKIP_SWARM'
 
 
