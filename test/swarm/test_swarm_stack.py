@@ -6,11 +6,16 @@ scripts/stop.sh. One scenario, each step needing the one before:
    and kill a train worker's container in the middle of a trial: Swarm restarts it, the lost trial
    is retried and the job completes every trial; workers could not write to their dataset;
    nothing of the job is left running afterwards;
-3. stop.sh keeps the data: the stack comes back with the same password and the same records;
-4. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
+3. deploy the best trial of each template, predict with a key on the predictor's published port
+   and through the admin; kill an inference worker's container while queries keep coming: every
+   query is answered, and the restarted worker answers again; stop the inference job;
+4. stop.sh keeps the data: the stack comes back with the same password and the same records;
+5. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
 """
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +33,7 @@ BUDGET = 4                                   # trials per template
 def stack(singa_images, swarm, tmp_path_factory):
     stack = SwarmStack.new(singa_images, tmp_path_factory.mktemp('swarm-home'),
                            trial_lease_seconds=3, stop_grace_seconds=5, reconcile_interval=1,
+                           predictor_timeout_seconds=2,
                            predictor_port_min=32200, predictor_port_max=32299, stop_timeout=30)
     yield stack
     stack.stop(purge=True)                   # whatever the test reached; safe to repeat
@@ -41,7 +47,7 @@ def wine(tmp_path_factory) -> Path:
     return out
 
 
-def test_train_on_a_live_swarm_through_a_killed_worker_then_stop_and_purge(stack, wine):
+def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_purge(stack, wine):
     # 1. start, twice
     printed = stack.start()
     assert printed['admin'].endswith(f':{stack.port}') and printed['superadmin'] == 'superadmin@singaauto'
@@ -88,7 +94,30 @@ def test_train_on_a_live_swarm_through_a_killed_worker_then_stop_and_purge(stack
     wait_for(lambda: not stack.job_services() and not stack.containers(jobs_only=True), 60,
              'the services and containers of the ended job to be removed')
 
-    # 3. stop, keeping the data; start again
+    # 3. serve, killing an inference worker under load
+    dev.create_inference_job('wine')
+    served = dev.wait_until_inference_job_is_running('wine', timeout=120)
+    assert served['predictor_url'].endswith(tuple(f':{p}' for p in range(32200, 32300)))
+    key = dev.create_prediction_key('wine', name='test')['key']
+    query = {'alcohol': 13.0}
+    assert len(dev.predict('wine', [query])[0]) == 3                       # through the admin
+    load = _QueryLoad(lambda: dev.predict('wine', [query], prediction_key=key,
+                                          predictor_url=served['predictor_url'], details=True))
+    with load:
+        wait_for(lambda: load.answered >= 10 and load.all_models_since(0), 30, 'queries answered by both models')
+        worker = stack.job_services(f'singa.job_id={served["id"]}', 'singa.service_type=INFERENCE')[0]
+        killed = service_containers(worker, running_only=True)
+        docker('kill', killed[0])
+        wait_for(lambda: set(service_containers(worker, running_only=True)) - set(killed), 60,
+                 'Swarm to restart the killed inference worker')
+        after_restart = load.answered
+        wait_for(lambda: load.all_models_since(after_restart), 60, 'the restarted worker to answer again')
+    assert load.failures == [] and load.answered > after_restart
+    dev.stop_inference_job('wine')
+    wait_for(lambda: not stack.job_services() and not stack.containers(jobs_only=True), 60,
+             'the services and containers of the stopped inference job to be removed')
+
+    # 4. stop, keeping the data; start again
     stack.stop()
     assert stack.leftovers() == {'services': [], 'containers': []}
     assert stack.start()['password'] == printed['password']
@@ -96,10 +125,44 @@ def test_train_on_a_live_swarm_through_a_killed_worker_then_stop_and_purge(stack
     assert sorted(d['name'] for d in again.get_datasets()) == ['wine-train', 'wine-val']
     assert again.get_train_job('wine')['trials_completed'] == 2 * BUDGET
 
-    # 4. stop and purge
+    # 5. stop and purge
     stack.stop(purge=True)
     assert stack.everything() == {'services': [], 'containers': [], 'volumes': [], 'secrets': [],
                                   'network': False, 'home': False}
+
+
+class _QueryLoad:
+    """Queries in a loop on a thread while the ``with`` block runs: how many were answered, which
+    failed, and the models that answered each."""
+
+    def __init__(self, ask):
+        self.ask = ask
+        self.answered = 0
+        self.failures: list = []
+        self.models: list = []                   # per answer: names of the models that answered
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                answer = self.ask()
+                self.models.append(sorted(m['model_name'] for m in answer['models'] if m['answered']))
+                self.answered += 1
+            except Exception as e:  # noqa: BLE001 - every failure is a finding
+                self.failures.append(repr(e))
+            time.sleep(0.02)
+
+    def all_models_since(self, index: int) -> bool:
+        return any(len(names) == 2 for names in self.models[index:])
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
 
 
 def _service_id_prefix(stack: SwarmStack, trial: dict) -> str:
