@@ -7,7 +7,8 @@ back. Nothing here imports ``docker``, so all of it is unit-tested without a dae
 How a spec becomes a service:
 
 - command ``['python', *spec.command]`` (the images' entry points are overridden), with ``init``
-  (``docker-init`` as PID 1 forwards signals and reaps children) and a stop grace period;
+  (``docker-init`` as PID 1 forwards signals and reaps children), a stop grace period, and the
+  image's health check (if any) run every 2 s (Swarm replaces a task that turns unhealthy);
 - environment: exactly ``spec.environment`` plus ``SINGA_REPLICA_INDEX`` (the task's slot,
   ``{{.Task.Slot}}``: distinct per replica, counted from 1) and, with a published port,
   ``SINGA_SERVICE_PORT`` (the container port); the image's own variables (``PATH``...) stay;
@@ -31,6 +32,10 @@ LABEL_SERVICE_TYPE = LABEL_PREFIX + 'service_type'
 LABEL_EXT_HOSTNAME = LABEL_PREFIX + 'ext_hostname'
 RESTART_DELAY_NS = 1_000_000_000
 NANOSECONDS = 1_000_000_000
+# A task whose image has a health check counts as running only once the check passes; the images'
+# own interval (10 s) would keep a predictor "starting" for that long. Only the timing is set here:
+# the check itself stays the image's, and images without one get none.
+HEALTH_CHECK = {'Interval': 2 * NANOSECONDS, 'Timeout': 2 * NANOSECONDS, 'Retries': 3}
 
 # Task states (swarmkit's api.TaskState), in lifecycle order.
 _BEFORE_RUNNING = frozenset({'new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing',
@@ -77,6 +82,7 @@ def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, 
             'Mounts': [mount_document(m) for m in spec.mounts],
             'Init': True,
             'StopGracePeriod': int(stop_grace_seconds * NANOSECONDS),
+            'HealthCheck': dict(HEALTH_CHECK),
         },
         'RestartPolicy': ({'Condition': 'on-failure', 'Delay': RESTART_DELAY_NS, 'MaxAttempts': restarts}
                           if restarts > 0 else {'Condition': 'none'}),
