@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 from typing import Callable, Iterator
 
-from docker_cli import docker
+from docker_cli import docker, remove_network
 from docker_fixtures import swarm_skipped
 
 from singa.constants import ServiceStatus
@@ -200,17 +200,6 @@ def swarm_harness(settings, tmp_path, singa_images, swarm) -> Iterator[Harness]:
         harness.created += [s for s in harness.manager.list_services() if s.id not in created]  # left by a failure
         harness.cleanup()
         remove_network(name)
-
-
-def remove_network(name: str, timeout: float = 60.0) -> None:
-    """Remove an overlay network once the last task's endpoint has left it (Swarm detaches
-    removed services' containers asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while docker('network', 'rm', name, check=False).returncode != 0:
-        if docker('network', 'inspect', name, check=False).returncode != 0:
-            return
-        assert time.monotonic() < deadline, f'network {name} still in use after {timeout:g} s'
-        time.sleep(0.5)
 
 
 swarm_harness.fixtures = ('singa_images', 'swarm')

@@ -7,6 +7,7 @@ import pytest
 
 from container_harness import HARNESSES, IGNORE_SIGTERM, SERVE_ENV, SLEEP, get_json
 from singa.constants import ServiceStatus
+from singa.errors import ContainerError
 
 ADMIN_SECRETS = {'SINGA_POSTGRES_PASSWORD': 'pg-secret-8d1f', 'SINGA_TOKEN_SECRET': 'token-secret-8d1f',
                  'SINGA_SUPERADMIN_PASSWORD': 'su-secret-8d1f', 'SINGA_REDIS_PASSWORD': 'redis-secret-8d1f'}
@@ -117,3 +118,10 @@ def test_another_manager_instance_finds_and_destroys_services(harness):
     other.destroy_service(service, timeout=2.0)
     assert harness.leftovers(before) == []
     assert harness.manager.list_services({'job': job}) == []
+
+
+def test_a_spec_no_host_can_run_is_refused_and_leaves_nothing(harness):
+    before = harness.manager.list_services()
+    with pytest.raises(ContainerError):
+        harness.create(harness.spec(_name('gpus'), SLEEP, gpus=1_000_000))
+    assert harness.manager.list_services() == before

@@ -4,6 +4,7 @@ The CLI (not docker-py) on purpose: the tests check what an operator would run, 
 ``singa.container.docker_swarm`` stays the only importer of the Docker SDK.
 """
 import subprocess
+import time
 import uuid
 
 
@@ -14,6 +15,17 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
         raise AssertionError(f'docker {" ".join(args)} exited {result.returncode}:\n'
                              f'{result.stdout}\n{result.stderr}')
     return result
+
+
+def remove_network(name: str, timeout: float = 60.0) -> None:
+    """Remove an overlay network once the last task's endpoint has left it (Swarm detaches
+    removed services' containers asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while docker('network', 'rm', name, check=False).returncode != 0:
+        if docker('network', 'inspect', name, check=False).returncode != 0:
+            return
+        assert time.monotonic() < deadline, f'network {name} still in use after {timeout:g} s'
+        time.sleep(0.5)
 
 
 class DockerResources:
