@@ -23,7 +23,6 @@ a service is in ``swarm_specs``; what the manager decides itself:
   limit), and the status is read from them: ``max_restarts`` must stay below that limit.
 """
 import contextlib
-import fcntl
 import io
 import os
 import secrets
@@ -38,6 +37,7 @@ import requests
 from singa.constants import ServiceStatus, ServiceType
 from singa.container import swarm_specs as specs
 from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec
+from singa.container.host_ports import pick_port, port_lock
 from singa.errors import ContainerError
 
 POLL_SECONDS = 0.1
@@ -183,29 +183,11 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
         return constraints
 
     def _free_port(self, avoid: frozenset) -> int:
-        taken = specs.published_ports(self.api.services()) | set(avoid)
-        for port in range(self.settings.predictor_port_min, self.settings.predictor_port_max + 1):
-            if port not in taken:
-                return port
-        raise ContainerError(f'no free port in {self.settings.predictor_port_min}..'
-                             f'{self.settings.predictor_port_max} (SINGA_PREDICTOR_PORT_MIN/MAX)',
-                             resource='service', field='publish_port')
+        return pick_port(self.settings, specs.published_ports(self.api.services()) | set(avoid))
 
-    @contextlib.contextmanager
     def _port_lock(self):
         """Serialise choosing and claiming ports between the admin's processes."""
-        directory = self.settings.expanded_data_dir
-        try:
-            os.makedirs(directory, exist_ok=True)
-            f = open(os.path.join(directory, f'swarm-ports-{self.stack}.lock'), 'a')
-        except OSError as e:
-            raise ContainerError(f'cannot open the port lock in {directory}: {e}', resource='service') from e
-        with f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return port_lock(os.path.join(self.settings.expanded_data_dir, f'swarm-ports-{self.stack}.lock'))
 
     # -- stopping ------------------------------------------------------------------------------
     def _scale_to_zero(self, current: dict) -> None:

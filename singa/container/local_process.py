@@ -18,8 +18,6 @@ What differs from a container platform, by design or by necessity:
   source cannot be honoured and is refused; read-only is not enforced. ``image`` is ignored.
 - GPUs cannot be reserved: a spec with ``gpus > 0`` is refused with ``ContainerError``.
 """
-import contextlib
-import fcntl
 import importlib.metadata
 import importlib.util
 import os
@@ -36,6 +34,7 @@ from typing import Mapping, Optional
 from singa.constants import ServiceStatus
 from singa.container import process_files as files
 from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec
+from singa.container.host_ports import pick_port, port_lock
 from singa.errors import ContainerError
 
 LOCAL_HOST = '127.0.0.1'
@@ -168,22 +167,11 @@ class ProcessContainerManager(BaseContainerManager):
         """A host port in the predictor range that no service holds, nobody reserved and nothing
         listens on."""
         taken = {s.port for s in self.list_services() if s.port is not None} | set(avoid)
-        for port in range(self.settings.predictor_port_min, self.settings.predictor_port_max + 1):
-            if port not in taken and _bindable(port):
-                return port
-        raise ContainerError(f'no free port in {self.settings.predictor_port_min}.. '
-                             f'{self.settings.predictor_port_max} (SINGA_PREDICTOR_PORT_MIN/MAX)',
-                             resource='service', field='publish_port')
+        return pick_port(self.settings, taken, _bindable)
 
-    @contextlib.contextmanager
     def _lock(self):
         """Serialise port choice between threads and processes that share this data dir."""
-        with open(os.path.join(self.services_dir, '.lock'), 'a') as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return port_lock(os.path.join(self.services_dir, '.lock'))
 
     # -- removing ------------------------------------------------------------------------------
     def _remove(self, service_id: str, timeout: float) -> None:
