@@ -8,7 +8,8 @@ implementation named by ``SINGA_CONTAINER_MANAGER``:
 """
 import abc
 import dataclasses
-from typing import Mapping, Optional, Sequence
+import time
+from typing import Callable, Mapping, Optional, Sequence
 
 from singa.constants import ContainerManagerType, ServiceStatus
 from singa.errors import ConfigError
@@ -116,6 +117,17 @@ class BaseContainerManager(abc.ABC):
     @abc.abstractmethod
     def list_services(self, labels: Optional[Mapping[str, str]] = None) -> list[ContainerService]:
         ...
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``condition`` every ``interval`` seconds until it holds (True) or ``timeout`` passes
+    (False); for implementations waiting on processes or containers."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def make_container_manager(settings) -> BaseContainerManager:

@@ -36,7 +36,7 @@ import requests
 
 from singa.constants import ServiceStatus, ServiceType
 from singa.container import swarm_specs as specs
-from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec
+from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec, wait_until
 from singa.container.host_ports import pick_port, port_lock
 from singa.errors import ContainerError
 
@@ -112,13 +112,13 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
             local_node = self.api.info()['Swarm']['NodeID']
             before = specs.live_containers(self._tasks(service.id))
             self._scale_to_zero(current)
-            if not self._wait(lambda: not specs.live_containers(self._tasks(service.id)), timeout):
+            if not wait_until(lambda: not specs.live_containers(self._tasks(service.id)), timeout, POLL_SECONDS):
                 for node, container in before:
                     if node == local_node:
                         self._kill(container)
                 remote = [c for n, c in before if n != local_node]
-                self._wait(lambda: not specs.live_containers(self._tasks(service.id)),
-                           self.settings.stop_grace_seconds + 5.0 if remote else 5.0)
+                wait_until(lambda: not specs.live_containers(self._tasks(service.id)),
+                           self.settings.stop_grace_seconds + 5.0 if remote else 5.0, POLL_SECONDS)
             self._remove(service.id)
 
     def get_service_status(self, service: ContainerService) -> ServiceStatus:
@@ -223,15 +223,6 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
         except docker.errors.NotFound:
             return []
         return [t for t in tasks if t.get('ServiceID') == service_id]
-
-    @staticmethod
-    def _wait(condition, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL_SECONDS)
-        return True
 
 
 class DockerSandbox(DockerClientHolder):

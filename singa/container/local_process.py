@@ -33,7 +33,7 @@ from typing import Mapping, Optional
 
 from singa.constants import ServiceStatus
 from singa.container import process_files as files
-from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec
+from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec, wait_until
 from singa.container.host_ports import pick_port, port_lock
 from singa.errors import ContainerError
 
@@ -160,7 +160,7 @@ class ProcessContainerManager(BaseContainerManager):
         # Starting the replicas takes milliseconds: wait for it, so that their pids are recorded
         # by the time the caller gets the service.
         supervisor = files.ProcessRef.from_dict(state['supervisor'])
-        _wait_until(lambda: (files.read_json(state_path) or {}).get('status') != 'DEPLOYING'
+        wait_until(lambda: (files.read_json(state_path) or {}).get('status') != 'DEPLOYING'
                     or not supervisor.alive(), START_TIMEOUT, interval=0.005)
 
     def _free_port(self, avoid: frozenset) -> int:
@@ -183,7 +183,7 @@ class ProcessContainerManager(BaseContainerManager):
         if supervisor is not None and supervisor.alive():
             files.write_json_atomic(os.path.join(service_dir, files.STOP), {'timeout': timeout})
             os.kill(supervisor.pid, signal.SIGTERM)
-            _wait_until(lambda: not supervisor.alive(), timeout + 5.0)
+            wait_until(lambda: not supervisor.alive(), timeout + 5.0)
             if supervisor.alive():
                 os.kill(supervisor.pid, signal.SIGKILL)
             state = files.read_json(os.path.join(service_dir, files.STATE)) or state
@@ -215,19 +215,10 @@ def _kill_groups(refs: list, timeout: float) -> None:
     groups = [r for r in refs if files.owned_group(r)]
     for ref in groups:
         files.signal_group(ref.pid, signal.SIGTERM)
-    _wait_until(lambda: not any(files.owned_group(r) for r in groups), timeout)
+    wait_until(lambda: not any(files.owned_group(r) for r in groups), timeout)
     for ref in groups:
         if files.owned_group(ref):
             files.signal_group(ref.pid, signal.SIGKILL)
-
-
-def _wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-    return True
 
 
 def _safe(name: str) -> str:
