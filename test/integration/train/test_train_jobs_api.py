@@ -293,3 +293,26 @@ def test_trial_parameters_round_trip_through_the_client_codec(platform, setup):
     trial = platform.trials(dev, 'params')[0]
     params = decode_params(platform.call('GET', f'/trials/{trial["id"]}/parameters', dev))
     assert params['weights'].dtype == np.float32 and params['weights'].shape == (2, 3)
+
+
+def test_workers_that_run_user_code_get_no_platform_secrets(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=30)
+    job = platform.create_job(dev, 'secrets', train_id, val_id, [slow], {'TIME_HOURS': 1})
+    platform.wait_for(lambda: any(t['status'] == 'RUNNING' for t in platform.trials(dev, 'secrets')),
+                      what='a running trial')
+    secrets = {platform.settings.postgres_password, platform.settings.token_secret,
+               platform.settings.superadmin_password, platform.settings.redis_password}
+    for row in platform.live_services(job['id']):
+        service = from_row(ServiceRecord, row)
+        for replica in platform.manager.replica_states(container_service_of(service)):
+            with open(f'/proc/{replica["process"]["pid"]}/environ', 'rb') as f:
+                env = dict(item.split('=', 1) for item in f.read().decode().split('\0') if '=' in item)
+            leaked = {k for k, v in env.items() if v in secrets}
+            if service.service_type == 'TRAIN':
+                assert not leaked, leaked
+                assert 'SINGA_POSTGRES_PASSWORD' not in env and env['SINGA_REDIS_USER'].startswith('singa-tj-')
+            else:   # the advisor runs no user code and holds the database password
+                assert env['SINGA_POSTGRES_PASSWORD'] == platform.settings.postgres_password
+                assert 'SINGA_TOKEN_SECRET' not in env and 'SINGA_SUPERADMIN_PASSWORD' not in env
+    platform.call('POST', '/train_jobs/secrets/1/stop', dev)
