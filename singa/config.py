@@ -6,7 +6,7 @@ to anything, so that a missing or malformed value stops it with a message naming
 """
 import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
 from singa.errors import ConfigError
