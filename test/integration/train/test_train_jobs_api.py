@@ -316,3 +316,54 @@ def test_workers_that_run_user_code_get_no_platform_secrets(platform, setup):
                 assert env['SINGA_POSTGRES_PASSWORD'] == platform.settings.postgres_password
                 assert 'SINGA_TOKEN_SECRET' not in env and 'SINGA_SUPERADMIN_PASSWORD' not in env
     platform.call('POST', '/train_jobs/secrets/1/stop', dev)
+
+
+CHATTY = '''
+import time
+from singa.model import BaseModel, FloatKnob, logger
+
+class Chatty(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {"x": FloatKnob(0.0, 1.0)}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        logger.define_loss_plot()
+        for epoch in range(600):
+            logger.log_loss(loss=1.0 / (epoch + 1), epoch=epoch)
+            logger.log(f"epoch {epoch} done")
+            time.sleep(0.05)
+
+    def evaluate(self, dataset_path):
+        return self.knobs["x"]
+
+    def predict(self, queries):
+        return [0.0 for _ in queries]
+
+    def dump_parameters(self):
+        return {}
+
+    def load_parameters(self, params):
+        pass
+'''
+
+
+def test_trial_logs_are_readable_while_the_trial_runs(platform, setup):
+    dev, train_id, val_id, template = setup
+    chatty = template(CHATTY, 'Chatty')
+    platform.create_job(dev, 'chatty', train_id, val_id, [chatty], {'TIME_HOURS': 1})
+    trial = platform.wait_for(lambda: next((t for t in platform.trials(dev, 'chatty') if t['status'] == 'RUNNING'),
+                                           None), what='a running trial')
+
+    def logs_after(after_id=0):
+        return platform.call('GET', f'/trials/{trial["id"]}/logs', dev, query_string={'after_id': after_id})
+
+    first = platform.wait_for(lambda: (lambda body: body if len(body['metrics']) >= 5 else None)(logs_after()),
+                              what='log lines of the running trial')
+    assert first['plots'] == [{'title': 'Loss over epochs', 'metrics': ['loss'], 'x_axis': 'epoch'}]
+    assert any(m['message'].startswith('epoch ') for m in first['messages'])
+    newer = platform.wait_for(lambda: (lambda body: body if body['metrics'] else None)(logs_after(first['last_id'])),
+                              what='newer log lines')
+    assert newer['last_id'] > first['last_id'] and min(m['epoch'] for m in newer['metrics']) > 0
+    assert platform.call('GET', f'/trials/{trial["id"]}', dev)['status'] == 'RUNNING'
+    platform.call('POST', '/train_jobs/chatty/1/stop', dev)
