@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 import optuna
-from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 from optuna.trial import create_trial
 
 from singa.advisor.space import SearchSpace
@@ -67,6 +66,10 @@ def knob_importances(knob_config: dict, trials: Iterable[tuple[dict, float]], se
     if len({t.value for t in frozen}) == 1:
         return KnobImportance({n: 0.0 for n in varied}, len(frozen), skipped,
                               note='every trial had the same score')
+    # Imported here: optuna.importance loads scikit-learn (about a second), which the admin
+    # should not pay for at start-up.
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+
     study = optuna.create_study(direction='maximize')
     study.add_trials(frozen)
     with warnings.catch_warnings():
