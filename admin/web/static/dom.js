@@ -3,7 +3,8 @@ import { ApiError } from './api.js';
 
 /**
  * h('a', {href: '/x', class: 'btn', onclick: fn}, 'text', child, [more children])
- * Attributes named on* are event listeners; null, undefined and false children are skipped.
+ * Attributes named on* are event listeners; null, undefined and false attributes and children are
+ * skipped.
  */
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);
@@ -11,7 +12,7 @@ export function h(tag, props, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
     else if (key === 'class') el.className = value;
-    else if (key === 'value' || key === 'checked' || key === 'selected') el[key] = value;
+    // As attributes, value, checked and selected are also what form.reset() returns to.
     else el.setAttribute(key, value === true ? '' : String(value));
   }
   append(el, children);
