@@ -182,6 +182,23 @@ def test_errors_read_as_sentences_never_blank_pages(browser_context, stack):
     expect(page).to_have_url(re.compile(r'/web/login\?next=%2Fweb%2Fdatasets$'))
     web.login(stack['email'], stack['password'], expect_path='/web/datasets', here=True)
 
+    # An admin bans a user (after confirming); the user's login is then refused.
+    web.goto('/web/users')
+    page.get_by_label('Email').fill('web-banned@example.com')
+    page.get_by_label('Password').fill('web-password-3')
+    page.get_by_label('Role').select_option('APP_DEVELOPER')
+    page.get_by_role('button', name='Create').click()
+    expect(page.get_by_role('status')).to_contain_text('User web-banned@example.com (APP_DEVELOPER) created')
+    page.once('dialog', lambda dialog: dialog.accept())
+    page.get_by_role('row').filter(has_text='web-banned@example.com').get_by_role('button', name='Ban').click()
+    expect(page.get_by_role('row').filter(has_text='web-banned@example.com').get_by_role('button')).to_have_count(0)
+    page.get_by_role('button', name='Log out').click()
+    page.get_by_label('Email').fill('web-banned@example.com')
+    page.get_by_label('Password').fill('web-password-3')
+    page.get_by_role('button', name='Log in').click()
+    expect(page.get_by_role('alert')).to_contain_text('Login refused: this user is banned.')
+    web.login(stack['email'], stack['password'])
+
     page.goto(stack['url'] + '/web/no/such/page')
     expect(page.get_by_role('heading', name='No such page')).to_be_visible()
     page.goto(stack['url'] + '/web/trials/not-a-trial')
