@@ -95,15 +95,28 @@ function showAnswer(result, many, ms) {
   const perModel = result.model_predictions || [];
   return h('div', {},
     h('h3', {}, `The ensemble's answer (${Math.round(ms)} ms)`),
+    many ? null : h('p', {}, mostLikely(ensemble)),
     h('pre', { class: 'json', 'aria-label': 'The ensemble\'s answer' }, JSON.stringify(ensemble, null, 2)),
-    h('h3', {}, 'Each model\'s answer'),
-    table(null, ['Template', 'Trial', 'Answered', 'Prediction'], (result.models || []).map((m) => {
-      const own = perModel.find((p) => p.trial_id === m.trial_id);
-      const predictions = own ? (many ? own.predictions : own.predictions[0]) : null;
-      return [m.model_name, h('a', { href: `/web/trials/${seg(m.trial_id)}` }, m.trial_id.slice(0, 8)),
-        answered.get(m.trial_id) ? 'yes' : 'no (timed out or failed)',
-        predictions === null || predictions === undefined ? '—' : h('code', {}, JSON.stringify(predictions))];
+    result.errors ? h('p', { class: 'hint' }, `Some models could not answer: ${JSON.stringify(result.errors)}`) : null,
+    table('Each model\'s answer', ['Template', 'Trial', 'Answered', 'Prediction', many ? null : 'Summary'].filter(Boolean),
+      (result.models || []).map((m) => {
+        const own = perModel.find((p) => p.trial_id === m.trial_id);
+        const predictions = own ? (many ? own.predictions : own.predictions[0]) : null;
+        const known = predictions !== null && predictions !== undefined;
+        return [m.model_name, h('a', { href: `/web/trials/${seg(m.trial_id)}` }, m.trial_id.slice(0, 8)),
+          answered.get(m.trial_id) ? 'yes' : 'no (timed out or failed)',
+          known ? h('code', {}, JSON.stringify(predictions)) : '—',
+          many ? null : (known ? mostLikely(predictions) : '—')].filter((c) => c !== null);
     }), { empty: 'The predictor named no models.' }));
+}
+
+/** For class probabilities, the most likely class and its probability; otherwise the value itself. */
+function mostLikely(prediction) {
+  const probabilities = Array.isArray(prediction) && prediction.length > 1 && prediction.every((p) => typeof p === 'number')
+    && Math.abs(prediction.reduce((a, b) => a + b, 0) - 1) < 1e-3;
+  if (!probabilities) return `Prediction: ${JSON.stringify(prediction)}`;
+  const best = prediction.indexOf(Math.max(...prediction));
+  return `Most likely class ${best} (${(prediction[best] * 100).toFixed(1)} %)`;
 }
 
 /** A query to start from: for a tabular job, a row of its training dataset's feature columns. */

@@ -14,15 +14,16 @@ export async function inferenceJobsPage(main) {
   fill(main, h('h1', {}, 'Inference jobs'),
     h('p', {}, h('a', { class: 'button', href: '/web/inference-jobs/new' }, 'Deploy a train job')),
     errors, liveSlot, listSlot);
-  every(3000, async () => {
+  const refresh = async () => {
     const jobs = await api.get('/inference_jobs');
     fill(listSlot, table('Your inference jobs', ['App', 'Version', 'Status', 'Predictor', 'Models', 'Created', ''],
       jobs.map((j) => [h('a', { href: inferenceHref(j) }, j.app), String(j.app_version), statusBadge(j.status),
         j.predictor_url ? h('code', {}, j.predictor_url) : '—', String(j.workers.length), fmtTime(j.created_at),
-        LIVE_INFERENCE.includes(j.status) ? stopInferenceButton(j, errors) : null]),
+        LIVE_INFERENCE.includes(j.status) ? stopInferenceButton(j, errors, refresh) : null]),
       { empty: 'No inference jobs yet: deploy a finished train job.' }));
     return jobs.some((j) => j.status === 'STARTED');
-  }, liveSlot);
+  };
+  every(3000, refresh, liveSlot);
 }
 
 export function stopInferenceButton(job, slot, after) {

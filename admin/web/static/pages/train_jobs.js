@@ -15,17 +15,18 @@ export async function trainJobsPage(main) {
     h('p', {}, h('a', { class: 'button', href: '/web/train-jobs/new' }, 'Create a train job')),
     errors, liveSlot, listSlot);
 
-  every(3000, async () => {
+  const refresh = async () => {
     const jobs = await api.get('/train_jobs');
     fill(listSlot, table('Your train jobs, newest first', ['App', 'Version', 'Task', 'Status', 'Trials completed',
       'Best score', 'Templates', 'Created', ''], jobs.map((j) => [
       h('a', { href: jobHref(j) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
       `${j.trials_completed} of ${j.trials_total}`, fmtScore(j.best_score),
       j.sub_train_jobs.map((s) => s.model_name).join(', '), fmtTime(j.created_at),
-      LIVE_JOB.includes(j.status) ? stopButton(j, errors) : null]),
+      LIVE_JOB.includes(j.status) ? stopButton(j, errors, refresh) : null]),
       { empty: 'No train jobs yet.' }));
     return jobs.some((j) => LIVE_JOB.includes(j.status));
-  }, liveSlot);
+  };
+  every(3000, refresh, liveSlot);
 }
 
 export function stopButton(job, slot, after) {
