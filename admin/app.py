@@ -17,6 +17,7 @@ from singa.admin.routes import BLUEPRINTS
 from singa.admin.routes.uploads import UploadRequest, remove_leftover_uploads
 from singa.admin.services import files, users
 from singa.admin.services.deployer import Deployer
+from singa.admin.services.inference_jobs import InferenceJobService
 from singa.admin.services.reconciler import Reconciler
 from singa.admin.services.train_jobs import TrainJobService
 from singa.admin.services.trials import TrialService
@@ -50,6 +51,8 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         redis_client = make_redis(settings)
     deployer = Deployer(meta_store, settings, container_manager, redis_client)
     reconciler = Reconciler(meta_store, settings, container_manager, redis_client, deployer)
+    inference = InferenceJobService(meta_store, settings, deployer, redis_client)
+    reconciler.add_hook(inference.reconcile)
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest
@@ -60,7 +63,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds),
         container_manager=container_manager, redis=redis_client,
         train_jobs=TrainJobService(meta_store, settings, deployer, redis_client),
-        trials=TrialService(meta_store, settings), reconciler=reconciler)
+        trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     http_errors.register_error_handler(app)

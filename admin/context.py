@@ -21,7 +21,7 @@ class AdminContext:
     train_jobs: Optional[Any] = None          # singa.admin.services.train_jobs.TrainJobService
     trials: Optional[Any] = None              # singa.admin.services.trials.TrialService
     reconciler: Optional[Any] = None
-    stop_all_inference_jobs: Optional[Any] = None
+    inference_jobs: Optional[Any] = None      # singa.admin.services.inference_jobs.InferenceJobService
 
 
 def admin_context() -> AdminContext:

@@ -10,7 +10,7 @@ import re
 
 from flask import Flask
 
-from singa.constants import ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
+from singa.constants import InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
 
 OPENAPI_VERSION = '3.1.0'
 _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
@@ -88,6 +88,20 @@ SCHEMAS = {
         not_assessed={'type': 'array', 'items': _STRING,
                       'description': 'Searched knobs left out: inactive in some trials, or never varied'},
         note=_NULLABLE_STRING),
+    'InferenceJob': _record(
+        id=_UUID, app=_STRING, app_version={'type': 'integer'}, train_job_id=_UUID,
+        status=_enum(InferenceJobStatus), error=_NULLABLE_STRING,
+        predictor_url={'type': ['string', 'null'], 'description': 'Where application users POST /predict'},
+        is_public={'type': 'boolean'}, description=_STRING, budget={'type': 'object'},
+        config={'type': 'object', 'description': 'models_per_template, max_models, replicas, ensemble'},
+        owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, stopped_at=_NULLABLE_TIME,
+        workers={'type': 'array', 'items': _record(trial_id=_UUID, model_name=_STRING, score=_NULLABLE_NUMBER,
+                                                   replicas={'type': 'integer'}, status=_STRING)}),
+    'PredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME),
+    'NewPredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME,
+                                key={'type': 'string', 'description': 'Shown only now'}),
+    'Prediction': {'type': 'object', 'description': 'The predictor\'s answer: {"prediction"} or {"predictions"}, '
+                                                    '"models" (which answered), and with details "model_predictions"'},
     'StoppedJobs': _record(train_jobs={'type': 'array', 'items': _record(id=_UUID)},
                            inference_jobs={'type': 'array', 'items': _record(id=_UUID)}),
     'OpenAPI': {'type': 'object', 'description': 'This document'},

@@ -214,6 +214,88 @@ class Client:
         model.load_parameters(self.get_trial_parameters(trial_id))
         return model
 
+    # -- inference jobs --------------------------------------------------------------------------
+
+    def create_inference_job(self, app: str, app_version: int = -1, budget: Optional[dict] = None,
+                             description: Optional[str] = None, models_per_template: int = 1,
+                             max_models: Optional[int] = None, replicas: int = 1, ensemble: Optional[str] = None,
+                             is_public: bool = False, max_batch_size: Optional[int] = None,
+                             max_wait_ms: Optional[float] = None) -> dict:
+        """Deploy the best trials of a finished train job (by default the best of each template)."""
+        body = {'app': app, 'app_version': int(app_version), 'budget': budget or {},
+                'models_per_template': models_per_template, 'replicas': replicas, 'is_public': is_public}
+        optional = {'description': description, 'max_models': max_models,
+                    'ensemble': str(ensemble) if ensemble is not None else None, 'max_batch_size': max_batch_size,
+                    'max_wait_ms': max_wait_ms}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return self._request('POST', '/inference_jobs', json=body)
+
+    def get_running_inference_job(self, app: str, app_version: int = -1) -> dict:
+        """The live inference job of an app version (else its latest), with ``predictor_url``."""
+        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}')
+
+    def get_inference_jobs_of_app(self, app: str) -> list[dict]:
+        return self._request('GET', f'/inference_jobs/{_quote(app)}')
+
+    def get_inference_jobs_by_user(self, user_id: Optional[str] = None) -> list[dict]:
+        return self._request('GET', '/inference_jobs', params=_params(user_id=user_id))
+
+    def stop_inference_job(self, app: str, app_version: int = -1) -> dict:
+        return self._request('POST', f'/inference_jobs/{_quote(app)}/{int(app_version)}/stop')
+
+    def wait_until_inference_job_is_running(self, app: str, app_version: int = -1, timeout: float = 120.0,
+                                            interval: float = 0.5) -> dict:
+        """Poll until the job is RUNNING (its predictor answers and a model is up); ``TimeoutError`` after
+        ``timeout`` s; ``SingaError`` naming the reason if the job ends instead."""
+        started = time.monotonic()
+        while True:
+            job = self.get_running_inference_job(app, app_version)
+            if job['status'] == 'RUNNING':
+                return job
+            if job['status'] in ('STOPPED', 'ERRORED'):
+                raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}')
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f'inference job of {app} still {job["status"]} after {timeout} s')
+            time.sleep(interval)
+
+    def create_prediction_key(self, app: str, app_version: int = -1, name: str = '') -> dict:
+        """A new prediction key for the job's predictor; ``key`` is returned only now."""
+        return self._request('POST', f'/inference_jobs/{_quote(app)}/{int(app_version)}/keys', json={'name': name})
+
+    def get_prediction_keys(self, app: str, app_version: int = -1) -> list[dict]:
+        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}/keys')
+
+    def revoke_prediction_key(self, app: str, key_id: str, app_version: int = -1) -> dict:
+        return self._request('DELETE', f'/inference_jobs/{_quote(app)}/{int(app_version)}/keys/{key_id}')
+
+    def predict(self, app: str, queries: list, app_version: int = -1, prediction_key: Optional[str] = None,
+                predictor_url: Optional[str] = None, details: bool = False) -> list:
+        """The ensemble's predictions for ``queries``, one per query.
+
+        With a ``prediction_key`` (or for a public job with ``predictor_url``) the predictor is queried
+        directly, as application users do; otherwise through the admin as the logged-in owner.
+        With ``details`` the whole answer comes back (which models answered, each model's predictions).
+        """
+        body = {'queries': list(queries)}
+        if details:
+            body['details'] = True
+        if prediction_key is not None or predictor_url is not None:
+            url = predictor_url or self.get_running_inference_job(app, app_version)['predictor_url']
+            if not url:
+                raise ServiceUnavailableError('the inference job has no predictor address yet', resource='predictor')
+            headers = {'Authorization': f'Bearer {prediction_key}'} if prediction_key else {}
+            try:
+                response = self._session.post(url.rstrip('/') + '/predict', json=body, headers=headers,
+                                              timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as e:
+                raise ServiceUnavailableError(f'cannot reach the predictor at {url}: {e}', resource='predictor') from e
+            if not response.ok:
+                raise _error_from(response)
+            answer = response.json()
+        else:
+            answer = self._request('POST', f'/inference_jobs/{_quote(app)}/{int(app_version)}/predict', json=body)
+        return answer if details else answer['predictions']
+
     def stop_all_jobs(self) -> dict:
         """Superadmin only: stop every live train and inference job."""
         return self._request('POST', '/actions/stop_all_jobs')

@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser('up', parents=[common], help='start PostgreSQL, Redis and the admin')
     up.add_argument('--port', type=int, help='the admin port (SINGA_ADMIN_PORT, default 3000)')
     up.add_argument('--host', help='the address the admin binds (SINGA_ADMIN_HOST, default 127.0.0.1)')
+    up.add_argument('--json', action='store_true', help='print what started and the credentials as JSON')
     down = commands.add_parser('down', parents=[common], help='stop every job and the whole stack')
     down.add_argument('--purge', action='store_true', help='also delete the data directory')
     status = commands.add_parser('status', parents=[common], help='report each component')
@@ -41,8 +42,11 @@ def _settings(args) -> Settings:
     return Settings.from_env(**overrides)
 
 
-def _up(stack) -> int:
+def _up(stack, as_json: bool = False) -> int:
     info = stack.up()
+    if as_json:
+        print(json.dumps(dataclasses.asdict(info), indent=2))
+        return 0
     print('SingaAuto is up.' if info.started else 'SingaAuto was already up.')
     print(f'  admin:       {info.admin_url}')
     print(f'  superadmin:  {info.superadmin_email}')
@@ -87,7 +91,7 @@ def main(argv=None) -> int:
         from singa.local.stack import LocalStack
         stack = LocalStack(_settings(args))
         if args.command == 'up':
-            return _up(stack)
+            return _up(stack, args.json)
         if args.command == 'down':
             return _down(stack, args.purge)
         return _status(stack, args.json)

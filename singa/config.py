@@ -68,6 +68,8 @@ class Settings:
     predictor_max_batch_size: int = 32
     predictor_max_wait_ms: float = 5.0
     predictor_timeout_seconds: float = 10.0
+    predictor_threads: int = 32
+    predictor_access_log: bool = False
     # Set by the admin for the worker it starts.
     service_id: str = ''
     service_type: str = ''
@@ -75,6 +77,7 @@ class Settings:
     sub_job_id: str = ''
     trial_id: str = ''
     replica_index: int = 0
+    service_port: int = 0                     # set by the process manager for published services
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides) -> 'Settings':

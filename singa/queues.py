@@ -9,7 +9,12 @@ Key families (``J`` a train job, ``S`` one of its sub-jobs, ``I`` an inference j
     singa:tj:J:S:inbox          list   messages to the advisor of sub-job S (workers, admin)
     singa:tj:J:S:out:<worker>   list   the advisor's replies to one train worker
     singa:tj:J:S:leases         zset   trial id -> lease expiry (unix seconds)
-    singa:ij:I:...              the serving protocol (see ``ServingChannel``)
+    singa:ij:I:config           string the inference job: deployed trials, ensemble, task, public flag
+    singa:ij:I:keys             set    sha256 of each live prediction key
+    singa:ij:I:trial:<T>        string what the replicas of deployed trial T load (template, knobs, params)
+    singa:ij:I:q:<T>            list   query batches for the replicas of trial T (they share the queue)
+    singa:ij:I:alive:<T>        zset   replica id -> heartbeat expiry
+    singa:ij:I:r:<P>            list   the replies to predictor process P
 
 Everything of a job lives under ``singa:tj:J:`` or ``singa:ij:I:``, so one Redis ACL pattern
 scopes a job's workers to their own keys (``job_acl_rules``).
@@ -25,6 +30,13 @@ carries the same ``req_id`` (stale replies are dropped). Requests:
 
 One-way messages: ``logs`` (a batch of log lines of a running trial), ``finished`` (a result
 sent without asking for more), ``bye`` (the worker exits), and from the admin ``stop``.
+
+**Serving protocol.** The predictor pushes each batch of queries, ``{batch_id, queries, reply_to,
+deadline}``, onto the queue of every deployed trial; one replica of that trial pops it, predicts,
+and pushes ``{batch_id, trial_id, predictions, errors}`` (``errors``: query index -> message for
+the queries it could not predict) onto ``reply_to``. A batch whose deadline has passed is skipped.
+Replicas renew a heartbeat, so the predictor knows which models are up and never waits for a
+model with no live replica.
 
 While a worker runs a trial it renews the trial's lease (``heartbeat``). The advisor treats an
 expired lease as a dead worker, and cancels a trial by deleting its lease: the worker's next
@@ -97,7 +109,7 @@ def job_acl_rules(prefix: str) -> list[str]:
     return ['on', 'resetkeys', f'~{prefix}*', 'resetchannels', '-@all',
             '+ping', '+hello', '+auth', '+client|setname', '+select',
             '+lpush', '+rpush', '+brpop', '+blpop', '+rpop', '+lpop', '+llen', '+lrange', '+ltrim',
-            '+zadd', '+zrem', '+zscore', '+zrangebyscore', '+zrange',
+            '+zadd', '+zrem', '+zscore', '+zrangebyscore', '+zrange', '+zcount', '+zremrangebyscore',
             '+get', '+set', '+del', '+expire', '+pexpire', '+exists', '+sismember', '+smembers',
             '+sadd', '+srem', '+hset', '+hget', '+hgetall', '+hdel', '+multi', '+exec']
 
@@ -231,6 +243,121 @@ class TuningChannel:
     def is_done(self) -> bool:
         with translate_redis_errors():
             return bool(self.r.exists(self.prefix + 'done'))
+
+    def cleanup(self) -> None:
+        delete_keys(self.r, self.prefix)
+
+
+class ServingChannel:
+    """The serving protocol of one inference job, for its predictor, inference workers and admin."""
+
+    def __init__(self, r: redis.Redis, inference_job_id):
+        self.r = r
+        self.prefix = inference_job_prefix(inference_job_id)
+        self.config_key = self.prefix + 'config'
+        self.keys_key = self.prefix + 'keys'
+
+    def queue(self, trial_id) -> str:
+        return f'{self.prefix}q:{trial_id}'
+
+    def replies(self, predictor_id: str) -> str:
+        return f'{self.prefix}r:{predictor_id}'
+
+    # -- the admin writes what the job serves ----------------------------------------------------
+
+    def publish(self, config: dict, trials: dict[str, dict], key_hashes: Iterable[str]) -> None:
+        """Write the job's config, each trial's load spec and the prediction keys (idempotent)."""
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=True)
+            pipe.set(self.config_key, encode(config))
+            for trial_id, spec in trials.items():
+                pipe.set(f'{self.prefix}trial:{trial_id}', encode(spec))
+            pipe.delete(self.keys_key)
+            hashes = list(key_hashes)
+            if hashes:
+                pipe.sadd(self.keys_key, *hashes)
+            pipe.execute()
+
+    def add_key(self, key_hash: str) -> None:
+        with translate_redis_errors():
+            self.r.sadd(self.keys_key, key_hash)
+
+    def remove_key(self, key_hash: str) -> None:
+        with translate_redis_errors():
+            self.r.srem(self.keys_key, key_hash)
+
+    # -- the predictor ----------------------------------------------------------------------------
+
+    def config(self) -> Optional[dict]:
+        with translate_redis_errors():
+            raw = self.r.get(self.config_key)
+        return decode(raw) if raw is not None else None
+
+    def has_key(self, key_hash: str) -> bool:
+        with translate_redis_errors():
+            return bool(self.r.sismember(self.keys_key, key_hash))
+
+    def send_batch(self, trial_ids: Iterable[str], batch: dict) -> None:
+        """The same batch to one replica of every trial (one round trip)."""
+        data = encode(batch)
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for trial_id in trial_ids:
+                pipe.lpush(self.queue(trial_id), data)
+            pipe.execute()
+
+    def receive_replies(self, predictor_id: str, timeout: float) -> Optional[dict]:
+        """The next reply to this predictor, or None after ``timeout`` s (one round trip)."""
+        _check_timeout(timeout)
+        with translate_redis_errors():
+            popped = self.r.brpop([self.replies(predictor_id)], timeout=timeout)
+        return decode(popped[1]) if popped is not None else None
+
+    def live_trials(self, trial_ids: Iterable[str], now: Optional[float] = None) -> set:
+        """The trials with at least one replica whose heartbeat has not expired."""
+        now = time.time() if now is None else now
+        trial_ids = list(trial_ids)
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            for trial_id in trial_ids:
+                pipe.zcount(f'{self.prefix}alive:{trial_id}', now, '+inf')
+            counts = pipe.execute()
+        return {t for t, n in zip(trial_ids, counts) if n}
+
+    # -- inference workers ------------------------------------------------------------------------
+
+    def trial_spec(self, trial_id) -> Optional[dict]:
+        with translate_redis_errors():
+            raw = self.r.get(f'{self.prefix}trial:{trial_id}')
+        return decode(raw) if raw is not None else None
+
+    def heartbeat(self, trial_id, replica_id: str, ttl: float) -> None:
+        key = f'{self.prefix}alive:{trial_id}'
+        now = time.time()
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.zadd(key, {replica_id: now + ttl})
+            pipe.zremrangebyscore(key, '-inf', now - 60)
+            pipe.execute()
+
+    def leave(self, trial_id, replica_id: str) -> None:
+        with translate_redis_errors():
+            self.r.zrem(f'{self.prefix}alive:{trial_id}', replica_id)
+
+    def next_batch(self, trial_id, timeout: float) -> Optional[dict]:
+        _check_timeout(timeout)
+        with translate_redis_errors():
+            popped = self.r.brpop([self.queue(trial_id)], timeout=timeout)
+        return decode(popped[1]) if popped is not None else None
+
+    def reply(self, reply_to: str, message: dict) -> None:
+        if not reply_to.startswith(self.prefix):
+            raise ValueError(f'reply key {reply_to!r} is outside this job')
+        with translate_redis_errors():
+            pipe = self.r.pipeline(transaction=False)
+            pipe.lpush(reply_to, encode(message))
+            pipe.expire(reply_to, 60)
+            pipe.execute()
 
     def cleanup(self) -> None:
         delete_keys(self.r, self.prefix)

@@ -1,12 +1,16 @@
 """Test session: a real PostgreSQL and a real Redis, started once per session in a temporary
 directory (the embedded servers of ``singa.local.servers``) and stopped at the end."""
 import os
+import sys
 import shutil
 import tempfile
 
 import pytest
 
-from singa.config import Settings
+# Shared harnesses (platform_harness, worker_harness) for tests in any folder.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'support'))
+
+from singa.config import Settings  # noqa: E402
 from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
 from singa.meta_store.db import MetaStore
 
@@ -83,3 +87,10 @@ def meta_store(_migrated_store) -> MetaStore:
         if tables:
             cur.execute('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' CASCADE')
     return _migrated_store
+
+
+@pytest.fixture(scope='session')
+def iris(tmp_path_factory) -> dict:
+    """The iris example dataset's CSV splits: ``{'train': path, 'val': path, 'test': path}``."""
+    from worker_harness import build_dataset
+    return build_dataset('iris', str(tmp_path_factory.mktemp('iris')))

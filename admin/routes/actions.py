@@ -15,6 +15,6 @@ bp = Blueprint('actions', __name__)
 def stop_all_jobs():
     ctx = admin_context()
     train = ctx.train_jobs.stop_all_train_jobs(current_user())
-    inference = ctx.stop_all_inference_jobs(current_user()) if ctx.stop_all_inference_jobs else []
+    inference = ctx.inference_jobs.stop_all(current_user())
     return jsonify({'train_jobs': [{'id': str(i)} for i in train],
                     'inference_jobs': [{'id': str(i)} for i in inference]})

@@ -71,3 +71,17 @@ def importance_json(view) -> dict:
 
 def _str(value) -> Optional[str]:
     return None if value is None else str(value)
+
+
+def inference_job_json(view) -> dict:
+    job = view.job
+    return {'id': str(job.id), 'app': view.app, 'app_version': view.app_version,
+            'train_job_id': str(job.train_job_id), 'status': job.status, 'error': job.error,
+            'predictor_url': view.predictor_url, 'is_public': job.is_public, 'description': job.description,
+            'budget': job.budget, 'config': job.config, 'owner_id': str(job.owner_id),
+            'created_at': iso(job.created_at), 'started_at': iso(job.started_at), 'stopped_at': iso(job.stopped_at),
+            'workers': view.workers}
+
+
+def prediction_key_json(key) -> dict:
+    return {'id': str(key.id), 'name': key.name, 'created_at': iso(key.created_at), 'revoked_at': iso(key.revoked_at)}

@@ -105,12 +105,13 @@ class Deployer:
         """Create the container service of a recorded service and record where it runs."""
         if service.service_type != ServiceType.ADVISOR:
             ensure_job_redis_user(self.settings, self.r, service.service_type, service.job_id)
-        created = self.manager.create_service(self.spec(service, image))
+        spec = self.spec(service, image)
+        created = self.manager.create_service(spec)
         with self.store.transaction() as cur:
             services.set_deployed(cur, service.id, container_service_id=created.id,
                                   container_service_name=created.name, hostname=created.hostname,
                                   port=created.port, ext_hostname=created.ext_hostname,
-                                  ext_port=created.ext_port, info=dict(created.info))
+                                  ext_port=created.ext_port, info=dict(created.info, image=image))
         return created
 
     def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:

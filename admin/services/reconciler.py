@@ -80,11 +80,8 @@ class Reconciler:
 
     def _on_failed_service(self, service) -> None:
         with self.store.transaction() as cur:
-            job = train_jobs.get_train_job(cur, service.job_id)
-            job_live = job is not None and job.status not in _FINISHED and job.status != TrainJobStatus.STOPPING
+            job_live = _job_is_live(cur, service.job_id)
             restarts = service.restarts
-        if job is None:
-            return   # an inference service: the inference jobs' hook handles it
         self.deployer.destroy(service, timeout=2)
         if job_live and restarts < MAX_REPLACEMENTS:
             with self.store.transaction() as cur:
@@ -92,7 +89,7 @@ class Reconciler:
                 events.record_event(cur, events.SERVICE_REPLACED, job_id=service.job_id, subject_id=service.id,
                                     data={'service_type': service.service_type, 'restarts': restarts + 1})
             try:
-                self.deployer.deploy(service)
+                self.deployer.deploy(service, image=service.info.get('image'))
                 log.warning('replaced failed %s service %s (%d)', service.service_type, service.id, restarts + 1)
                 return
             except SingaError as e:
@@ -230,3 +227,11 @@ class Reconciler:
             self._stopped.wait(self.settings.reconcile_interval)
         if conn is not None:
             conn.close()
+
+
+def _job_is_live(cur, job_id) -> bool:
+    """Whether the train or inference job a service belongs to still runs."""
+    cur.execute("SELECT status FROM train_jobs WHERE id = %s UNION ALL SELECT status FROM inference_jobs WHERE id = %s",
+                (job_id, job_id))
+    row = cur.fetchone()
+    return row is not None and row['status'] in ('STARTED', 'RUNNING')

@@ -172,3 +172,30 @@ class TrialLogRecord:
     time: datetime
     level: str
     line: dict
+
+
+@dataclass(frozen=True)
+class InferenceJobRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    train_job_id: uuid.UUID
+    status: str
+    budget: dict
+    config: dict
+    is_public: bool
+    description: str
+    predictor_service_id: Optional[uuid.UUID]
+    error: Optional[str]
+    created_at: datetime
+    started_at: Optional[datetime]
+    stopped_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class PredictionKeyRecord:
+    id: uuid.UUID
+    inference_job_id: uuid.UUID
+    name: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: Optional[datetime]

@@ -3,12 +3,7 @@ import dataclasses
 import pytest
 
 from singa.queues import make_redis
-from worker_harness import WorkerProcesses, build_dataset
-
-
-@pytest.fixture(scope='session')
-def iris(tmp_path_factory):
-    return build_dataset('iris', str(tmp_path_factory.mktemp('iris')))
+from worker_harness import WorkerProcesses
 
 
 @pytest.fixture

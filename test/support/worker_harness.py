@@ -13,7 +13,7 @@ from singa.meta_store import services, train_jobs
 from singa.model.inspect import check_model_template
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, 'examples')
 
 

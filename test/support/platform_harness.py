@@ -9,8 +9,7 @@ from typing import Optional
 from singa.admin.app import create_app
 from singa.container.local_process import ProcessContainerManager
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), 'examples')
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'examples')
 PASSWORD = 'password-123'
 
 

@@ -1,4 +1,4 @@
-"""The train half of the main job through the client SDK against ``singa up``."""
+"""The main job through the client SDK against ``singa up``: train, load a trial, deploy, predict, stop."""
 import os
 import subprocess
 import sys
@@ -6,13 +6,13 @@ import sys
 import numpy as np
 
 from singa.client import Client
-from singa.errors import NotFoundError
+from singa.errors import NotFoundError, SingaError
 from singa.model.loader import load_model_class
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_train_two_templates_and_load_the_best_trial(stack, tmp_path):
+def test_train_deploy_predict_and_stop(stack, tmp_path):
     subprocess.run([sys.executable, '-m', 'examples.datasets.build', '--out', str(tmp_path), 'wine'], cwd=REPO,
                    check=True, capture_output=True)
     admin = Client(admin_host=stack['host'], admin_port=stack['port'])
@@ -27,7 +27,8 @@ def test_train_two_templates_and_load_the_best_trial(stack, tmp_path):
               for name, path, cls in (('tree', 'sk_decision_tree.py', 'SkDecisionTree'),
                                       ('logreg', 'sk_logistic_regression.py', 'SkLogisticRegression'))]
     job = client.create_train_job('wine', 'TABULAR_CLASSIFICATION', train['id'], val['id'],
-                                  budget={'MODEL_TRIAL_COUNT': 4, 'TIME_HOURS': 0.05}, models=[m['id'] for m in models])
+                                  budget={'MODEL_TRIAL_COUNT': 4, 'TIME_HOURS': 0.05}, models=[m['id'] for m in models],
+                                  seed=0)
     assert job['app_version'] == 1
     job = client.wait_until_train_job_has_stopped('wine', timeout=120, interval=0.5, progress=False)
     assert job['status'] == 'STOPPED' and job['trials_completed'] == 8
@@ -60,3 +61,29 @@ def test_train_two_templates_and_load_the_best_trial(stack, tmp_path):
         else:
             raise AssertionError('another user could read the job')
     assert np.isfinite(job['best_score'])
+
+    # Deploy the best trial of each template and predict, as the owner and as an application user.
+    inference = client.create_inference_job('wine')
+    assert inference['status'] == 'STARTED' and len(inference['workers']) == 2
+    inference = client.wait_until_inference_job_is_running('wine', timeout=60)
+    with open(tmp_path / 'wine_test.csv') as f:
+        header, *rows = [line.strip().split(',') for line in f if line.strip()]
+    queries = [{k: float(v) for k, v in zip(header[:-1], row[:-1])} for row in rows]
+    labels = [int(row[-1]) for row in rows]
+    owner_answers = client.predict('wine', queries)
+    accuracy = np.mean([int(np.argmax(p)) == y for p, y in zip(owner_answers, labels)])
+    assert accuracy > 0.8   # 36 held-out rows, 4 trials per template
+    key = client.create_prediction_key('wine', name='e2e')['key']
+    app_user = Client(admin_host=stack['host'], admin_port=stack['port'])   # not logged in
+    direct = app_user.predict('wine', queries[:5], prediction_key=key, predictor_url=inference['predictor_url'],
+                              details=True)
+    assert np.allclose(direct['predictions'], owner_answers[:5])
+    assert all(m['answered'] for m in direct['models'])
+    try:
+        app_user.predict('wine', queries[:1], prediction_key='sk_wrong', predictor_url=inference['predictor_url'])
+    except SingaError as e:
+        assert e.status_code == 401
+    else:
+        raise AssertionError('a wrong prediction key was accepted')
+    assert client.stop_inference_job('wine')['status'] == 'STOPPED'
+    assert admin.stop_all_jobs() == {'train_jobs': [], 'inference_jobs': []}

@@ -1,0 +1,124 @@
+"""Inference jobs: deploy the best trials behind a predictor, read, stop; prediction keys; the playground."""
+import uuid
+
+from flask import Blueprint, jsonify, request
+
+from singa.admin.context import admin_context
+from singa.admin.openapi import operation
+from singa.admin.routes.fields import Field, JsonBody, Query, path_uuid
+from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.serialize import inference_job_json, prediction_key_json
+from singa.admin.services.inference_jobs import NewInferenceJob
+from singa.constants import EnsembleMethod
+from singa.errors import InvalidRequestError
+
+bp = Blueprint('inference_jobs', __name__)
+
+CREATE_INFERENCE_JOB = JsonBody(
+    Field('app', str, max_length=64), Field('app_version', int, required=False, default=-1),
+    Field('budget', dict, required=False, description='GPU_COUNT, split across the deployed trials'),
+    Field('models_per_template', int, required=False, default=1,
+          description='How many of the best trials of each template to deploy'),
+    Field('max_models', int, required=False, description='At most this many trials in all'),
+    Field('replicas', int, required=False, default=1, description='Inference workers per deployed trial'),
+    Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
+    Field('is_public', bool, required=False, default=False,
+          description='Anyone may query the predictor without a prediction key'),
+    Field('description', str, required=False, default='', max_length=1000),
+    Field('max_batch_size', int, required=False,
+          description='Most queries the predictor sends to the models at once (1: no batching)'),
+    Field('max_wait_ms', float, required=False,
+          description='Longest a query may wait for others to fill its batch when requests are arriving'))
+LIST_INFERENCE_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
+CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=100))
+VERSION = '<int(signed=True):app_version>'
+
+
+def _service():
+    return admin_context().inference_jobs
+
+
+@bp.post('/inference_jobs')
+@operation('Deploy the best trials of a finished train job behind one predictor', body=CREATE_INFERENCE_JOB,
+           response='InferenceJob', errors=(404, 409, 503),
+           description='409 while the train job already has a live inference job; 400 when it has not stopped '
+                       'or has no trial with saved parameters; 503 when the services cannot start.')
+@require_user()
+def create_inference_job():
+    f = CREATE_INFERENCE_JOB.parse()
+    new = NewInferenceJob(app=f['app'], app_version=f['app_version'], budget=f['budget'] or {},
+                          models_per_template=f['models_per_template'], max_models=f['max_models'],
+                          replicas=f['replicas'], ensemble=f['ensemble'], is_public=f['is_public'],
+                          description=f['description'], max_batch_size=f['max_batch_size'],
+                          max_wait_ms=f['max_wait_ms'])
+    return jsonify(inference_job_json(_service().create_inference_job(current_user(), new)))
+
+
+@bp.get('/inference_jobs')
+@operation('List your inference jobs (admins: any user\'s)', query=LIST_INFERENCE_JOBS, response='InferenceJob',
+           many=True, errors=(404,))
+@require_user()
+def list_inference_jobs():
+    f = LIST_INFERENCE_JOBS.parse()
+    return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(),
+                                                                                  owner_id=f['user_id'])])
+
+
+@bp.get('/inference_jobs/<app>')
+@operation('List the inference jobs of one of your apps', response='InferenceJob', many=True)
+@require_user()
+def list_inference_jobs_of_app(app: str):
+    return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(), app=app)])
+
+
+@bp.get(f'/inference_jobs/<app>/{VERSION}')
+@operation('The live inference job of an app version (else its latest), with the predictor\'s address',
+           response='InferenceJob', errors=(404,))
+@require_user()
+def get_inference_job(app: str, app_version: int):
+    return jsonify(inference_job_json(_service().get_inference_job(current_user(), app, app_version)))
+
+
+@bp.post(f'/inference_jobs/<app>/{VERSION}/stop')
+@operation('Stop an inference job: its predictor and workers are removed', response='InferenceJob', errors=(404,))
+@require_user()
+def stop_inference_job(app: str, app_version: int):
+    return jsonify(inference_job_json(_service().stop_inference_job(current_user(), app, app_version)))
+
+
+@bp.post(f'/inference_jobs/<app>/{VERSION}/keys')
+@operation('Create a prediction key (the key is shown only in this answer)', body=CREATE_KEY,
+           response='NewPredictionKey', errors=(404,))
+@require_user()
+def create_prediction_key(app: str, app_version: int):
+    f = CREATE_KEY.parse()
+    record, key = _service().create_key(current_user(), app, app_version, f['name'])
+    return jsonify(dict(prediction_key_json(record), key=key))
+
+
+@bp.get(f'/inference_jobs/<app>/{VERSION}/keys')
+@operation('List the prediction keys of an inference job (without the keys)', response='PredictionKey', many=True,
+           errors=(404,))
+@require_user()
+def list_prediction_keys(app: str, app_version: int):
+    return jsonify([prediction_key_json(k) for k in _service().list_keys(current_user(), app, app_version)])
+
+
+@bp.delete(f'/inference_jobs/<app>/{VERSION}/keys/<key_id>')
+@operation('Revoke a prediction key', response='PredictionKey', errors=(404,))
+@require_user()
+def revoke_prediction_key(app: str, app_version: int, key_id: str):
+    record = _service().revoke_key(current_user(), app, app_version, path_uuid(key_id, 'prediction_key'))
+    return jsonify(prediction_key_json(record))
+
+
+@bp.post(f'/inference_jobs/<app>/{VERSION}/predict')
+@operation('Query the predictor as the job\'s owner (the playground): same body and answer as the predictor\'s '
+           'POST /predict', response='Prediction', errors=(404, 409, 503))
+@require_user()
+def predict(app: str, app_version: int):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError('send a JSON object: {"query": ...} or {"queries": [...]}')
+    answer, _ = _service().predict(current_user(), app, app_version, body)
+    return jsonify(answer)

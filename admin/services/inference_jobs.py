@@ -1,0 +1,368 @@
+"""Inference jobs: deploy the best trials of a finished train job behind one predictor.
+
+Creating a job picks the best trials that saved parameters (``models_per_template`` of each
+template, at most ``max_models`` in all), records the job, its predictor and one inference
+service per trial (``replicas`` each), publishes what they serve to Redis, then deploys them.
+A train job has at most one live inference job (409). Stopping removes the services, the job's
+Redis keys and its Redis user. Prediction keys are shown once; only their hashes are kept.
+"""
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+import requests
+
+from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
+from singa.admin.services.train_jobs import _is_int, _split
+from singa.constants import (ADMIN_TYPES, ContainerManagerType, EnsembleMethod, InferenceJobStatus, ServiceStatus,
+                             ServiceType)
+from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.meta_store import events, inference_jobs, services, train_jobs, trials
+from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
+from singa.queues import ServingChannel, delete_job_user
+
+MAX_MODELS = 20
+MAX_REPLICAS = 16
+MAX_BATCH_SIZE = 1024
+MAX_WAIT_MS = 1000.0
+KEY_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class NewInferenceJob:
+    app: str
+    app_version: int = -1
+    budget: dict = field(default_factory=dict)
+    models_per_template: int = 1
+    max_models: Optional[int] = None
+    replicas: int = 1
+    ensemble: EnsembleMethod = EnsembleMethod.AUTO
+    is_public: bool = False
+    description: str = ''
+    max_batch_size: Optional[int] = None     # default: settings.predictor_max_batch_size
+    max_wait_ms: Optional[float] = None      # default: settings.predictor_max_wait_ms
+
+
+@dataclass(frozen=True)
+class InferenceJobView:
+    job: InferenceJobRecord
+    app: str
+    app_version: int
+    predictor_url: Optional[str]
+    workers: list    # [{trial_id, model_name, score, replicas, status}]
+
+
+class InferenceJobService:
+    def __init__(self, store, settings, deployer: Deployer, redis_client):
+        self.store = store
+        self.settings = settings
+        self.deployer = deployer
+        self.r = redis_client
+
+    # -- create ----------------------------------------------------------------------------------
+
+    def create_inference_job(self, actor: UserRecord, new: NewInferenceJob) -> InferenceJobView:
+        gpus = self._check(new)
+        with self.store.transaction() as cur:
+            train_job = train_jobs.get_train_job_by_app(cur, actor.id, new.app, new.app_version)
+            if train_job is None:
+                raise NotFoundError(f'no train job {new.app!r} version {new.app_version}', resource='train_job')
+            if train_job.status not in ('STOPPED', 'ERRORED'):
+                raise InvalidRequestError(f'train job {new.app} v{train_job.app_version} is {train_job.status}; '
+                                          'deploy it once it has stopped', field='app')
+            cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'inference:{train_job.id}',))
+            live = inference_jobs.get_for_train_job(cur, train_job.id)
+            if live is not None and live.status in inference_jobs.LIVE:
+                raise ConflictError(f'train job {new.app} v{train_job.app_version} already has a live inference job; '
+                                    'stop it first', resource='inference_job', id=live.id)
+            chosen = self._choose_trials(cur, train_job.id, new)
+            config = {'models_per_template': new.models_per_template, 'max_models': new.max_models,
+                      'replicas': new.replicas, 'ensemble': new.ensemble.value,
+                      'max_batch_size': new.max_batch_size or self.settings.predictor_max_batch_size,
+                      'max_wait_ms': self.settings.predictor_max_wait_ms if new.max_wait_ms is None
+                      else new.max_wait_ms}
+            job = inference_jobs.insert_inference_job(
+                cur, owner_id=actor.id, train_job_id=train_job.id, budget={'GPU_COUNT': gpus}, config=config,
+                is_public=new.is_public, description=new.description)
+            manager = self.settings.container_manager
+            predictor = services.insert_service(cur, service_type=ServiceType.PREDICT.value, job_id=job.id,
+                                                container_manager=manager)
+            inference_jobs.set_predictor_service(cur, job.id, predictor.id)
+            workers = []
+            for (trial, model), trial_gpus in zip(chosen, _split(gpus, len(chosen))):
+                workers.append((services.insert_service(
+                    cur, service_type=ServiceType.INFERENCE.value, job_id=job.id, trial_id=trial.id,
+                    replicas=new.replicas, gpus=trial_gpus, container_manager=manager,
+                    info={'model_name': model['name'], 'score': trial.score}), model['docker_image']))
+            events.record_event(cur, 'inference_job_created', job_id=job.id, subject_id=job.id,
+                                data={'train_job_id': str(train_job.id), 'trials': [str(t.id) for t, _ in chosen]})
+        self.publish(job.id)
+        self._deploy(job, [(s, image) for s, image in workers] + [(predictor, None)])
+        return self.get_by_id(actor, job.id)
+
+    def _check(self, new: NewInferenceJob) -> int:
+        budget = new.budget or {}
+        if not isinstance(budget, dict) or set(budget) - {'GPU_COUNT'}:
+            raise InvalidRequestError('an inference budget has only GPU_COUNT', field='budget')
+        gpus = budget.get('GPU_COUNT', 0)
+        if not _is_int(gpus) or gpus < 0:
+            raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
+        if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
+            raise InvalidRequestError('the process container manager cannot place GPUs; use GPU_COUNT 0',
+                                      field='budget')
+        if not _is_int(new.models_per_template) or not 1 <= new.models_per_template <= MAX_MODELS:
+            raise InvalidRequestError(f'models_per_template must be in [1, {MAX_MODELS}]', field='models_per_template')
+        if new.max_models is not None and (not _is_int(new.max_models) or not 1 <= new.max_models <= MAX_MODELS):
+            raise InvalidRequestError(f'max_models must be in [1, {MAX_MODELS}]', field='max_models')
+        if not _is_int(new.replicas) or not 1 <= new.replicas <= MAX_REPLICAS:
+            raise InvalidRequestError(f'replicas must be in [1, {MAX_REPLICAS}]', field='replicas')
+        if new.max_batch_size is not None and (not _is_int(new.max_batch_size)
+                                               or not 1 <= new.max_batch_size <= MAX_BATCH_SIZE):
+            raise InvalidRequestError(f'max_batch_size must be in [1, {MAX_BATCH_SIZE}]', field='max_batch_size')
+        if new.max_wait_ms is not None and not 0 <= new.max_wait_ms <= MAX_WAIT_MS:
+            raise InvalidRequestError(f'max_wait_ms must be in [0, {MAX_WAIT_MS}]', field='max_wait_ms')
+        if len(new.description) > 1000:
+            raise InvalidRequestError('description is longer than 1000 characters', field='description')
+        return gpus
+
+    def _choose_trials(self, cur, train_job_id, new: NewInferenceJob) -> list:
+        """The best trials with saved parameters: ``models_per_template`` per template, best first."""
+        best = trials.best_trials_of_train_job(cur, train_job_id, MAX_MODELS * 50)
+        per_template: dict = {}
+        chosen = []
+        for trial in best:
+            if per_template.get(trial.model_id, 0) < new.models_per_template:
+                per_template[trial.model_id] = per_template.get(trial.model_id, 0) + 1
+                chosen.append(trial)
+        chosen = chosen[:new.max_models or MAX_MODELS]
+        if not chosen:
+            raise InvalidRequestError('the train job has no completed trial with saved parameters to deploy',
+                                      field='app')
+        cur.execute('SELECT id, name, model_class, file_kind, file_name, store_path, docker_image FROM models'
+                    ' WHERE id = ANY(%s)', (list({t.model_id for t in chosen}),))
+        models = {row['id']: row for row in cur.fetchall()}
+        return [(t, models[t.model_id]) for t in chosen]
+
+    def publish(self, job_id) -> None:
+        """Write what the job serves to Redis (idempotent: the reconciler repeats it after a Redis loss)."""
+        with self.store.transaction() as cur:
+            job = inference_jobs.get_inference_job(cur, job_id)
+            train_job = train_jobs.get_train_job(cur, job.train_job_id)
+            rows = [s for s in services.list_services(cur, job_id=job_id, service_type=ServiceType.INFERENCE.value)]
+            specs, entries = {}, []
+            for service in rows:
+                trial = trials.get_trial(cur, service.trial_id)
+                cur.execute('SELECT name, model_class, file_kind, file_name, store_path FROM models WHERE id = %s',
+                            (trial.model_id,))
+                model = cur.fetchone()
+                specs[str(trial.id)] = {'model': {'path': model['store_path'], 'class': model['model_class'],
+                                                  'kind': model['file_kind'], 'module_file': model['file_name']},
+                                        'knobs': trial.knobs, 'params_id': trial.params_id}
+                entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
+                                'replicas': service.replicas})
+            hashes = [k.key_hash for k in inference_jobs.list_keys(cur, job_id) if k.revoked_at is None]
+        hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
+        ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
+        ServingChannel(self.r, job_id).publish(
+            {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
+             'is_public': job.is_public, 'max_batch_size': job.config.get('max_batch_size'),
+             'max_wait_ms': job.config.get('max_wait_ms')}, specs, hashes)
+
+    def internal_key(self, job_id) -> str:
+        """The admin's own prediction key for a job (for the playground proxy); derived, never stored."""
+        return hmac.new(self.settings.token_secret.encode(), f'predict:{job_id}'.encode(), hashlib.sha256).hexdigest()
+
+    def _deploy(self, job: InferenceJobRecord, to_deploy: list) -> None:
+        deployed = []
+        try:
+            for service, image in to_deploy:
+                self.deployer.deploy(service, image=image)
+                deployed.append(service)
+        except SingaError as e:
+            for service in deployed:
+                try:
+                    self.deployer.destroy(service, timeout=2)
+                except SingaError:
+                    pass
+            reason = f'could not start the inference services: {e.message}'
+            with self.store.transaction() as cur:
+                for service, _ in to_deploy:
+                    services.set_service_status(cur, service.id, ServiceStatus.ERRORED.value, error=reason)
+                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
+            self.clean_up(job.id)
+            raise ServiceUnavailableError(reason, resource='inference_job', id=job.id) from e
+
+    # -- read ------------------------------------------------------------------------------------
+
+    def get_by_id(self, actor: UserRecord, job_id) -> InferenceJobView:
+        with self.store.transaction() as cur:
+            job = self._visible(cur, actor, job_id)
+            return self._view(cur, job)
+
+    def get_inference_job(self, actor: UserRecord, app: str, app_version: int = -1) -> InferenceJobView:
+        """The live inference job of an app version, else its latest."""
+        with self.store.transaction() as cur:
+            train_job = train_jobs.get_train_job_by_app(cur, actor.id, app, app_version)
+            job = inference_jobs.get_for_train_job(cur, train_job.id) if train_job is not None else None
+            if job is None:
+                raise NotFoundError(f'no inference job for {app!r} version {app_version}', resource='inference_job')
+            return self._view(cur, job)
+
+    def list_inference_jobs(self, actor: UserRecord, *, app: Optional[str] = None,
+                            owner_id: Optional[uuid.UUID] = None) -> list[InferenceJobView]:
+        if owner_id is not None and owner_id != actor.id and actor.user_type not in ADMIN_TYPES:
+            raise NotFoundError('no such user', resource='user', id=owner_id)
+        with self.store.transaction() as cur:
+            jobs = inference_jobs.list_inference_jobs(cur, owner_id=owner_id or actor.id, app=app)
+            return [self._view(cur, job) for job in jobs]
+
+    def _visible(self, cur, actor: UserRecord, job_id, for_update: bool = False) -> InferenceJobRecord:
+        job = inference_jobs.get_inference_job(cur, job_id, for_update=for_update)
+        if job is None or (job.owner_id != actor.id and actor.user_type not in ADMIN_TYPES):
+            raise NotFoundError('no such inference job', resource='inference_job', id=job_id)
+        return job
+
+    def _view(self, cur, job: InferenceJobRecord) -> InferenceJobView:
+        train_job = train_jobs.get_train_job(cur, job.train_job_id)
+        rows = services.list_services(cur, job_id=job.id)
+        predictor = next((s for s in rows if s.service_type == ServiceType.PREDICT), None)
+        url = None
+        if predictor is not None and predictor.ext_port and job.status in inference_jobs.LIVE:
+            url = f'http://{predictor.ext_hostname or "127.0.0.1"}:{predictor.ext_port}'
+        workers = [{'trial_id': str(s.trial_id), 'model_name': s.info.get('model_name', ''),
+                    'score': s.info.get('score'), 'replicas': s.replicas, 'status': s.status}
+                   for s in rows if s.service_type == ServiceType.INFERENCE]
+        return InferenceJobView(job, train_job.app, train_job.app_version, url, workers)
+
+    # -- stop ------------------------------------------------------------------------------------
+
+    def stop_inference_job(self, actor: UserRecord, app: str, app_version: int = -1) -> InferenceJobView:
+        view = self.get_inference_job(actor, app, app_version)
+        return self.stop_by_id(actor, view.job.id)
+
+    def stop_by_id(self, actor: UserRecord, job_id) -> InferenceJobView:
+        with self.store.transaction() as cur:
+            job = self._visible(cur, actor, job_id, for_update=True)
+            changed = inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.STOPPED.value)
+            if changed:
+                events.record_event(cur, 'inference_job_stopped', job_id=job.id, subject_id=job.id,
+                                    data={'by': str(actor.id)})
+        self.clean_up(job.id)
+        return self.get_by_id(actor, job.id)
+
+    def stop_all(self, actor: UserRecord) -> list:
+        with self.store.transaction() as cur:
+            live = inference_jobs.list_inference_jobs(cur, statuses=inference_jobs.LIVE)
+        for job in live:
+            self.stop_by_id(actor, job.id)
+        return [job.id for job in live]
+
+    def clean_up(self, job_id) -> None:
+        """Remove every service, queue, key set and the Redis user of an ended inference job."""
+        with self.store.transaction() as cur:
+            live = services.list_services(cur, job_id=job_id, live_only=True)
+        for service in live:
+            try:
+                self.deployer.destroy(service, timeout=5)
+            except SingaError:
+                continue
+            with self.store.transaction() as cur:
+                services.set_service_status(cur, service.id, ServiceStatus.STOPPED.value)
+        ServingChannel(self.r, job_id).cleanup()
+        delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.PREDICT.value, job_id)[0])
+
+    # -- prediction keys -------------------------------------------------------------------------
+
+    def create_key(self, actor: UserRecord, app: str, app_version: int, name: str) -> tuple[PredictionKeyRecord, str]:
+        if not isinstance(name, str) or len(name) > KEY_NAME_LENGTH:
+            raise InvalidRequestError(f'name must be at most {KEY_NAME_LENGTH} characters', field='name')
+        view = self.get_inference_job(actor, app, app_version)
+        key = 'sk_' + secrets.token_urlsafe(32)
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        with self.store.transaction() as cur:
+            record = inference_jobs.insert_key(cur, view.job.id, name, digest)
+        if view.job.status in inference_jobs.LIVE:
+            ServingChannel(self.r, view.job.id).add_key(digest)
+        return record, key
+
+    def list_keys(self, actor: UserRecord, app: str, app_version: int) -> list[PredictionKeyRecord]:
+        view = self.get_inference_job(actor, app, app_version)
+        with self.store.transaction() as cur:
+            return inference_jobs.list_keys(cur, view.job.id)
+
+    def revoke_key(self, actor: UserRecord, app: str, app_version: int, key_id: uuid.UUID) -> PredictionKeyRecord:
+        view = self.get_inference_job(actor, app, app_version)
+        with self.store.transaction() as cur:
+            record = inference_jobs.revoke_key(cur, view.job.id, key_id)
+        if record is None:
+            raise NotFoundError('no such prediction key', resource='prediction_key', id=key_id)
+        ServingChannel(self.r, view.job.id).remove_key(record.key_hash)
+        return record
+
+    # -- the playground --------------------------------------------------------------------------
+
+    def predict(self, actor: UserRecord, app: str, app_version: int, body: dict) -> tuple[dict, int]:
+        """Forward a prediction request to the job's predictor with the admin's own key."""
+        view = self.get_inference_job(actor, app, app_version)
+        if view.job.status not in inference_jobs.LIVE:
+            raise ConflictError(f'the inference job is {view.job.status}', resource='inference_job', id=view.job.id)
+        with self.store.transaction() as cur:
+            predictor = services.get_service(cur, view.job.predictor_service_id)
+        if predictor is None or not predictor.port:
+            raise ServiceUnavailableError('the predictor has not started yet', resource='predictor')
+        url = f'http://{predictor.hostname or "127.0.0.1"}:{predictor.port}/predict'
+        try:
+            response = requests.post(url, json=body, timeout=self.settings.predictor_timeout_seconds + 10,
+                                     headers={'Authorization': f'Bearer {self.internal_key(view.job.id)}'})
+        except requests.RequestException as e:
+            raise ServiceUnavailableError(f'the predictor did not answer: {e}', resource='predictor') from e
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ServiceUnavailableError(f'the predictor answered HTTP {response.status_code}',
+                                          resource='predictor') from None
+        if response.status_code != 200:
+            error = answer.get('error', {}) if isinstance(answer, dict) else {}
+            raise SingaError.from_dict(error, status_code=response.status_code)
+        return answer, response.status_code
+
+    # -- the reconciler's round --------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Roll live jobs' statuses up from their services; re-publish lost Redis state; clean ended jobs."""
+        with self.store.transaction() as cur:
+            live = inference_jobs.list_inference_jobs(cur, statuses=inference_jobs.LIVE)
+            cur.execute("SELECT DISTINCT s.job_id FROM services s JOIN inference_jobs i ON i.id = s.job_id"
+                        " WHERE i.status = ANY(%s) AND s.status = ANY(%s)",
+                        (['STOPPED', 'ERRORED'], list(services.LIVE)))
+            ended = [row['job_id'] for row in cur.fetchall()]
+        for job_id in ended:
+            self.clean_up(job_id)
+        for job in live:
+            self._roll_up(job)
+
+    def _roll_up(self, job: InferenceJobRecord) -> None:
+        channel = ServingChannel(self.r, job.id)
+        if channel.config() is None:
+            self.publish(job.id)
+        with self.store.transaction() as cur:
+            rows = services.list_services(cur, job_id=job.id)
+        predictor = next((s for s in rows if s.service_type == ServiceType.PREDICT), None)
+        workers = [s for s in rows if s.service_type == ServiceType.INFERENCE]
+        reason = None
+        if predictor is None or predictor.status == ServiceStatus.ERRORED:
+            reason = 'the predictor kept failing'
+        elif workers and all(s.status == ServiceStatus.ERRORED for s in workers):
+            reason = 'every inference worker kept failing'
+        if reason is not None:
+            with self.store.transaction() as cur:
+                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
+            self.clean_up(job.id)
+            return
+        if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
+                and channel.live_trials(str(s.trial_id) for s in workers):
+            with self.store.transaction() as cur:
+                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING.value)

@@ -1,0 +1,81 @@
+"""Repository of inference jobs and their prediction keys. Functions take a ``transaction()`` cursor."""
+import uuid
+from typing import Optional
+
+from psycopg2.extras import Json
+
+from singa.constants import InferenceJobStatus
+from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows
+
+LIVE = (InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value)
+_FINISHED = [InferenceJobStatus.STOPPED.value, InferenceJobStatus.ERRORED.value]
+
+
+def insert_inference_job(cur, *, owner_id, train_job_id, budget: dict, config: dict, is_public: bool,
+                         description: str) -> InferenceJobRecord:
+    cur.execute('INSERT INTO inference_jobs (id, owner_id, train_job_id, status, budget, config, is_public,'
+                ' description, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now()) RETURNING *',
+                (uuid.uuid4(), owner_id, train_job_id, InferenceJobStatus.STARTED.value, Json(budget), Json(config),
+                 is_public, description))
+    return from_row(InferenceJobRecord, cur.fetchone())
+
+
+def get_inference_job(cur, job_id, *, for_update: bool = False) -> Optional[InferenceJobRecord]:
+    cur.execute('SELECT * FROM inference_jobs WHERE id = %s' + (' FOR UPDATE' if for_update else ''), (job_id,))
+    return from_row(InferenceJobRecord, cur.fetchone())
+
+
+def get_for_train_job(cur, train_job_id) -> Optional[InferenceJobRecord]:
+    """The live inference job of a train job, else its latest one."""
+    cur.execute('SELECT * FROM inference_jobs WHERE train_job_id = %s'
+                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1', (train_job_id, list(LIVE)))
+    return from_row(InferenceJobRecord, cur.fetchone())
+
+
+def list_inference_jobs(cur, *, owner_id=None, app: Optional[str] = None,
+                        statuses: Optional[tuple] = None) -> list[InferenceJobRecord]:
+    clauses, args = [], []
+    if owner_id is not None:
+        clauses.append('i.owner_id = %s')
+        args.append(owner_id)
+    if app is not None:
+        clauses.append('j.app = %s')
+        args.append(app)
+    if statuses:
+        clauses.append('i.status = ANY(%s)')
+        args.append(list(statuses))
+    where = (' WHERE ' + ' AND '.join(clauses)) if clauses else ''
+    cur.execute('SELECT i.* FROM inference_jobs i JOIN train_jobs j ON j.id = i.train_job_id'
+                f'{where} ORDER BY i.created_at DESC', args)
+    return from_rows(InferenceJobRecord, cur.fetchall())
+
+
+def set_predictor_service(cur, job_id, service_id) -> None:
+    cur.execute('UPDATE inference_jobs SET predictor_service_id = %s WHERE id = %s', (service_id, job_id))
+
+
+def set_inference_job_status(cur, job_id, status: str, error: Optional[str] = None) -> bool:
+    """Move a live job to ``status``; a finished job stays finished. True if it changed."""
+    finished = status in _FINISHED
+    cur.execute('UPDATE inference_jobs SET status = %s, error = coalesce(%s, error),'
+                ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
+                ' WHERE id = %s AND status = ANY(%s) AND status <> %s',
+                (status, error, finished, job_id, list(LIVE), status))
+    return cur.rowcount == 1
+
+
+def insert_key(cur, job_id, name: str, key_hash: str) -> PredictionKeyRecord:
+    cur.execute('INSERT INTO prediction_keys (id, inference_job_id, name, key_hash) VALUES (%s, %s, %s, %s)'
+                ' RETURNING *', (uuid.uuid4(), job_id, name, key_hash))
+    return from_row(PredictionKeyRecord, cur.fetchone())
+
+
+def list_keys(cur, job_id) -> list[PredictionKeyRecord]:
+    cur.execute('SELECT * FROM prediction_keys WHERE inference_job_id = %s ORDER BY created_at', (job_id,))
+    return from_rows(PredictionKeyRecord, cur.fetchall())
+
+
+def revoke_key(cur, job_id, key_id) -> Optional[PredictionKeyRecord]:
+    cur.execute('UPDATE prediction_keys SET revoked_at = coalesce(revoked_at, now())'
+                ' WHERE id = %s AND inference_job_id = %s RETURNING *', (key_id, job_id))
+    return from_row(PredictionKeyRecord, cur.fetchone())

@@ -1,0 +1,251 @@
+"""Inference jobs through the admin with real predictor and inference worker processes."""
+import concurrent.futures
+import csv
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from platform_harness import EXAMPLES, Platform
+from singa.admin import auth
+from singa.admin.services.deployer import container_service_of
+from singa.meta_store.records import ServiceRecord, from_row
+
+TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
+LOGREG = os.path.join(EXAMPLES, 'models', 'sk_logistic_regression.py')
+
+PICKY = '''
+from singa.model import BaseModel, FloatKnob
+
+class Picky(BaseModel):
+    """Answers [1 - x, x] for queries that are dicts, fails on anything else."""
+    @staticmethod
+    def get_knob_config():
+        return {"x": FloatKnob(0.0, 1.0)}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        pass
+
+    def evaluate(self, dataset_path):
+        return 0.5
+
+    def predict(self, queries):
+        for q in queries:
+            if not isinstance(q, dict):
+                raise ValueError("queries must be objects of features")
+        return [[0.25, 0.75] for q in queries]
+
+    def dump_parameters(self):
+        return {"x": 1.0}
+
+    def load_parameters(self, params):
+        pass
+'''
+
+
+@pytest.fixture
+def platform(settings, meta_store, monkeypatch):
+    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
+    p = Platform(settings, meta_store, predictor_timeout_seconds=5.0)
+    yield p
+    p.close()
+
+
+def _rows(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [{k: float(v) for k, v in r.items() if k != 'target'} for r in rows], [int(r['target']) for r in rows]
+
+
+@pytest.fixture
+def trained(platform, iris):
+    """A stopped train job 'iris' with a decision tree and a logistic regression."""
+    dev = platform.make_user('dev')
+    train_id = platform.upload_dataset(dev, iris['train'])
+    val_id = platform.upload_dataset(dev, iris['val'])
+    models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
+              platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
+    platform.create_job(dev, 'iris', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 2})
+    assert platform.wait_job(dev, 'iris')['status'] == 'STOPPED'
+    return dev
+
+
+def _deploy(platform, user, **extra):
+    job = platform.call('POST', '/inference_jobs', user, json={'app': 'iris', **extra})
+    assert job['status'] == 'STARTED' and len(job['workers']) >= 1
+    return platform.wait_for(lambda: _running(platform, user), timeout=60, what='inference job RUNNING')
+
+
+def _running(platform, user):
+    job = platform.call('GET', '/inference_jobs/iris/-1', user)
+    assert job['status'] in ('STARTED', 'RUNNING'), job
+    return job if job['status'] == 'RUNNING' else None
+
+
+def test_deploy_predict_with_keys_and_through_the_admin(platform, trained, iris):
+    dev = trained
+    job = _deploy(platform, dev)
+    assert {w['model_name'].split('-')[0] for w in job['workers']} == {'SkDecisionTree', 'SkLogisticRegression'}
+    url = job['predictor_url']
+    assert url and requests.get(url + '/health', timeout=5).ok
+    assert requests.get(url + '/ready', timeout=5).json()['ready']
+
+    queries, labels = _rows(iris['test'])
+    # Without a key the predictor refuses; with a fresh key it answers.
+    refused = requests.post(url + '/predict', json={'query': queries[0]}, timeout=10)
+    assert refused.status_code == 401 and refused.json()['error']['type'] == 'UnauthenticatedError'
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={'name': 'app'})
+    headers = {'Authorization': f'Bearer {key["key"]}'}
+    one = requests.post(url + '/predict', json={'query': queries[0]}, headers=headers, timeout=10).json()
+    assert len(one['prediction']) == 3 and abs(sum(one['prediction']) - 1) < 1e-6
+    assert all(m['answered'] for m in one['models']) and len(one['models']) == 2
+    many = requests.post(url + '/predict', json={'queries': queries, 'details': True}, headers=headers,
+                         timeout=10).json()
+    predicted = [max(range(3), key=lambda c: p[c]) for p in many['predictions']]
+    accuracy = sum(p == y for p, y in zip(predicted, labels)) / len(labels)
+    assert accuracy > 0.85
+    assert len(many['model_predictions']) == 2 and len(many['model_predictions'][0]['predictions']) == len(queries)
+    # Through the admin, as the owner (the playground).
+    proxied = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'query': queries[0]})
+    assert proxied['prediction'] == pytest.approx(one['prediction'])
+    # Revoking the key takes effect (within the predictor's short cache).
+    platform.call('DELETE', f'/inference_jobs/iris/-1/keys/{key["id"]}', dev)
+    platform.wait_for(lambda: requests.post(url + '/predict', json={'query': queries[0]}, headers=headers,
+                                            timeout=10).status_code == 401, timeout=10, what='revocation')
+    assert [k['revoked_at'] is not None for k in platform.call('GET', '/inference_jobs/iris/-1/keys', dev)] == [True]
+
+
+def test_bad_queries_get_400_and_say_why(platform, trained):
+    dev = trained
+    url = _deploy(platform, dev)['predictor_url']
+    headers = {'Authorization': f'Bearer {platform.call("POST", "/inference_jobs/iris/-1/keys", dev, json={})["key"]}'}
+    for body, field in (({'queries': []}, 'queries'), ({'queries': 'x'}, 'queries'), ({'query': None}, 'query'),
+                        ({'query': 1, 'queries': [1]}, None), ({'nothing': 1}, 'nothing'), ({'queries': [None]}, 'queries'),
+                        ({'query': {}, 'details': 'yes'}, 'details')):
+        response = requests.post(url + '/predict', json=body, headers=headers, timeout=10)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()['error'].get('field') == field
+    bad = requests.post(url + '/predict', data=b'not json', headers=headers, timeout=10)
+    assert bad.status_code == 400
+    huge = requests.post(url + '/predict', json={'queries': [{}] * 1001}, headers=headers, timeout=10)
+    assert huge.status_code == 400
+
+
+def test_one_bad_query_costs_only_its_own_answer(platform, iris, tmp_path):
+    dev = platform.make_user('dev')
+    train_id = platform.upload_dataset(dev, iris['train'])
+    val_id = platform.upload_dataset(dev, iris['val'])
+    path = tmp_path / 'picky.py'
+    path.write_text(PICKY)
+    model = platform.upload_model(dev, str(path), 'Picky')
+    platform.create_job(dev, 'iris', train_id, val_id, [model], {'MODEL_TRIAL_COUNT': 1})
+    platform.wait_job(dev, 'iris')
+    _deploy(platform, dev)
+    answer = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'queries': [{'a': 1}, 7, {'b': 2}]})
+    assert answer['predictions'] == [[0.25, 0.75], None, [0.25, 0.75]]
+    assert 'queries must be objects' in answer['errors']['1'][0]
+    error = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, expect=400, json={'query': 7})['error']
+    assert 'no model could predict' in error['message'] and 'queries must be objects' in error['message']
+
+
+def test_concurrent_requests_each_get_their_own_answers(platform, trained, iris):
+    dev = trained
+    job = _deploy(platform, dev)
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={})['key']
+    queries, _ = _rows(iris['test'])
+    session = requests.Session()
+    expected = session.post(job['predictor_url'] + '/predict', json={'queries': queries},
+                            headers={'Authorization': f'Bearer {key}'}, timeout=10).json()['predictions']
+
+    def ask(i):
+        with requests.Session() as s:
+            r = s.post(job['predictor_url'] + '/predict', json={'query': queries[i]},
+                       headers={'Authorization': f'Bearer {key}'}, timeout=10)
+            return i, r.json()['prediction']
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, list(range(len(queries))) * 3))
+    for i, prediction in answers:
+        assert prediction == pytest.approx(expected[i])
+
+
+def test_a_hung_then_killed_inference_worker_costs_only_its_vote(platform, trained, iris):
+    """A replica that hangs (SIGSTOP) costs its model's vote, never a request; once it is killed, the
+    supervisor's replacement answers again."""
+    dev = trained
+    job = _deploy(platform, dev)
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={})['key']
+    queries, _ = _rows(iris['test'])
+    victim_trial = job['workers'][0]['trial_id']
+    with platform.meta_store.transaction() as cur:
+        cur.execute("SELECT * FROM services WHERE job_id = %s AND trial_id = %s", (job['id'], victim_trial))
+        service = from_row(ServiceRecord, cur.fetchone())
+    pid = next(r['process']['pid'] for r in platform.manager.replica_states(container_service_of(service))
+               if r['state'] == 'running')
+    stop = time.monotonic() + 6
+    results = []
+
+    def load():
+        with requests.Session() as s:
+            while time.monotonic() < stop:
+                r = s.post(job['predictor_url'] + '/predict', json={'query': queries[0]},
+                           headers={'Authorization': f'Bearer {key}'}, timeout=15)
+                results.append((r.status_code, r.json()))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(load) for _ in range(4)]
+        time.sleep(0.5)
+        os.kill(pid, signal.SIGSTOP)
+        for f in futures:
+            f.result()
+    failed = [(status, body) for status, body in results if status != 200]
+    assert results and not failed, failed[:3]
+    answered = [{m['trial_id']: m['answered'] for m in body['models']} for _, body in results]
+    missing = [a for a in answered if not a[victim_trial]]
+    assert missing and all(len(a) == 2 and sum(a.values()) == 1 for a in missing)
+    os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGCONT)
+
+    def all_answer():
+        body = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'query': queries[0]})
+        return all(m['answered'] for m in body['models'])
+    platform.wait_for(all_answer, timeout=30, what='the replacement replica')
+
+
+def test_one_live_job_per_train_job_and_stop_cleans_everything(platform, trained):
+    dev = trained
+    job = _deploy(platform, dev)
+    error = platform.call('POST', '/inference_jobs', dev, expect=409, json={'app': 'iris'})['error']
+    assert error['type'] == 'ConflictError'
+    other = platform.make_user('other')
+    platform.call('GET', '/inference_jobs/iris/-1', other, expect=404)
+    platform.call('POST', '/inference_jobs/iris/-1/stop', other, expect=404)
+    platform.call('POST', '/inference_jobs/iris/-1/predict', other, expect=404, json={'query': {}})
+    stopped = platform.call('POST', '/inference_jobs/iris/-1/stop', dev)
+    assert stopped['status'] == 'STOPPED' and stopped['predictor_url'] is None
+    assert not platform.live_services(job['id'])
+    assert list(platform.ctx.redis.scan_iter(match=f'singa:ij:{job["id"]}:*')) == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get(job['predictor_url'] + '/health', timeout=2)
+    # A new one may be deployed now.
+    assert platform.call('POST', '/inference_jobs', dev, json={'app': 'iris'})['status'] == 'STARTED'
+    listed = platform.call('GET', '/inference_jobs', dev)
+    assert len(listed) == 2 and len(platform.call('GET', '/inference_jobs/iris', dev)) == 2
+
+
+def test_deploy_refuses_unfinished_and_unknown_jobs(platform, iris, tmp_path):
+    dev = platform.make_user('dev')
+    platform.call('POST', '/inference_jobs', dev, expect=404, json={'app': 'nothing'})
+    train_id = platform.upload_dataset(dev, iris['train'])
+    val_id = platform.upload_dataset(dev, iris['val'])
+    model = platform.upload_model(dev, TREE, 'SkDecisionTree')
+    platform.create_job(dev, 'iris', train_id, val_id, [model], {'TIME_HOURS': 1})
+    error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'iris'})['error']
+    assert 'deploy it once it has stopped' in error['message']
+    for body, field in (({'replicas': 0}, 'replicas'), ({'budget': {'GPU_COUNT': 1}}, 'budget'),
+                        ({'ensemble': 'MAX'}, 'ensemble'), ({'models_per_template': 99}, 'models_per_template')):
+        error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'iris', **body})['error']
+        assert error['field'] == field
+    platform.call('POST', '/train_jobs/iris/-1/stop', dev)
