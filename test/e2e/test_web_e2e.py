@@ -2,9 +2,11 @@
 
 Log in, create users, upload datasets (with the progress bar) and templates, start a train job
 and watch its trials arrive without reloading, read the plots of the job and of a trial, download
-a trial's parameters, and see a user who may not see the job refused clearly. Screenshots of the
+a trial's parameters, deploy the job, query it in the playground, and see a user who may not see
+the job refused clearly. Screenshots of the
 main pages land in ``test-artifacts/web/``.
 """
+import json
 import os
 import re
 import subprocess
@@ -45,7 +47,7 @@ def new_page(context, stack) -> WatchedPage:
     return page
 
 
-def test_the_web_admin_from_login_to_trial_plots(browser_context, stack, wine):
+def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine):
     web = new_page(browser_context, stack)
     page = web.page
 
@@ -149,6 +151,41 @@ def test_the_web_admin_from_login_to_trial_plots(browser_context, stack, wine):
     assert download_info.value.suggested_filename.endswith('.params') and os.path.getsize(saved) > 100
     web.shot('trial')
     trial_url = page.url
+    assert not web.problems, web.problems
+
+    # Deploy the job from its page, make a prediction key, and ask the ensemble in the playground.
+    page.go_back()
+    page.get_by_role('link', name='Deploy as an inference job').click()
+    expect(page).to_have_url(re.compile(r'/web/inference-jobs/new\?app=webwine&version=1$'))
+    expect(page.get_by_label('Train job', exact=True)).to_have_value('["webwine",1]')
+    page.get_by_role('button', name='Deploy').click()
+    expect(page).to_have_url(re.compile(r'/web/inference-jobs/webwine/1$'))
+    expect(page.locator('h1')).to_contain_text('RUNNING', timeout=TIMEOUT_MS)
+    expect(page.get_by_role('table', name='The deployed trials').locator('tbody tr')).to_have_count(len(TEMPLATES))
+    expect(page.get_by_text(re.compile(r'^http://[\d.]+:\d+/predict$'))).to_be_visible()
+    page.get_by_label('Name of a new key').fill('web-key')
+    page.get_by_role('button', name='Create a key').click()
+    expect(page.get_by_label('The new prediction key')).to_have_text(re.compile(r'\S{20,}'))
+    header, row = [line.strip().split(',') for line in (wine / 'wine_test.csv').read_text().splitlines()[:2]]
+    query = {name: float(value) for name, value in zip(header[:-1], row[:-1])}
+    page.get_by_label('Query (JSON)').fill(json.dumps(query))
+    page.get_by_role('button', name='Predict').click()
+    answer = page.get_by_label("The ensemble's answer")
+    expect(answer).to_be_visible()
+    probabilities = json.loads(answer.inner_text())
+    expect(page.get_by_text(re.compile(r'^Most likely class [012] \(\d+\.\d %\)$')).first).to_be_visible()
+    assert len(probabilities) == 3 and abs(sum(probabilities) - 1) < 1e-6
+    each = page.get_by_role('table', name="Each model's answer").locator('tbody tr')
+    expect(each).to_have_count(len(TEMPLATES))
+    for name, _, _ in TEMPLATES:
+        expect(each.filter(has_text=name)).to_contain_text('yes')
+    web.shot('inference_job')
+    web.goto('/web/inference-jobs')
+    expect(page.get_by_role('table')).to_contain_text('webwine')
+    web.shot('inference_jobs')
+    page.once('dialog', lambda dialog: dialog.accept())
+    page.get_by_role('row').filter(has_text='webwine').get_by_role('button', name='Stop').click()
+    expect(page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=TIMEOUT_MS)
     assert not web.problems, web.problems
 
     # Another user may not see the job nor its trials: the page says so plainly.
