@@ -186,6 +186,9 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
     page.once('dialog', lambda dialog: dialog.accept())
     page.get_by_role('row').filter(has_text='webwine').get_by_role('button', name='Stop').click()
     expect(page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=TIMEOUT_MS)
+    web.goto('/web/train-jobs')
+    expect(page.get_by_role('row').filter(has_text='webwine')).to_contain_text(f'{total} of {total}')
+    web.shot('train_jobs')
     assert not web.problems, web.problems
 
     # Another user may not see the job nor its trials: the page says so plainly.
