@@ -52,8 +52,10 @@ function title(text) { return { text, left: 'center', textStyle: { fontSize: 14 
 
 /** Step lines of the best score so far, with each trial's own score as faint points. */
 export function bestSoFarOption(heading, xName, lines, scores) {
+  // The overall line is dark, dashed and on top: it coincides with the leading template's line.
+  const overall = { z: 3, lineStyle: { width: 2.5, type: 'dashed', color: '#1d2329' }, itemStyle: { color: '#1d2329' } };
   const series = lines.map((line) => ({ name: line.name, type: 'line', step: 'end', showSymbol: false,
-    data: line.points, lineStyle: { width: line.name === 'All templates' ? 3 : 1.5 } }));
+    data: line.points, lineStyle: { width: 2 }, ...(line.name === 'All templates' ? overall : {}) }));
   if (scores) {
     series.push({ name: 'Trial score', type: 'scatter', symbolSize: 6, itemStyle: { opacity: 0.35 },
       data: scores.map(([x, y, model]) => ({ value: [x, y], model })),
