@@ -195,10 +195,7 @@ class TrainJobService:
     def get_train_job(self, actor: UserRecord, app: str, app_version: int = -1,
                       owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
         with self.store.transaction() as cur:
-            job = train_jobs.get_train_job_by_app(cur, self._owner(actor, owner_id), app, app_version)
-            if job is None:
-                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
-            return self._view(cur, job)
+            return self._view(cur, train_job_of_app(cur, actor, app, app_version, owner_id))
 
     def get_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:
         with self.store.transaction() as cur:
@@ -212,11 +209,7 @@ class TrainJobService:
             return [self._view(cur, job) for job in jobs]
 
     def _owner(self, actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
-        if owner_id is None or owner_id == actor.id:
-            return actor.id
-        if actor.user_type not in ADMIN_TYPES:
-            raise NotFoundError('no such user', resource='user', id=owner_id)
-        return owner_id
+        return _owner(actor, owner_id)
 
     def _view(self, cur, job: TrainJobRecord) -> TrainJobView:
         cur.execute(
@@ -265,6 +258,24 @@ class TrainJobService:
         for job in live:
             self.stop_train_job_by_id(actor, job.id)
         return [job.id for job in live]
+
+
+def train_job_of_app(cur, actor: UserRecord, app: str, app_version: int = -1,
+                     owner_id: Optional[uuid.UUID] = None) -> TrainJobRecord:
+    """The caller's job of ``app`` at ``app_version`` (-1: the latest); an admin may name another
+    owner. ``NotFoundError`` when there is none."""
+    job = train_jobs.get_train_job_by_app(cur, _owner(actor, owner_id), app, app_version)
+    if job is None:
+        raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+    return job
+
+
+def _owner(actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
+    if owner_id is None or owner_id == actor.id:
+        return actor.id
+    if actor.user_type not in ADMIN_TYPES:
+        raise NotFoundError('no such user', resource='user', id=owner_id)
+    return owner_id
 
 
 def visible_train_job(cur, actor: UserRecord, train_job_id, for_update: bool = False) -> TrainJobRecord:
