@@ -354,7 +354,10 @@ class InferenceJobService:
                 inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
             self.clean_up(job.id)
             return
+        live = channel.live_trials(str(s.trial_id) for s in workers)
+        waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and str(s.trial_id) not in live]
+        # RUNNING once every model answers (a model given up on no longer holds the job back).
         if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
-                and channel.live_trials(str(s.trial_id) for s in workers):
+                and live and not waiting:
             with self.store.transaction() as cur:
                 inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING.value)
