@@ -77,7 +77,7 @@ def test_the_admin_needs_a_superadmin_password_and_a_token_secret(base_env):
                                                ({'superadmin_password': 'short'}, 'SINGA_SUPERADMIN_PASSWORD')])
 def test_a_bad_superadmin_configuration_stops_the_start(settings, meta_store, change, variable):
     with pytest.raises(ConfigError, match=variable):
-        create_app(dataclasses.replace(settings, **change), meta_store=meta_store)
+        create_app(dataclasses.replace(settings, **change), meta_store=meta_store, start_reconciler=False)
 
 
 def test_superadmin_seeding_is_safe_when_apps_start_at_once(settings, meta_store):
@@ -88,7 +88,7 @@ def test_superadmin_seeding_is_safe_when_apps_start_at_once(settings, meta_store
     def start(store):
         try:
             barrier.wait()
-            create_app(settings, meta_store=store)
+            create_app(settings, meta_store=store, start_reconciler=False)
         except Exception as e:  # reported below
             errors.append(e)
 
@@ -108,6 +108,6 @@ def test_superadmin_seeding_is_safe_when_apps_start_at_once(settings, meta_store
 
 def test_a_second_start_leaves_the_superadmin_as_it_is(settings, meta_store, api):
     changed = dataclasses.replace(settings, superadmin_password='another-password-entirely')
-    create_app(changed, meta_store=meta_store)
+    create_app(changed, meta_store=meta_store, start_reconciler=False)
     assert api.post('/tokens', json={'email': settings.superadmin_email,
                                      'password': settings.superadmin_password}).status_code == 200
