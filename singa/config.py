@@ -10,7 +10,7 @@ Setting both ``SINGA_<NAME>`` and ``SINGA_<NAME>_FILE`` is an error.
 """
 import dataclasses
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Mapping, Optional
 
 from singa.errors import ConfigError

@@ -10,7 +10,6 @@ A template that raises costs only its trial: the traceback goes to the trial's l
 """
 import datetime
 import logging
-import math
 import os
 import signal
 import threading
@@ -21,6 +20,7 @@ from singa.constants import TrialStatus
 from singa.errors import TrialPruned
 from singa.model import logger as model_logger
 from singa.model.loader import load_model_class
+from singa.model.model import as_score
 from singa.param_store import make_param_store
 from singa.queues import TuningChannel, new_worker_id
 from singa.workers.loop import Ticker
@@ -165,7 +165,7 @@ class TrainWorker:
                         **(self.job.get('train_args') or {}))
             score = model.evaluate(self._storage_path(self.job['val_dataset']))
             self.in_user_code = False
-            score = _check_score(score)
+            score = as_score(score)
             if trial.get('to_save_params', True):
                 self.in_user_code = True
                 params = model.dump_parameters()
@@ -228,15 +228,6 @@ class TrainWorker:
     def on_stop_signal(self, signum: int) -> None:
         self._interrupt()
 
-
-def _check_score(score) -> float:
-    try:
-        value = float(score)
-    except (TypeError, ValueError):
-        raise TypeError(f'evaluate() must return a number; it returned {type(score).__name__}') from None
-    if not math.isfinite(value):
-        raise ValueError(f'evaluate() returned {value}, not a finite number')
-    return value
 
 
 def _now() -> str:

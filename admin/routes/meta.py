@@ -1,16 +1,20 @@
 """Liveness, health and the API's own description."""
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, redirect
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import build_document, operation
+from singa.admin.routes.web import wants_html
 
 bp = Blueprint('meta', __name__)
 UP = {'service': 'singa-admin', 'status': 'ok'}
 
 
 @bp.get('/')
-@operation('Is the admin up (no dependency checked)', response='Health')
+@operation('Is the admin up (no dependency checked)', response='Health',
+           description='A browser (one that prefers text/html) is redirected to the web admin at /web/ instead.')
 def index():
+    if wants_html():
+        return redirect('/web/', code=302)
     return jsonify(UP)
 
 

@@ -62,6 +62,13 @@ def trial_logs_json(logs) -> dict:
     return {'plots': logs.plots, 'metrics': logs.metrics, 'messages': logs.messages, 'last_id': logs.last_id}
 
 
+def importance_json(view) -> dict:
+    result = view.result
+    return {'sub_train_job_id': str(view.sub_train_job_id), 'model_id': str(view.model_id),
+            'model_name': view.model_name, 'method': result.method, 'trials_used': result.trials_used,
+            'importances': result.importances, 'not_assessed': result.not_assessed, 'note': result.note}
+
+
 def _str(value) -> Optional[str]:
     return None if value is None else str(value)
 

@@ -7,7 +7,8 @@ from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
-from singa.admin.routes.serialize import train_job_json, trial_json, trial_logs_json
+from singa.admin.routes.serialize import importance_json, train_job_json, trial_json, trial_logs_json
+from singa.admin.services.importance import param_importances
 from singa.admin.services.train_jobs import NewTrainJob
 from singa.constants import AdvisorType, PrunerType, Task
 
@@ -95,6 +96,17 @@ def list_trials(app: str, app_version: int):
     found = admin_context().trials.list_trials(current_user(), app, app_version, best=f['type'] == 'best',
                                                max_count=f['max_count'], limit=f['limit'], offset=f['offset'])
     return jsonify([trial_json(v) for v in found])
+
+
+@bp.get(f'/train_jobs/<app>/{VERSION}/importance')
+@operation('Hyperparameter importance of each template of a train job, from its completed trials',
+           response='KnobImportance', many=True, errors=(404,),
+           description='fANOVA (Optuna\'s evaluator) over the searched knobs; a template with fewer than three '
+                       'completed trials gets no importances and a note saying why.')
+@require_user()
+def get_param_importances(app: str, app_version: int):
+    found = param_importances(admin_context().meta_store, current_user(), app, app_version)
+    return jsonify([importance_json(v) for v in found])
 
 
 @bp.get('/trials/<trial_id>')

@@ -19,6 +19,7 @@ from typing import Optional
 from singa.constants import ServiceType
 from singa.container.base import ContainerService, ServiceSpec
 from singa.container.storage import STORAGE_TARGET, storage_mounts
+from singa.errors import SingaError
 from singa.meta_store import services
 from singa.meta_store.records import ServiceRecord
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
@@ -118,6 +119,21 @@ class Deployer:
                                   port=created.port, ext_hostname=created.ext_hostname,
                                   ext_port=created.ext_port, info=dict(created.info, image=image))
         return created
+
+    def deploy_all(self, to_deploy: list) -> None:
+        """Deploy each ``(service, image)``; if one fails, remove those already started and re-raise."""
+        deployed = []
+        try:
+            for service, image in to_deploy:
+                self.deploy(service, image=image)
+                deployed.append(service)
+        except SingaError:
+            for service in deployed:
+                try:
+                    self.destroy(service, timeout=2)
+                except SingaError as e:
+                    log.warning('could not remove service %s after a failed deploy: %s', service.id, e)
+            raise
 
     def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:
         if service.container_service_id:

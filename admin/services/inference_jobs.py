@@ -16,7 +16,7 @@ from typing import Optional
 import requests
 
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
-from singa.admin.services.train_jobs import _is_int, _split
+from singa.admin.services.numbers import is_int, split_evenly
 from singa.constants import (ADMIN_TYPES, ContainerManagerType, EnsembleMethod, InferenceJobStatus, ServiceStatus,
                              ServiceType)
 from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
@@ -92,7 +92,7 @@ class InferenceJobService:
                                                 container_manager=manager)
             inference_jobs.set_predictor_service(cur, job.id, predictor.id)
             workers = []
-            for (trial, model), trial_gpus in zip(chosen, _split(gpus, len(chosen))):
+            for (trial, model), trial_gpus in zip(chosen, split_evenly(gpus, len(chosen))):
                 workers.append((services.insert_service(
                     cur, service_type=ServiceType.INFERENCE.value, job_id=job.id, trial_id=trial.id,
                     replicas=new.replicas, gpus=trial_gpus, container_manager=manager,
@@ -108,18 +108,18 @@ class InferenceJobService:
         if not isinstance(budget, dict) or set(budget) - {'GPU_COUNT'}:
             raise InvalidRequestError('an inference budget has only GPU_COUNT', field='budget')
         gpus = budget.get('GPU_COUNT', 0)
-        if not _is_int(gpus) or gpus < 0:
+        if not is_int(gpus) or gpus < 0:
             raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
         if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
             raise InvalidRequestError('the process container manager cannot place GPUs; use GPU_COUNT 0',
                                       field='budget')
-        if not _is_int(new.models_per_template) or not 1 <= new.models_per_template <= MAX_MODELS:
+        if not is_int(new.models_per_template) or not 1 <= new.models_per_template <= MAX_MODELS:
             raise InvalidRequestError(f'models_per_template must be in [1, {MAX_MODELS}]', field='models_per_template')
-        if new.max_models is not None and (not _is_int(new.max_models) or not 1 <= new.max_models <= MAX_MODELS):
+        if new.max_models is not None and (not is_int(new.max_models) or not 1 <= new.max_models <= MAX_MODELS):
             raise InvalidRequestError(f'max_models must be in [1, {MAX_MODELS}]', field='max_models')
-        if not _is_int(new.replicas) or not 1 <= new.replicas <= MAX_REPLICAS:
+        if not is_int(new.replicas) or not 1 <= new.replicas <= MAX_REPLICAS:
             raise InvalidRequestError(f'replicas must be in [1, {MAX_REPLICAS}]', field='replicas')
-        if new.max_batch_size is not None and (not _is_int(new.max_batch_size)
+        if new.max_batch_size is not None and (not is_int(new.max_batch_size)
                                                or not 1 <= new.max_batch_size <= MAX_BATCH_SIZE):
             raise InvalidRequestError(f'max_batch_size must be in [1, {MAX_BATCH_SIZE}]', field='max_batch_size')
         if new.max_wait_ms is not None and not 0 <= new.max_wait_ms <= MAX_WAIT_MS:
@@ -176,17 +176,9 @@ class InferenceJobService:
         return hmac.new(self.settings.token_secret.encode(), f'predict:{job_id}'.encode(), hashlib.sha256).hexdigest()
 
     def _deploy(self, job: InferenceJobRecord, to_deploy: list) -> None:
-        deployed = []
         try:
-            for service, image in to_deploy:
-                self.deployer.deploy(service, image=image)
-                deployed.append(service)
+            self.deployer.deploy_all(to_deploy)
         except SingaError as e:
-            for service in deployed:
-                try:
-                    self.deployer.destroy(service, timeout=2)
-                except SingaError:
-                    pass
             reason = f'could not start the inference services: {e.message}'
             with self.store.transaction() as cur:
                 for service, _ in to_deploy:
@@ -362,7 +354,10 @@ class InferenceJobService:
                 inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
             self.clean_up(job.id)
             return
+        live = channel.live_trials(str(s.trial_id) for s in workers)
+        waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and str(s.trial_id) not in live]
+        # RUNNING once every model answers (a model given up on no longer holds the job back).
         if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
-                and channel.live_trials(str(s.trial_id) for s in workers):
+                and live and not waiting:
             with self.store.transaction() as cur:
                 inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING.value)

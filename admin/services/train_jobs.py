@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from singa.admin.services.deployer import Deployer
+from singa.admin.services.numbers import is_int, split_evenly
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
                              ServiceType, Task, TrainJobStatus)
-from singa.errors import ContainerError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
 from singa.meta_store import events, services, train_jobs
-from singa.meta_store import datasets as datasets_repo
 from singa.meta_store import models as models_repo
-from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, UserRecord
+from singa.meta_store.records import TrainJobRecord, UserRecord
 from singa.queues import stop_advisors
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
@@ -77,7 +77,7 @@ class TrainJobService:
                 time_budget_seconds=None if hours is None else hours * 3600)
             to_deploy = []
             workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
-            gpus = _split(budget[BudgetKey.GPU_COUNT.value], len(models))
+            gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(models))
             for model, model_gpus in zip(models, gpus):
                 sub = train_jobs.insert_sub_train_job(cur, job.id, model.id)
                 advisor = services.insert_service(cur, service_type=ServiceType.ADVISOR.value, job_id=job.id,
@@ -97,17 +97,9 @@ class TrainJobService:
         return self.get_train_job_by_id(actor, job.id)
 
     def _deploy(self, job: TrainJobRecord, to_deploy: list) -> None:
-        deployed = []
         try:
-            for service, image in to_deploy:
-                self.deployer.deploy(service, image=image)
-                deployed.append(service)
+            self.deployer.deploy_all(to_deploy)
         except SingaError as e:
-            for service in deployed:
-                try:
-                    self.deployer.destroy(service, timeout=2)
-                except SingaError:
-                    pass
             reason = f'could not start the workers: {e.message}'
             with self.store.transaction() as cur:
                 for service, _ in to_deploy:
@@ -128,7 +120,7 @@ class TrainJobService:
                                       f'{", ".join(BudgetKey.values())}', field='budget')
         out = {}
         trials = budget.get(BudgetKey.MODEL_TRIAL_COUNT.value, -1)
-        if not _is_int(trials) or not (trials == -1 or trials >= 1):
+        if not is_int(trials) or not (trials == -1 or trials >= 1):
             raise InvalidRequestError('MODEL_TRIAL_COUNT must be an integer >= 1, or -1 for no limit', field='budget')
         out[BudgetKey.MODEL_TRIAL_COUNT.value] = trials
         hours = budget.get(BudgetKey.TIME_HOURS.value, DEFAULT_TIME_HOURS if trials == -1 else None)
@@ -138,7 +130,7 @@ class TrainJobService:
                 raise InvalidRequestError(f'TIME_HOURS must be a number in (0, {MAX_TIME_HOURS}]', field='budget')
             out[BudgetKey.TIME_HOURS.value] = float(hours)
         gpus = budget.get(BudgetKey.GPU_COUNT.value, 0)
-        if not _is_int(gpus) or gpus < 0:
+        if not is_int(gpus) or gpus < 0:
             raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
         if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
             raise InvalidRequestError('this platform runs workers as local processes (SINGA_CONTAINER_MANAGER='
@@ -146,7 +138,7 @@ class TrainJobService:
                                       field='budget')
         out[BudgetKey.GPU_COUNT.value] = gpus
         workers = budget.get(BudgetKey.WORKERS_PER_MODEL.value, 1)
-        if not _is_int(workers) or not 1 <= workers <= MAX_WORKERS_PER_MODEL:
+        if not is_int(workers) or not 1 <= workers <= MAX_WORKERS_PER_MODEL:
             raise InvalidRequestError(f'WORKERS_PER_MODEL must be an integer in [1, {MAX_WORKERS_PER_MODEL}]',
                                       field='budget')
         out[BudgetKey.WORKERS_PER_MODEL.value] = workers
@@ -154,10 +146,10 @@ class TrainJobService:
 
     def _advisor_config(self, new: NewTrainJob) -> dict:
         retries = self.settings.max_trial_retries if new.max_trial_retries is None else new.max_trial_retries
-        if not _is_int(retries) or not 0 <= retries <= MAX_TRIAL_RETRIES:
+        if not is_int(retries) or not 0 <= retries <= MAX_TRIAL_RETRIES:
             raise InvalidRequestError(f'max_trial_retries must be an integer in [0, {MAX_TRIAL_RETRIES}]',
                                       field='max_trial_retries')
-        if new.seed is not None and not _is_int(new.seed):
+        if new.seed is not None and not is_int(new.seed):
             raise InvalidRequestError('seed must be an integer', field='seed')
         return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
                 'seed': new.seed}
@@ -203,10 +195,7 @@ class TrainJobService:
     def get_train_job(self, actor: UserRecord, app: str, app_version: int = -1,
                       owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
         with self.store.transaction() as cur:
-            job = train_jobs.get_train_job_by_app(cur, self._owner(actor, owner_id), app, app_version)
-            if job is None:
-                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
-            return self._view(cur, job)
+            return self._view(cur, train_job_of_app(cur, actor, app, app_version, owner_id))
 
     def get_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:
         with self.store.transaction() as cur:
@@ -220,11 +209,7 @@ class TrainJobService:
             return [self._view(cur, job) for job in jobs]
 
     def _owner(self, actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
-        if owner_id is None or owner_id == actor.id:
-            return actor.id
-        if actor.user_type not in ADMIN_TYPES:
-            raise NotFoundError('no such user', resource='user', id=owner_id)
-        return owner_id
+        return _owner(actor, owner_id)
 
     def _view(self, cur, job: TrainJobRecord) -> TrainJobView:
         cur.execute(
@@ -275,6 +260,24 @@ class TrainJobService:
         return [job.id for job in live]
 
 
+def train_job_of_app(cur, actor: UserRecord, app: str, app_version: int = -1,
+                     owner_id: Optional[uuid.UUID] = None) -> TrainJobRecord:
+    """The caller's job of ``app`` at ``app_version`` (-1: the latest); an admin may name another
+    owner. ``NotFoundError`` when there is none."""
+    job = train_jobs.get_train_job_by_app(cur, _owner(actor, owner_id), app, app_version)
+    if job is None:
+        raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+    return job
+
+
+def _owner(actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
+    if owner_id is None or owner_id == actor.id:
+        return actor.id
+    if actor.user_type not in ADMIN_TYPES:
+        raise NotFoundError('no such user', resource='user', id=owner_id)
+    return owner_id
+
+
 def visible_train_job(cur, actor: UserRecord, train_job_id, for_update: bool = False) -> TrainJobRecord:
     job = train_jobs.get_train_job(cur, train_job_id, for_update=for_update)
     if job is None or (job.owner_id != actor.id and actor.user_type not in ADMIN_TYPES):
@@ -287,12 +290,3 @@ def check_app_name(app) -> str:
         raise InvalidRequestError('app must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter '
                                   'or digit', field='app')
     return app
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """``total`` GPUs over ``parts`` templates, the first ones getting one more."""
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]

@@ -7,10 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services.train_jobs import visible_train_job
-from singa.constants import ADMIN_TYPES
+from singa.admin.services.train_jobs import train_job_of_app, visible_train_job
 from singa.errors import InvalidRequestError, NotFoundError
-from singa.meta_store import train_jobs, trials
+from singa.meta_store import trials
 from singa.meta_store.records import TrialRecord, UserRecord
 from singa.param_store import make_param_store
 
@@ -48,10 +47,7 @@ class TrialService:
         if offset < 0:
             raise InvalidRequestError('offset must be >= 0', field='offset')
         with self.store.transaction() as cur:
-            owner = owner_id if owner_id is not None and actor.user_type in ADMIN_TYPES else actor.id
-            job = train_jobs.get_train_job_by_app(cur, owner, app, app_version)
-            if job is None:
-                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+            job = train_job_of_app(cur, actor, app, app_version, owner_id)
             if best:
                 found = trials.best_trials_of_train_job(cur, job.id, max_count)
             else:

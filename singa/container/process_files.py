@@ -17,7 +17,6 @@ a process with that pid and that start time exists and is not a zombie.
 import dataclasses
 import json
 import os
-import signal
 import tempfile
 from typing import Optional
 

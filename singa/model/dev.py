@@ -32,6 +32,7 @@ from singa.model.inspect import validate_model_class
 from singa.model.knob import deserialize_knob_config, fix_knobs
 from singa.model.loader import load_model_class
 from singa.model.log import LogType, logger
+from singa.model.model import as_score
 from singa.param_store.codec import decode_params, encode_params
 
 DEFAULT_BUDGET = {BudgetKey.MODEL_TRIAL_COUNT.value: 5}
@@ -141,7 +142,7 @@ class _Tuner:
             shared = self._shared_params(proposal.shared_params_trial_no)
             model = self.cls(**proposal.knobs)
             model.train(self.train_path, shared_params=shared, **self.train_args)
-            trial.score = _as_score(model.evaluate(self.val_path))
+            trial.score = as_score(model.evaluate(self.val_path))
             if proposal.to_save_params:
                 trial.params = encode_params(model.dump_parameters())
             trial.status = TrialStatus.COMPLETED.value
@@ -186,14 +187,6 @@ class _Tuner:
         self.best_model = None
 
 
-def _as_score(value) -> float:
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise InvalidModelError(f'evaluate() must return a number; got {type(value).__name__}') from None
-    if not math.isfinite(score):
-        raise InvalidModelError(f'evaluate() returned {score}; it must be finite')
-    return score
 
 
 def _check_reload(cls, best: DevTrial, trained, task: str, queries: list, val_path: str):
@@ -212,7 +205,7 @@ def _check_reload(cls, best: DevTrial, trained, task: str, queries: list, val_pa
         raise InvalidModelError('predictions differ after dump_parameters() -> load_parameters(): '
                                 'the parameters do not capture the whole trained state')
     _check_convention(task, predictions)
-    reloaded_score = _as_score(model.evaluate(val_path))
+    reloaded_score = as_score(model.evaluate(val_path))
     if not math.isclose(reloaded_score, best.score, rel_tol=1e-6, abs_tol=1e-9):
         raise InvalidModelError(f'the reloaded model scores {reloaded_score:.6f}, the trained one '
                                 f'{best.score:.6f}: the parameters do not capture the trained state')

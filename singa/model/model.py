@@ -3,9 +3,11 @@
 A template is a Python file (or a zip with a named module file) holding one ``BaseModel``
 subclass. The platform imports it only inside train and inference workers.
 """
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional
 
+from singa.errors import InvalidModelError
 from singa.model.knob import BaseKnob
 
 Params = Dict[str, Any]
@@ -78,3 +80,14 @@ class BaseModel(ABC):
     @staticmethod
     def teardown() -> None:
         """Class-wide cleanup, called once when a worker stops."""
+
+
+def as_score(value) -> float:
+    """What ``evaluate()`` returned, as the finite float the platform records (``InvalidModelError`` otherwise)."""
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise InvalidModelError(f'evaluate() must return a number; got {type(value).__name__}') from None
+    if not math.isfinite(score):
+        raise InvalidModelError(f'evaluate() returned {score}; it must be finite')
+    return score

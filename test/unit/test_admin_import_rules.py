@@ -49,3 +49,14 @@ def test_the_client_imports_only_requests_and_the_shared_names(path):
             assert name in allowed or name.startswith('singa.client'), name
         else:
             assert top == 'requests' or top in sys.stdlib_module_names, name
+
+
+def test_only_the_advisors_import_optuna():
+    found = []
+    for folder in ('singa', 'admin', 'workers', 'client'):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                if name.endswith('.py') and any(n.split('.')[0] == 'optuna' for n in imports_of(path)):
+                    found.append(os.path.relpath(path, ROOT))
+    assert found and all(p.startswith(os.path.join('singa', 'advisor') + os.sep) for p in found), found

@@ -15,6 +15,7 @@ CASES = [
     ('sk_random_forest.py', 'SkRandomForestClf', 'TABULAR_CLASSIFICATION', 'wine', 4, 0.9, 'NONE'),
     ('sk_random_forest.py', 'SkRandomForestReg', 'TABULAR_REGRESSION', 'diabetes', 4, 0.3, 'NONE'),
     ('sk_svc.py', 'SkSvc', 'TABULAR_CLASSIFICATION', 'digits', 5, 0.95, 'NONE'),
+    ('sk_sgd.py', 'SkSgdClf', 'TABULAR_CLASSIFICATION', 'wine', 4, 0.9, 'NONE'),
     ('sk_logistic_regression.py', 'SkLogisticRegression', 'TABULAR_CLASSIFICATION', 'breast_cancer', 4, 0.93, 'NONE'),
     ('sk_gradient_boosting.py', 'SkGradientBoostingClf', 'TABULAR_CLASSIFICATION', 'breast_cancer', 3, 0.9, 'NONE'),
     ('sk_gradient_boosting.py', 'SkGradientBoostingReg', 'TABULAR_REGRESSION', 'diabetes', 3, 0.2, 'NONE'),

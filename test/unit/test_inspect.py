@@ -1,7 +1,6 @@
 """Template inspection runs the uploaded file in a scrubbed, time-limited subprocess."""
 import io
 import json
-import os
 import subprocess
 import sys
 import zipfile

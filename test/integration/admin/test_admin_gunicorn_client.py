@@ -46,7 +46,7 @@ def _wait_healthy(url, proc, log_path, timeout=30.0):
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
-        except (requests.ConnectionError, requests.Timeout):   # not listening, or still starting
+        except (requests.ConnectionError, requests.Timeout):    # not listening yet, or no worker booted yet
             pass
         time.sleep(0.1)
     pytest.fail(f'the admin did not become healthy: {log_path.read_text()[-3000:]}')

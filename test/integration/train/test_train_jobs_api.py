@@ -293,3 +293,77 @@ def test_trial_parameters_round_trip_through_the_client_codec(platform, setup):
     trial = platform.trials(dev, 'params')[0]
     params = decode_params(platform.call('GET', f'/trials/{trial["id"]}/parameters', dev))
     assert params['weights'].dtype == np.float32 and params['weights'].shape == (2, 3)
+
+
+def test_workers_that_run_user_code_get_no_platform_secrets(platform, setup):
+    dev, train_id, val_id, template = setup
+    slow = template(SLOW, 'Slow', seconds=30)
+    job = platform.create_job(dev, 'secrets', train_id, val_id, [slow], {'TIME_HOURS': 1})
+    platform.wait_for(lambda: any(t['status'] == 'RUNNING' for t in platform.trials(dev, 'secrets')),
+                      what='a running trial')
+    secrets = {platform.settings.postgres_password, platform.settings.token_secret,
+               platform.settings.superadmin_password, platform.settings.redis_password}
+    for row in platform.live_services(job['id']):
+        service = from_row(ServiceRecord, row)
+        for replica in platform.manager.replica_states(container_service_of(service)):
+            with open(f'/proc/{replica["process"]["pid"]}/environ', 'rb') as f:
+                env = dict(item.split('=', 1) for item in f.read().decode().split('\0') if '=' in item)
+            leaked = {k for k, v in env.items() if v in secrets}
+            if service.service_type == 'TRAIN':
+                assert not leaked, leaked
+                assert 'SINGA_POSTGRES_PASSWORD' not in env and env['SINGA_REDIS_USER'].startswith('singa-tj-')
+            else:   # the advisor runs no user code and holds the database password
+                assert env['SINGA_POSTGRES_PASSWORD'] == platform.settings.postgres_password
+                assert 'SINGA_TOKEN_SECRET' not in env and 'SINGA_SUPERADMIN_PASSWORD' not in env
+    platform.call('POST', '/train_jobs/secrets/1/stop', dev)
+
+
+CHATTY = '''
+import time
+from singa.model import BaseModel, FloatKnob, logger
+
+class Chatty(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {"x": FloatKnob(0.0, 1.0)}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        logger.define_loss_plot()
+        for epoch in range(600):
+            logger.log_loss(loss=1.0 / (epoch + 1), epoch=epoch)
+            logger.log(f"epoch {epoch} done")
+            time.sleep(0.05)
+
+    def evaluate(self, dataset_path):
+        return self.knobs["x"]
+
+    def predict(self, queries):
+        return [0.0 for _ in queries]
+
+    def dump_parameters(self):
+        return {}
+
+    def load_parameters(self, params):
+        pass
+'''
+
+
+def test_trial_logs_are_readable_while_the_trial_runs(platform, setup):
+    dev, train_id, val_id, template = setup
+    chatty = template(CHATTY, 'Chatty')
+    platform.create_job(dev, 'chatty', train_id, val_id, [chatty], {'TIME_HOURS': 1})
+    trial = platform.wait_for(lambda: next((t for t in platform.trials(dev, 'chatty') if t['status'] == 'RUNNING'),
+                                           None), what='a running trial')
+
+    def logs_after(after_id=0):
+        return platform.call('GET', f'/trials/{trial["id"]}/logs', dev, query_string={'after_id': after_id})
+
+    first = platform.wait_for(lambda: (lambda body: body if len(body['metrics']) >= 5 else None)(logs_after()),
+                              what='log lines of the running trial')
+    assert first['plots'] == [{'title': 'Loss over epochs', 'metrics': ['loss'], 'x_axis': 'epoch'}]
+    assert any(m['message'].startswith('epoch ') for m in first['messages'])
+    newer = platform.wait_for(lambda: (lambda body: body if body['metrics'] else None)(logs_after(first['last_id'])),
+                              what='newer log lines')
+    assert newer['last_id'] > first['last_id'] and min(m['epoch'] for m in newer['metrics']) > 0
+    assert platform.call('GET', f'/trials/{trial["id"]}', dev)['status'] == 'RUNNING'
+    platform.call('POST', '/train_jobs/chatty/1/stop', dev)

@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from singa.meta_store import services, train_jobs, trials
+from singa.meta_store import services, trials
 from worker_harness import EXAMPLES, seed_dataset, seed_model, seed_user
 
 TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
