@@ -25,6 +25,7 @@ from typing import Optional
 from singa.advisor import PastTrial, make_advisor
 from singa.constants import (AdvisorType, BudgetKey, PrunerType, ServiceStatus, TrainJobStatus,
                              TrialStatus)
+from singa.errors import SingaError
 from singa.meta_store import events, services, train_jobs, trials
 from singa.model import deserialize_knob_config
 from singa.queues import TuningChannel
@@ -110,10 +111,16 @@ class AdvisorWorker:
         self.trial_budget = int(budget.get(BudgetKey.MODEL_TRIAL_COUNT, -1) or -1)
         self.deadline = float(spec['deadline']) if spec['deadline'] is not None else math.inf
         self.max_retries = int(config.get('max_trial_retries', self.settings.max_trial_retries))
-        self.advisor = make_advisor(deserialize_knob_config(spec['knob_config']), budget,
-                                    advisor_type=config.get('advisor', AdvisorType.AUTO.value),
-                                    pruner=config.get('pruner', PrunerType.NONE.value),
-                                    seed=config.get('seed'))
+        try:
+            self.advisor = make_advisor(deserialize_knob_config(spec['knob_config']), budget,
+                                        advisor_type=config.get('advisor', AdvisorType.AUTO.value),
+                                        pruner=config.get('pruner', PrunerType.NONE.value),
+                                        seed=config.get('seed'))
+        except SingaError as e:
+            # A configuration the search cannot run with will not get better on a restart.
+            self._request_end(f'the advisor cannot search this template: {e.message}', TrainJobStatus.ERRORED.value)
+            self._finish()
+            return False
         self._restore(past)
         if spec['job_status'] == TrainJobStatus.STOPPING:
             self._request_end('stopped by user', TrainJobStatus.STOPPED.value)

@@ -15,6 +15,7 @@ from typing import Optional
 
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import is_int, split_evenly
+from singa.advisor import check_advisor_choice
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
                              ServiceType, Task, TrainJobStatus)
 from singa.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
@@ -69,6 +70,11 @@ class TrainJobService:
             for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
                 self._usable_dataset(cur, actor, dataset_id, new.task, name)
             models = self._usable_models(cur, actor, new.task, new.model_ids)
+            for model in models:
+                try:
+                    check_advisor_choice(model.knob_config, budget, new.advisor.value, new.pruner.value)
+                except InvalidRequestError as e:
+                    raise InvalidRequestError(f'template {model.name!r}: {e.message}', field='advisor') from None
             hours = budget.get(BudgetKey.TIME_HOURS.value)
             job = train_jobs.insert_train_job(
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,

@@ -46,6 +46,17 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
     return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed)
 
 
+def check_advisor_choice(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',
+                         pruner: str = 'NONE') -> None:
+    """Raise ``InvalidRequestError`` (saying why) unless ``make_advisor`` would accept these arguments."""
+    if isinstance(knob_config, dict) and isinstance(knob_config.get('knobs'), list):
+        knob_config = deserialize_knob_config(knob_config)
+    advisor_type = AdvisorType.parse(advisor_type, 'advisor_type')
+    PrunerType.parse(pruner, 'pruner')
+    if advisor_type != AdvisorType.AUTO:
+        check_fits(advisor_type, SearchSpace(knob_config))
+
+
 def choose_advisor_type(space: SearchSpace, budget: dict) -> AdvisorType:
     if not space.searchable:
         return AdvisorType.FIXED
@@ -96,4 +107,4 @@ def _check_importable(name: str, module: str) -> None:
 
 
 __all__ = ['BaseAdvisor', 'OptunaAdvisor', 'FixedAdvisor', 'Proposal', 'PastTrial', 'make_advisor',
-           'choose_advisor_type', 'AdvisorType', 'PrunerType', 'SEARCH', 'FINAL_TRAIN']
+           'choose_advisor_type', 'check_advisor_choice', 'AdvisorType', 'PrunerType', 'SEARCH', 'FINAL_TRAIN']

@@ -93,3 +93,17 @@ def test_sigkill_of_a_train_worker_costs_one_trial_and_is_retried(meta_store, se
     assert len(retries) == 1 and retries[0].status == 'COMPLETED' and retries[0].knobs == lost[0].knobs
     assert len([t for t in done if t.retry_of is None]) == 4
     assert job.status == 'STOPPED'
+
+
+def test_an_advisor_that_cannot_search_the_template_ends_the_sub_job_with_the_reason(meta_store, settings, iris,
+                                                                                     workers):
+    owner, train_id, val_id, model_ids = _seed(meta_store, settings, iris)
+    # The admin refuses this choice; a record that has it anyway must not crash-loop the advisor.
+    job, created = workers.seed_job(owner, train_id, val_id, model_ids, {'MODEL_TRIAL_COUNT': 3},
+                                    advisor_config={'advisor': 'CMAES'})
+    sub, advisor, train_services = created[0]
+    process = workers.start(advisor)
+    assert process.wait(timeout=30) == 0
+    job = workers.wait_job(job.id, timeout=10)
+    assert job.status == 'ERRORED' and 'cannot search this template' in job.error and 'CMAES' in job.error
+    assert _trials(meta_store, sub.id) == []
