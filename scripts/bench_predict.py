@@ -141,7 +141,7 @@ def train(bench: Bench, app: str, models: list) -> list:
     train_id, val_id = bench.dataset('digits')
     bench._call('POST', '/train_jobs', json={'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
                                              'val_dataset_id': val_id, 'model_ids': ids,
-                                             'budget': {'MODEL_TRIAL_COUNT': 1}, 'advisor': 'RANDOM', 'seed': 0})
+                                             'budget': {'MODEL_TRIAL_COUNT': 1}, 'seed': 0})
     while bench._call('GET', f'/train_jobs/{app}/-1')['status'] not in ('STOPPED', 'ERRORED'):
         time.sleep(0.2)
     return bench.trials(app)
