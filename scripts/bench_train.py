@@ -80,6 +80,7 @@ class Bench:
                                                     'password': 'bench-password'})['token']
         self.headers = {'Authorization': f'Bearer {token}'}
         self.datasets = {}
+        self.models = {}
 
     def _call(self, method, path, **kwargs):
         response = self.client.open(path, method=method, headers=getattr(self, 'headers', {}), **kwargs)
@@ -103,6 +104,13 @@ class Bench:
         return self.datasets[name]
 
     def model(self, source_or_path: str, cls: str) -> str:
+        """Upload a template (a file path or its source) once; later calls return the same id."""
+        key = (source_or_path, cls)
+        if key not in self.models:
+            self.models[key] = self._upload_model(source_or_path, cls)
+        return self.models[key]
+
+    def _upload_model(self, source_or_path: str, cls: str) -> str:
         path = source_or_path
         if not os.path.exists(path):
             path = os.path.join(self.root, f'{cls}-{time.monotonic_ns()}.py')
