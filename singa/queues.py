@@ -350,6 +350,12 @@ class ServingChannel:
             popped = self.r.brpop([self.queue(trial_id)], timeout=timeout)
         return decode(popped[1]) if popped is not None else None
 
+    def more_batches(self, trial_id, limit: int) -> list[dict]:
+        """Batches already waiting for trial ``trial_id``, oldest first, without blocking."""
+        with translate_redis_errors():
+            raw = self.r.rpop(self.queue(trial_id), limit)
+        return [m for m in (decode(x) for x in raw or []) if m is not None]
+
     def reply(self, reply_to: str, message: dict) -> None:
         if not reply_to.startswith(self.prefix):
             raise ValueError(f'reply key {reply_to!r} is outside this job')

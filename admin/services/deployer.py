@@ -78,6 +78,8 @@ class Deployer:
             username, password = job_redis_credentials(s, service.service_type, service.job_id)
             env.update({'SINGA_REDIS_USER': username, 'SINGA_REDIS_PASSWORD': password,
                         'SINGA_STORAGE_DIR': self.storage_target()})
+            if service.service_type == ServiceType.INFERENCE:
+                env.update({'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'})
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
                                      'predictor_timeout_seconds']))

@@ -67,7 +67,7 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None) -> Fla
     max_wait_ms = config.get('max_wait_ms')
     batcher = Batcher(channel, config, max_batch_size=max_batch_size,
                       max_wait=(settings.predictor_max_wait_ms if max_wait_ms is None else max_wait_ms) / 1000.0,
-                      timeout=settings.predictor_timeout_seconds, max_inflight=max(2, replicas)).start()
+                      timeout=settings.predictor_timeout_seconds, max_inflight=2 * replicas).start()
     keys = KeyChecker(channel, bool(config.get('is_public')))
 
     app = Flask(__name__)

@@ -1,9 +1,9 @@
 """The predictor's core: batch concurrent queries, fan each batch out, gather, ensemble.
 
-Requests wait in a queue. The dispatcher thread sends a batch as soon as it may: at once when
-fewer than ``max_inflight`` batches are out and no other request is on its way in, otherwise up
-to ``max_wait`` seconds for more (so a lone request is never held back, and a busy predictor
-sends full batches). A batch holds whole requests, up to ``max_batch_size`` queries (a larger
+Requests wait in a queue. The dispatcher thread sends a batch when fewer than ``max_inflight``
+batches are out, after waiting up to ``max_wait`` seconds for it to grow as large as recent
+batches were (a lone client's batches are of one query, so it never waits; a busy predictor
+keeps sending full batches instead of alternating small and large ones). A batch holds whole requests, up to ``max_batch_size`` queries (a larger
 request goes alone). Each batch goes to one replica of every deployed trial that has a live
 replica; the listener thread collects the replies until all have answered or the deadline
 passes, then ensembles what came back. A dead or slow model costs its vote, never the request.
@@ -60,6 +60,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._arriving = 0          # requests being parsed, not yet queued
         self._inflight = 0
+        self._recent_size = 1.0    # moving average of batch sizes
         self._pending: dict[str, Pending] = {}
         self._pending_lock = threading.Lock()
         self._live: tuple = (0.0, set())
@@ -123,18 +124,21 @@ class Batcher:
                 self._cond.wait(1.0)
             if self._stopped.is_set():
                 return []
-            if self._arriving > 0 and self._size() < self.max_batch_size:
-                deadline = time.monotonic() + self.max_wait
-                while self._arriving > 0 and self._size() < self.max_batch_size:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
+            # Expect a batch about as large as the recent ones (a lone client's are 1: no wait), and
+            # wait up to max_wait for it to fill, or for requests already being parsed.
+            target = min(self.max_batch_size, max(1, round(self._recent_size)))
+            deadline = time.monotonic() + self.max_wait
+            while (self._size() < target or self._arriving > 0) and self._size() < self.max_batch_size:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             batch, size = [], 0
             while self._queue and (not batch or size + len(self._queue[0].queries) <= self.max_batch_size):
                 request = self._queue.popleft()
                 batch.append(request)
                 size += len(request.queries)
+            self._recent_size = 0.5 * self._recent_size + 0.5 * size
             self._inflight += 1
             return batch
 

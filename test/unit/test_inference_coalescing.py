@@ -1,0 +1,51 @@
+"""The inference worker predicts the batches waiting for it in one model call and answers each
+batch with its own slice (the Redis path is tested end to end in test/integration/inference)."""
+import time
+
+from singa.workers.inference import InferenceWorker
+
+
+class Channel:
+    def __init__(self):
+        self.replies = []
+
+    def reply(self, reply_to, message):
+        self.replies.append((reply_to, message))
+
+
+class Model:
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, queries):
+        self.calls.append(list(queries))
+        if any(q < 0 for q in queries):
+            raise ValueError('negative query')
+        return [q * 10 for q in queries]
+
+
+def _worker():
+    worker = InferenceWorker.__new__(InferenceWorker)
+    worker.channel, worker.model, worker.trial_id, worker.replica_id = Channel(), Model(), 't1', 'r1'
+    return worker
+
+
+def test_waiting_batches_share_one_model_call_and_get_their_own_answers():
+    worker = _worker()
+    later = time.time() + 5
+    worker.serve([{'batch_id': 'a', 'queries': [1, 2], 'reply_to': 'ra', 'deadline': later},
+                  {'batch_id': 'b', 'queries': [3], 'reply_to': 'rb', 'deadline': later},
+                  {'batch_id': 'c', 'queries': [4], 'reply_to': 'rc', 'deadline': time.time() - 1}])   # expired
+    assert worker.model.calls == [[1, 2, 3]]
+    assert [(to, m['batch_id'], m['predictions'], m['errors']) for to, m in worker.channel.replies] == [
+        ('ra', 'a', [10, 20], {}), ('rb', 'b', [30], {})]
+
+
+def test_a_bad_query_fails_only_its_own_answer_in_its_own_batch():
+    worker = _worker()
+    later = time.time() + 5
+    worker.serve([{'batch_id': 'a', 'queries': [1], 'reply_to': 'ra', 'deadline': later},
+                  {'batch_id': 'b', 'queries': [2, -3], 'reply_to': 'rb', 'deadline': later}])
+    replies = {m['batch_id']: m for _, m in worker.channel.replies}
+    assert replies['a']['predictions'] == [10] and replies['a']['errors'] == {}
+    assert replies['b']['predictions'] == [20, None] and 'negative' in replies['b']['errors']['1']
