@@ -132,7 +132,13 @@ class Bench:
             time.sleep(0.2)
 
     def trials(self, app: str) -> list:
-        return self._call('GET', f'/train_jobs/{app}/-1/trials')
+        # The list is paged (1000 a page by default).
+        out = []
+        while True:
+            page = self._call('GET', f'/train_jobs/{app}/-1/trials?limit=1000&offset={len(out)}')
+            out.extend(page)
+            if len(page) < 1000:
+                return out
 
     def close(self):
         self.app.extensions['singa'].reconciler.stop()
