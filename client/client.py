@@ -157,14 +157,17 @@ class Client:
         """Your train jobs; an admin may name another user."""
         return self._request('GET', '/train_jobs', params=_params(user_id=user_id))
 
-    def get_train_jobs_of_app(self, app: str) -> list[dict]:
-        return self._request('GET', f'/train_jobs/{_quote(app)}')
+    # ``user_id`` (admins only) names a job of another user; by default the job is the caller's.
 
-    def get_train_job(self, app: str, app_version: int = -1) -> dict:
-        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}')
+    def get_train_jobs_of_app(self, app: str, user_id: Optional[str] = None) -> list[dict]:
+        return self._request('GET', f'/train_jobs/{_quote(app)}', params=_params(user_id=user_id))
 
-    def stop_train_job(self, app: str, app_version: int = -1) -> dict:
-        return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/stop')
+    def get_train_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}', params=_params(user_id=user_id))
+
+    def stop_train_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
+        return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/stop',
+                             params=_params(user_id=user_id))
 
     def wait_until_train_job_has_stopped(self, app: str, app_version: int = -1, timeout: Optional[float] = None,
                                          interval: float = 2.0, progress: bool = True) -> dict:
@@ -187,13 +190,14 @@ class Client:
             time.sleep(interval)
 
     def get_trials_of_train_job(self, app: str, app_version: int = -1, limit: int = 1000,
-                                offset: int = 0) -> list[dict]:
+                                offset: int = 0, user_id: Optional[str] = None) -> list[dict]:
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
-                             params=_params(limit=limit, offset=offset))
+                             params=_params(limit=limit, offset=offset, user_id=user_id))
 
-    def get_best_trials_of_train_job(self, app: str, app_version: int = -1, max_count: int = 2) -> list[dict]:
+    def get_best_trials_of_train_job(self, app: str, app_version: int = -1, max_count: int = 2,
+                                     user_id: Optional[str] = None) -> list[dict]:
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
-                             params=_params(type='best', max_count=max_count))
+                             params=_params(type='best', max_count=max_count, user_id=user_id))
 
     def get_trial(self, trial_id: str) -> dict:
         return self._request('GET', f'/trials/{trial_id}')

@@ -29,7 +29,10 @@ CREATE_TRAIN_JOB = JsonBody(
           description='How often a trial whose worker died is re-run with the same knobs'),
     Field('seed', int, required=False))
 LIST_TRAIN_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
+OWNER = Field('user_id', uuid.UUID, required=False, description="Admins only: the owner, to name another user's job")
+OF_OWNER = Query(OWNER)
 LIST_TRIALS = Query(
+    OWNER,
     Field('type', str, required=False, description='"best" for the best trials; anything else lists all'),
     Field('max_count', int, required=False, default=2, description='With type=best: how many'),
     Field('limit', int, required=False, default=1000), Field('offset', int, required=False, default=0))
@@ -66,25 +69,29 @@ def list_train_jobs():
 
 
 @bp.get('/train_jobs/<app>')
-@operation('List the train jobs of one of your apps', response='TrainJob', many=True)
+@operation('List the train jobs of one of your apps', query=OF_OWNER, response='TrainJob', many=True, errors=(404,))
 @require_user()
 def list_train_jobs_of_app(app: str):
-    return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), app=app)])
+    f = OF_OWNER.parse()
+    return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), app=app,
+                                                                          owner_id=f['user_id'])])
 
 
 @bp.get(f'/train_jobs/<app>/{VERSION}')
-@operation('Get a train job (app_version -1: the latest)', response='TrainJob', errors=(404,))
+@operation('Get a train job (app_version -1: the latest)', query=OF_OWNER, response='TrainJob', errors=(404,))
 @require_user()
 def get_train_job(app: str, app_version: int):
-    return jsonify(train_job_json(_service().get_train_job(current_user(), app, app_version)))
+    f = OF_OWNER.parse()
+    return jsonify(train_job_json(_service().get_train_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.post(f'/train_jobs/<app>/{VERSION}/stop')
-@operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', response='TrainJob',
-           errors=(404,))
+@operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', query=OF_OWNER,
+           response='TrainJob', errors=(404,))
 @require_user()
 def stop_train_job(app: str, app_version: int):
-    return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version)))
+    f = OF_OWNER.parse()
+    return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.get(f'/train_jobs/<app>/{VERSION}/trials')
@@ -94,18 +101,20 @@ def stop_train_job(app: str, app_version: int):
 def list_trials(app: str, app_version: int):
     f = LIST_TRIALS.parse()
     found = admin_context().trials.list_trials(current_user(), app, app_version, best=f['type'] == 'best',
-                                               max_count=f['max_count'], limit=f['limit'], offset=f['offset'])
+                                               max_count=f['max_count'], limit=f['limit'], offset=f['offset'],
+                                               owner_id=f['user_id'])
     return jsonify([trial_json(v) for v in found])
 
 
 @bp.get(f'/train_jobs/<app>/{VERSION}/importance')
 @operation('Hyperparameter importance of each template of a train job, from its completed trials',
-           response='KnobImportance', many=True, errors=(404,),
+           query=OF_OWNER, response='KnobImportance', many=True, errors=(404,),
            description='fANOVA (Optuna\'s evaluator) over the searched knobs; a template with fewer than three '
                        'completed trials gets no importances and a note saying why.')
 @require_user()
 def get_param_importances(app: str, app_version: int):
-    found = param_importances(admin_context().meta_store, current_user(), app, app_version)
+    f = OF_OWNER.parse()
+    found = param_importances(admin_context().meta_store, current_user(), app, app_version, f['user_id'])
     return jsonify([importance_json(v) for v in found])
 
 

@@ -5,7 +5,7 @@ from its completed trials by ``singa.advisor.importance`` (the Optuna side lives
 """
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from singa.admin.services.train_jobs import train_job_of_app
 from singa.constants import TrialStatus
@@ -25,14 +25,15 @@ class TemplateImportance:
     result: 'KnobImportance'
 
 
-def param_importances(store, actor: UserRecord, app: str, app_version: int) -> list[TemplateImportance]:
+def param_importances(store, actor: UserRecord, app: str, app_version: int,
+                      owner_id: Optional[uuid.UUID] = None) -> list[TemplateImportance]:
     """One entry per template of the job, in the order the job lists them."""
     # Imported here: Optuna would add a third of a second to every admin worker's start.
     from singa.advisor.importance import knob_importances
 
     inputs = []
     with store.transaction() as cur:
-        job = train_job_of_app(cur, actor, app, app_version)
+        job = train_job_of_app(cur, actor, app, app_version, owner_id)
         for sub in train_jobs.list_sub_train_jobs(cur, job.id):
             model = models_repo.get_model(cur, sub.model_id, include_deleted=True)
             finished = [(t.knobs, t.score) for t in trials.list_trials_of_sub_job(cur, sub.id)

@@ -238,11 +238,10 @@ class TrainJobService:
 
     # -- stop ----------------------------------------------------------------------------------
 
-    def stop_train_job(self, actor: UserRecord, app: str, app_version: int = -1) -> TrainJobView:
+    def stop_train_job(self, actor: UserRecord, app: str, app_version: int = -1,
+                       owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
         with self.store.transaction() as cur:
-            job = train_jobs.get_train_job_by_app(cur, actor.id, app, app_version)
-            if job is None:
-                raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
+            job = train_job_of_app(cur, actor, app, app_version, owner_id)
         return self.stop_train_job_by_id(actor, job.id)
 
     def stop_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:

@@ -2,8 +2,8 @@
 
 Log in, create users, upload datasets (with the progress bar) and templates, start a train job
 and watch its trials arrive without reloading, read the plots of the job and of a trial, download
-a trial's parameters, deploy the job, query it in the playground, and see a user who may not see
-the job refused clearly. Screenshots of the
+a trial's parameters, deploy the job, query it in the playground, see a user who may not see
+the job refused clearly, and an admin read it. Screenshots of the
 main pages land in ``test-artifacts/web/``.
 """
 import json
@@ -203,6 +203,21 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
     expect(page.get_by_role('alert')).to_contain_text('Not found: no such trial')
     web.goto('/web/users')
     expect(page.get_by_role('alert')).to_contain_text('Not allowed: a APP_DEVELOPER may not do this')
+
+    # An admin may: they choose whose train jobs to list and read the job and its trials.
+    page.get_by_role('button', name='Log out').click()
+    web.login(stack['email'], stack['password'])
+    page.get_by_label('Whose train jobs').select_option(label=DEV[0])
+    expect(page).to_have_url(re.compile(r'/web/train-jobs\?user=[0-9a-f-]+$'))
+    page.get_by_role('table', name="This user's train jobs, newest first").get_by_role('link', name='webwine').click()
+    expect(page.locator('h1')).to_contain_text('Train job webwine · version 1')
+    expect(trial_rows).to_have_count(total)
+    trial_rows.first.get_by_role('link').click()
+    expect(page.locator('h1')).to_contain_text('Trial #')
+    page.get_by_role('link', name='← webwine version 1').click()
+    expect(page).to_have_url(re.compile(r'/web/train-jobs/webwine/1\?user=[0-9a-f-]+$'))
+    expect(page.locator('h1')).to_contain_text('STOPPED')
+    web.shot('admin_reads_train_job')
     assert not web.problems, web.problems
 
 

@@ -9,6 +9,7 @@ absent, and screenshots go to ``test-artifacts/web/``.
 import os
 import re
 import tempfile
+import time
 
 import pytest
 
@@ -60,8 +61,13 @@ class WatchedPage:
 
     def shot(self, name: str):
         """Save a full-page screenshot once every shown chart has drawn."""
-        self.page.wait_for_function("[...document.querySelectorAll('.chart')].filter((e) => !e.hidden)"
-                                    ".every((e) => e.querySelector('canvas'))")
+        # Polled from here: Playwright's own wait_for_function polls with eval, which the page's CSP refuses.
+        drawn = ("[...document.querySelectorAll('.chart')].filter((e) => !e.hidden)"
+                 ".every((e) => e.querySelector('canvas'))")
+        deadline = time.monotonic() + 20
+        while not self.page.evaluate(drawn):
+            assert time.monotonic() < deadline, 'the charts did not draw within 20 s'
+            self.page.wait_for_timeout(100)
         self.page.wait_for_timeout(200)   # the frame after the charts' first paint
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.page.screenshot(path=os.path.join(ARTIFACTS, f'{name}.png'), full_page=True)

@@ -122,9 +122,22 @@ def test_two_templates_complete_with_exact_trial_counts(platform, setup):
     for suffix in ('', '/logs', '/parameters'):
         platform.call('GET', f'/trials/{trial["id"]}{suffix}', other, expect=404)
     assert platform.call('GET', '/train_jobs', other) == []
-    # An admin may.
+    # Naming the owner does not help a user who is not an admin.
+    owner = {'user_id': job['owner_id']}
+    for path in ('/train_jobs/iris', '/train_jobs/iris/1', '/train_jobs/iris/1/trials',
+                 '/train_jobs/iris/1/importance'):
+        platform.call('GET', path, other, expect=404, query_string=owner)
+    platform.call('POST', '/train_jobs/iris/1/stop', other, expect=404, query_string=owner)
+    # An admin may, naming the owner where the job is addressed by its app.
     admin = platform.make_user('boss', 'ADMIN')
     assert platform.call('GET', f'/trials/{trial["id"]}', admin)['id'] == trial['id']
+    platform.call('GET', '/train_jobs/iris/1', admin, expect=404)        # the admin has no job of that app
+    assert platform.call('GET', '/train_jobs/iris/1', admin, query_string=owner)['id'] == job['id']
+    assert [j['id'] for j in platform.call('GET', '/train_jobs/iris', admin, query_string=owner)] == [job['id']]
+    assert len(platform.call('GET', '/train_jobs/iris/1/trials', admin, query_string=owner)) == 10
+    importances = platform.call('GET', '/train_jobs/iris/1/importance', admin, query_string=owner)
+    assert {i['model_name'] for i in importances} == {s['model_name'] for s in job['sub_train_jobs']}
+    assert platform.call('POST', '/train_jobs/iris/1/stop', admin, query_string=owner)['status'] == 'STOPPED'
 
 
 def test_stop_mid_trial_records_running_trials_as_stopped(platform, setup):

@@ -1,19 +1,22 @@
 // One train job, live while it runs: trials, best score so far, score against each knob, parallel
 // coordinates, hyperparameter importance and a comparison of the templates.
-import { api, getAll, seg } from '../api.js';
+import { api, getAll, queryString, seg } from '../api.js';
 import { every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, statusBadge, table } from '../dom.js';
 import { LIVE_JOB, bestSoFar, compareTemplates, knobDimensions } from '../analysis.js';
 import { bestSoFarOption, comparisonOption, importanceOption, knobScatterOption, makeChart, parallelOption }
   from '../charts.js';
-import { stopButton } from './train_jobs.js';
+import { ownerQuery, stopButton } from './train_jobs.js';
 
 const TICK_MS = 2000;
 const IMPORTANCE_MIN_MS = 8000;
 const MAX_ROWS = 500;
 
-export async function trainJobPage(main, [app, version]) {
+export async function trainJobPage(main, [app, version], { user: me } = {}) {
   const base = `/train_jobs/${seg(app)}/${version}`;
-  let job = await api.get(base);          // a 404 here is the page's error (not yours / no such job)
+  const owner = ownerQuery();             // an admin looking at another user's job
+  let job = await api.get(base, owner);   // a 404 here is the page's error (not yours / no such job)
+  const own = !me || job.owner_id === me.id;
+  const asOwner = own ? '' : queryString({ user: job.owner_id });   // keeps another user's pages linked
   document.title = `${job.app} v${job.app_version} · Train jobs · SingaAuto`;
 
   const errors = h('div');
@@ -34,7 +37,7 @@ export async function trainJobPage(main, [app, version]) {
   const trialsTable = h('div');
 
   fill(main,
-    h('p', {}, h('a', { href: '/web/train-jobs' }, '← Train jobs')),
+    h('p', {}, h('a', { href: `/web/train-jobs${asOwner}` }, '← Train jobs')),
     heading, errors, summary,
     h('h2', {}, 'Templates compared'), templatesTable, h('div', { class: 'charts' }, comparison.el),
     h('h2', {}, 'Best score so far'), h('div', { class: 'charts' }, bestByTrial.el, bestByTime.el),
@@ -62,7 +65,7 @@ export async function trainJobPage(main, [app, version]) {
       live ? liveStatus : null,
       h('div', { class: 'actions' },
         live ? stopButton(job, errors, tick) : null,
-        job.status === 'STOPPED' && job.trials_completed > 0
+        own && job.status === 'STOPPED' && job.trials_completed > 0
           ? h('a', { class: 'button', href: `/web/inference-jobs/new?app=${seg(job.app)}&version=${job.app_version}` },
             'Deploy as an inference job') : null));
     fill(summary, facts([
@@ -143,7 +146,7 @@ export async function trainJobPage(main, [app, version]) {
     if (!force && (job.trials_completed === importanceCompleted || Date.now() - importanceAt < IMPORTANCE_MIN_MS)) return;
     importanceAt = Date.now();
     importanceCompleted = job.trials_completed;
-    importances = await api.get(`${base}/importance`);
+    importances = await api.get(`${base}/importance`, owner);
     drawImportance();
   }
 
@@ -168,7 +171,7 @@ export async function trainJobPage(main, [app, version]) {
     shown.forEach((t) => seen.add(`${t.id}:${t.status}`));
     fill(trialsTable, table(trials.length > MAX_ROWS ? `The ${MAX_ROWS} newest trials` : 'Every trial, newest first',
       ['Trial', 'Template', 'Status', 'Score', 'Knobs', 'Duration', 'Started'], shown.map((t) => [
-        h('a', { href: `/web/trials/${seg(t.id)}` }, `#${t.no}`), t.model_name, statusBadge(t.status),
+        h('a', { href: `/web/trials/${seg(t.id)}${asOwner}` }, `#${t.no}`), t.model_name, statusBadge(t.status),
         fmtScore(t.score), h('span', { class: 'knobs' }, Object.entries(t.knobs).filter(([, v]) => v !== null)
           .map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ')),
         fmtDuration(t.duration_seconds), fmtTime(t.started_at)]),
@@ -178,8 +181,8 @@ export async function trainJobPage(main, [app, version]) {
 
   let first = true;
   async function tick() {
-    if (!first) job = await api.get(base);
-    trials = await getAll(`${base}/trials`);
+    if (!first) job = await api.get(base, owner);
+    trials = await getAll(`${base}/trials`, owner);
     const live = LIVE_JOB.includes(job.status);
     liveStatus.textContent = `Live: updated ${new Date().toLocaleTimeString()}`;
     drawHeading();

@@ -1,25 +1,47 @@
 // Train jobs: the list (status, progress, best score; stop) and the form that creates one.
-import { api, bodyEnum, seg } from '../api.js';
+import { api, bodyEnum, queryString, seg } from '../api.js';
 import { InputError, actionButton, every, field, fill, fmtScore, fmtTime, h, onSubmit, select, statusBadge, table }
   from '../dom.js';
 import { LIVE_JOB } from '../analysis.js';
 
-export const jobHref = (job) => `/web/train-jobs/${seg(job.app)}/${job.app_version}`;
+const ADMIN_TYPES = ['SUPERADMIN', 'ADMIN'];
 
-export async function trainJobsPage(main) {
+/** The page of a job; another user's job (an admin looking) carries its owner as ?user=. */
+export const jobHref = (job, me) => `/web/train-jobs/${seg(job.app)}/${job.app_version}`
+  + (me && job.owner_id !== me.id ? queryString({ user: job.owner_id }) : '');
+
+/** The owner named by the page's ?user= (admins only), as the API's query: {user_id} or {}. */
+export function ownerQuery() {
+  const user = new URLSearchParams(location.search).get('user');
+  return user ? { user_id: user } : {};
+}
+
+export async function trainJobsPage(main, _args, { user: me } = {}) {
   document.title = 'Train jobs · SingaAuto';
   const listSlot = h('div');
   const errors = h('div');
   const liveSlot = h('div');
+  const owner = ownerQuery();
+  let ownerPicker = null;
+  if (me && ADMIN_TYPES.includes(me.user_type)) {
+    const users = await api.get('/users');
+    ownerPicker = h('div', { class: 'toolbar' }, h('div', { class: 'field' },
+      h('label', { for: 'job-owner' }, 'Whose train jobs'),
+      h('select', { id: 'job-owner', onchange: (e) => {
+        location.assign('/web/train-jobs' + (e.target.value === me.id ? '' : queryString({ user: e.target.value })));
+      } }, users.map((u) => h('option', { value: u.id, selected: u.id === (owner.user_id || me.id) },
+        u.id === me.id ? `${u.email} (you)` : u.email)))));
+  }
   fill(main, h('h1', {}, 'Train jobs'),
     h('p', {}, h('a', { class: 'button', href: '/web/train-jobs/new' }, 'Create a train job')),
-    errors, liveSlot, listSlot);
+    ownerPicker, errors, liveSlot, listSlot);
+  const whose = owner.user_id && (!me || owner.user_id !== me.id) ? 'This user\'s' : 'Your';
 
   const refresh = async () => {
-    const jobs = await api.get('/train_jobs');
-    fill(listSlot, table('Your train jobs, newest first', ['App', 'Version', 'Task', 'Status', 'Trials completed',
+    const jobs = await api.get('/train_jobs', owner);
+    fill(listSlot, table(`${whose} train jobs, newest first`, ['App', 'Version', 'Task', 'Status', 'Trials completed',
       'Best score', 'Templates', 'Created', ''], jobs.map((j) => [
-      h('a', { href: jobHref(j) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
+      h('a', { href: jobHref(j, me) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
       `${j.trials_completed} of ${j.trials_total}`, fmtScore(j.best_score),
       j.sub_train_jobs.map((s) => s.model_name).join(', '), fmtTime(j.created_at),
       LIVE_JOB.includes(j.status) ? stopButton(j, errors, refresh) : null]),
@@ -31,7 +53,7 @@ export async function trainJobsPage(main) {
 
 export function stopButton(job, slot, after) {
   return actionButton('Stop', slot, async () => {
-    await api.post(`/train_jobs/${seg(job.app)}/${job.app_version}/stop`);
+    await api.post(`/train_jobs/${seg(job.app)}/${job.app_version}/stop${queryString({ user_id: job.owner_id })}`);
     if (after) await after();
   }, { confirmText: `Stop ${job.app} version ${job.app_version}? Running trials are stopped.`, className: 'danger' });
 }

@@ -4,13 +4,16 @@ import { actionButton, every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtVa
   from '../dom.js';
 import { LIVE_TRIAL, plotSeries, unplottedMetrics } from '../analysis.js';
 import { linesOption, makeChart } from '../charts.js';
+import { jobHref, ownerQuery } from './train_jobs.js';
 
 const TICK_MS = 2000;
 
-export async function trialPage(main, [trialId]) {
+export async function trialPage(main, [trialId], { user: me } = {}) {
   const path = `/trials/${seg(trialId)}`;
   let trial = await api.get(path);
-  const job = await api.get(`/train_jobs`).then((jobs) => jobs.find((j) => j.id === trial.train_job_id), () => null);
+  const owner = ownerQuery();   // the job's owner when an admin came from another user's job
+  const job = await api.get('/train_jobs', owner).then((jobs) => jobs.find((j) => j.id === trial.train_job_id),
+    () => null);
   document.title = `Trial ${trial.no} of ${trial.model_name} · SingaAuto`;
 
   const errors = h('div');
@@ -21,7 +24,7 @@ export async function trialPage(main, [trialId]) {
   const chartNote = h('div');
   const messages = h('div');
   const actionsSlot = h('div');
-  const back = job ? h('a', { href: `/web/train-jobs/${seg(job.app)}/${job.app_version}` }, `← ${job.app} version ${job.app_version}`)
+  const back = job ? h('a', { href: jobHref(job, me) }, `← ${job.app} version ${job.app_version}`)
     : h('a', { href: '/web/train-jobs' }, '← Train jobs');
   fill(main, h('p', {}, back), heading, errors, summary, actionsSlot,
     h('h2', {}, 'Knobs'), knobs, h('h2', {}, 'Metric curves'), chartNote, charts, h('h2', {}, 'Messages'), messages);
