@@ -179,10 +179,17 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
         rowClass: (i) => (!first && fresh.has(shown[i].id) ? 'new' : null) }));
   }
 
+  // The trials are fetched again only when the job's counts of trials by status have changed.
+  const countsOf = (j) => JSON.stringify(j.sub_train_jobs.map((s) => s.trials));
+  let fetchedFor = null;
   let first = true;
   async function tick() {
     if (!first) job = await api.get(base, owner);
-    trials = await getAll(`${base}/trials`, owner);
+    if (countsOf(job) !== fetchedFor) {
+      const counts = countsOf(job);
+      trials = await getAll(`${base}/trials`, owner);
+      fetchedFor = counts;
+    }
     const live = LIVE_JOB.includes(job.status);
     liveStatus.textContent = `Live: updated ${new Date().toLocaleTimeString()}`;
     drawHeading();
