@@ -234,18 +234,20 @@ class Client:
         body.update({k: v for k, v in optional.items() if v is not None})
         return self._request('POST', '/inference_jobs', json=body)
 
-    def get_running_inference_job(self, app: str, app_version: int = -1) -> dict:
+    def get_running_inference_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
         """The live inference job of an app version (else its latest), with ``predictor_url``."""
-        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}')
+        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}',
+                             params=_params(user_id=user_id))
 
-    def get_inference_jobs_of_app(self, app: str) -> list[dict]:
-        return self._request('GET', f'/inference_jobs/{_quote(app)}')
+    def get_inference_jobs_of_app(self, app: str, user_id: Optional[str] = None) -> list[dict]:
+        return self._request('GET', f'/inference_jobs/{_quote(app)}', params=_params(user_id=user_id))
 
     def get_inference_jobs_by_user(self, user_id: Optional[str] = None) -> list[dict]:
         return self._request('GET', '/inference_jobs', params=_params(user_id=user_id))
 
-    def stop_inference_job(self, app: str, app_version: int = -1) -> dict:
-        return self._request('POST', f'/inference_jobs/{_quote(app)}/{int(app_version)}/stop')
+    def stop_inference_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
+        return self._request('POST', f'/inference_jobs/{_quote(app)}/{int(app_version)}/stop',
+                             params=_params(user_id=user_id))
 
     def wait_until_inference_job_is_running(self, app: str, app_version: int = -1, timeout: float = 120.0,
                                             interval: float = 0.5) -> dict:

@@ -30,6 +30,8 @@ CREATE_INFERENCE_JOB = JsonBody(
     Field('max_wait_ms', float, required=False,
           description='Longest a query may wait for others to fill its batch when requests are arriving'))
 LIST_INFERENCE_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
+OF_OWNER = Query(Field('user_id', uuid.UUID, required=False,
+                       description="Admins only: the owner, to name another user's job"))
 CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=100))
 VERSION = '<int(signed=True):app_version>'
 
@@ -65,25 +67,31 @@ def list_inference_jobs():
 
 
 @bp.get('/inference_jobs/<app>')
-@operation('List the inference jobs of one of your apps', response='InferenceJob', many=True)
+@operation('List the inference jobs of one of your apps', query=OF_OWNER, response='InferenceJob', many=True,
+           errors=(404,))
 @require_user()
 def list_inference_jobs_of_app(app: str):
-    return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(), app=app)])
+    f = OF_OWNER.parse()
+    return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(), app=app,
+                                                                                  owner_id=f['user_id'])])
 
 
 @bp.get(f'/inference_jobs/<app>/{VERSION}')
 @operation('The live inference job of an app version (else its latest), with the predictor\'s address',
-           response='InferenceJob', errors=(404,))
+           query=OF_OWNER, response='InferenceJob', errors=(404,))
 @require_user()
 def get_inference_job(app: str, app_version: int):
-    return jsonify(inference_job_json(_service().get_inference_job(current_user(), app, app_version)))
+    f = OF_OWNER.parse()
+    return jsonify(inference_job_json(_service().get_inference_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.post(f'/inference_jobs/<app>/{VERSION}/stop')
-@operation('Stop an inference job: its predictor and workers are removed', response='InferenceJob', errors=(404,))
+@operation('Stop an inference job: its predictor and workers are removed', query=OF_OWNER, response='InferenceJob',
+           errors=(404,))
 @require_user()
 def stop_inference_job(app: str, app_version: int):
-    return jsonify(inference_job_json(_service().stop_inference_job(current_user(), app, app_version)))
+    f = OF_OWNER.parse()
+    return jsonify(inference_job_json(_service().stop_inference_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.post(f'/inference_jobs/<app>/{VERSION}/keys')

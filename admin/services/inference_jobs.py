@@ -17,6 +17,7 @@ import requests
 
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
 from singa.admin.services.numbers import is_int, split_evenly
+from singa.admin.services.train_jobs import owner_of
 from singa.constants import (ADMIN_TYPES, ContainerManagerType, EnsembleMethod, InferenceJobStatus, ServiceStatus,
                              ServiceType)
 from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
@@ -194,10 +195,11 @@ class InferenceJobService:
             job = self._visible(cur, actor, job_id)
             return self._view(cur, job)
 
-    def get_inference_job(self, actor: UserRecord, app: str, app_version: int = -1) -> InferenceJobView:
-        """The live inference job of an app version, else its latest."""
+    def get_inference_job(self, actor: UserRecord, app: str, app_version: int = -1,
+                          owner_id: Optional[uuid.UUID] = None) -> InferenceJobView:
+        """The live inference job of an app version, else its latest (an admin may name the owner)."""
         with self.store.transaction() as cur:
-            train_job = train_jobs.get_train_job_by_app(cur, actor.id, app, app_version)
+            train_job = train_jobs.get_train_job_by_app(cur, owner_of(actor, owner_id), app, app_version)
             job = inference_jobs.get_for_train_job(cur, train_job.id) if train_job is not None else None
             if job is None:
                 raise NotFoundError(f'no inference job for {app!r} version {app_version}', resource='inference_job')
@@ -205,10 +207,8 @@ class InferenceJobService:
 
     def list_inference_jobs(self, actor: UserRecord, *, app: Optional[str] = None,
                             owner_id: Optional[uuid.UUID] = None) -> list[InferenceJobView]:
-        if owner_id is not None and owner_id != actor.id and actor.user_type not in ADMIN_TYPES:
-            raise NotFoundError('no such user', resource='user', id=owner_id)
         with self.store.transaction() as cur:
-            jobs = inference_jobs.list_inference_jobs(cur, owner_id=owner_id or actor.id, app=app)
+            jobs = inference_jobs.list_inference_jobs(cur, owner_id=owner_of(actor, owner_id), app=app)
             return [self._view(cur, job) for job in jobs]
 
     def _visible(self, cur, actor: UserRecord, job_id, for_update: bool = False) -> InferenceJobRecord:
@@ -231,8 +231,9 @@ class InferenceJobService:
 
     # -- stop ------------------------------------------------------------------------------------
 
-    def stop_inference_job(self, actor: UserRecord, app: str, app_version: int = -1) -> InferenceJobView:
-        view = self.get_inference_job(actor, app, app_version)
+    def stop_inference_job(self, actor: UserRecord, app: str, app_version: int = -1,
+                           owner_id: Optional[uuid.UUID] = None) -> InferenceJobView:
+        view = self.get_inference_job(actor, app, app_version, owner_id)
         return self.stop_by_id(actor, view.job.id)
 
     def stop_by_id(self, actor: UserRecord, job_id) -> InferenceJobView:

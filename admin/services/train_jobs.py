@@ -211,11 +211,8 @@ class TrainJobService:
     def list_train_jobs(self, actor: UserRecord, *, app: Optional[str] = None,
                         owner_id: Optional[uuid.UUID] = None) -> list[TrainJobView]:
         with self.store.transaction() as cur:
-            jobs = train_jobs.list_train_jobs(cur, owner_id=self._owner(actor, owner_id), app=app)
+            jobs = train_jobs.list_train_jobs(cur, owner_id=owner_of(actor, owner_id), app=app)
             return [self._view(cur, job) for job in jobs]
-
-    def _owner(self, actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
-        return _owner(actor, owner_id)
 
     def _view(self, cur, job: TrainJobRecord) -> TrainJobView:
         cur.execute(
@@ -269,13 +266,14 @@ def train_job_of_app(cur, actor: UserRecord, app: str, app_version: int = -1,
                      owner_id: Optional[uuid.UUID] = None) -> TrainJobRecord:
     """The caller's job of ``app`` at ``app_version`` (-1: the latest); an admin may name another
     owner. ``NotFoundError`` when there is none."""
-    job = train_jobs.get_train_job_by_app(cur, _owner(actor, owner_id), app, app_version)
+    job = train_jobs.get_train_job_by_app(cur, owner_of(actor, owner_id), app, app_version)
     if job is None:
         raise NotFoundError(f'no train job {app!r} version {app_version}', resource='train_job')
     return job
 
 
-def _owner(actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
+def owner_of(actor: UserRecord, owner_id: Optional[uuid.UUID]) -> uuid.UUID:
+    """Whose jobs a request addresses: the actor's, or another user's when the actor is an admin."""
     if owner_id is None or owner_id == actor.id:
         return actor.id
     if actor.user_type not in ADMIN_TYPES:

@@ -218,6 +218,11 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
     expect(page).to_have_url(re.compile(r'/web/train-jobs/webwine/1\?user=[0-9a-f-]+$'))
     expect(page.locator('h1')).to_contain_text('STOPPED')
     web.shot('admin_reads_train_job')
+    web.goto('/web/inference-jobs')
+    page.get_by_label('Whose inference jobs').select_option(label=DEV[0])
+    page.get_by_role('table', name="This user's inference jobs").get_by_role('link', name='webwine').click()
+    expect(page.locator('h1')).to_contain_text('Inference job webwine · version 1')
+    expect(page.get_by_text('Prediction keys and the playground are for the owner.')).to_be_visible()
     assert not web.problems, web.problems
 
 

@@ -223,7 +223,15 @@ def test_one_live_job_per_train_job_and_stop_cleans_everything(platform, trained
     platform.call('GET', '/inference_jobs/iris/-1', other, expect=404)
     platform.call('POST', '/inference_jobs/iris/-1/stop', other, expect=404)
     platform.call('POST', '/inference_jobs/iris/-1/predict', other, expect=404, json={'query': {}})
-    stopped = platform.call('POST', '/inference_jobs/iris/-1/stop', dev)
+    owner = {'user_id': job['owner_id']}
+    platform.call('GET', '/inference_jobs/iris/-1', other, expect=404, query_string=owner)
+    platform.call('POST', '/inference_jobs/iris/-1/stop', other, expect=404, query_string=owner)
+    # An admin may name the owner, and stop the job.
+    admin = platform.make_user('boss', 'ADMIN')
+    platform.call('GET', '/inference_jobs/iris/-1', admin, expect=404)
+    assert platform.call('GET', '/inference_jobs/iris/-1', admin, query_string=owner)['id'] == job['id']
+    assert [j['id'] for j in platform.call('GET', '/inference_jobs/iris', admin, query_string=owner)] == [job['id']]
+    stopped = platform.call('POST', '/inference_jobs/iris/-1/stop', admin, query_string=owner)
     assert stopped['status'] == 'STOPPED' and stopped['predictor_url'] is None
     assert not platform.live_services(job['id'])
     assert list(platform.ctx.redis.scan_iter(match=f'singa:ij:{job["id"]}:*')) == []

@@ -3,34 +3,40 @@
 import { api, seg } from '../api.js';
 import { InputError, actionButton, every, facts, field, fill, fmtScore, fmtTime, h, notice, onSubmit, statusBadge,
   table } from '../dom.js';
+import { asOwner, ownerQuery } from '../owner.js';
 import { LIVE_INFERENCE, stopInferenceButton } from './inference_jobs.js';
 
-export async function inferenceJobPage(main, [app, version]) {
+export async function inferenceJobPage(main, [app, version], { user: me } = {}) {
   const base = `/inference_jobs/${seg(app)}/${version}`;
-  let job = await api.get(base);
+  const owner = ownerQuery();          // an admin looking at another user's job
+  let job = await api.get(base, owner);
+  const own = !me || job.owner_id === me.id;
   document.title = `${job.app} v${job.app_version} · Inference jobs · SingaAuto`;
   const errors = h('div');
   const heading = h('div');
   const summary = h('div');
   const workers = h('div');
-  fill(main, h('p', {}, h('a', { href: '/web/inference-jobs' }, '← Inference jobs')), heading, errors, summary,
-    h('h2', {}, 'Models'), workers, await keysSection(base), await playground(base, job));
+  // Keys and the playground are the owner's alone.
+  fill(main, h('p', {}, h('a', { href: `/web/inference-jobs${asOwner(job, me)}` }, '← Inference jobs')), heading,
+    errors, summary, h('h2', {}, 'Models'), workers,
+    own ? await keysSection(base) : h('p', { class: 'hint' }, 'Prediction keys and the playground are for the owner.'),
+    own ? await playground(base, job) : null);
 
   function draw() {
     fill(heading, h('h1', {}, `Inference job ${job.app} · version ${job.app_version} `, statusBadge(job.status)),
       LIVE_INFERENCE.includes(job.status)
-        ? h('div', { class: 'actions' }, stopInferenceButton(job, errors, async () => { job = await api.get(base); draw(); }))
+        ? h('div', { class: 'actions' }, stopInferenceButton(job, errors, async () => { job = await api.get(base, owner); draw(); }))
         : null);
     fill(summary, facts([['Predictor', job.predictor_url ? h('code', {}, `${job.predictor_url}/predict`) : 'not known yet'],
       ['Access', job.is_public ? 'public (no key needed)' : 'with a prediction key'], ['Error', job.error],
       ['Ensemble', job.config && job.config.ensemble], ['Description', job.description],
       ['Created', fmtTime(job.created_at)], ['Started', fmtTime(job.started_at)], ['Stopped', fmtTime(job.stopped_at)]]));
     fill(workers, table('The deployed trials', ['Trial', 'Template', 'Score', 'Replicas', 'Status'],
-      job.workers.map((w) => [h('a', { href: `/web/trials/${seg(w.trial_id)}` }, w.trial_id.slice(0, 8)),
+      job.workers.map((w) => [h('a', { href: `/web/trials/${seg(w.trial_id)}${asOwner(job, me)}` }, w.trial_id.slice(0, 8)),
         w.model_name, fmtScore(w.score), String(w.replicas), statusBadge(w.status)])));
   }
   every(3000, async () => {
-    job = await api.get(base);
+    job = await api.get(base, owner);
     draw();
     return job.status === 'STARTED' || job.workers.some((w) => w.status !== 'RUNNING' && LIVE_INFERENCE.includes(job.status));
   }, errors);

@@ -1,23 +1,24 @@
 // Inference jobs: the list (status, predictor address; stop) and the form that deploys a train job.
-import { api, bodyEnum, seg } from '../api.js';
+import { api, bodyEnum, queryString, seg } from '../api.js';
 import { actionButton, every, field, fill, fmtTime, h, onSubmit, select, statusBadge, table } from '../dom.js';
+import { asOwner, ownerPicker, ownerQuery, whose } from '../owner.js';
 
 export const LIVE_INFERENCE = ['STARTED', 'RUNNING'];
-export const inferenceHref = (job) => `/web/inference-jobs/${seg(job.app)}/${job.app_version}`;
+export const inferenceHref = (job, me) => `/web/inference-jobs/${seg(job.app)}/${job.app_version}${asOwner(job, me)}`;
 const ENSEMBLES = ['AUTO', 'MEAN', 'VOTE', 'WEIGHTED_MEAN'];   // when the API document lists none
 
-export async function inferenceJobsPage(main) {
+export async function inferenceJobsPage(main, _args, { user: me } = {}) {
   document.title = 'Inference jobs · SingaAuto';
   const listSlot = h('div');
   const errors = h('div');
   const liveSlot = h('div');
   fill(main, h('h1', {}, 'Inference jobs'),
     h('p', {}, h('a', { class: 'button', href: '/web/inference-jobs/new' }, 'Deploy a train job')),
-    errors, liveSlot, listSlot);
+    await ownerPicker(me, '/web/inference-jobs', 'Whose inference jobs'), errors, liveSlot, listSlot);
   const refresh = async () => {
-    const jobs = await api.get('/inference_jobs');
-    fill(listSlot, table('Your inference jobs', ['App', 'Version', 'Status', 'Predictor', 'Models', 'Created', ''],
-      jobs.map((j) => [h('a', { href: inferenceHref(j) }, j.app), String(j.app_version), statusBadge(j.status),
+    const jobs = await api.get('/inference_jobs', ownerQuery());
+    fill(listSlot, table(`${whose(me)} inference jobs`, ['App', 'Version', 'Status', 'Predictor', 'Models', 'Created', ''],
+      jobs.map((j) => [h('a', { href: inferenceHref(j, me) }, j.app), String(j.app_version), statusBadge(j.status),
         j.predictor_url ? h('code', {}, j.predictor_url) : '—', String(j.workers.length), fmtTime(j.created_at),
         LIVE_INFERENCE.includes(j.status) ? stopInferenceButton(j, errors, refresh) : null]),
       { empty: 'No inference jobs yet: deploy a finished train job.' }));
@@ -28,7 +29,7 @@ export async function inferenceJobsPage(main) {
 
 export function stopInferenceButton(job, slot, after) {
   return actionButton('Stop', slot, async () => {
-    await api.post(`/inference_jobs/${seg(job.app)}/${job.app_version}/stop`);
+    await api.post(`/inference_jobs/${seg(job.app)}/${job.app_version}/stop${queryString({ user_id: job.owner_id })}`);
     if (after) await after();
   }, { confirmText: `Stop serving ${job.app} version ${job.app_version}?`, className: 'danger' });
 }

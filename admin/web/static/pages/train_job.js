@@ -1,11 +1,12 @@
 // One train job, live while it runs: trials, best score so far, score against each knob, parallel
 // coordinates, hyperparameter importance and a comparison of the templates.
-import { api, getAll, queryString, seg } from '../api.js';
+import { api, getAll, seg } from '../api.js';
 import { every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, statusBadge, table } from '../dom.js';
 import { LIVE_JOB, bestSoFar, compareTemplates, knobDimensions } from '../analysis.js';
 import { bestSoFarOption, comparisonOption, importanceOption, knobScatterOption, makeChart, parallelOption }
   from '../charts.js';
-import { ownerQuery, stopButton } from './train_jobs.js';
+import { asOwner as ownerSuffix, ownerQuery } from '../owner.js';
+import { stopButton } from './train_jobs.js';
 
 const TICK_MS = 2000;
 const IMPORTANCE_MIN_MS = 8000;
@@ -16,7 +17,7 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
   const owner = ownerQuery();             // an admin looking at another user's job
   let job = await api.get(base, owner);   // a 404 here is the page's error (not yours / no such job)
   const own = !me || job.owner_id === me.id;
-  const asOwner = own ? '' : queryString({ user: job.owner_id });   // keeps another user's pages linked
+  const asOwner = ownerSuffix(job, me);   // keeps another user's pages linked
   document.title = `${job.app} v${job.app_version} · Train jobs · SingaAuto`;
 
   const errors = h('div');

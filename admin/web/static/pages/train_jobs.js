@@ -3,18 +3,10 @@ import { api, bodyEnum, queryString, seg } from '../api.js';
 import { InputError, actionButton, every, field, fill, fmtScore, fmtTime, h, onSubmit, select, statusBadge, table }
   from '../dom.js';
 import { LIVE_JOB } from '../analysis.js';
-
-const ADMIN_TYPES = ['SUPERADMIN', 'ADMIN'];
+import { asOwner, ownerPicker, ownerQuery, whose } from '../owner.js';
 
 /** The page of a job; another user's job (an admin looking) carries its owner as ?user=. */
-export const jobHref = (job, me) => `/web/train-jobs/${seg(job.app)}/${job.app_version}`
-  + (me && job.owner_id !== me.id ? queryString({ user: job.owner_id }) : '');
-
-/** The owner named by the page's ?user= (admins only), as the API's query: {user_id} or {}. */
-export function ownerQuery() {
-  const user = new URLSearchParams(location.search).get('user');
-  return user ? { user_id: user } : {};
-}
+export const jobHref = (job, me) => `/web/train-jobs/${seg(job.app)}/${job.app_version}${asOwner(job, me)}`;
 
 export async function trainJobsPage(main, _args, { user: me } = {}) {
   document.title = 'Train jobs · SingaAuto';
@@ -22,24 +14,13 @@ export async function trainJobsPage(main, _args, { user: me } = {}) {
   const errors = h('div');
   const liveSlot = h('div');
   const owner = ownerQuery();
-  let ownerPicker = null;
-  if (me && ADMIN_TYPES.includes(me.user_type)) {
-    const users = await api.get('/users');
-    ownerPicker = h('div', { class: 'toolbar' }, h('div', { class: 'field' },
-      h('label', { for: 'job-owner' }, 'Whose train jobs'),
-      h('select', { id: 'job-owner', onchange: (e) => {
-        location.assign('/web/train-jobs' + (e.target.value === me.id ? '' : queryString({ user: e.target.value })));
-      } }, users.map((u) => h('option', { value: u.id, selected: u.id === (owner.user_id || me.id) },
-        u.id === me.id ? `${u.email} (you)` : u.email)))));
-  }
   fill(main, h('h1', {}, 'Train jobs'),
     h('p', {}, h('a', { class: 'button', href: '/web/train-jobs/new' }, 'Create a train job')),
-    ownerPicker, errors, liveSlot, listSlot);
-  const whose = owner.user_id && (!me || owner.user_id !== me.id) ? 'This user\'s' : 'Your';
+    await ownerPicker(me, '/web/train-jobs', 'Whose train jobs'), errors, liveSlot, listSlot);
 
   const refresh = async () => {
     const jobs = await api.get('/train_jobs', owner);
-    fill(listSlot, table(`${whose} train jobs, newest first`, ['App', 'Version', 'Task', 'Status', 'Trials completed',
+    fill(listSlot, table(`${whose(me)} train jobs, newest first`, ['App', 'Version', 'Task', 'Status', 'Trials completed',
       'Best score', 'Templates', 'Created', ''], jobs.map((j) => [
       h('a', { href: jobHref(j, me) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
       `${j.trials_completed} of ${j.trials_total}`, fmtScore(j.best_score),

@@ -4,7 +4,8 @@ import { actionButton, every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtVa
   from '../dom.js';
 import { LIVE_TRIAL, plotSeries, unplottedMetrics } from '../analysis.js';
 import { linesOption, makeChart } from '../charts.js';
-import { jobHref, ownerQuery } from './train_jobs.js';
+import { ownerQuery } from '../owner.js';
+import { jobHref } from './train_jobs.js';
 
 const TICK_MS = 2000;
 
