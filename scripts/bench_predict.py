@@ -168,8 +168,8 @@ def query(bench: Bench) -> dict:
 
 
 # Each server gets this long at concurrency 1 before it is measured. In the first seconds after a
-# deployment the p99 at concurrency 1 carries a tail of ~40 ms that is gone after ~5 s (the ended
-# train job's workers are still being removed then); one second of warm-up did not cover it.
+# deployment the p99 at concurrency 1 carries a tail of ~30-40 ms that is gone after ~5 s (no other
+# process is busy then; the cause is not pinned down); one second of warm-up did not cover it.
 WARM_UP_SECONDS = 6
 
 
