@@ -7,7 +7,7 @@
 # interpreter), installs SingaAuto into it with the test, embedded-server and torch extras
 # (torch==2.13.0, a CPU wheel found through PIP_FIND_LINKS), installs Debian's chromium for the
 # browser tests when it is missing (as root, with apt-get), then runs `python -m pytest test/`
-# with the remaining arguments. The install is skipped while setup.py is unchanged since the last
+# with the remaining arguments (without `test/` when they name test files or folders). The install is skipped while setup.py is unchanged since the last
 # one (delete .venv/.singa-installed to force it).
 #
 # Unless --skip-swarm it first makes sure a Docker Engine runs (scripts/ensure_docker.sh installs
@@ -83,4 +83,9 @@ else
 fi
 
 # --- the tests ------------------------------------------------------------------------------
-exec .venv/bin/python -m pytest test/ "${PYTEST_ARGS[@]}"
+# Every test, unless the arguments name test files or folders of their own.
+TARGETS=(test/)
+for arg in "${PYTEST_ARGS[@]}"; do
+    if [[ "$arg" != -* && -e "${arg%%::*}" ]]; then TARGETS=(); break; fi
+done
+exec .venv/bin/python -m pytest "${TARGETS[@]}" "${PYTEST_ARGS[@]}"
