@@ -5,7 +5,7 @@ from typing import Optional
 from psycopg2.extras import Json
 
 from singa.constants import InferenceJobStatus
-from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows
+from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows, where
 
 LIVE = (InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value)
 _FINISHED = [InferenceJobStatus.STOPPED.value, InferenceJobStatus.ERRORED.value]
@@ -34,19 +34,10 @@ def get_for_train_job(cur, train_job_id) -> Optional[InferenceJobRecord]:
 
 def list_inference_jobs(cur, *, owner_id=None, app: Optional[str] = None,
                         statuses: Optional[tuple] = None) -> list[InferenceJobRecord]:
-    clauses, args = [], []
-    if owner_id is not None:
-        clauses.append('i.owner_id = %s')
-        args.append(owner_id)
-    if app is not None:
-        clauses.append('j.app = %s')
-        args.append(app)
-    if statuses:
-        clauses.append('i.status = ANY(%s)')
-        args.append(list(statuses))
-    where = (' WHERE ' + ' AND '.join(clauses)) if clauses else ''
+    clause, args = where(('i.owner_id = %s', owner_id), ('j.app = %s', app),
+                         ('i.status = ANY(%s)', list(statuses) if statuses else None))
     cur.execute('SELECT i.* FROM inference_jobs i JOIN train_jobs j ON j.id = i.train_job_id'
-                f'{where} ORDER BY i.created_at DESC', args)
+                f'{clause} ORDER BY i.created_at DESC', args)
     return from_rows(InferenceJobRecord, cur.fetchall())
 
 

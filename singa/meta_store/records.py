@@ -25,6 +25,15 @@ def from_rows(cls: type[R], rows) -> list[R]:
     return [from_row(cls, row) for row in rows]
 
 
+def where(*conditions: tuple[str, Any]) -> tuple[str, list]:
+    """A list query's filter: ``(' WHERE a = %s AND ...', [values])`` from ``(sql, value)`` pairs,
+    leaving out those whose value is None; ``('', [])`` when none is left."""
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    if not used:
+        return '', []
+    return ' WHERE ' + ' AND '.join(sql for sql, _ in used), [value for _, value in used]
+
+
 @dataclass(frozen=True)
 class UserRecord:
     id: uuid.UUID

@@ -5,7 +5,7 @@ from typing import Optional
 from psycopg2.extras import Json
 
 from singa.constants import ServiceStatus
-from singa.meta_store.records import ServiceRecord, from_row
+from singa.meta_store.records import ServiceRecord, from_row, where
 
 LIVE = (ServiceStatus.STARTED.value, ServiceStatus.DEPLOYING.value, ServiceStatus.RUNNING.value)
 _FINISHED = [ServiceStatus.STOPPED.value, ServiceStatus.ERRORED.value]
@@ -62,14 +62,7 @@ def count_restart(cur, service_id) -> int:
 
 def list_services(cur, *, job_id=None, live_only: bool = False, service_type: Optional[str] = None,
                   sub_job_id=None) -> list[ServiceRecord]:
-    clauses, args = [], []
-    for column, value in (('job_id', job_id), ('service_type', service_type), ('sub_job_id', sub_job_id)):
-        if value is not None:
-            clauses.append(f'{column} = %s')
-            args.append(value)
-    if live_only:
-        clauses.append('status = ANY(%s)')
-        args.append(list(LIVE))
-    where = (' WHERE ' + ' AND '.join(clauses)) if clauses else ''
-    cur.execute(f'SELECT * FROM services{where} ORDER BY created_at, id', args)
+    clause, args = where(('job_id = %s', job_id), ('service_type = %s', service_type),
+                         ('sub_job_id = %s', sub_job_id), ('status = ANY(%s)', list(LIVE) if live_only else None))
+    cur.execute(f'SELECT * FROM services{clause} ORDER BY created_at, id', args)
     return [from_row(ServiceRecord, r) for r in cur.fetchall()]

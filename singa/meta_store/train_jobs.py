@@ -5,7 +5,7 @@ from typing import Optional
 from psycopg2.extras import Json
 
 from singa.constants import JOB_LIVE_STATUSES, TrainJobStatus
-from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row
+from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row, where
 
 _FINISHED = (TrainJobStatus.STOPPED.value, TrainJobStatus.ERRORED.value)
 
@@ -51,18 +51,9 @@ def get_train_job_by_app(cur, owner_id, app: str, app_version: int = -1) -> Opti
 
 def list_train_jobs(cur, *, owner_id=None, app: Optional[str] = None,
                     statuses: Optional[tuple] = None) -> list[TrainJobRecord]:
-    clauses, args = [], []
-    if owner_id is not None:
-        clauses.append('owner_id = %s')
-        args.append(owner_id)
-    if app is not None:
-        clauses.append('app = %s')
-        args.append(app)
-    if statuses:
-        clauses.append('status = ANY(%s)')
-        args.append(list(statuses))
-    where = (' WHERE ' + ' AND '.join(clauses)) if clauses else ''
-    cur.execute(f'SELECT * FROM train_jobs{where} ORDER BY created_at DESC, app_version DESC', args)
+    clause, args = where(('owner_id = %s', owner_id), ('app = %s', app),
+                         ('status = ANY(%s)', list(statuses) if statuses else None))
+    cur.execute(f'SELECT * FROM train_jobs{clause} ORDER BY created_at DESC, app_version DESC', args)
     return [from_row(TrainJobRecord, r) for r in cur.fetchall()]
 
 
