@@ -203,6 +203,9 @@ class Query:
 
 
 NO_QUERY = Query()
+# Jobs are addressed as the caller's own; an admin may name another owner (anyone else gets a 404).
+OWNER = Field('user_id', uuid.UUID, required=False, description="Admins only: another user's, not your own")
+OWNER_QUERY = Query(OWNER)
 
 
 def path_uuid(value: str, resource: str) -> uuid.UUID:

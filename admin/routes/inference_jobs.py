@@ -1,11 +1,10 @@
 """Inference jobs: deploy the best trials behind a predictor, read, stop; prediction keys; the playground."""
-import uuid
 
 from flask import Blueprint, jsonify, request
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import operation
-from singa.admin.routes.fields import Field, JsonBody, Query, path_uuid
+from singa.admin.routes.fields import OWNER_QUERY, Field, JsonBody, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.serialize import inference_job_json, prediction_key_json
 from singa.admin.services.inference_jobs import NewInferenceJob
@@ -29,9 +28,6 @@ CREATE_INFERENCE_JOB = JsonBody(
           description='Most queries the predictor sends to the models at once (1: no batching)'),
     Field('max_wait_ms', float, required=False,
           description='Longest a query may wait for others to fill its batch when requests are arriving'))
-LIST_INFERENCE_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
-OF_OWNER = Query(Field('user_id', uuid.UUID, required=False,
-                       description="Admins only: the owner, to name another user's job"))
 CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=100))
 VERSION = '<int(signed=True):app_version>'
 
@@ -57,40 +53,40 @@ def create_inference_job():
 
 
 @bp.get('/inference_jobs')
-@operation('List your inference jobs (admins: any user\'s)', query=LIST_INFERENCE_JOBS, response='InferenceJob',
+@operation('List your inference jobs (admins: any user\'s)', query=OWNER_QUERY, response='InferenceJob',
            many=True, errors=(404,))
 @require_user()
 def list_inference_jobs():
-    f = LIST_INFERENCE_JOBS.parse()
+    f = OWNER_QUERY.parse()
     return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(),
                                                                                   owner_id=f['user_id'])])
 
 
 @bp.get('/inference_jobs/<app>')
-@operation('List the inference jobs of one of your apps', query=OF_OWNER, response='InferenceJob', many=True,
+@operation('List the inference jobs of one of your apps', query=OWNER_QUERY, response='InferenceJob', many=True,
            errors=(404,))
 @require_user()
 def list_inference_jobs_of_app(app: str):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify([inference_job_json(v) for v in _service().list_inference_jobs(current_user(), app=app,
                                                                                   owner_id=f['user_id'])])
 
 
 @bp.get(f'/inference_jobs/<app>/{VERSION}')
 @operation('The live inference job of an app version (else its latest), with the predictor\'s address',
-           query=OF_OWNER, response='InferenceJob', errors=(404,))
+           query=OWNER_QUERY, response='InferenceJob', errors=(404,))
 @require_user()
 def get_inference_job(app: str, app_version: int):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify(inference_job_json(_service().get_inference_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.post(f'/inference_jobs/<app>/{VERSION}/stop')
-@operation('Stop an inference job: its predictor and workers are removed', query=OF_OWNER, response='InferenceJob',
+@operation('Stop an inference job: its predictor and workers are removed', query=OWNER_QUERY, response='InferenceJob',
            errors=(404,))
 @require_user()
 def stop_inference_job(app: str, app_version: int):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify(inference_job_json(_service().stop_inference_job(current_user(), app, app_version, f['user_id'])))
 
 

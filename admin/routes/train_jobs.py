@@ -5,7 +5,7 @@ from flask import Blueprint, Response, jsonify
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import operation
-from singa.admin.routes.fields import Field, JsonBody, Query, path_uuid
+from singa.admin.routes.fields import OWNER, OWNER_QUERY, Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.serialize import importance_json, train_job_json, trial_json, trial_logs_json
 from singa.admin.services.importance import param_importances
@@ -28,9 +28,6 @@ CREATE_TRAIN_JOB = JsonBody(
     Field('max_trial_retries', int, required=False,
           description='How often a trial whose worker died is re-run with the same knobs'),
     Field('seed', int, required=False))
-LIST_TRAIN_JOBS = Query(Field('user_id', uuid.UUID, required=False, description='Admins only: another user'))
-OWNER = Field('user_id', uuid.UUID, required=False, description="Admins only: the owner, to name another user's job")
-OF_OWNER = Query(OWNER)
 LIST_TRIALS = Query(
     OWNER,
     Field('type', str, required=False, description='"best" for the best trials; anything else lists all'),
@@ -60,37 +57,37 @@ def create_train_job():
 
 
 @bp.get('/train_jobs')
-@operation('List your train jobs (admins: any user\'s)', query=LIST_TRAIN_JOBS, response='TrainJob', many=True,
+@operation('List your train jobs (admins: any user\'s)', query=OWNER_QUERY, response='TrainJob', many=True,
            errors=(404,))
 @require_user()
 def list_train_jobs():
-    f = LIST_TRAIN_JOBS.parse()
+    f = OWNER_QUERY.parse()
     return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), owner_id=f['user_id'])])
 
 
 @bp.get('/train_jobs/<app>')
-@operation('List the train jobs of one of your apps', query=OF_OWNER, response='TrainJob', many=True, errors=(404,))
+@operation('List the train jobs of one of your apps', query=OWNER_QUERY, response='TrainJob', many=True, errors=(404,))
 @require_user()
 def list_train_jobs_of_app(app: str):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), app=app,
                                                                           owner_id=f['user_id'])])
 
 
 @bp.get(f'/train_jobs/<app>/{VERSION}')
-@operation('Get a train job (app_version -1: the latest)', query=OF_OWNER, response='TrainJob', errors=(404,))
+@operation('Get a train job (app_version -1: the latest)', query=OWNER_QUERY, response='TrainJob', errors=(404,))
 @require_user()
 def get_train_job(app: str, app_version: int):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify(train_job_json(_service().get_train_job(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.post(f'/train_jobs/<app>/{VERSION}/stop')
-@operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', query=OF_OWNER,
+@operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', query=OWNER_QUERY,
            response='TrainJob', errors=(404,))
 @require_user()
 def stop_train_job(app: str, app_version: int):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version, f['user_id'])))
 
 
@@ -108,12 +105,12 @@ def list_trials(app: str, app_version: int):
 
 @bp.get(f'/train_jobs/<app>/{VERSION}/importance')
 @operation('Hyperparameter importance of each template of a train job, from its completed trials',
-           query=OF_OWNER, response='KnobImportance', many=True, errors=(404,),
+           query=OWNER_QUERY, response='KnobImportance', many=True, errors=(404,),
            description='fANOVA (Optuna\'s evaluator) over the searched knobs; a template with fewer than three '
                        'completed trials gets no importances and a note saying why.')
 @require_user()
 def get_param_importances(app: str, app_version: int):
-    f = OF_OWNER.parse()
+    f = OWNER_QUERY.parse()
     found = param_importances(admin_context().meta_store, current_user(), app, app_version, f['user_id'])
     return jsonify([importance_json(v) for v in found])
 
