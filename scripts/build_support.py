@@ -71,9 +71,9 @@ def _pip_config() -> dict[str, str]:
 
 
 def _local_paths(value: str, index: bool) -> list[str]:
-    """Local directories named in a find-links / index-url value (paths and file:// URLs). A local
-    index's pages link to files beside it (``ROOT/simple/NAME/`` -> ``../../files/``), so for an
-    index the parent directory is mounted."""
+    """Existing local paths named in a pip setting's value (paths and file:// URLs, separated by
+    white space). A local index's pages link to files beside it (``ROOT/simple/NAME/`` ->
+    ``../../files/``), so for an index the parent directory is mounted."""
     paths = []
     for item in value.split():
         path = item[len('file://'):] if item.startswith('file://') else item
@@ -82,17 +82,26 @@ def _local_paths(value: str, index: bool) -> list[str]:
     return paths
 
 
+# pip settings whose values name local files or directories: each named path that exists is
+# mounted read-only at the same path, so the setting means the same inside the container (a
+# ``constraint`` file that caps torch, a local find-links directory, a local index...).
+PATH_SETTINGS = {'find-links': False, 'index-url': True, 'extra-index-url': True,
+                 'constraint': False, 'build-constraint': False, 'requirement': False,
+                 'client-cert': False}
+
+
 def pip_docker_args() -> list[str]:
-    """``docker run`` arguments that give pip in a container the host's package sources: the same
-    index/find-links settings as environment variables, local sources mounted read-only at the
-    same paths, the host's CA bundle (TLS to the index is intercepted here), and proxies."""
+    """``docker run`` arguments that give pip in a container the host's pip configuration: the
+    same settings as environment variables, every local file or directory they name mounted
+    read-only at the same path, the host's CA bundle (TLS to the index is intercepted here), and
+    proxies."""
     config = _pip_config()
     args, mounts = [], set()
     cert = config.pop('cert', None) or (CA_BUNDLE if os.path.exists(CA_BUNDLE) else None)
     for key, value in sorted(config.items()):
         args += ['-e', 'PIP_' + key.upper().replace('-', '_') + '=' + value]
-        if key in ('find-links', 'index-url', 'extra-index-url'):
-            mounts.update(_local_paths(value, index=key != 'find-links'))
+        if key in PATH_SETTINGS:
+            mounts.update(_local_paths(value, index=PATH_SETTINGS[key]))
     if cert:
         # Mounted where Debian's tools look too, so the container trusts what the host trusts.
         args += ['-e', f'PIP_CERT={CA_BUNDLE}', '-v', f'{cert}:{CA_BUNDLE}:ro']

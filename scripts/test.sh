@@ -42,17 +42,19 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANTED" ]; then
     echo "$WANTED" > "$STAMP"
 fi
 
-# --- a browser for the web admin's tests ----------------------------------------------------
-# Debian's chromium (Playwright's own browser download cannot run here), installed when missing.
-CHROMIUM=/usr/bin/chromium
-if [ ! -x "$CHROMIUM" ]; then
+# --- Debian packages the tests need ---------------------------------------------------------
+# chromium drives the web admin's browser tests (Playwright's own browser download cannot run
+# here); debootstrap builds the images' base where no registry can be reached. Installed with apt
+# when one is missing (as root); otherwise we stop and say what to install.
+DEBIAN_PACKAGES="chromium debootstrap"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/debootstrap ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "test.sh: installing Debian's chromium for the browser tests"
+        echo "test.sh: installing Debian's $DEBIAN_PACKAGES"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium debootstrap >/dev/null
     else
-        echo "test.sh: the web admin's browser tests need Debian's chromium at $CHROMIUM;" \
-             "install it as root: apt-get install -y chromium" >&2
+        echo "test.sh: the tests need Debian's $DEBIAN_PACKAGES; install them as root:" \
+             "apt-get install -y $DEBIAN_PACKAGES" >&2
         exit 1
     fi
 fi
