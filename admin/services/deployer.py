@@ -78,8 +78,15 @@ class Deployer:
             username, password = job_redis_credentials(s, service.service_type, service.job_id)
             env.update({'SINGA_REDIS_USER': username, 'SINGA_REDIS_PASSWORD': password,
                         'SINGA_STORAGE_DIR': self.storage_target()})
+            if service.service_type in (ServiceType.TRAIN, ServiceType.INFERENCE):
+                # Where the worker runs model code: its own sandbox on this machine (process mode),
+                # or a child in the locked-down container itself (Swarm).
+                env['SINGA_SANDBOX'] = s.sandbox if s.container_manager == 'process' else 'container'
+                env.update(s.to_env(['single_user', 'sandbox_memory_mb', 'sandbox_max_pids', 'sandbox_tmp_mb',
+                                     'max_model_bytes']))
             if service.service_type == ServiceType.INFERENCE:
                 env.update({'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'})
+                env.update(s.to_env(['predictor_timeout_seconds']))
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
                                      'predictor_timeout_seconds']))

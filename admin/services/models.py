@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services import files, model_fields
+from singa.admin.services import code_policy, files, model_fields
 from singa.admin.services.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
@@ -54,6 +54,7 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
             file_bytes = f.read()
     finally:
         files.remove_quietly(upload.path)
+    code_policy.check_actor(settings, owner.user_type)
     name = check_name(new.name)
     model_class = model_fields.check_model_class(new.model_class)
     dependencies = model_fields.parse_dependencies(new.dependencies)
@@ -65,7 +66,8 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
             raise _name_conflict(name)
     knob_config = check_model_template(file_bytes, model_class, file_kind=file_kind,
                                        module_file=file_name if file_kind == 'zip' else None,
-                                       timeout=settings.model_check_timeout, sandbox=sandbox,
+                                       timeout=settings.model_check_timeout,
+                                       memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
                                        image=docker_image)
     model_id = uuid.uuid4()
     relative = f'{files.MODELS_DIR}/{model_id}/template.{file_kind}'

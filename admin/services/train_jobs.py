@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
+from singa.admin.services import code_policy
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import is_int, split_evenly
 from singa.advisor import check_advisor_choice
@@ -70,6 +71,7 @@ class TrainJobService:
             for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
                 self._usable_dataset(cur, actor, dataset_id, new.task, name)
             models = self._usable_models(cur, actor, new.task, new.model_ids)
+            code_policy.check_owners(cur, self.settings, [m.id for m in models])
             for model in models:
                 try:
                     check_advisor_choice(model.knob_config, budget, new.advisor.value, new.pruner.value)
