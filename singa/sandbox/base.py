@@ -129,6 +129,28 @@ def python_command() -> list:
     return [sys.executable, '-s', '-m', CHILD_MODULE]
 
 
+def process_state(pid: int) -> str:
+    """The state letter of ``pid`` (``R``, ``S``, ``Z``...), or ``X`` when there is no such process."""
+    try:
+        with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
+            return f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return 'X'
+
+
+def kill_and_wait(pids, timeout: float = 2.0) -> int:
+    """SIGKILL ``pids`` (live ones: zombies are already dead) and wait until each has died; how
+    many were killed."""
+    live = [pid for pid in pids if process_state(pid) not in 'ZX']
+    for pid in live:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    wait_for(lambda: all(process_state(pid) in 'ZX' for pid in live), timeout)
+    return len(live)
+
+
 def wait_for(condition, timeout: float, interval: float = 0.005) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():

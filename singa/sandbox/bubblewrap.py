@@ -30,8 +30,8 @@ import sys
 from typing import Mapping, Optional
 
 from singa.errors import ConfigError
-from singa.sandbox.base import (BaseSandbox, MB, SandboxLimits, SandboxedProcess, child_config, pipes,
-                                python_command)
+from singa.sandbox.base import (BaseSandbox, MB, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
+                                pipes, python_command)
 from singa.sandbox.cgroups import SandboxCgroup
 
 log = logging.getLogger(__name__)
@@ -201,21 +201,14 @@ class BubblewrapProcess(SandboxedProcess):
         namespace = self._sandbox_namespace()
         if namespace is None:
             return 0
-        killed = 0
+        strays = []
         for pid in _pids():
             try:
-                if os.readlink(f'/proc/{pid}/ns/pid') != namespace:
-                    continue
-                inner = _namespace_pid(pid)
+                if os.readlink(f'/proc/{pid}/ns/pid') == namespace and _namespace_pid(pid) not in (1, 2):
+                    strays.append(pid)       # not bubblewrap's init (1) nor the child itself (2)
             except OSError:
                 continue
-            if inner not in (1, 2):          # bubblewrap's init, and the child itself
-                try:
-                    os.kill(pid, 9)
-                    killed += 1
-                except (ProcessLookupError, PermissionError):
-                    pass
-        return killed
+        return kill_and_wait(strays)
 
     def out_of_memory(self) -> bool:
         return self.cgroup is not None and self.cgroup.out_of_memory()

@@ -56,6 +56,7 @@ class Child:
                 header, payload = read_frame(self.in_fd)
             except ProtocolError:
                 return 0                       # the runner went away
+            reap_children()
             op = header.get('op')
             handler = getattr(self, f'op_{op}', None) if isinstance(op, str) else None
             if handler is None:
@@ -183,6 +184,17 @@ class Child:
             from singa.errors import InvalidModelError
             raise InvalidModelError('no template is loaded')
         return self.model_class
+
+
+def reap_children() -> None:
+    """Collect children that have exited (what the runner killed after the last operation)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def predict_each(model, queries: list) -> tuple[list, dict]:

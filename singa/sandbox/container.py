@@ -19,8 +19,8 @@ import subprocess
 import tempfile
 from typing import Mapping
 
-from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, pipes,
-                                python_command)
+from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
+                                pipes, python_command)
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +48,20 @@ class PlainProcess(SandboxedProcess):
     def kill_strays(self) -> int:
         """As PID 1 of a container, everything but ourselves and the child is a stray; elsewhere,
         whatever is left in the child's session."""
-        child, killed = self.popen.pid, 0
-        in_container = os.getpid() == 1
+        child, me = self.popen.pid, os.getpid()
+        in_container = me == 1
+        strays = []
         for entry in os.listdir('/proc'):
-            if not entry.isdigit() or int(entry) in (child, os.getpid()):
+            if not entry.isdigit() or int(entry) in (child, me):
                 continue
-            pid = int(entry)
             try:
-                with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
+                with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
                     session = int(f.read().rsplit(')', 1)[1].split()[3])
             except (OSError, IndexError, ValueError):
                 continue
             if in_container or session == child:
-                try:
-                    os.kill(pid, 9)
-                    killed += 1
-                except (ProcessLookupError, PermissionError):
-                    pass
-        return killed
+                strays.append(int(entry))
+        return kill_and_wait(strays)
 
     def close(self):
         code = super().close()
