@@ -64,6 +64,7 @@ class Settings:
     container_manager: str = 'process'        # 'process' or 'swarm'
     stack_name: str = 'singa'                 # swarm: labels the services of one deployment
     docker_network: str = 'singa'
+    worker_network: str = ''                  # swarm: network of services that run model code (Redis only); '' = docker_network
     worker_image: str = 'singa-worker:latest'
     worker_torch_image: str = 'singa-worker-torch:latest'
     predictor_image: str = 'singa-predictor:latest'

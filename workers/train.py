@@ -19,7 +19,7 @@ from typing import Optional
 
 from singa.constants import TrialStatus
 from singa.errors import SingaError
-from singa.param_store import make_param_store
+from singa.param_store import make_param_store, param_scope
 from singa.queues import TuningChannel, new_worker_id
 from singa.sandbox import ModelRunner, TemplateSource, make_sandbox, worker_limits
 from singa.workers.loop import Ticker
@@ -156,7 +156,7 @@ class TrainWorker:
             if status == TrialStatus.STOPPED:
                 error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
             elif status == TrialStatus.COMPLETED and outcome.params is not None:
-                params_id = self.param_store.save_encoded(outcome.params, scope=_scope(self.settings.sub_job_id))
+                params_id = self.param_store.save_encoded(outcome.params, scope=param_scope(self.settings.sub_job_id))
         except SingaError as e:      # shared parameters gone, parameters that do not decode, a template refused
             status, score, params_id, error = TrialStatus.ERRORED.value, None, None, e.message
         finally:
@@ -210,12 +210,6 @@ class TrainWorker:
 
 def _suffix(path: str) -> str:
     return os.path.splitext(path)[1]
-
-
-def _scope(sub_job_id) -> Optional[str]:
-    """The parameter-store scope of a sub-job: its id as 32 hex digits."""
-    text = str(sub_job_id or '').replace('-', '').lower()
-    return text if len(text) == 32 else None
 
 
 def _now() -> str:

@@ -33,10 +33,19 @@ def check_actor(settings, user_type: str) -> None:
 
 def check_owners(cur, settings, model_ids: Iterable) -> None:
     """Refuse to run templates owned by anyone but the superadmin where restricted."""
+    model_ids = list(model_ids)
+    allowed = set(runnable(cur, settings, model_ids))
+    if len(allowed) < len(set(model_ids)):
+        cur.execute('SELECT name FROM models WHERE id = ANY(%s)', ([i for i in model_ids if i not in allowed],))
+        names = sorted(row['name'] for row in cur.fetchall())
+        raise ForbiddenError(f'{REFUSAL} (templates of other users: {", ".join(names)})', resource='model')
+
+
+def runnable(cur, settings, model_ids: Iterable) -> list:
+    """Those of ``model_ids`` whose code may run here."""
+    model_ids = list(model_ids)
     if not restricted(settings):
-        return
-    cur.execute('SELECT m.name FROM models m JOIN users u ON u.id = m.owner_id'
-                ' WHERE m.id = ANY(%s) AND u.user_type <> %s', (list(model_ids), UserType.SUPERADMIN.value))
-    names = [row['name'] for row in cur.fetchall()]
-    if names:
-        raise ForbiddenError(f'{REFUSAL} (templates of other users: {", ".join(sorted(names))})', resource='model')
+        return model_ids
+    cur.execute('SELECT m.id FROM models m JOIN users u ON u.id = m.owner_id'
+                ' WHERE m.id = ANY(%s) AND u.user_type = %s', (model_ids, UserType.SUPERADMIN.value))
+    return [row['id'] for row in cur.fetchall()]

@@ -18,7 +18,6 @@ Who it runs as:
   user to ``nobody`` inside, nested user namespaces disabled; memory is then bounded by an
   address-space limit (which the other mode sets too).
 """
-import json
 import logging
 import os
 import pwd
@@ -184,28 +183,32 @@ class BubblewrapProcess(SandboxedProcess):
     def __init__(self, popen, to_child, from_child, output, cgroup: Optional[SandboxCgroup]):
         super().__init__(popen, to_child, from_child, output)
         self.cgroup = cgroup
-        self._namespace: Optional[str] = None
+        self._known: set = set()
 
-    def _sandbox_namespace(self) -> Optional[str]:
-        """The PID namespace of the sandbox (that of bubblewrap's child in it)."""
-        if self._namespace is None:
-            for pid in _children(self.popen.pid):
-                try:
-                    self._namespace = os.readlink(f'/proc/{pid}/ns/pid')
-                    break
-                except OSError:
-                    continue
-        return self._namespace
+    def _own_pids(self) -> set:
+        """Host pids of bubblewrap, its init in the sandbox and the child: never strays."""
+        if not self._known:
+            known = {self.popen.pid}
+            for init in _children(self.popen.pid):
+                known.add(init)
+                known.update(_children(init)[:1])     # the child is init's first and only child
+            if len(known) == 3:
+                self._known = known
+            return known
+        return self._known
 
     def kill_strays(self) -> int:
-        namespace = self._sandbox_namespace()
-        if namespace is None:
-            return 0
+        own = self._own_pids()
+        if self.cgroup is not None:
+            # Everything in the cgroup is the sandbox's: one small file to read per trial.
+            return kill_and_wait([pid for pid in self.cgroup.pids() if pid not in own])
+        namespaces = {os.readlink(f'/proc/{pid}/ns/pid') for pid in own - {self.popen.pid}
+                      if os.path.exists(f'/proc/{pid}')}
         strays = []
         for pid in _pids():
             try:
-                if os.readlink(f'/proc/{pid}/ns/pid') == namespace and _namespace_pid(pid) not in (1, 2):
-                    strays.append(pid)       # not bubblewrap's init (1) nor the child itself (2)
+                if pid not in own and os.readlink(f'/proc/{pid}/ns/pid') in namespaces:
+                    strays.append(pid)
             except OSError:
                 continue
         return kill_and_wait(strays)
@@ -256,17 +259,3 @@ def _children(pid: int) -> list:
             return [int(p) for p in f.read().split()]
     except OSError:
         return []
-
-
-def _namespace_pid(pid: int) -> int:
-    """The innermost PID of ``pid`` (its PID in its own namespace)."""
-    with open(f'/proc/{pid}/status', encoding='ascii') as f:
-        for line in f:
-            if line.startswith('NSpid:'):
-                return int(line.split()[-1])
-    raise OSError(f'no NSpid for {pid}')
-
-
-def describe(sandbox: BubblewrapSandbox) -> dict:
-    return {'kind': sandbox.name, 'bwrap': sandbox.bwrap, 'as_root': sandbox.as_root,
-            'user': sandbox.user, 'binds': json.dumps(python_paths())}

@@ -11,6 +11,7 @@ trial's datasets are read-only files; parameters travel over the pipe.
 
 Operations (one answer each, ``{"done": true, "ok": bool, ...}``):
 
+- ``ping``: nothing (the runner's way to know the child is up).
 - ``load`` {kind, class_name, module_file}, payload = the template file: import it.
 - ``inspect``: the knob config of the loaded class, serialised (for the upload check).
 - ``train`` {knobs, train_path, val_path, train_args, save_params}, payload = shared parameters or
@@ -78,6 +79,9 @@ class Child:
         self.answer(ok=False, error=_describe(error))
 
     # -- operations --------------------------------------------------------------------------
+    def op_ping(self, header: dict, payload) -> None:
+        self.answer(ok=True)
+
     def op_load(self, header: dict, payload) -> None:
         from singa.errors import InvalidModelError
         from singa.model.loader import extract_zip, load_model_class

@@ -61,12 +61,35 @@ class PlainProcess(SandboxedProcess):
                 continue
             if in_container or session == child:
                 strays.append(int(entry))
-        return kill_and_wait(strays)
+        killed = kill_and_wait(strays)
+        if in_container:
+            reap_orphans(keep=child)
+        return killed
 
     def close(self):
         code = super().close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.getpid() == 1:
+            reap_orphans(keep=None)
         return code
+
+
+def reap_orphans(keep) -> None:
+    """As PID 1 (a worker container has no init), collect the exited processes that the model
+    code's children left to us, never the child ``keep`` that ``subprocess`` waits for itself."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) in (keep, 1):
+            continue
+        try:
+            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == 'Z' and fields[1] == '1':
+            try:
+                os.waitpid(int(entry), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 class ContainerSandbox(BaseSandbox):

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from conftest import TREE, LocalStack, sandbox_processes, wait_until
-from probe import probe_template
+from hostile_probe import probe_template
 from singa.errors import ForbiddenError, InvalidModelError
 from singa.sandbox import bubblewrap_works
 

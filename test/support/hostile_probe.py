@@ -9,6 +9,7 @@ and the trial's score in ``train()``, the answers of ``predict()``).
 - ``write``: files to append to (other users' templates, datasets, parameters);
 - ``ports``: ``[host, port]`` pairs to connect to (the admin, PostgreSQL, Redis, predictors);
 - ``unix``: Unix sockets to connect to (the Docker socket);
+- ``redis``: ``[host, port]`` of Redis servers that must not answer a command without credentials;
 - ``secrets``: strings that must appear nowhere the template can read.
 
 It also looks for other processes' environments in ``/proc`` and for root. ``FINDINGS_OK`` is what
@@ -59,6 +60,15 @@ def attack():
         try:
             socket.create_connection((host, port), timeout=0.5).close()
             note("connected", "%%s:%%s" %% (host, port))
+        except Exception:
+            pass
+    for host, port in TARGETS.get("redis", []):
+        try:
+            s = socket.create_connection((host, port), timeout=0.5)
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            if s.recv(64).startswith(b"+PONG"):
+                note("redis_open", "%%s:%%s" %% (host, port))
+            s.close()
         except Exception:
             pass
     for path in TARGETS.get("unix", []):
