@@ -11,6 +11,7 @@ victim's predictor still answering, no process of model code left.
 import io
 import json
 import os
+import threading
 import time
 import zipfile
 
@@ -19,7 +20,7 @@ import requests
 
 from conftest import TREE, LocalStack, sandbox_processes, wait_until
 from hostile_probe import probe_template
-from singa.errors import ForbiddenError, InvalidModelError
+from singa.errors import ForbiddenError, InvalidModelError, SingaError
 from singa.sandbox import bubblewrap_works
 
 
@@ -179,6 +180,31 @@ def test_output_floods_are_bounded(world, tmp_path):
     world['attacker'].create_model('loud', 'TABULAR_CLASSIFICATION', _write_template(tmp_path, source), 'Loud')
     assert time.monotonic() - started < CHECK_TIMEOUT + 10
     assert _admin_rss_mb(world['stack']) < 400
+
+
+def test_slow_checks_cannot_starve_the_admin(world, tmp_path):
+    """Uploads that each hold their check to the time limit take at most a few of the admin's
+    threads; the others get a 503 at once, and the admin keeps answering."""
+    source = 'import time\ntime.sleep(600)\n' + VALID.format(name='Sleeper')
+    path = _write_template(tmp_path, source)
+    outcomes = []
+
+    def upload(i):
+        try:
+            world['attacker'].create_model(f'sleeper-{i}', 'TABULAR_CLASSIFICATION', path, 'Sleeper')
+        except SingaError as e:
+            outcomes.append(e.status_code)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    started = time.monotonic()
+    assert requests.get(world['stack'].url + '/health', timeout=5).status_code == 200
+    assert time.monotonic() - started < 3
+    for thread in threads:
+        thread.join()
+    assert sorted(set(outcomes)) == [400, 503] and outcomes.count(400) <= 2, outcomes
 
 
 def test_zip_bombs_are_refused_before_they_expand(world, tmp_path):
