@@ -40,8 +40,7 @@ ENV VIRTUAL_ENV=/opt/singa/venv \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    LANG=C.UTF-8 \
-    SINGA_DATA_DIR=/var/lib/singa
+    LANG=C.UTF-8
 WORKDIR /home/singa
 USER singa
 CMD ["python3"]

@@ -163,17 +163,20 @@ def bench_overhead(bench: Bench, trials: int) -> dict:
     model = bench.model(INSTANT, 'Instant')
     deployer = bench.app.extensions['singa'].train_jobs.deployer
     sandboxed = deployer.settings
-    rates = {}
+    rates = {'sandboxed': 0.0, 'plain': 0.0}
     # The same job with the model code sandboxed (the default) and in a plain child (what the
-    # workers would start with SINGA_SANDBOX=none): the sandbox's own cost per trial.
-    for name, settings in (('sandboxed', sandboxed),
-                           ('plain', dataclasses.replace(sandboxed, sandbox='none', single_user=True))):
-        deployer.settings = settings
-        bench.run_job(f'overhead-warmup-{name}', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
-        job = bench.run_job(f'overhead-{name}', model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
-        done = bench.trials(f'overhead-{name}')
-        assert job['status'] == 'STOPPED' and len(done) == trials, job
-        rates[name] = len(done) / _span(done)
+    # workers would start with SINGA_SANDBOX=none): the sandbox's own cost per trial. Two rounds,
+    # alternating, the best of each kept, so that a burst of load elsewhere does not decide it.
+    kinds = (('sandboxed', sandboxed), ('plain', dataclasses.replace(sandboxed, sandbox='none', single_user=True)))
+    for round_no in range(2):
+        for name, settings in kinds:
+            deployer.settings = settings
+            app = f'overhead-{name}-{round_no}'
+            bench.run_job(f'{app}-warmup', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
+            job = bench.run_job(app, model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
+            done = bench.trials(app)
+            assert job['status'] == 'STOPPED' and len(done) == trials, job
+            rates[name] = max(rates[name], len(done) / _span(done))
     deployer.settings = sandboxed
     platform = rates['sandboxed']
 

@@ -61,10 +61,14 @@ def world(singa_images, swarm, tmp_path_factory, iris_splits):
         storage = stack.home / 'storage'
         files = sorted(str(p) for p in storage.rglob('*') if p.is_file())
         in_container = [f'/storage/{os.path.relpath(p, storage)}' for p in files]
+        own = {f'/storage/data/{d["id"]}.csv' for d in (own_train, own_val)}     # its job's, to read
         host = printed['admin'].split('//')[1].rsplit(':', 1)[0]
         targets = {
-            'read': [f'/run/secrets/{name}' for name in secrets] + in_container + ['/proc/1/environ'],
-            'list': ['/storage', '/storage/data', '/storage/models', '/storage/params', '/run/secrets'],
+            # Other processes' environments are covered by the probe itself: it reports any it can
+            # read that holds a SINGA_ variable or a password (the worker, PID 1, holds both).
+            'read': [f'/run/secrets/{name}' for name in secrets] + [p for p in in_container if p not in own],
+            # (The folders of its own mounts exist in a worker's container; they show only those.)
+            'list': ['/run/secrets'],
             'write': in_container + ['/usr/bin/python3', '/home/singa/x'],
             'ports': [[f'{stack.name}-admin', 3000], [f'{stack.name}-postgres', 5432], [host, stack.port],
                       [host, int(serving['predictor_url'].rsplit(':', 1)[1])]],

@@ -1,6 +1,7 @@
 """A hostile model template, written for one platform: it tries every attack it is told about and
 reports what worked through the channel each phase offers it (the knob config at upload, a log line
-and the trial's score in ``train()``, the answers of ``predict()``).
+and the trial's score in ``train()``, the answers of ``predict()`` for what it found where it is
+served).
 
 ``probe_template(targets)`` returns its source; ``targets`` (JSON) names what to try:
 
@@ -111,13 +112,15 @@ class Probe(BaseModel):
         return 0.0 if self.findings else 1.0
 
     def predict(self, queries):
-        return [json.dumps(attack(), sort_keys=True) for _ in queries]
+        return [json.dumps(self.served_findings, sort_keys=True) for _ in queries]
 
     def dump_parameters(self):
         return {"ok": True}
 
     def load_parameters(self, params):
-        pass
+        # The attack runs once where the model is served (it may take longer than a query may:
+        # unreachable hosts take their time); every answer reports it.
+        self.served_findings = attack()
 '''
 
 FINDINGS_OK = {}

@@ -36,7 +36,7 @@ except OSError:
     pass
 if os.getuid() == 0:
     problems.append("root")
-problems += [k for k in os.environ if k.startswith("SINGA_") and k != "SINGA_DATA_DIR"]
+problems += [k for k in os.environ if k.startswith("SINGA_")]
 if problems:
     raise RuntimeError("sandbox leaks: %s" % problems)
 ''' + GOOD
