@@ -5,6 +5,7 @@ applies the migrations, seeds the superadmin and registers the blueprints and th
 handler. Each gunicorn worker runs it once; concurrent starts are safe (migrations take an advisory
 lock, the superadmin insert does nothing when the row exists).
 """
+import functools
 import logging
 from typing import Optional
 
@@ -58,7 +59,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     reconciler.add_hook(inference.reconcile)
     login_throttle = LoginThrottle(meta_store)
     idempotency = IdempotencyKeys(meta_store, settings.token_secret)
-    reconciler.add_hook(lambda: users.forget_expired(meta_store, login_throttle, idempotency))
+    reconciler.add_hook(functools.partial(users.forget_expired, meta_store, login_throttle, idempotency))
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest

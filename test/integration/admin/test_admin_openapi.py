@@ -53,6 +53,7 @@ def test_answers_match_their_documented_schemas(api, app_dev, model_dev):
     check('Health', api.get('/health').get_json())
     check('Error', api.get('/datasets/nope', app_dev).get_json())
     check('Error', api.post('/users', app_dev, json={}).get_json())
+    check('LoggedOut', api.delete('/tokens/current', app_dev).get_json())
 
 
 # Routes that change something and are safe to repeat as they are, so they take no Idempotency-Key.
