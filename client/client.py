@@ -67,15 +67,17 @@ class Client:
 
     def logout(self, everywhere: bool = False) -> None:
         """Log out: the admin revokes the token (with ``everywhere``, every token you were given so
-        far: your other sessions end too), and the client forgets it. A token that no longer works
-        is forgotten all the same."""
-        if self._token is not None:
-            try:
+        far: your other sessions end too), and the client forgets it. The client forgets it in any
+        case; an admin that could not be reached raises ``ServiceUnavailableError`` (the token then
+        works until it expires)."""
+        try:
+            if self._token is not None:
                 self._request('DELETE', '/tokens' if everywhere else '/tokens/current')
-            except UnauthenticatedError:
-                pass
-        self._token = None
-        self._user = None
+        except UnauthenticatedError:
+            pass                    # it no longer works: revoked, expired, or the user is banned
+        finally:
+            self._token = None
+            self._user = None
 
     def get_current_user(self) -> Optional[dict]:
         """The logged-in user as the admin sees them now, or None when not logged in."""

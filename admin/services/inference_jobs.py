@@ -172,9 +172,10 @@ class InferenceJobService:
                 entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
                                 'replicas': service.replicas})
             hashes = [k.key_hash for k in inference_jobs.list_keys(cur, job_id) if k.revoked_at is None]
-        hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
         if owner is None or owner.is_banned:
-            hashes = []
+            hashes = []         # a banned owner's job answers no key, not even the admin's own
+        else:
+            hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
         ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
         ServingChannel(self.r, job_id).publish(
             {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
