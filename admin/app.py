@@ -27,7 +27,7 @@ from singa.admin.services.trials import TrialService
 from singa.config import Settings
 from singa.container.base import make_container_manager
 from singa.meta_store.db import MetaStore
-from singa.model.inspect import make_sandbox
+from singa.model.inspect import make_check_sandbox
 from singa.queues import make_redis
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         container_manager=container_manager, redis=redis_client,
         train_jobs=TrainJobService(meta_store, settings, deployer, redis_client),
         trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference,
-        model_sandbox=make_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency)
+        model_sandbox=make_check_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     http_errors.register_error_handler(app)

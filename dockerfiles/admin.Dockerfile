@@ -14,6 +14,9 @@ RUN pip install --no-cache-dir --no-index --no-deps --no-build-isolation /tmp/si
  && install -m 0755 /tmp/singa-src/dockerfiles/healthcheck.py /usr/local/bin/singa-healthcheck \
  && rm -rf /tmp/singa-src
 USER singa
+# The admin's own state (the port lock of the Swarm manager); only its image sets it, so that no
+# container running model code carries a SINGA_ variable it did not need.
+ENV SINGA_DATA_DIR=/var/lib/singa
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["singa-healthcheck", "http://127.0.0.1:3000/"]

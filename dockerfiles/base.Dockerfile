@@ -27,18 +27,20 @@ LABEL org.opencontainers.image.title="singa-base" \
       org.opencontainers.image.version="${SINGA_VERSION}" \
       org.opencontainers.image.description="SingaAuto Python runtime: venv with the runtime dependencies"
 COPY --from=build /opt/singa/venv /opt/singa/venv
+# No set-user-ID or set-group-ID programs: model code in a worker container can gain nothing by
+# running one (the service API of Docker 20.10 cannot set no-new-privileges; the workers set it).
 RUN groupadd --gid "${SINGA_UID}" singa \
  && useradd --uid "${SINGA_UID}" --gid singa --create-home --home-dir /home/singa \
         --shell /usr/sbin/nologin singa \
  && mkdir -p /var/lib/singa/storage \
- && chown -R singa:singa /var/lib/singa
+ && chown -R singa:singa /var/lib/singa \
+ && find / -xdev -type f -perm /6000 -exec chmod a-s {} +
 ENV VIRTUAL_ENV=/opt/singa/venv \
     PATH=/opt/singa/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    LANG=C.UTF-8 \
-    SINGA_DATA_DIR=/var/lib/singa
+    LANG=C.UTF-8
 WORKDIR /home/singa
 USER singa
 CMD ["python3"]

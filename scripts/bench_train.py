@@ -4,8 +4,9 @@
 
 overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
           PostgreSQL, parameter store) with a template whose train and evaluate return at once and
-          the RANDOM advisor, against Optuna's own way of distributing work: an ask/tell loop on
-          Optuna's RDB storage in the same PostgreSQL, measured in the same run.
+          the RANDOM advisor, with the model code in its bubblewrap sandbox and, as a baseline, in
+          a plain child process (SINGA_SANDBOX=none), against Optuna's own way of distributing
+          work: an ask/tell loop on Optuna's RDB storage in the same PostgreSQL, in the same run.
 scaling   a template whose trial burns about 1 s of CPU, with 1 and 2 train workers.
 quality   digits with the SVC template: trials the platform needs to reach the best score random
           search finds in 60 trials, against a plain Optuna TPE loop, over several seeds.
@@ -158,12 +159,26 @@ def _span(trials: list) -> float:
 
 
 def bench_overhead(bench: Bench, trials: int) -> dict:
+    import dataclasses
     model = bench.model(INSTANT, 'Instant')
-    bench.run_job('overhead-warmup', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
-    job = bench.run_job('overhead', model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
-    done = bench.trials('overhead')
-    assert job['status'] == 'STOPPED' and len(done) == trials, job
-    platform = len(done) / _span(done)
+    deployer = bench.app.extensions['singa'].train_jobs.deployer
+    sandboxed = deployer.settings
+    rates = {'sandboxed': 0.0, 'plain': 0.0}
+    # The same job with the model code sandboxed (the default) and in a plain child (what the
+    # workers would start with SINGA_SANDBOX=none): the sandbox's own cost per trial. Two rounds,
+    # alternating, the best of each kept, so that a burst of load elsewhere does not decide it.
+    kinds = (('sandboxed', sandboxed), ('plain', dataclasses.replace(sandboxed, sandbox='none', single_user=True)))
+    for round_no in range(2):
+        for name, settings in kinds:
+            deployer.settings = settings
+            app = f'overhead-{name}-{round_no}'
+            bench.run_job(f'{app}-warmup', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
+            job = bench.run_job(app, model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
+            done = bench.trials(app)
+            assert job['status'] == 'STOPPED' and len(done) == trials, job
+            rates[name] = max(rates[name], len(done) / _span(done))
+    deployer.settings = sandboxed
+    platform = rates['sandboxed']
 
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -179,6 +194,7 @@ def bench_overhead(bench: Bench, trials: int) -> dict:
         study.tell(trial, trial.suggest_float('x', 0.0, 1.0))
     optuna_rate = n / (time.perf_counter() - started)
     return {'platform_trials_per_s': platform, 'platform_ms_per_trial': 1000 / platform,
+            'unsandboxed_trials_per_s': rates['plain'], 'unsandboxed_ms_per_trial': 1000 / rates['plain'],
             'optuna_rdb_trials_per_s': optuna_rate, 'optuna_rdb_ms_per_trial': 1000 / optuna_rate,
             'speedup': platform / optuna_rate, 'trials': trials, 'optuna_trials': n}
 
@@ -282,6 +298,8 @@ def main() -> None:
                 print('\nPlatform overhead (instant template, RANDOM advisor, 1 worker)')
                 print(f'{"":28} {"trials/s":>10} {"ms/trial":>10}')
                 print(f'{"SingaAuto (whole platform)":28} {r["platform_trials_per_s"]:10.1f} {r["platform_ms_per_trial"]:10.2f}')
+                print(f'{"  same, model code unsandboxed":28} {r["unsandboxed_trials_per_s"]:10.1f} '
+                      f'{r["unsandboxed_ms_per_trial"]:10.2f}')
                 print(f'{"Optuna ask/tell on RDB":28} {r["optuna_rdb_trials_per_s"]:10.1f} {r["optuna_rdb_ms_per_trial"]:10.2f}')
                 print(f'speedup: {r["speedup"]:.1f}x over {r["trials"]} platform trials, {r["optuna_trials"]} Optuna trials')
             if 'scaling' in args.which:

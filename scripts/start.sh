@@ -11,7 +11,9 @@
 #      scripts/build_images.sh);
 #   2. `docker swarm init` when this engine is in no swarm, advertising SINGA_ADVERTISE_ADDR
 #      (default: this host's address on its default route);
-#   3. the attachable overlay network (SINGA_DOCKER_NETWORK, default the stack name);
+#   3. the attachable overlay network (SINGA_DOCKER_NETWORK, default the stack name), and the
+#      internal one of the workers that run model code (SINGA_WORKER_NETWORK, default
+#      <network>-workers; only Redis of the stack joins it too);
 #   4. shared storage: the directory <home>/storage (owned by uid 1000, the images' user),
 #      bind-mounted into the admin and the workers; or, with SINGA_NFS_SERVER and SINGA_NFS_PATH,
 #      the NFS volume <stack>-storage (SINGA_STORAGE_VOLUME) that every node mounts itself;
@@ -42,7 +44,7 @@ START_TIMEOUT=${SINGA_START_TIMEOUT:-180}
 SINGA_UID=1000                  # the user of the singa-* Python images
 PG_UID=999                      # the user of singa-postgres and singa-redis
 # SINGA_* variables start.sh sets for the admin itself, or that mean nothing inside it.
-NOT_PASSED='^SINGA_(STACK_NAME|SWARM_HOME|DOCKER_NETWORK|ADMIN_PORT|ADMIN_HOST|PUBLIC_HOST|ADVERTISE_ADDR|IMAGE_TAG|START_TIMEOUT|STORAGE_VOLUME|STORAGE_DIR|DATA_DIR|MODE|CONTAINER_MANAGER|NFS_SERVER|NFS_PATH|NFS_OPTIONS|POSTGRES_[A-Z_]*|REDIS_[A-Z_]*|TOKEN_SECRET|SUPERADMIN_PASSWORD|SKIP_SWARM|[A-Z_]*_FILE)='
+NOT_PASSED='^SINGA_(STACK_NAME|SWARM_HOME|DOCKER_NETWORK|WORKER_NETWORK|ADMIN_PORT|ADMIN_HOST|PUBLIC_HOST|ADVERTISE_ADDR|IMAGE_TAG|START_TIMEOUT|STORAGE_VOLUME|STORAGE_DIR|DATA_DIR|MODE|CONTAINER_MANAGER|NFS_SERVER|NFS_PATH|NFS_OPTIONS|POSTGRES_[A-Z_]*|REDIS_[A-Z_]*|TOKEN_SECRET|SUPERADMIN_PASSWORD|SKIP_SWARM|[A-Z_]*_FILE)='
 
 # ----------------------------------------------------------------------------- 1. Docker, images
 require_docker
@@ -75,6 +77,12 @@ PUBLIC_HOST=${SINGA_PUBLIC_HOST:-$(docker info --format '{{.Swarm.NodeAddr}}')}
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
     say "creating the overlay network $NETWORK"
     docker network create --driver overlay --attachable --label "$STACK_LABEL" "$NETWORK" >/dev/null
+fi
+# Train and inference workers (they run model code) join only this one: internal (no way out of
+# the swarm), and of the stack only Redis is on it, so the admin and PostgreSQL cannot be reached.
+if ! docker network inspect "$WORKER_NETWORK" >/dev/null 2>&1; then
+    say "creating the internal overlay network $WORKER_NETWORK (model code reaches Redis only)"
+    docker network create --driver overlay --attachable --internal --label "$STACK_LABEL" "$WORKER_NETWORK" >/dev/null
 fi
 
 # ----------------------------------------------------------------------------- 4. storage
@@ -165,7 +173,7 @@ ensure_service "$POSTGRES" "singa-postgres:$TAG" \
     --mount "type=volume,source=$STACK-postgres-data,target=/var/lib/postgresql/data" \
     --secret "$(secret_arg postgres_password $PG_UID)" --env POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password \
     --stop-grace-period 30s --label singa.role=postgres
-ensure_service "$REDIS" "singa-redis:$TAG" \
+ensure_service "$REDIS" "singa-redis:$TAG" --network "$WORKER_NETWORK" \
     --mount "type=volume,source=$STACK-redis-data,target=/data" \
     --secret "$(secret_arg redis_password $PG_UID)" --env REDIS_PASSWORD_FILE=/run/secrets/redis_password \
     --label singa.role=redis
@@ -189,7 +197,8 @@ admin_args=(
     --mount type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock
     --group "$socket_group" --init --stop-grace-period 30s --label singa.role=admin
     --env SINGA_MODE=production --env SINGA_CONTAINER_MANAGER=swarm --env "SINGA_STACK_NAME=$STACK"
-    --env "SINGA_DOCKER_NETWORK=$NETWORK" --env SINGA_STORAGE_DIR=/storage "${STORAGE_ENV[@]}"
+    --env "SINGA_DOCKER_NETWORK=$NETWORK" --env "SINGA_WORKER_NETWORK=$WORKER_NETWORK"
+    --env SINGA_STORAGE_DIR=/storage "${STORAGE_ENV[@]}"
     --env "SINGA_POSTGRES_HOST=$POSTGRES" --env "SINGA_REDIS_HOST=$REDIS" --env "SINGA_PUBLIC_HOST=$PUBLIC_HOST"
     --env "SINGA_WORKER_IMAGE=singa-worker:$TAG" --env "SINGA_WORKER_TORCH_IMAGE=singa-worker-torch:$TAG"
     --env "SINGA_PREDICTOR_IMAGE=singa-predictor:$TAG"

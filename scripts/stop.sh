@@ -89,10 +89,12 @@ done
 for name in "${SECRET_NAMES[@]}"; do
     docker secret rm "$STACK-${name//_/-}" >/dev/null 2>&1 || true
 done
-# Only a network start.sh made (it carries the stack's label).
-if [ "$(docker network inspect --format '{{index .Labels "singa.stack"}}' "$NETWORK" 2>/dev/null)" = "$STACK" ]; then
-    wait_until 30 docker network rm "$NETWORK" >/dev/null 2>&1 || say "could not remove the network $NETWORK"
-fi
+# Only networks start.sh made (they carry the stack's label).
+for network in "$NETWORK" "$WORKER_NETWORK"; do
+    if [ "$(docker network inspect --format '{{index .Labels "singa.stack"}}' "$network" 2>/dev/null)" = "$STACK" ]; then
+        wait_until 30 docker network rm "$network" >/dev/null 2>&1 || say "could not remove the network $network"
+    fi
+done
 if [ -d "$SWARM_HOME" ]; then
     # The storage belongs to uid 1000 (the images' user): remove it from a container when we may not.
     rm -rf "$SWARM_HOME" 2>/dev/null || docker run --rm --network none --user 0 --workdir / --entrypoint "" \

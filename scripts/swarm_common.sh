@@ -4,6 +4,8 @@
 #   SINGA_SWARM_HOME     where the stack keeps its secrets and (on one node) its storage
 #                        (default ~/.singa-swarm/<stack>)
 #   SINGA_DOCKER_NETWORK the overlay network (default: the stack name)
+#   SINGA_WORKER_NETWORK the internal overlay network of the services that run model code: it
+#                        reaches Redis and nothing else (default: <network>-workers)
 #   SINGA_ADMIN_PORT     the admin's port on this node (default 3000)
 
 STACK=${SINGA_STACK_NAME:-singa}
@@ -11,6 +13,7 @@ STACK=${SINGA_STACK_NAME:-singa}
     || { echo "SINGA_STACK_NAME must be lower-case letters, digits and dashes (at most 31); got '$STACK'" >&2; exit 2; }
 SWARM_HOME=${SINGA_SWARM_HOME:-$HOME/.singa-swarm/$STACK}
 NETWORK=${SINGA_DOCKER_NETWORK:-$STACK}
+WORKER_NETWORK=${SINGA_WORKER_NETWORK:-$NETWORK-workers}
 ADMIN_PORT=${SINGA_ADMIN_PORT:-3000}
 SECRETS_DIR=$SWARM_HOME/secrets
 STORAGE_DIR=$SWARM_HOME/storage

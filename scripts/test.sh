@@ -44,14 +44,15 @@ fi
 
 # --- Debian packages the tests need ---------------------------------------------------------
 # chromium drives the web admin's browser tests (Playwright's own browser download cannot run
-# here); debootstrap builds the images' base where no registry can be reached. Installed with apt
-# when one is missing (as root); otherwise we stop and say what to install.
-DEBIAN_PACKAGES="chromium debootstrap"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/debootstrap ]; then
+# here); debootstrap builds the images' base where no registry can be reached; bubblewrap is the
+# sandbox model code runs in (process mode), which the hostile-template suite attacks. Installed
+# with apt when one is missing (as root); otherwise we stop and say what to install.
+DEBIAN_PACKAGES="chromium debootstrap bubblewrap"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/debootstrap ] || [ ! -x /usr/bin/bwrap ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing Debian's $DEBIAN_PACKAGES"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium debootstrap >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium debootstrap bubblewrap >/dev/null
     else
         echo "test.sh: the tests need Debian's $DEBIAN_PACKAGES; install them as root:" \
              "apt-get install -y $DEBIAN_PACKAGES" >&2

@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument('--port', type=int, help='the admin port (SINGA_ADMIN_PORT, default 3000)')
     up.add_argument('--host', help='the address the admin binds (SINGA_ADMIN_HOST, default 127.0.0.1)')
     up.add_argument('--json', action='store_true', help='print what started and the credentials as JSON')
+    up.add_argument('--single-user', action='store_true',
+                    help='one trusted user: where no sandbox can be had, run every user\'s templates anyway '
+                         '(SINGA_SINGLE_USER)')
     down = commands.add_parser('down', parents=[common], help='stop every job and the whole stack')
     down.add_argument('--purge', action='store_true', help='also delete the data directory')
     status = commands.add_parser('status', parents=[common], help='report each component')
@@ -39,6 +42,8 @@ def _settings(args) -> Settings:
         overrides['admin_port'] = args.port
     if getattr(args, 'host', None):
         overrides['admin_host'] = args.host
+    if getattr(args, 'single_user', False):
+        overrides['single_user'] = True
     return Settings.from_env(**overrides)
 
 
@@ -52,6 +57,7 @@ def _up(stack, as_json: bool = False) -> int:
     print(f'  superadmin:  {info.superadmin_email}')
     print(f'  password:    {info.superadmin_password}')
     print(f'  data dir:    {info.data_dir}')
+    print(f'  sandbox:     {info.sandbox}')
     if info.started:
         print(f"  started:     {', '.join(info.started)}")
     for note in info.notes:

@@ -52,11 +52,19 @@ class Settings:
     max_model_bytes: int = 16 << 20
     model_check_timeout: float = 30.0
     model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
+    model_check_memory_mb: int = 2048         # memory a template check may use
+    # Model code (singa.sandbox): where it runs, and what one sandbox may use.
+    sandbox: str = 'auto'                     # 'auto', 'bubblewrap', 'container' (Swarm workers), 'none'
+    single_user: bool = False                 # one trusted user: templates may run without a sandbox
+    sandbox_memory_mb: int = 4096
+    sandbox_max_pids: int = 256
+    sandbox_tmp_mb: int = 2048                # the sandbox's private /tmp
     reconcile_interval: float = 5.0
     # Containers.
     container_manager: str = 'process'        # 'process' or 'swarm'
     stack_name: str = 'singa'                 # swarm: labels the services of one deployment
     docker_network: str = 'singa'
+    worker_network: str = ''                  # swarm: network of services that run model code (Redis only); '' = docker_network
     worker_image: str = 'singa-worker:latest'
     worker_torch_image: str = 'singa-worker-torch:latest'
     predictor_image: str = 'singa-predictor:latest'
@@ -133,6 +141,11 @@ class Settings:
             if self.container_manager not in ('process', 'swarm'):
                 raise ConfigError(
                     f'SINGA_CONTAINER_MANAGER must be one of process, swarm; got {self.container_manager!r}')
+            if self.sandbox not in ('auto', 'bubblewrap', 'container', 'none'):
+                raise ConfigError(f'SINGA_SANDBOX must be one of auto, bubblewrap, container, none; got {self.sandbox!r}')
+            if self.sandbox == 'none' and not self.single_user:
+                raise ConfigError('SINGA_SANDBOX=none runs every template without isolation: set SINGA_SINGLE_USER=true '
+                                  'too if one trusted user is all this installation has')
             if self.model_check_sandbox not in ('auto', 'process', 'container'):
                 raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
                                   f'got {self.model_check_sandbox!r}')
@@ -193,8 +206,3 @@ def current_environment() -> dict:
     """A copy of this process's whole environment, for a trusted process it starts (``singa up``
     starting the admin). Never hand it to user code: it may hold secrets."""
     return dict(os.environ)
-
-
-def worker_environment_names() -> tuple:
-    """Settings a worker that runs user code may see. No database, token or superadmin secrets."""
-    return ('storage_dir', 'redis_host', 'redis_port', 'trial_lease_seconds', 'mode')

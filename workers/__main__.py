@@ -36,6 +36,9 @@ def main(argv=None) -> int:
             return AdvisorWorker(settings, store, redis_client, stop).run()
         finally:
             store.close()
+    # Workers that drive model code keep their credentials out of its reach (see singa.sandbox).
+    from singa.sandbox.container import harden_runner
+    harden_runner()
     if args.role == 'train':
         from singa.workers.train import TrainWorker
         worker = TrainWorker(settings, redis_client, stop, replica=settings.replica_index)

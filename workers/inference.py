@@ -1,25 +1,26 @@
-"""The inference worker: serves one deployed trial. Runs user code.
+"""The inference worker: serves one deployed trial. It never imports the template: a
+``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``) that gets the template's bytes
+(checked against the SHA-256 recorded at upload) and the trial's parameters over a pipe.
 
 Replicas of the same trial share one queue, so adding replicas adds throughput. A worker loads
 its trial's template and parameters once, then pops batches, predicts and replies. A batch whose
 deadline has passed is dropped unanswered (the predictor has already answered without it). The
 batches already waiting when the worker is free are predicted in one call (a model call often
 costs about the same for 32 rows as for 1), each batch still answered on its own. When
-``predict`` raises for a batch, the worker predicts the queries one by one, so that one bad query
-costs only its own answer. Answers must be JSON; numpy scalars and arrays are converted.
+``predict`` raises for a batch, the child predicts the queries one by one, so that one bad query
+costs only its own answer. Answers must be JSON; numpy scalars and arrays are converted. A child
+that hangs past the batch's deadline or dies is replaced (and the model loaded again); the
+batches it held are answered with an error.
 """
 import logging
-import math
 import os
 import time
 import uuid
 from typing import Optional
 
-import numpy as np
-
-from singa.model.loader import load_model_class
 from singa.param_store import make_param_store
 from singa.queues import ServingChannel
+from singa.sandbox import ModelRunner, SandboxFailed, TemplateSource, make_sandbox, worker_limits
 from singa.workers.loop import Ticker
 
 log = logging.getLogger(__name__)
@@ -33,19 +34,20 @@ SPEC_WAIT_SECONDS = 60.0
 
 
 class InferenceWorker:
-    def __init__(self, settings, redis_client, stop):
+    def __init__(self, settings, redis_client, stop, sandbox=None):
         self.settings = settings
         self.stop = stop
         self.trial_id = settings.trial_id
         self.channel = ServingChannel(redis_client, settings.job_id)
         self.replica_id = f'{settings.service_id[:8]}-{settings.replica_index}-{uuid.uuid4().hex[:6]}'
-        self.model = None
+        self.sandbox = sandbox
+        self.runner: Optional[ModelRunner] = None
 
     def run(self) -> int:
         spec = self._wait_for_spec()
         if spec is None:
             return 0
-        self.model = self._load(spec)
+        self.runner = self._load(spec)
         beat = Ticker(HEARTBEAT_SECONDS, self._beat, name='heartbeat')
         self._beat()
         beat.start()
@@ -72,14 +74,18 @@ class InferenceWorker:
             self.stop.wait(0.5)
         return None
 
-    def _load(self, spec: dict):
+    def _load(self, spec: dict) -> ModelRunner:
+        """A runner with the trial's model loaded in its child (the knobs and parameters are
+        replayed into a new child whenever one has to replace it)."""
         model = spec['model']
         path = os.path.normpath(os.path.join(self.settings.storage_dir, model['path']))
-        cls = load_model_class(path, model['class'], file_kind=model.get('kind', 'py'),
-                               module_file=model.get('module_file'))
-        instance = cls(**spec['knobs'])
-        instance.load_parameters(make_param_store(self.settings).load(spec['params_id']))
-        return instance
+        runner = ModelRunner(self.sandbox or make_sandbox(self.settings), worker_limits(self.settings, threads=1),
+                             on_output=lambda line: log.info('template: %s', line))
+        runner.load_template(TemplateSource(path, model['class'], model.get('kind', 'py'), model.get('module_file'),
+                                            model.get('sha256')), self.settings.max_model_bytes)
+        runner.serve(spec['knobs'], make_param_store(self.settings).load_encoded(spec['params_id']),
+                     timeout=SPEC_WAIT_SECONDS)
+        return runner
 
     def _beat(self) -> None:
         self.channel.heartbeat(self.trial_id, self.replica_id, HEARTBEAT_TTL)
@@ -110,47 +116,14 @@ class InferenceWorker:
             offset += n
 
     def predict(self, queries: list) -> tuple[list, dict]:
-        """Predictions for ``queries`` (None where a query failed) and ``{index: error message}``."""
+        """Predictions for ``queries`` (None where a query failed) and ``{index: error message}``.
+        A child that dies or runs past the deadline fails every query of the call."""
         try:
-            out = self.model.predict(queries)
-            if not isinstance(out, (list, tuple, np.ndarray)) or len(out) != len(queries):
-                raise ValueError(f'predict() must return one answer per query; got {type(out).__name__}'
-                                 f'{" of length " + str(len(out)) if hasattr(out, "__len__") else ""} '
-                                 f'for {len(queries)} queries')
-            return [to_json(x) for x in out], {}
-        except Exception as e:  # noqa: BLE001 - user code; isolate the bad query below
-            if len(queries) == 1:
-                return [None], {'0': f'{type(e).__name__}: {e}'[:500]}
-        predictions, errors = [], {}
-        for i, query in enumerate(queries):
-            single, error = self.predict([query])
-            predictions.append(single[0])
-            if error:
-                errors[str(i)] = error['0']
-        return predictions, errors
+            return self.runner.predict(queries, timeout=self.settings.predictor_timeout_seconds)
+        except SandboxFailed as e:
+            log.warning('the model failed while predicting: %s', e.message)
+            return [None] * len(queries), {str(i): e.message for i in range(len(queries))}
 
     def _close(self) -> None:
-        destroy = getattr(self.model, 'destroy', None)
-        if callable(destroy):
-            try:
-                destroy()
-            except Exception:  # noqa: BLE001
-                log.exception('destroy() of the template failed')
-
-
-def to_json(value):
-    """``value`` as plain JSON types (numpy converted; NaN and infinities become None)."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    elif isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    raise TypeError(f'predict() returned a {type(value).__name__}, which is not JSON')
-
+        if self.runner is not None:
+            self.runner.teardown()

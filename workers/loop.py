@@ -2,8 +2,8 @@
 
 Shutdown follows RQ: the first SIGTERM (or SIGINT) asks for a warm stop, which the worker's loop
 honours between units of work; a second one is a cold stop (``SystemExit`` at once).
-A train worker additionally turns a stop that arrives while user code runs into
-``TrialInterrupted`` inside that code (see ``workers.train``).
+A train worker additionally ends the trial under way at once when a stop arrives (it kills the
+sandboxed child that runs the template; see ``workers.train``).
 """
 import logging
 import signal

@@ -1,42 +1,33 @@
-"""The train worker: runs trials of one template for its sub-job's advisor. Runs user code.
+"""The train worker: runs trials of one template for its sub-job's advisor. It never imports the
+template: a ``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``).
 
-It holds only a Redis user scoped to its job and the shared storage; it never sees the database.
+The worker holds a Redis user scoped to its job and the shared storage; it never sees the
+database, and the child sees neither: only the template's bytes (checked against the SHA-256
+recorded at upload), the job's two dataset files, read-only, and a private temporary directory.
 Per trial: ask the advisor for knobs (handing in the previous trial's result in the same round
-trip), build the model, train, evaluate, save the parameters, report. While the trial runs a
-heartbeat thread renews its lease and ships log lines in batches; when the lease turns out to be
-gone (the advisor cancelled the trial, or presumed this worker dead) or the worker is told to
-stop, the user code is interrupted with ``TrialInterrupted`` and the trial ends STOPPED.
-A template that raises costs only its trial: the traceback goes to the trial's logs.
+trip), run the trial in the child, store the parameters it sends back (after decoding them),
+report. While the trial runs a heartbeat thread renews its lease and ships log lines in batches;
+when the lease turns out to be gone (the advisor cancelled the trial, or presumed this worker
+dead) or the worker is told to stop, the child is killed and the trial ends STOPPED; the next
+trial gets a new child. A template that raises, or a child that dies, costs only its trial.
 """
 import datetime
 import logging
 import os
-import signal
 import threading
-import traceback
 from typing import Optional
 
 from singa.constants import TrialStatus
-from singa.errors import TrialPruned
-from singa.model import logger as model_logger
-from singa.model.loader import load_model_class
-from singa.model.model import as_score
-from singa.param_store import make_param_store
+from singa.errors import SingaError
+from singa.param_store import make_param_store, param_scope
 from singa.queues import TuningChannel, new_worker_id
+from singa.sandbox import ModelRunner, TemplateSource, make_sandbox, worker_limits
 from singa.workers.loop import Ticker
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
-_OWN_LOGGERS = ('singa.', 'workers.', 'redis', 'urllib3')
-
-
-class TrialInterrupted(BaseException):
-    """Raised inside user code when its trial is cancelled or the worker must stop.
-
-    A ``BaseException``, like ``KeyboardInterrupt``, so that templates catching ``Exception``
-    do not swallow it.
-    """
+JOB_DIR = '/job'
 
 
 class LogBuffer:
@@ -57,45 +48,27 @@ class LogBuffer:
         return lines
 
 
-class _TrialLogHandler(logging.Handler):
-    """Python ``logging`` records of user code become MESSAGE lines of the trial."""
-
-    def __init__(self, buffer: LogBuffer):
-        super().__init__(level=logging.INFO)
-        self.buffer = buffer
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(_OWN_LOGGERS):
-            return
-        try:
-            self.buffer.add({'type': 'MESSAGE', 'message': record.getMessage(), 'level': record.levelname,
-                             'logger': record.name})
-        except Exception:  # noqa: BLE001 - logging must never break a trial
-            pass
-
-
 class TrainWorker:
-    def __init__(self, settings, redis_client, stop, replica: int = 0):
+    def __init__(self, settings, redis_client, stop, replica: int = 0, sandbox=None):
         self.settings = settings
         self.stop = stop
         self.channel = TuningChannel(redis_client, settings.job_id, settings.sub_job_id)
         self.worker_id = new_worker_id(settings.service_id, replica)
         self.param_store = make_param_store(settings)
-        self.in_user_code = False
+        self.sandbox = sandbox or make_sandbox(settings)
+        self.runner: Optional[ModelRunner] = None
+        self.load_error: Optional[str] = None
         self.lease_lost = threading.Event()
-        self.pruned = False
+        self.buffer: Optional[LogBuffer] = None
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        signal.signal(signal.SIGUSR1, self._interrupt)
         job = self._call({'type': 'hello'})
         if job is None or job.get('type') != 'job':
             return 0
         self.job = job
-        model = job['model']
-        self.model_class = load_model_class(self._storage_path(model['path']), model['class'],
-                                            file_kind=model.get('kind', 'py'), module_file=model.get('module_file'))
+        self._prepare(job)
         finished: Optional[dict] = None
         try:
             while not self.stop.is_set():
@@ -115,13 +88,29 @@ class TrainWorker:
             if finished is not None:
                 self.channel.send({'type': 'finished', 'worker_id': self.worker_id, 'result': finished})
             self.channel.send({'type': 'bye', 'worker_id': self.worker_id})
-            teardown = getattr(self.model_class, 'teardown', None)
-            if callable(teardown):
-                try:
-                    teardown()
-                except Exception:  # noqa: BLE001
-                    log.exception('teardown() of the template failed')
+            if self.runner is not None:
+                self.runner.teardown()
         return 0
+
+    def _prepare(self, job: dict) -> None:
+        """The runner for this job's template; a template that is refused (changed on storage,
+        does not import) makes every trial fail with the reason, so the advisor ends the sub-job."""
+        model = job['model']
+        train, val = self._storage_path(job['train_dataset']), self._storage_path(job['val_dataset'])
+        if getattr(self.sandbox, 'name', '') == 'bubblewrap':
+            self.train_path = f'{JOB_DIR}/train{_suffix(train)}'
+            self.val_path = f'{JOB_DIR}/val{_suffix(val)}'
+        else:                       # a plain child sees the host's (or container's) paths
+            self.train_path, self.val_path = train, val
+        self.runner = ModelRunner(self.sandbox, worker_limits(self.settings),
+                                  binds={self.train_path: train, self.val_path: val}, on_output=self._output)
+        template = TemplateSource(self._storage_path(model['path']), model['class'], model.get('kind', 'py'),
+                                  model.get('module_file'), model.get('sha256'))
+        try:
+            self.runner.load_template(template, self.settings.max_model_bytes)
+        except SingaError as e:
+            self.load_error = f'the template cannot be used: {e.message}'
+            log.error('%s', self.load_error)
 
     def _call(self, message: dict) -> Optional[dict]:
         """A request to the advisor, resent until answered; None when the sub-job ended or we stop."""
@@ -145,89 +134,82 @@ class TrainWorker:
 
     def run_trial(self, trial: dict) -> dict:
         trial_id = trial['trial_id']
-        buffer = LogBuffer()
+        if self.load_error is not None:
+            return self._result(trial_id, TrialStatus.ERRORED.value, error=self.load_error,
+                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
+                                       'time': _now()}])
+        buffer = self.buffer = LogBuffer()
         self.lease_lost.clear()
-        self.pruned = False
         beat = Ticker(float(self.job.get('heartbeat_seconds', 1.0)),
                       lambda: self._beat(trial_id, float(trial['lease_seconds']), buffer), name='heartbeat')
-        handler = _TrialLogHandler(buffer)
-        logging.getLogger().addHandler(handler)
-        model_logger.attach(on_line=buffer.add, on_report=lambda step, score: self._report(trial_id, step, score))
         beat.start()
-        status, score, params_id, error, model = TrialStatus.ERRORED.value, None, None, None, None
+        status, score, params_id, error = TrialStatus.ERRORED.value, None, None, None
         try:
-            self.in_user_code = True
-            model = self.model_class(**trial['knobs'])
             shared = None
             if trial.get('shared_params_id'):
-                shared = self.param_store.load(trial['shared_params_id'])
-            model.train(self._storage_path(self.job['train_dataset']), shared_params=shared,
-                        **(self.job.get('train_args') or {}))
-            score = model.evaluate(self._storage_path(self.job['val_dataset']))
-            self.in_user_code = False
-            score = as_score(score)
-            if trial.get('to_save_params', True):
-                self.in_user_code = True
-                params = model.dump_parameters()
-                self.in_user_code = False
-                params_id = self.param_store.save(params)
-            status = TrialStatus.PRUNED.value if self.pruned else TrialStatus.COMPLETED.value
-        except TrialPruned:
-            self.in_user_code = False
-            status, score = TrialStatus.PRUNED.value, None
-        except TrialInterrupted:
-            self.in_user_code = False
-            status, score = TrialStatus.STOPPED.value, None
-            error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
-        except Exception as e:  # noqa: BLE001 - user code may raise anything; it costs only this trial
-            self.in_user_code = False
-            status, score = (TrialStatus.PRUNED.value, None) if self.pruned else (TrialStatus.ERRORED.value, None)
-            error = traceback.format_exc(limit=30)
-            buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': f'{type(e).__name__}: {e}\n{error}'})
+                shared = self.param_store.load_encoded(trial['shared_params_id'])
+            save = bool(trial.get('to_save_params', True))
+            outcome = self.runner.train(trial['knobs'], self.train_path, self.val_path,
+                                        self.job.get('train_args') or {}, save, shared, buffer.add,
+                                        lambda step, score: self._report(trial_id, step, score))
+            status, score, error = outcome.status, outcome.score, outcome.error
+            if status == TrialStatus.STOPPED:
+                error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
+            elif status == TrialStatus.COMPLETED and outcome.params is not None:
+                params_id = self.param_store.save_encoded(outcome.params, scope=param_scope(self.settings.sub_job_id))
+        except SingaError as e:      # shared parameters gone, parameters that do not decode, a template refused
+            status, score, params_id, error = TrialStatus.ERRORED.value, None, None, e.message
         finally:
-            self.in_user_code = False
             beat.stop()
-            model_logger.detach()
-            logging.getLogger().removeHandler(handler)
-            if model is not None:
-                try:
-                    model.destroy()
-                except Exception:  # noqa: BLE001
-                    log.exception('destroy() of the template failed')
-        if status != TrialStatus.COMPLETED:
-            params_id = None
+            self.buffer = None
+        if error and status == TrialStatus.ERRORED:
+            buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
+        return self._result(trial_id, status, score, params_id, error, buffer.take())
+
+    @staticmethod
+    def _result(trial_id, status, score=None, params_id=None, error=None, logs=()) -> dict:
         return {'trial_id': trial_id, 'status': status, 'score': score, 'params_id': params_id,
-                'error': error, 'logs': buffer.take()}
+                'error': error, 'logs': list(logs)}
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
-            log.warning('trial %s: lease gone; interrupting it', trial_id)
+            log.warning('trial %s: lease gone; stopping it', trial_id)
             self.lease_lost.set()
-            os.kill(os.getpid(), signal.SIGUSR1)
+            self.runner.kill('the trial was cancelled')
         lines = buffer.take()
         if lines:
             self.channel.send({'type': 'logs', 'worker_id': self.worker_id, 'trial_id': trial_id, 'lines': lines})
 
     def _report(self, trial_id: str, step: int, score: float) -> bool:
+        """Whether the advisor prunes the trial at this intermediate score (no answer: go on)."""
         if self.lease_lost.is_set():
-            raise TrialInterrupted()
-        reply = self.channel.request(self.worker_id, {'type': 'report', 'trial_id': trial_id, 'step': int(step),
-                                                      'score': float(score),
-                                                      'service_id': self.settings.service_id},
-                                     timeout=REQUEST_TIMEOUT)
-        prune = bool(reply and reply.get('prune'))
-        self.pruned = self.pruned or prune
-        return prune
+            return True
+        try:
+            reply = self.channel.request(self.worker_id, {'type': 'report', 'trial_id': trial_id, 'step': int(step),
+                                                          'score': float(score),
+                                                          'service_id': self.settings.service_id},
+                                         timeout=REQUEST_TIMEOUT)
+        except SingaError as e:
+            log.warning('trial %s: could not report an intermediate score: %s', trial_id, e.message)
+            return False
+        return bool(reply and reply.get('prune'))
 
-    def _interrupt(self, signum=None, frame=None) -> None:
-        """Signal handler (main thread): interrupt user code if it is running."""
-        if self.in_user_code:
-            self.in_user_code = False
-            raise TrialInterrupted()
+    def _output(self, line: str) -> None:
+        """What the template printed: a MESSAGE of the running trial, else the worker's log."""
+        buffer = self.buffer
+        if buffer is not None:
+            buffer.add({'type': 'MESSAGE', 'message': line})
+        else:
+            log.info('template: %s', line)
 
     def on_stop_signal(self, signum: int) -> None:
-        self._interrupt()
+        """Stop the trial under way at once (the child is killed; the trial ends STOPPED)."""
+        if self.runner is not None and self.buffer is not None:
+            self.runner.kill(self.stop.reason or f'signal {signum}')
 
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1]
 
 
 def _now() -> str:

@@ -8,8 +8,8 @@ from singa.errors import InvalidRequestError
 
 MAX_ENTRIES = 500_000
 MAX_TOTAL_UNCOMPRESSED = 32 << 30           # 32 GiB
-MAX_RATIO = 200                             # uncompressed / compressed, for entries over 1 MiB
-_RATIO_FLOOR = 1 << 20
+MAX_RATIO = 200                             # uncompressed / compressed: per entry, and over them all
+_RATIO_FLOOR = 1 << 20                      # below this, an entry alone is not judged by its ratio
 _DRIVE = re.compile(r'^[A-Za-z]:')
 
 
@@ -24,13 +24,14 @@ def safe_members(zf: zipfile.ZipFile, error: Type[InvalidRequestError], field: s
     """The archive's file entries (directories left out), after refusing anything dangerous.
 
     Refused: more than ``MAX_ENTRIES`` entries, a declared total over ``MAX_TOTAL_UNCOMPRESSED``,
-    an entry compressed more than ``MAX_RATIO`` times, absolute names, drive letters, backslashes
-    and ``..`` components, duplicate names, and encrypted entries.
+    an entry over 1 MiB compressed more than ``MAX_RATIO`` times, or all entries together (every
+    one counted, however small) expanding more than ``MAX_RATIO`` times past 1 MiB; absolute names,
+    drive letters, backslashes and ``..`` components, duplicate names, and encrypted entries.
     """
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise error(f'the zip has {len(infos)} entries; at most {MAX_ENTRIES} are accepted', field=field)
-    total = 0
+    total = stored = 0
     seen = set()
     files = []
     for info in infos:
@@ -48,8 +49,12 @@ def safe_members(zf: zipfile.ZipFile, error: Type[InvalidRequestError], field: s
             raise error(f'the zip member {name!r} expands {info.file_size // max(info.compress_size, 1)} '
                         f'times; refusing a possible zip bomb', field=field)
         total += info.file_size
+        stored += info.compress_size
         if total > MAX_TOTAL_UNCOMPRESSED:
             raise error(f'the zip expands to more than {MAX_TOTAL_UNCOMPRESSED >> 30} GiB', field=field)
+        if total > _RATIO_FLOOR and total > MAX_RATIO * max(stored, 1):
+            raise error(f'the zip\'s entries expand {total // max(stored, 1)} times together; refusing a '
+                        f'possible zip bomb', field=field)
         if not info.is_dir():
             files.append(info)
     return files

@@ -13,15 +13,17 @@ password: the container manager adds nothing of the admin's own environment.
 import hashlib
 import hmac
 import logging
+import os
 import re
 from typing import Optional
 
 from singa.constants import ServiceType
-from singa.container.base import ContainerService, ServiceSpec
-from singa.container.storage import STORAGE_TARGET, storage_mounts
+from singa.container.base import Confinement, ContainerService, ServiceSpec
+from singa.container.storage import STORAGE_TARGET, job_mounts
 from singa.errors import SingaError
-from singa.meta_store import services
+from singa.meta_store import services, train_jobs, trials
 from singa.meta_store.records import ServiceRecord
+from singa.param_store import param_scope, params_relative_path, scope_relative_path
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,15 @@ class Deployer:
             username, password = job_redis_credentials(s, service.service_type, service.job_id)
             env.update({'SINGA_REDIS_USER': username, 'SINGA_REDIS_PASSWORD': password,
                         'SINGA_STORAGE_DIR': self.storage_target()})
+            if service.service_type in (ServiceType.TRAIN, ServiceType.INFERENCE):
+                # Where the worker runs model code: its own sandbox on this machine (process mode),
+                # or a child in the locked-down container itself (Swarm).
+                env['SINGA_SANDBOX'] = s.sandbox if s.container_manager == 'process' else 'container'
+                env.update(s.to_env(['single_user', 'sandbox_memory_mb', 'sandbox_max_pids', 'sandbox_tmp_mb',
+                                     'max_model_bytes']))
             if service.service_type == ServiceType.INFERENCE:
                 env.update({'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'})
+                env.update(s.to_env(['predictor_timeout_seconds']))
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
                                      'predictor_timeout_seconds']))
@@ -89,12 +98,33 @@ class Deployer:
         """Where workers see the shared storage: the same path as the admin, or /storage in containers."""
         return self.settings.storage_dir if self.settings.container_manager == 'process' else STORAGE_TARGET
 
+    def job_files(self, service: ServiceRecord) -> tuple[list, list]:
+        """(read-only files, writable folders) a worker that runs model code needs, relative to
+        the storage root: its template and datasets (train), or its template and trial's
+        parameters (inference); train workers write their sub-job's parameter folder."""
+        with self.store.transaction() as cur:
+            if service.service_type == ServiceType.TRAIN:
+                spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
+                scope = scope_relative_path(param_scope(service.sub_job_id))
+                os.makedirs(os.path.join(self.settings.storage_dir, scope), exist_ok=True)
+                return [spec['model_path'], spec['train_dataset_path'], spec['val_dataset_path']], [scope]
+            trial = trials.get_trial(cur, service.trial_id)
+            cur.execute('SELECT store_path FROM models WHERE id = %s', (trial.model_id,))
+            return [cur.fetchone()['store_path'], params_relative_path(trial.params_id)], []
+
+    def confinement(self, service: ServiceRecord) -> Optional[Confinement]:
+        """How a manager that isolates whole services (Swarm) confines one that runs model code."""
+        if service.service_type not in (ServiceType.TRAIN, ServiceType.INFERENCE):
+            return None
+        s = self.settings
+        return Confinement(memory_mb=s.sandbox_memory_mb, max_pids=s.sandbox_max_pids, tmp_mb=s.sandbox_tmp_mb)
+
     def spec(self, service: ServiceRecord, image: Optional[str] = None,
              avoid_ports: frozenset = frozenset()) -> ServiceSpec:
         s = self.settings
         mounts = ()
-        if s.container_manager != 'process' and service.service_type != ServiceType.ADVISOR:
-            mounts = storage_mounts(s, read_only=service.service_type == ServiceType.PREDICT)
+        if s.container_manager != 'process' and service.service_type in (ServiceType.TRAIN, ServiceType.INFERENCE):
+            mounts = job_mounts(s, *self.job_files(service))
         return ServiceSpec(
             name=_service_name(service), service_type=service.service_type,
             command=list(_COMMANDS[ServiceType(service.service_type)]), environment=self.environment(service),
@@ -104,7 +134,7 @@ class Deployer:
             avoid_ports=avoid_ports,
             labels={'singa.service_id': str(service.id), 'singa.job_id': str(service.job_id),
                     'singa.service_type': service.service_type},
-            restart=True, max_restarts=3)
+            restart=True, max_restarts=3, confinement=self.confinement(service))
 
     def deploy(self, service: ServiceRecord, image: Optional[str] = None) -> ContainerService:
         """Create the container service of a recorded service and record where it runs."""

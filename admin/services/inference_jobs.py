@@ -19,6 +19,7 @@ from typing import Optional
 
 import requests
 
+from singa.admin.services import code_policy
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
 from singa.admin.services.numbers import is_int, split_evenly
 from singa.admin.services.train_jobs import owner_of
@@ -85,6 +86,7 @@ class InferenceJobService:
                 raise ConflictError(f'train job {new.app} v{train_job.app_version} already has a live inference job; '
                                     'stop it first', resource='inference_job', id=live.id)
             chosen = self._choose_trials(cur, train_job.id, new)
+            code_policy.check_owners(cur, self.settings, {trial.model_id for trial, _ in chosen})
             config = {'models_per_template': new.models_per_template, 'max_models': new.max_models,
                       'replicas': new.replicas, 'ensemble': new.ensemble.value,
                       'max_batch_size': new.max_batch_size or self.settings.predictor_max_batch_size,
@@ -163,11 +165,12 @@ class InferenceJobService:
             specs, entries = {}, []
             for service in rows:
                 trial = trials.get_trial(cur, service.trial_id)
-                cur.execute('SELECT name, model_class, file_kind, file_name, store_path FROM models WHERE id = %s',
-                            (trial.model_id,))
+                cur.execute('SELECT name, model_class, file_kind, file_name, file_sha256, store_path FROM models'
+                            ' WHERE id = %s', (trial.model_id,))
                 model = cur.fetchone()
                 specs[str(trial.id)] = {'model': {'path': model['store_path'], 'class': model['model_class'],
-                                                  'kind': model['file_kind'], 'module_file': model['file_name']},
+                                                  'kind': model['file_kind'], 'module_file': model['file_name'],
+                                                  'sha256': model['file_sha256']},
                                         'knobs': trial.knobs, 'params_id': trial.params_id}
                 entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
                                 'replicas': service.replicas})

@@ -9,17 +9,19 @@ throwaway container) with a time limit and returns the knob space as JSON. The b
 import io
 import os
 import shutil
+import threading
 import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services import files, model_fields
+from singa.admin.services import code_policy, files, model_fields
 from singa.admin.services.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, ModelAccessRight, Task
-from singa.errors import ConflictError, ForbiddenError, InvalidModelError, NotFoundError, PayloadTooLargeError
+from singa.errors import (ConflictError, ForbiddenError, InvalidModelError, NotFoundError, PayloadTooLargeError,
+                          ServiceUnavailableError)
 from singa.meta_store import events
 from singa.meta_store import models as models_repo
 from singa.meta_store.db import MetaStore
@@ -27,6 +29,11 @@ from singa.meta_store.records import ModelRecord, UserRecord
 from singa.model.inspect import check_model_template
 
 FILE_FIELD = 'model_file_bytes'
+# Template checks an admin process runs at once (each holds a request thread up to the check's
+# time limit): more wait briefly, then get a 503, so uploads can never take every thread.
+MAX_CONCURRENT_CHECKS = 2
+CHECK_QUEUE_SECONDS = 1.0
+_CHECKS = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,7 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
             file_bytes = f.read()
     finally:
         files.remove_quietly(upload.path)
+    code_policy.check_actor(settings, owner.user_type)
     name = check_name(new.name)
     model_class = model_fields.check_model_class(new.model_class)
     dependencies = model_fields.parse_dependencies(new.dependencies)
@@ -63,10 +71,17 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
     with store.transaction() as cur:
         if models_repo.name_taken(cur, owner.id, name):
             raise _name_conflict(name)
-    knob_config = check_model_template(file_bytes, model_class, file_kind=file_kind,
-                                       module_file=file_name if file_kind == 'zip' else None,
-                                       timeout=settings.model_check_timeout, sandbox=sandbox,
-                                       image=docker_image)
+    if not _CHECKS.acquire(timeout=CHECK_QUEUE_SECONDS):
+        raise ServiceUnavailableError(f'{MAX_CONCURRENT_CHECKS} template checks are already running in this admin '
+                                      'process; try again in a few seconds', resource='model')
+    try:
+        knob_config = check_model_template(file_bytes, model_class, file_kind=file_kind,
+                                           module_file=file_name if file_kind == 'zip' else None,
+                                           timeout=settings.model_check_timeout,
+                                           memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
+                                           image=docker_image)
+    finally:
+        _CHECKS.release()
     model_id = uuid.uuid4()
     relative = f'{files.MODELS_DIR}/{model_id}/template.{file_kind}'
     try:

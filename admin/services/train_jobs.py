@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
+from singa.admin.services import code_policy
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import is_int, split_evenly
 from singa.advisor import check_advisor_choice
@@ -70,6 +71,9 @@ class TrainJobService:
             for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
                 self._usable_dataset(cur, actor, dataset_id, new.task, name)
             models = self._usable_models(cur, actor, new.task, new.model_ids)
+            if new.model_ids is None:
+                models = self._default_models(cur, models, budget, new)
+            code_policy.check_owners(cur, self.settings, [m.id for m in models])
             for model in models:
                 try:
                     check_advisor_choice(model.knob_config, budget, new.advisor.value, new.pruner.value)
@@ -167,6 +171,24 @@ class TrainJobService:
             raise NotFoundError(f'no such dataset ({name})', resource='dataset', id=dataset_id, field=name)
         if row['task'] != task.value:
             raise InvalidRequestError(f'{name} is a {row["task"]} dataset, not {task.value}', field=name)
+
+    def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
+        """The templates a job that names none tunes: every available one that this search can
+        run (and, where only the superadmin's code may run, the superadmin's). Another user's
+        public template that does not fit is left out, so it can never make this job fail."""
+        allowed = set(code_policy.runnable(cur, self.settings, [m.id for m in models]))
+        fitting = []
+        for model in models:
+            try:
+                check_advisor_choice(model.knob_config, budget, new.advisor.value, new.pruner.value)
+            except InvalidRequestError:
+                continue
+            if model.id in allowed:
+                fitting.append(model)
+        if not fitting:
+            raise InvalidRequestError(f'no available {new.task.value} template can be tuned with advisor '
+                                      f'{new.advisor.value} and pruner {new.pruner.value}', field='model_ids')
+        return fitting
 
     def _usable_models(self, cur, actor, task: Task, model_ids: Optional[list]) -> list:
         if model_ids is None:

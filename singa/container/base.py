@@ -30,6 +30,17 @@ class Mount:
 
 
 @dataclasses.dataclass(frozen=True)
+class Confinement:
+    """What a service that runs model code may use, for managers whose isolation unit is the
+    service itself (Swarm: the container is the sandbox). ``memory_mb`` and ``max_pids`` bound the
+    whole container (the worker and the model code it drives), ``tmp_mb`` its only writable
+    directory besides its mounts."""
+    memory_mb: int
+    max_pids: int
+    tmp_mb: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ServiceSpec:
     """Everything needed to start one service.
 
@@ -47,6 +58,9 @@ class ServiceSpec:
     other services (e.g. recorded ones being replaced): the manager never picks them.
     ``restart`` restarts a replica that exits non-zero or is
     killed, at most ``max_restarts`` times; a replica that exits 0 is done and stays down.
+    ``confinement``, for services that run model code: a manager that isolates them as a whole
+    (Swarm) locks the service down to it (see ``Confinement``); the process manager leaves it to
+    the workers, which sandbox the model code themselves.
     """
     name: str
     service_type: str
@@ -61,6 +75,7 @@ class ServiceSpec:
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     restart: bool = True            # restart the service's processes when they fail
     max_restarts: int = 3
+    confinement: Optional[Confinement] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,9 @@ a service is in ``swarm_specs``; what the manager decides itself:
   the swarm publishes and the spec does not avoid, chosen and claimed under a file lock (in
   ``data_dir``) shared by the admin's processes. Predictors are placed on this node (the admin's),
   so their address is ``settings.public_host`` or this node's address.
+- **networks**: services that run model code (``spec.confinement``) join
+  ``settings.worker_network``, which reaches Redis and nothing of the admin or PostgreSQL; the
+  others join ``settings.docker_network``.
 - **placement**: with ``avoid_manager_for_workers``, train and inference workers (user code) go to
   ``node.role==worker`` nodes; GPUs are generic resources of kind ``settings.gpu_resource``.
   A spec no node could ever run (GPUs no node has, no worker node) is refused at once.
@@ -88,9 +91,11 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
             constraints = self._constraints(spec, node)
             with self._port_lock() if spec.publish_port is not None else contextlib.nullcontext():
                 host_port = self._free_port(spec.avoid_ports) if spec.publish_port is not None else None
+                network = (self.settings.worker_network or self.settings.docker_network) if spec.confinement \
+                    else self.settings.docker_network
                 body = specs.service_document(
                     spec, name=specs.service_name(spec.name, secrets.token_hex(3)), stack=self.stack,
-                    network=self.settings.docker_network, constraints=constraints, host_port=host_port,
+                    network=network, constraints=constraints, host_port=host_port,
                     ext_hostname=self.settings.public_host or node['Status'].get('Addr', ''),
                     stop_grace_seconds=self.settings.stop_grace_seconds, gpu_resource=self.settings.gpu_resource)
                 created = self.api.create_service(
@@ -250,6 +255,8 @@ class DockerSandbox(DockerClientHolder):
                 network_mode='none', read_only=True, cap_drop=['ALL'], security_opt=['no-new-privileges'],
                 mem_limit=f'{int(memory_mb)}m', memswap_limit=f'{int(memory_mb)}m', nano_cpus=1_000_000_000,
                 pids_limit=self.PIDS_LIMIT, init=True, tmpfs={'/tmp': 'rw,nosuid,nodev,size=64m,mode=1777'},
+                # What the template prints is kept by the engine: bounded, so it cannot fill the disk.
+                log_config=docker.types.LogConfig(type='json-file', config={'max-size': '1m', 'max-file': '1'}),
                 mounts=[docker.types.Mount(self.WORKDIR, None, type='volume')])
             container = api.create_container(
                 image or self.settings.worker_image, command=list(argv), entrypoint=['python'], user=self.USER,

@@ -14,6 +14,11 @@ mounts the root alone, read-write.) Where the files come from:
   ``<that>-data``. Swarm gives each task the volume spec, so every node mounts the export itself
   when a task lands there; nothing has to be prepared on the nodes but an NFS client.
 
+Workers that run model code get less: ``job_mounts`` gives them exactly their job's files (the
+template and datasets read-only, the parameter folder of their sub-job writable) where the storage
+is a host directory. Docker's ``local`` volumes (API 1.41) cannot mount part of an NFS export, so
+with NFS volumes those workers still get the whole storage (datasets read-only).
+
 Nothing here talks to Docker, so the options are unit-tested on machines without NFS.
 """
 import os
@@ -91,3 +96,19 @@ def storage_mounts(settings, read_only: bool = False) -> tuple:
 
 def _clean_path(path: str) -> bool:
     return not re.search(r'[\s,]', path)
+
+
+def job_mounts(settings, read_only: list, writable: list) -> tuple:
+    """Mounts of exactly the given storage paths (relative to the storage root), each at
+    ``/storage/<path>``: ``read_only`` files and ``writable`` directories. With NFS volumes, the
+    whole storage instead (see the module docstring)."""
+    if uses_nfs(settings):
+        return storage_mounts(settings)
+    root = storage_host_dir(settings)
+    mounts = []
+    for relative, ro in [(r, True) for r in read_only] + [(w, False) for w in writable]:
+        clean = posixpath.normpath(relative)
+        if clean.startswith(('/', '..')) or not _clean_path(clean):
+            raise ConfigError(f'a job file must be a plain path inside the storage; got {relative!r}')
+        mounts.append(Mount(posixpath.join(root, clean), posixpath.join(STORAGE_TARGET, clean), ro))
+    return tuple(mounts)

@@ -17,14 +17,20 @@ How a spec becomes a service:
 - restart ``on-failure`` at most ``max_restarts`` times (``none`` without ``restart``);
 - labels: the spec's, plus ``singa.swarm.*`` ones the manager uses to find its services again;
 - GPUs as generic resources (``Reservations.GenericResources``) of kind ``settings.gpu_resource``;
-- placement constraints chosen by the manager (``node.role==worker``, ``node.id==...``).
+- placement constraints chosen by the manager (``node.role==worker``, ``node.id==...``);
+- a service that runs model code (``spec.confinement``) is locked down: a read-only root file
+  system with a size-bounded ``/tmp``, every capability dropped, the image's non-root user,
+  memory (no swap) and process limits, and no init process, so that the worker (which keeps its
+  credentials out of the model code's reach, ``singa.sandbox.container``) is PID 1 and no other
+  process holds its environment. It joins the workers' network, which reaches Redis and nothing
+  else.
 """
 import datetime
 import re
 from typing import Iterable, Mapping, Optional
 
 from singa.constants import ServiceStatus
-from singa.container.base import ContainerService, Mount, ServiceSpec
+from singa.container.base import Confinement, ContainerService, Mount, ServiceSpec
 
 LABEL_PREFIX = 'singa.swarm.'
 LABEL_STACK = LABEL_PREFIX + 'stack'
@@ -58,10 +64,16 @@ def mount_document(mount: Mount) -> dict:
     return document
 
 
+MB = 1 << 20
+# What the worker itself needs beside the model code in a confined container.
+RUNNER_MEMORY_MB = 512
+RUNNER_PIDS = 64
+
+
 def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, constraints: Iterable[str],
                      host_port: Optional[int] = None, ext_hostname: str = '', stop_grace_seconds: float = 10.0,
                      gpu_resource: str = 'NVIDIA-GPU') -> dict:
-    """The body of ``POST /services/create`` for ``spec``."""
+    """The body of ``POST /services/create`` for ``spec`` (``network``: the one it joins)."""
     env = {str(k): str(v) for k, v in spec.environment.items()}
     env['SINGA_REPLICA_INDEX'] = '{{.Task.Slot}}'
     labels = {str(k): str(v) for k, v in spec.labels.items()}
@@ -92,8 +104,22 @@ def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, 
     if spec.gpus:
         task['Resources'] = {'Reservations': {'GenericResources': [
             {'DiscreteResourceSpec': {'Kind': gpu_resource, 'Value': int(spec.gpus)}}]}}
+    if spec.confinement is not None:
+        confine(task, spec.confinement)
     return {'Name': name, 'Labels': labels, 'TaskTemplate': task,
             'Mode': {'Replicated': {'Replicas': int(spec.replicas)}}, 'EndpointSpec': endpoint}
+
+
+def confine(task: dict, confinement: Confinement) -> None:
+    """Lock down the task of a service that runs model code (see the module docstring)."""
+    container = task['ContainerSpec']
+    container.update({'ReadOnly': True, 'CapabilityDrop': ['ALL'], 'Init': False})
+    container['Mounts'] = container['Mounts'] + [{
+        'Type': 'tmpfs', 'Target': '/tmp',
+        'TmpfsOptions': {'SizeBytes': int(confinement.tmp_mb) * MB, 'Mode': 0o1777}}]
+    limits = {'MemoryBytes': (int(confinement.memory_mb) + RUNNER_MEMORY_MB) * MB,
+              'Pids': int(confinement.max_pids) + RUNNER_PIDS}
+    task.setdefault('Resources', {})['Limits'] = limits
 
 
 def user_labels(labels: Mapping[str, str]) -> dict:

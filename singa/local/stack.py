@@ -39,6 +39,7 @@ class StackInfo:
     data_dir: str
     started: list
     notes: list
+    sandbox: str = ''         # where model code runs: bubblewrap, or none
 
 
 @dataclasses.dataclass
@@ -79,10 +80,30 @@ class LocalStack:
         elif self.admin.record().get('port') != self.settings.admin_port:
             notes.append(f"the admin already runs on port {self.admin.record().get('port')}; "
                          f'`singa down` first to move it')
+        sandbox = self._sandbox(notes)
         self.admin.start(self.settings, self._admin_env(password))
         return StackInfo(admin_url=self.admin_url(), superadmin_email=self.settings.superadmin_email,
                          superadmin_password=password, data_dir=self.data_dir, started=started,
-                         notes=notes)
+                         notes=notes, sandbox=sandbox)
+
+    def _sandbox(self, notes: list) -> str:
+        """Where model code will run, with a note when it runs without isolation."""
+        from singa.sandbox import resolve_sandbox_kind
+        kind = resolve_sandbox_kind(self.settings)
+        if kind == 'bubblewrap':
+            if os.geteuid() == 0:
+                from singa.sandbox.bubblewrap import sandbox_user
+                sandbox_user()                # made once here, not by concurrent workers
+            return kind
+        if self.settings.single_user:
+            notes.append('no sandbox for model code (bubblewrap is missing or cannot run here): every '
+                         "user's templates run unconfined, as asked (--single-user)")
+        else:
+            notes.append('no sandbox for model code (bubblewrap is missing or cannot run here): only the '
+                         "superadmin's templates will run. Install bubblewrap (apt-get install -y bubblewrap) "
+                         'and run singa up again, or run singa down and singa up --single-user if every '
+                         'user is trusted')
+        return kind
 
     def admin_url(self) -> str:
         port = self.admin.record().get('port', self.settings.admin_port)
@@ -101,6 +122,7 @@ class LocalStack:
                 or read_or_create_secret(os.path.join(self.data_dir, 'token_secret')),
             'SINGA_SUPERADMIN_EMAIL': self.settings.superadmin_email,
             'SINGA_SUPERADMIN_PASSWORD': superadmin_password,
+            'SINGA_SINGLE_USER': 'true' if self.settings.single_user else 'false',
         })
         return env
 

@@ -3,6 +3,7 @@
 Soft-deleted templates (``deleted_at`` set) are hidden from every query here unless
 ``include_deleted=True``: workers still load them for the old trials that used them.
 """
+import hashlib
 import uuid
 from typing import Optional
 
@@ -12,8 +13,8 @@ from singa.constants import JOB_LIVE_STATUSES, InferenceJobStatus, ModelAccessRi
 from singa.meta_store.records import ModelRecord, from_row, from_rows
 
 # Every column but the file itself, which only the download and the workers need.
-_META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, store_path, dependencies, '
-                 'docker_image, access_right, description, knob_config, created_at, deleted_at')
+_META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, file_sha256, store_path, '
+                 'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at')
 _INFERENCE_LIVE = [InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value]
 
 
@@ -24,10 +25,11 @@ def insert_model(cur, *, model_id: uuid.UUID, owner_id: uuid.UUID, name: str, ta
     """Insert a template; a live template of the same owner and name raises ``ConflictError``."""
     cur.execute(
         'INSERT INTO models (id, owner_id, name, task, model_class, file_kind, file_name, file_bytes, '
-        'store_path, dependencies, docker_image, access_right, description, knob_config) '
-        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+        'file_sha256, store_path, dependencies, docker_image, access_right, description, knob_config) '
+        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
         f'RETURNING {_META_COLUMNS}',
-        (model_id, owner_id, name, task, model_class, file_kind, file_name, file_bytes, store_path,
+        (model_id, owner_id, name, task, model_class, file_kind, file_name, file_bytes,
+         hashlib.sha256(file_bytes).hexdigest(), store_path,
          Json(dependencies), docker_image, access_right, description, Json(knob_config)))
     return from_row(ModelRecord, cur.fetchone())
 

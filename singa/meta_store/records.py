@@ -72,6 +72,7 @@ class ModelRecord:
     model_class: str
     file_kind: str           # 'py' or 'zip'
     file_name: str           # the module file (inside the zip for 'zip')
+    file_sha256: str         # of the file as uploaded; workers refuse a stored copy that differs
     store_path: str          # relative to storage_dir
     dependencies: list
     docker_image: Optional[str]

@@ -1,36 +1,38 @@
-"""Inspect an uploaded model template without importing it into the calling process.
+"""Check an uploaded model template without importing it into the calling process.
 
-Command line (the short-lived process that does import it)::
+``check_model_template(...)`` is what the admin calls. The template is imported in a sandbox,
+never here, with a time limit, a memory limit and bounded output, and what the sandbox answers is
+treated as untrusted data: the knob config must decode with the knob codec and come back the same
+(``checked_knob_config``), so a template that lies about itself can only break its own use. Two
+kinds of check (``make_check_sandbox(settings)`` picks, by ``SINGA_MODEL_CHECK_SANDBOX``):
+
+- ``RunnerCheck``: the template in a child of a ``singa.sandbox`` sandbox (bubblewrap's
+  namespaces in process mode), driven over its pipes like a worker drives it;
+- ``DockerSandbox`` (``singa.container.docker_swarm``): ``python -m singa.model.inspect`` in a
+  throwaway container of the worker image (or the template's own): no network, a read-only root
+  file system, no capabilities, a non-root user, memory, CPU and process limits; it also keeps the
+  template's packages out of the admin's image.
+
+Command line (what the container runs)::
 
     python -m singa.model.inspect FILE CLASS [--kind py|zip] [--module-file NAME] [--max-memory-mb N]
 
 prints exactly one JSON line on stdout: ``{"ok": true, "knob_config": <serialized>, "task_hint": null}``
 or ``{"ok": false, "error": "<reason>"}``; anything the template prints goes to stderr.
-
-``check_model_template(...)`` is what the admin calls: it runs that command on the bytes in a
-sandbox with a time limit and a memory limit. Two sandboxes (``make_sandbox(settings)`` picks):
-``ProcessSandbox``, a subprocess in a private temporary directory with a scrubbed environment (no
-``SINGA_*`` variables, ``HOME`` = that directory); and, with Docker, ``DockerSandbox``
-(``singa.container.docker_swarm``), a throwaway container of the worker image (or the template's
-own) with no network, a read-only root file system, no capabilities, a non-root user, and memory,
-CPU and process limits, which also keeps the template's packages out of the admin's image.
 """
 import argparse
+import collections
 import dataclasses
 import inspect as pyinspect
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-from typing import Mapping, Optional, Sequence
+import time
+from typing import Optional
 
 from singa.errors import ConfigError, InvalidKnobError, InvalidModelError
 
-DEFAULT_MEMORY_MB = 4096
-_PASSED_ENV = ('PATH', 'LANG', 'LC_ALL', 'PIP_FIND_LINKS')
+DEFAULT_MEMORY_MB = 2048
 
 
 def validate_model_class(cls) -> dict:
@@ -78,45 +80,70 @@ class SandboxRun:
     out_of_memory: bool = False
 
 
-class ProcessSandbox:
-    """Runs ``python ARGV`` with this interpreter as a local subprocess (its own session), in a
-    private temporary directory that holds ``files`` and is also its ``HOME``, with a scrubbed
-    environment (no ``SINGA_*`` variables) and a time limit. The memory limit is the command's own
-    business (``--max-memory-mb``). ``image`` is ignored."""
+MAX_KNOB_CONFIG_BYTES = 1 << 20
+CHECK_MAX_PIDS = 64
+CHECK_TMP_MB = 1024
+CHECK_OUTPUT_BYTES = 64 << 10
 
-    def run(self, argv: Sequence[str], files: Mapping[str, bytes], timeout: float, memory_mb: int,
-            image: Optional[str] = None) -> SandboxRun:
-        workdir = tempfile.mkdtemp(prefix='singa-inspect-')
+
+class RunnerCheck:
+    """The check in a ``singa.sandbox`` child: load the template, ask for its knob config."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+
+    def check(self, file_bytes: bytes, class_name: str, file_kind: str, module_file: Optional[str],
+              timeout: float, memory_mb: int, image: Optional[str] = None):
+        from singa.sandbox import ModelRunner, SandboxFailed, SandboxLimits, TemplateSource
+        limits = SandboxLimits(memory_mb=memory_mb, max_pids=CHECK_MAX_PIDS, tmp_mb=CHECK_TMP_MB,
+                               cpu_seconds=int(timeout) + 1, threads=1)
+        output = collections.deque(maxlen=3)
+        runner = ModelRunner(self.sandbox, limits, on_output=output.append, max_output_bytes=CHECK_OUTPUT_BYTES)
+        deadline = time.monotonic() + timeout
         try:
-            for name, data in files.items():
-                with open(os.path.join(workdir, name), 'wb') as f:
-                    f.write(data)
-            proc = subprocess.Popen([sys.executable, *argv], cwd=workdir, env=_scrubbed_env(workdir),
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)
-            try:
-                out, err = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                return SandboxRun(None, b'', b'')
-            return SandboxRun(proc.returncode, out, err)
+            runner.load_template_bytes(TemplateSource('<upload>', class_name, file_kind, module_file), file_bytes,
+                                       timeout=timeout)
+            return runner.inspect(timeout=max(deadline - time.monotonic(), 0.1))
+        except SandboxFailed as e:
+            if e.details.get('out_of_memory'):
+                raise InvalidModelError(f'the template check used more than {memory_mb} MiB of memory') from None
+            if e.details.get('killed'):
+                raise InvalidModelError(f'inspecting the model timed out after {timeout:g} s') from None
+            tail = ' | '.join(line.strip() for line in output if line.strip())
+            raise InvalidModelError(f'inspecting the model failed: {e.message}' + (f': {tail}' if tail else '')) \
+                from None
+        except InvalidModelError as e:
+            if e.message.startswith('MemoryError'):
+                raise InvalidModelError(f'the template check used more than {memory_mb} MiB of memory') from None
+            raise
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            runner.close()
 
 
-def make_sandbox(settings):
-    """The sandbox ``settings.model_check_sandbox`` names: ``process``, ``container`` (a throwaway
-    Docker container, ``singa.container.docker_swarm.DockerSandbox``) or ``auto`` (a container
-    with the Swarm container manager, a process otherwise)."""
+def make_check_sandbox(settings):
+    """The check ``settings.model_check_sandbox`` names: ``process`` (a ``RunnerCheck`` in this
+    machine's sandbox, ``singa.sandbox.make_sandbox``), ``container`` (a throwaway Docker
+    container) or ``auto`` (a container with the Swarm container manager, a process otherwise)."""
     kind = settings.model_check_sandbox
     if kind == 'auto':
         kind = 'container' if settings.container_manager == 'swarm' else 'process'
     if kind == 'process':
-        return ProcessSandbox()
+        from singa.sandbox import make_sandbox
+        return RunnerCheck(make_sandbox(settings))
     if kind == 'container':
         from singa.container.docker_swarm import DockerSandbox
         return DockerSandbox(settings)
     raise ConfigError(f'SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; got {kind!r}')
+
+
+def default_check_sandbox() -> RunnerCheck:
+    """For callers without settings (tests, the local harness): bubblewrap where it works."""
+    from singa.sandbox import bubblewrap_works
+    from singa.sandbox.container import UnsandboxedProcess
+    if bubblewrap_works():
+        from singa.sandbox.bubblewrap import BubblewrapSandbox
+        return RunnerCheck(BubblewrapSandbox())
+    return RunnerCheck(UnsandboxedProcess())
 
 
 def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'py',
@@ -124,48 +151,64 @@ def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'p
                          memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None) -> dict:
     """Inspect uploaded template bytes in a sandbox; return the serialized knob config.
 
-    ``sandbox`` (default a ``ProcessSandbox``) runs ``python -m singa.model.inspect`` on the file;
-    ``image`` is the container image to do it in, for sandboxes that use one (default theirs).
-    Raises ``InvalidModelError`` with the reason (bad template, timeout, crash, out of memory).
+    ``sandbox``: a ``RunnerCheck`` or a ``DockerSandbox`` (default: ``default_check_sandbox()``);
+    ``image`` is the container image to check it in, for sandboxes that use one. Raises
+    ``InvalidModelError`` with the reason (bad template, time limit, memory limit, crash, or an
+    answer that is not a valid knob config).
     """
     if file_kind not in ('py', 'zip'):
         raise InvalidModelError(f'model file kind must be py or zip; got {file_kind!r}')
+    if isinstance(class_name, str) is False or not class_name.isidentifier():
+        raise InvalidModelError(f'model class must be a Python identifier; got {class_name!r}')
+    sandbox = sandbox or default_check_sandbox()
+    if isinstance(sandbox, RunnerCheck):
+        answer = sandbox.check(file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image)
+    else:
+        answer = _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout,
+                                     memory_mb, image)
+    return checked_knob_config(answer)
+
+
+def checked_knob_config(answer) -> dict:
+    """The knob config a sandbox reported, if it is one: JSON of bounded size that decodes with
+    the knob codec and encodes back the same. ``InvalidModelError`` otherwise."""
+    from singa.model.knob import deserialize_knob_config, serialize_knob_config
+    try:
+        text = json.dumps(answer, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidModelError('the template check answered something that is not JSON') from None
+    if len(text) > MAX_KNOB_CONFIG_BYTES:
+        raise InvalidModelError(f'the knob config is over {MAX_KNOB_CONFIG_BYTES} bytes')
+    try:
+        canonical = serialize_knob_config(deserialize_knob_config(json.loads(text)))
+    except InvalidKnobError as e:
+        raise InvalidModelError(f'bad knob config: {e.message}') from None
+    except Exception as e:  # noqa: BLE001 - whatever a malformed answer makes the codec raise
+        raise InvalidModelError(f'bad knob config: {type(e).__name__}: {e}') from None
+    if json.loads(json.dumps(canonical)) != json.loads(text):
+        raise InvalidModelError('bad knob config: it does not survive its JSON codec')
+    return canonical
+
+
+def _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image):
     name = 'template.' + file_kind
     argv = ['-m', 'singa.model.inspect', name, class_name, '--kind', file_kind,
             '--max-memory-mb', str(int(memory_mb))]
     if module_file:
         argv += ['--module-file', module_file]
-    run = (sandbox or ProcessSandbox()).run(argv, {name: file_bytes}, timeout, memory_mb, image)
+    run = sandbox.run(argv, {name: file_bytes}, timeout, memory_mb, image)
     if run.exit_code is None:
         raise InvalidModelError(f'inspecting the model timed out after {timeout:g} s')
     if run.out_of_memory:
-        raise InvalidModelError(f'the model file needs more than {memory_mb} MB to import')
-    result = _last_json_line(run.stdout)
+        raise InvalidModelError(f'the template check used more than {memory_mb} MiB of memory')
+    result = _last_json_line(run.stdout[-CHECK_OUTPUT_BYTES:])
     if result is None:
-        tail = run.stderr.decode('utf-8', 'replace').strip().splitlines()[-3:]
+        tail = run.stderr[-CHECK_OUTPUT_BYTES:].decode('utf-8', 'replace').strip().splitlines()[-3:]
         raise InvalidModelError(f'inspecting the model failed (exit code {run.exit_code})'
                                 + (': ' + ' | '.join(tail) if tail else ''))
     if not result.get('ok'):
-        raise InvalidModelError(str(result.get('error') or 'invalid model template'))
-    return result['knob_config']
-
-
-def _scrubbed_env(home: str) -> dict:
-    import singa
-    env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
-    env.setdefault('PATH', '/usr/bin:/bin')
-    env.update({'HOME': home, 'TMPDIR': home, 'PYTHONDONTWRITEBYTECODE': '1',
-                'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
-                'PYTHONPATH': os.path.dirname(os.path.dirname(os.path.abspath(singa.__file__)))})
-    return env
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.communicate()
+        raise InvalidModelError(str(result.get('error') or 'invalid model template')[:4000])
+    return result.get('knob_config')
 
 
 def _last_json_line(out: bytes) -> Optional[dict]:

@@ -1,6 +1,6 @@
 """``BaseParamStore``: where trained parameters live (the swap point; contract below)."""
 from abc import ABC, abstractmethod
-from typing import Any, Dict
+from typing import Optional, Any, Dict
 
 Params = Dict[str, Any]
 
@@ -10,10 +10,13 @@ class BaseParamStore(ABC):
 
     Contract, for every implementation:
 
-    * ``save(params) -> params_id``: validates and encodes ``params`` with
+    * ``save(params, scope=None) -> params_id``: validates and encodes ``params`` with
       ``singa.param_store.codec`` (``InvalidParamsError`` for a disallowed type), stores them
       atomically (a reader sees the whole blob or nothing) and returns a new opaque id string.
-      Ids are never derived from user input.
+      Ids are never derived from user input. ``scope`` (32 hex digits: a sub-train job's id) keeps
+      the blob with the others of that scope, so that a worker can be given just their folder.
+    * ``save_encoded(data, scope=None) -> params_id``: the same for a blob already encoded (by a
+      sandboxed child): it must decode (``InvalidParamsError`` otherwise) and is stored as given.
     * ``load(params_id) -> dict``: the same dict (dtype and shape of arrays kept). An id that is
       malformed or unknown raises ``NotFoundError``; a corrupt blob raises ``InvalidParamsError``.
     * ``load_encoded(params_id) -> bytes``: the stored blob as ``codec.encode_params`` wrote it (what
@@ -25,7 +28,11 @@ class BaseParamStore(ABC):
     """
 
     @abstractmethod
-    def save(self, params: Params) -> str:
+    def save(self, params: Params, scope: Optional[str] = None) -> str:
+        ...
+
+    @abstractmethod
+    def save_encoded(self, data: bytes, scope: Optional[str] = None) -> str:
         ...
 
     @abstractmethod

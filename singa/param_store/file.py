@@ -3,34 +3,46 @@ import os
 import re
 import tempfile
 import uuid
+from typing import Optional
 
 from singa.errors import NotFoundError, StoreError
 from singa.param_store.base import BaseParamStore, Params
 from singa.param_store.codec import decode_params, encode_params
 
-_ID = re.compile(r'^[0-9a-f]{32}$')
+_ID = re.compile(r'^(?:[0-9a-f]{32}/)?[0-9a-f]{32}$')
+_SCOPE = re.compile(r'^[0-9a-f]{32}$')
 SUFFIX = '.params'
 
 
 class FileParamStore(BaseParamStore):
-    """One file ``<root_dir>/<id>.params`` per saved dict, written to a temporary file in the same
-    directory and renamed into place (``os.replace`` is atomic on one file system)."""
+    """One file ``<root_dir>/[<scope>/]<id>.params`` per saved dict, written to a temporary file in
+    the same directory and renamed into place (``os.replace`` is atomic on one file system)."""
 
     def __init__(self, root_dir: str):
         self.root_dir = os.path.abspath(root_dir)
 
-    def save(self, params: Params) -> str:
-        data = encode_params(params)
-        params_id = uuid.uuid4().hex
+    def save(self, params: Params, scope: Optional[str] = None) -> str:
+        return self._store(encode_params(params), scope)
+
+    def save_encoded(self, data: bytes, scope: Optional[str] = None) -> str:
+        decode_params(data)
+        return self._store(data, scope)
+
+    def _store(self, data: bytes, scope: Optional[str]) -> str:
+        if scope is not None and not _SCOPE.match(scope):
+            raise ValueError(f'a parameter scope is 32 hex digits; got {scope!r}')
+        params_id = uuid.uuid4().hex if scope is None else f'{scope}/{uuid.uuid4().hex}'
+        path = self._path(params_id)
+        directory = os.path.dirname(path)
         try:
-            os.makedirs(self.root_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=self.root_dir)
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
             try:
                 with os.fdopen(fd, 'wb') as f:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
-                os.replace(tmp, self._path(params_id))
+                os.replace(tmp, path)
             except BaseException:
                 if os.path.exists(tmp):
                     os.unlink(tmp)

@@ -1,5 +1,6 @@
 """Runs advisor and train workers as real subprocesses against the test session's servers,
 with job rows seeded straight into the metadata store (the admin's part is tested elsewhere)."""
+import hashlib
 import json
 import os
 import shutil
@@ -53,9 +54,9 @@ def seed_model(cur, settings, owner_id, source_path: str, class_name: str,
     with open(os.path.join(settings.storage_dir, rel), 'wb') as f:
         f.write(data)
     cur.execute('INSERT INTO models (id, owner_id, name, task, model_class, file_kind, file_name, file_bytes,'
-                ' store_path, knob_config) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
+                ' file_sha256, store_path, knob_config) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
                 (model_id, owner_id, f'{class_name}-{model_id.hex[:6]}', task, class_name, 'py',
-                 os.path.basename(source_path), data, rel, json.dumps(knob_config)))
+                 os.path.basename(source_path), data, hashlib.sha256(data).hexdigest(), rel, json.dumps(knob_config)))
     return model_id
 
 

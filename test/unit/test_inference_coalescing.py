@@ -1,7 +1,9 @@
 """The inference worker predicts the batches waiting for it in one model call and answers each
-batch with its own slice (the Redis path is tested end to end in test/integration/inference)."""
+batch with its own slice (the Redis path and the sandboxed child are tested end to end in
+test/integration/inference; here the child's per-query fallback runs in-process)."""
 import time
 
+from singa.sandbox.child import predict_each
 from singa.workers.inference import InferenceWorker
 
 
@@ -24,9 +26,22 @@ class Model:
         return [q * 10 for q in queries]
 
 
+class Runner:
+    """What the worker asks of its ModelRunner, answered the way the sandboxed child does."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, queries, timeout=None):
+        return predict_each(self.model, queries)
+
+
 def _worker():
     worker = InferenceWorker.__new__(InferenceWorker)
-    worker.channel, worker.model, worker.trial_id, worker.replica_id = Channel(), Model(), 't1', 'r1'
+    worker.channel, worker.trial_id, worker.replica_id = Channel(), 't1', 'r1'
+    worker.model = Model()
+    worker.runner = Runner(worker.model)
+    worker.settings = type('S', (), {'predictor_timeout_seconds': 5.0})()
     return worker
 
 

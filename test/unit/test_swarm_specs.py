@@ -5,8 +5,8 @@ import pytest
 from singa.config import Settings
 from singa.constants import ServiceStatus
 from singa.container import swarm_specs as specs
-from singa.container.base import Mount, ServiceSpec
-from singa.container.storage import nfs_volume_options, storage_mounts
+from singa.container.base import Confinement, Mount, ServiceSpec
+from singa.container.storage import job_mounts, nfs_volume_options, storage_mounts
 from singa.errors import ConfigError
 
 
@@ -69,6 +69,32 @@ def test_gpus_are_generic_resources_and_nfs_mounts_carry_driver_options():
     assert body['TaskTemplate']['ContainerSpec']['Mounts'] == [{
         'Type': 'volume', 'Source': 'singa-storage', 'Target': '/storage', 'ReadOnly': False,
         'VolumeOptions': {'DriverConfig': {'Name': 'local', 'Options': options}}}]
+
+
+def test_a_service_that_runs_model_code_is_locked_down():
+    body = _document(_spec(confinement=Confinement(memory_mb=1024, max_pids=100, tmp_mb=256)), network='singa-workers')
+    container = body['TaskTemplate']['ContainerSpec']
+    assert container['ReadOnly'] is True and container['CapabilityDrop'] == ['ALL']
+    assert container['Init'] is False             # the worker is PID 1: no init holds its environment
+    assert container['Mounts'][-1] == {'Type': 'tmpfs', 'Target': '/tmp',
+                                       'TmpfsOptions': {'SizeBytes': 256 << 20, 'Mode': 0o1777}}
+    assert body['TaskTemplate']['Resources']['Limits'] == {
+        'MemoryBytes': (1024 + specs.RUNNER_MEMORY_MB) << 20, 'Pids': 100 + specs.RUNNER_PIDS}
+    assert body['TaskTemplate']['Networks'] == [{'Target': 'singa-workers'}]
+    plain = _document(_spec())['TaskTemplate']
+    assert 'ReadOnly' not in plain['ContainerSpec'] and 'Resources' not in plain
+
+
+def test_workers_that_run_model_code_get_exactly_their_job_files():
+    settings = Settings.from_env({}, storage_volume='/srv/singa')
+    mounts = job_mounts(settings, ['models/m1/template.py', 'data/d1.csv'], ['params/abc'])
+    assert mounts == (Mount('/srv/singa/models/m1/template.py', '/storage/models/m1/template.py', True),
+                      Mount('/srv/singa/data/d1.csv', '/storage/data/d1.csv', True),
+                      Mount('/srv/singa/params/abc', '/storage/params/abc', False))
+    with pytest.raises(ConfigError):
+        job_mounts(settings, ['../etc/passwd'], [])
+    nfs = Settings.from_env({}, nfs_server='10.0.0.2', nfs_path='/export/singa')
+    assert job_mounts(nfs, ['data/d1.csv'], []) == storage_mounts(nfs)
 
 
 def test_service_names_are_dns_safe_and_short():

@@ -1,0 +1,130 @@
+"""Children that are plain processes: ``ContainerSandbox`` inside a worker container that the
+container engine locked down (Swarm mode), and ``UnsandboxedProcess`` (no isolation; single-user
+installations only).
+
+In a Swarm worker the container is the sandbox: a non-root user, a read-only root file system,
+no capabilities, pids and memory limits, only the job's files mounted, and a network that reaches
+Redis and nothing else. What the container cannot give by itself is keeping the runner's
+credential (its job's Redis password) away from the model code beside it; so the runner's
+process is made non-dumpable (``harden_runner``: its ``/proc/<pid>/environ`` and memory become
+unreadable to a process of the same user, and it cannot be traced) and is PID 1 of the container
+(no init process holding the environment), and the child starts with a clean environment in a
+private directory.
+"""
+import ctypes
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import Mapping
+
+from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
+                                pipes, python_command)
+
+log = logging.getLogger(__name__)
+
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def harden_runner() -> None:
+    """Make this process non-dumpable and unable to gain privileges (inherited by its children
+    for the latter): a same-user process cannot read its environment or memory, nor trace it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for option, value in ((PR_SET_DUMPABLE, 0), (PR_SET_NO_NEW_PRIVS, 1)):
+            if libc.prctl(option, value, 0, 0, 0) != 0:
+                log.warning('prctl(%s) failed: errno %s', option, ctypes.get_errno())
+    except OSError as e:
+        log.warning('cannot harden the runner: %s', e)
+
+
+class PlainProcess(SandboxedProcess):
+    def __init__(self, popen, to_child, from_child, output, workdir: str):
+        super().__init__(popen, to_child, from_child, output)
+        self.workdir = workdir
+
+    def kill_strays(self) -> int:
+        """As PID 1 of a container, everything but ourselves and the child is a stray; elsewhere,
+        whatever is left in the child's session."""
+        child, me = self.popen.pid, os.getpid()
+        in_container = me == 1
+        strays = []
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit() or int(entry) in (child, me):
+                continue
+            try:
+                with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
+                    session = int(f.read().rsplit(')', 1)[1].split()[3])
+            except (OSError, IndexError, ValueError):
+                continue
+            if in_container or session == child:
+                strays.append(int(entry))
+        killed = kill_and_wait(strays)
+        if in_container:
+            reap_orphans(keep=child)
+        return killed
+
+    def close(self):
+        code = super().close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.getpid() == 1:
+            reap_orphans(keep=None)
+        return code
+
+
+def reap_orphans(keep) -> None:
+    """As PID 1 (a worker container has no init), collect the exited processes that the model
+    code's children left to us, never the child ``keep`` that ``subprocess`` waits for itself."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) in (keep, 1):
+            continue
+        try:
+            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == 'Z' and fields[1] == '1':
+            try:
+                os.waitpid(int(entry), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+class ContainerSandbox(BaseSandbox):
+    name = 'container'
+
+    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
+        if binds:
+            # Files are mounted into the container at their own paths; nothing to rebind.
+            missing = [target for target, source in dict(binds).items() if target != source]
+            if missing:
+                raise ValueError(f'a plain child sees host paths; cannot show {missing[0]} elsewhere')
+        workdir = tempfile.mkdtemp(prefix='singa-sandbox-')
+        to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w = pipes()
+        env = {'HOME': workdir, 'TMPDIR': workdir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+               'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1',
+               **limits.environment()}
+        if 'PYTHONPATH' in os.environ:
+            env['PYTHONPATH'] = os.environ['PYTHONPATH']
+        config = child_config(limits, (to_child_r, from_child_w), workdir)
+        try:
+            popen = subprocess.Popen(python_command() + [config], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                     stdout=out_w, stderr=out_w, pass_fds=(to_child_r, from_child_w),
+                                     start_new_session=True, close_fds=True)
+        except OSError:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        for fd in (to_child_r, from_child_w, out_w):
+            os.close(fd)
+        return PlainProcess(popen, to_child_w, from_child_r, out_r, workdir)
+
+
+class UnsandboxedProcess(ContainerSandbox):
+    """No isolation: the child runs as this user and sees what it sees. Only for an installation
+    whose one user trusts every template (``SINGA_SANDBOX=none`` with ``SINGA_SINGLE_USER``)."""
+    name = 'none'
+    isolated = False

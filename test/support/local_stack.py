@@ -1,0 +1,125 @@
+"""A real platform started the way users start it (``singa up`` in a data directory of its own),
+with helpers to make users and to find what an attacker would go after (secrets, ports, stored
+files, the model code's processes)."""
+import glob
+import hashlib
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+import time
+
+from singa.client import Client
+from singa.local.servers import free_port
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TREE = os.path.join(REPO, 'examples', 'models', 'sk_decision_tree.py')
+PASSWORD = 'a-long-test-password-1'
+
+
+def _field(output: str, name: str) -> str:
+    return re.search(rf'^\s+{name}:\s+(\S+)$', output, re.M).group(1)
+
+
+class LocalStack:
+    """``singa up`` in a data directory of its own, and what an attacker would aim at in it."""
+
+    def __init__(self, data_dir: str, **settings):
+        self.data_dir = data_dir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith('SINGA_')}
+        self.env.update(SINGA_DATA_DIR=data_dir, SINGA_ADMIN_PORT=str(free_port()), SINGA_ADMIN_WORKERS='1',
+                        **{f'SINGA_{k.upper()}': str(v) for k, v in settings.items()})
+
+    def singa(self, *args, timeout=180) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, '-m', 'singa.cli', *args], env=self.env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def up(self) -> str:
+        """Start it; what ``singa up`` printed."""
+        done = self.singa('up')
+        assert done.returncode == 0, done.stderr
+        self.url = _field(done.stdout, 'admin')
+        self.superadmin = (_field(done.stdout, 'superadmin'), _field(done.stdout, 'password'))
+        return done.stdout + done.stderr
+
+    def down(self) -> None:
+        self.singa('down', '--purge')
+
+    def client(self, email: str, password: str) -> Client:
+        host, port = self.url.rsplit('//', 1)[1].rsplit(':', 1)
+        client = Client(admin_host=host, admin_port=int(port))
+        client._session.headers['Connection'] = 'close'    # no kept-alive connection the server may drop
+        client.login(email, password)
+        return client
+
+    def user(self, name: str, user_type: str = 'MODEL_DEVELOPER') -> Client:
+        admin = self.client(*self.superadmin)
+        email = f'{name}@example.com'
+        admin.create_user(email, PASSWORD, user_type)
+        return self.client(email, PASSWORD)
+
+    # -- what there is to steal ------------------------------------------------------------------
+    def path(self, *parts) -> str:
+        return os.path.join(self.data_dir, *parts)
+
+    def secrets(self) -> dict:
+        found = {}
+        for name in ('token_secret', 'superadmin_password', 'postgres/password', 'redis/password'):
+            with open(self.path(name), encoding='utf-8') as f:
+                found[name] = f.read().strip()
+        return found
+
+    def admin_pid(self) -> int:
+        with open(self.path('admin', 'process.json'), encoding='utf-8') as f:
+            return int(json.load(f)['pid'])
+
+    def ports(self) -> dict:
+        ports = {'admin': int(self.url.rsplit(':', 1)[1])}
+        with open(self.path('redis', 'redis.conf'), encoding='utf-8') as f:
+            ports['redis'] = int(re.search(r'^port (\d+)$', f.read(), re.M).group(1))
+        with open(self.path('postgres', 'port'), encoding='utf-8') as f:
+            ports['postgres'] = int(f.read().strip())
+        return ports
+
+    def storage_files(self, kind: str) -> list:
+        return sorted(p for p in glob.glob(self.path('storage', kind, '**', '*'), recursive=True) if os.path.isfile(p))
+
+    def file_hashes(self) -> dict:
+        """SHA-256 of every stored template, dataset and parameter file."""
+        return {p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
+                for kind in ('models', 'data', 'params') for p in self.storage_files(kind)}
+
+
+def sandbox_processes() -> list:
+    """Live processes of the sandbox user (model code, or what it left behind)."""
+    try:
+        uid = pwd.getpwnam('singa-sandbox').pw_uid
+    except KeyError:
+        return []
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/status', encoding='ascii') as f:
+                status = f.read()
+        except OSError:
+            continue
+        real_uid = int(re.search(r'^Uid:\s+(\d+)', status, re.M).group(1))
+        state = re.search(r'^State:\s+(\S)', status, re.M).group(1)
+        if real_uid == uid and state not in 'ZX':
+            found.append(int(entry))
+    return found
+
+
+def wait_until(condition, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
