@@ -173,6 +173,27 @@ def test_bad_queries_get_400_and_say_why(platform, trained):
     assert huge.status_code == 400
 
 
+def test_a_query_lacking_trained_features_gets_400_naming_them(platform, trained, iris):
+    dev = trained
+    url = _deploy(platform, dev)['predictor_url']
+    headers = {'Authorization': f'Bearer {platform.call("POST", "/inference_jobs/iris/-1/keys", dev, json={})["key"]}'}
+    row = _rows(iris['test'])[0][0]
+    partial = {'sepal_length_cm': row['sepal_length_cm'], 'petal_width_cm': row['petal_width_cm']}
+    response = requests.post(url + '/predict', json={'query': partial}, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    message = response.json()['error']['message']
+    assert 'lacks 2 of the 4 features the model was trained on: sepal_width_cm, petal_length_cm' in message
+    assert 'SkDecisionTree' in message and 'SkLogisticRegression' in message
+    # In a batch it costs only its own answer; a whole row with extra keys (the target) is fine, and
+    # null is a value known to be missing (imputed).
+    full = dict(row, target=0)
+    unknown = dict(row, petal_width_cm=None)
+    answer = requests.post(url + '/predict', json={'queries': [full, partial, unknown]}, headers=headers,
+                           timeout=10).json()
+    assert answer['predictions'][1] is None and 'sepal_width_cm, petal_length_cm' in answer['errors']['1'][0]
+    assert [len(answer['predictions'][i]) for i in (0, 2)] == [3, 3] and set(answer['errors']) == {'1'}
+
+
 def test_one_bad_query_costs_only_its_own_answer(platform, iris, tmp_path):
     dev = platform.make_user('dev')
     train_id = platform.upload_dataset(dev, iris['train'])
