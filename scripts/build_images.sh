@@ -181,11 +181,16 @@ resolve_base_image() {
 
 # ----------------------------------------------------------------------------- fetch containers
 # fetch_run ARGS...: `docker run` in the base image with the network and the host's package
-# sources (pip configuration, local indexes, CA bundle, proxies), removed afterwards.
+# sources (pip configuration, local indexes, CA bundle, proxies), removed afterwards. The pip
+# settings and proxies go in a private environment file, not on docker's command line.
 fetch_run() {
     local -a sources
-    mapfile -t sources < <(support pip-docker-args)
-    docker run --rm --network host "${sources[@]}" "$@"
+    local env_file rc=0
+    env_file=$(mktemp "$CACHE/fetch-env.XXXXXX")
+    mapfile -t sources < <(support pip-docker-args "$env_file")
+    docker run --rm --network host "${sources[@]}" "$@" || rc=$?
+    rm -f "$env_file"
+    return "$rc"
 }
 
 # cached_dir KIND KEY FILL_FUNCTION: sets CACHED_DIR to $CACHE/KIND/KEY, filled by
