@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Facts that ``scripts/build_images.sh`` needs from Python: the package's version and runtime
 requirements (read from ``setup.py``, the one source of truth), the host's pip package sources
-turned into ``docker run`` arguments (their values in an environment file, never on a command line), and exact pins of a wheelhouse.
+turned into ``docker run`` arguments (their values in an environment file, never on a command
+line), and exact pins of a wheelhouse.
 
 ``setup.py`` is parsed, never executed: the ``setup(...)`` call's ``version``,
 ``install_requires`` and ``extras_require`` must be literals (they are), so no setuptools is needed
