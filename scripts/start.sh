@@ -21,8 +21,10 @@
 #      and <stack>-redis-data) and <stack>-admin (published on this node's port SINGA_ADMIN_PORT,
 #      default 3000), pinned to this node, restarted whenever they stop. A service whose settings
 #      or image changed since it was created is replaced (its data stays on its volume);
-#   7. waits until the admin's GET /health answers and prints its URL and the superadmin's
-#      credentials.
+#   7. waits until the admin's GET /health answers and prints its URL, the superadmin's
+#      credentials and the address worker nodes join the swarm at. A swarm that advertises a
+#      loopback address (127.0.0.1) cannot be joined from another machine: start.sh says so, and
+#      how to advertise a reachable address instead, keeping everything.
 #
 # Settings (environment), besides those of scripts/swarm_common.sh (SINGA_STACK_NAME,
 # SINGA_SWARM_HOME, SINGA_DOCKER_NETWORK, SINGA_ADMIN_PORT):
@@ -70,6 +72,12 @@ esac
     || die "this node is a swarm worker: run scripts/start.sh on a manager node"
 NODE_ID=$(docker info --format '{{.Swarm.NodeID}}')
 PUBLIC_HOST=${SINGA_PUBLIC_HOST:-$(docker info --format '{{.Swarm.NodeAddr}}')}
+# Where worker nodes join: this manager's advertised address (host:port).
+JOIN_ADDR=$(docker node inspect self --format '{{.ManagerStatus.Addr}}')
+case "${JOIN_ADDR%:*}" in
+    127.*|'[::1]'|::1|localhost) JOIN_LOOPBACK=1 ;;
+    *) JOIN_LOOPBACK=0 ;;
+esac
 
 # ----------------------------------------------------------------------------- 3. the network
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
@@ -211,3 +219,18 @@ echo "  admin:       http://$PUBLIC_HOST:$ADMIN_PORT"
 echo "  superadmin:  ${SINGA_SUPERADMIN_EMAIL:-superadmin@singaauto}"
 echo "  password:    $(cat "$SECRETS_DIR/superadmin_password")"
 echo "  home:        $SWARM_HOME"
+if [ "$JOIN_LOOPBACK" = 0 ]; then
+    echo "  join:        worker nodes join at $JOIN_ADDR (docker swarm join-token worker prints the command)"
+else
+    echo "  join:        worker nodes cannot join: this swarm advertises $JOIN_ADDR, a loopback address (see below)"
+    reachable=$(default_address)
+    example=''
+    [ -z "$reachable" ] || example="such as $reachable (the address of this host's default route), "
+    say "WARNING: this swarm advertises $JOIN_ADDR, which no other machine can reach, so worker nodes
+    cannot join it (and the URLs above work on this machine only). Worker nodes must join at an
+    address of this manager that they reach, ${example}on port ${JOIN_ADDR##*:}.
+    To advertise it, keeping every service, secret and volume of the swarm:
+        docker swarm init --force-new-cluster --advertise-addr ${reachable:-ADDRESS}
+    then run scripts/start.sh again: it prints the new join address and URLs (SINGA_PUBLIC_HOST
+    sets the host of the URLs on its own)."
+fi

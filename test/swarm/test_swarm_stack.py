@@ -1,7 +1,8 @@
 """SingaAuto on a live Docker Swarm, as an operator runs it: scripts/start.sh, the client,
 scripts/stop.sh. One scenario, each step needing the one before:
 
-1. start the stack; a second start.sh changes nothing;
+1. start the stack; it says where worker nodes join (or why they cannot); a second start.sh
+   changes nothing;
 2. through the client: log in, upload two datasets and two templates, train with a small budget
    and kill a train worker's container in the middle of a trial: Swarm restarts it, the lost trial
    is retried and the job completes every trial; workers could not write to their dataset;
@@ -51,6 +52,14 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     # 1. start, twice
     printed = stack.start()
     assert printed['admin'].endswith(f':{stack.port}') and printed['superadmin'] == 'superadmin@singaauto'
+    join = docker('node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}').stdout.strip()
+    if join.startswith('127.'):        # the test swarm, unless this engine was in another one already
+        assert printed['join'] == (f'worker nodes cannot join: this swarm advertises {join}, '
+                                   'a loopback address (see below)')
+        assert f'WARNING: this swarm advertises {join}, which no other machine can reach' in stack.stderr
+        assert 'docker swarm init --force-new-cluster --advertise-addr ' in stack.stderr
+    else:
+        assert printed['join'] == f'worker nodes join at {join} (docker swarm join-token worker prints the command)'
     services = stack.stack_services()
     assert sorted(services) == sorted(f'{stack.name}-{role}' for role in ('admin', 'postgres', 'redis'))
     assert stack.start() == printed
@@ -99,7 +108,9 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     served = dev.wait_until_inference_job_is_running('wine', timeout=120)
     assert served['predictor_url'].endswith(tuple(f':{p}' for p in range(32200, 32300)))
     key = dev.create_prediction_key('wine', name='test')['key']
-    query = {'alcohol': 13.0}
+    with open(wine / 'wine_test.csv') as f:           # a whole row: every feature the models know
+        header, row = f.readline().strip().split(','), f.readline().strip().split(',')
+    query = {name: float(value) for name, value in zip(header, row) if name != 'target'}
     assert len(dev.predict('wine', [query])[0]) == 3                       # through the admin
     load = _QueryLoad(lambda: dev.predict('wine', [query], prediction_key=key,
                                           predictor_url=served['predictor_url'], details=True))
