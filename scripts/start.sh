@@ -135,13 +135,21 @@ for name in "${SECRET_NAMES[@]}"; do
         (umask 077 && printf '%s' "$value" >"$file")
     fi
     chmod 0600 "$file"
-    digest=$(sha256sum <"$file" | cut -c1-64)
+    # A label tells whether the Swarm secret still holds what the file does, without giving the
+    # value away: a digest keyed with the token secret (labels are on docker's command line and in
+    # `docker secret inspect`, where a plain hash of a chosen password could be guessed offline).
+    # Secrets of stacks started before carry only singa.sha256, the plain digest, still accepted.
+    digest=$(cat "$SECRETS_DIR/token_secret" "$file" | sha256sum | cut -c1-64)
     if docker secret inspect "$secret" >/dev/null 2>&1; then
-        [ "$(docker secret inspect --format '{{index .Spec.Labels "singa.sha256"}}' "$secret")" = "$digest" ] \
-            || die "the Swarm secret $secret differs from $file; restore the file, or remove the stack's data
+        keyed=$(docker secret inspect --format '{{index .Spec.Labels "singa.digest"}}' "$secret")
+        plain=$(docker secret inspect --format '{{index .Spec.Labels "singa.sha256"}}' "$secret")
+        legacy=$(sha256sum <"$file" | cut -c1-64)
+        if [ "$keyed" != "$digest" ] && { [ -n "$keyed" ] || [ "$plain" != "$legacy" ]; }; then
+            die "the Swarm secret $secret differs from $file; restore the file, or remove the stack's data
     (scripts/stop.sh --purge) to start afresh"
+        fi
     else
-        docker secret create --label "$STACK_LABEL" --label "singa.sha256=$digest" "$secret" "$file" >/dev/null
+        docker secret create --label "$STACK_LABEL" --label "singa.digest=$digest" "$secret" "$file" >/dev/null
     fi
 done
 

@@ -11,17 +11,21 @@ scripts/stop.sh. One scenario, each step needing the one before:
    and through the admin; kill an inference worker's container while queries keep coming: every
    query is answered, and the restarted worker answers again; stop the inference job;
 4. stop.sh keeps the data: the stack comes back with the same password and the same records;
+   all along, no process on this machine had a secret of the stack on its command line;
 5. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
 """
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
 
+from command_lines import CommandLineWatch
 from docker_cli import docker
+from singa.admin.services.deployer import job_redis_credentials
 from swarm_stack import REPO, SwarmStack, service_containers, wait_for
 
 pytestmark = pytest.mark.swarm
@@ -48,7 +52,14 @@ def wine(tmp_path_factory) -> Path:
     return out
 
 
-def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_purge(stack, wine):
+@pytest.fixture
+def watch():
+    watch = CommandLineWatch(interval=0.1).start()
+    yield watch
+    watch.stop()
+
+
+def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_purge(stack, wine, watch):
     # 1. start, twice
     printed = stack.start()
     assert printed['admin'].endswith(f':{stack.port}') and printed['superadmin'] == 'superadmin@singaauto'
@@ -135,6 +146,16 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     again = stack.client('dev@example.com', 'password-123')
     assert sorted(d['name'] for d in again.get_datasets()) == ['wine-train', 'wine-val']
     assert again.get_train_job('wine')['trials_completed'] == 2 * BUDGET
+    seen = '\n'.join(watch.stop())
+    for expected in ('docker service create', 'singa.workers advisor', 'singa.workers train',
+                     'singa.workers inference', 'gunicorn', 'postgres', 'redis-server'):
+        assert expected in seen, expected
+    secrets = {name: (stack.home / 'secrets' / name).read_text() for name in
+               ('token_secret', 'postgres_password', 'redis_password', 'superadmin_password')}
+    signer = types.SimpleNamespace(token_secret=secrets['token_secret'])
+    secrets['train job Redis password'] = job_redis_credentials(signer, 'TRAIN', job['id'])[1]
+    secrets['inference job Redis password'] = job_redis_credentials(signer, 'PREDICT', served['id'])[1]
+    assert watch.holding(secrets) == []
 
     # 5. stop and purge
     stack.stop(purge=True)
