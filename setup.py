@@ -49,6 +49,8 @@ setup(
         'packaging>=23.0',
         # singa.model.SklearnBase saves scikit-learn models with it (no pickle): the workers need it.
         'skops>=0.10',
+        # The admin's password policy: Dropbox's strength estimator with its common-password lists.
+        'zxcvbn>=4.5',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.

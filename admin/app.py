@@ -5,6 +5,7 @@ applies the migrations, seeds the superadmin and registers the blueprints and th
 handler. Each gunicorn worker runs it once; concurrent starts are safe (migrations take an advisory
 lock, the superadmin insert does nothing when the row exists).
 """
+import functools
 import logging
 from typing import Optional
 
@@ -17,7 +18,9 @@ from singa.admin.routes import BLUEPRINTS
 from singa.admin.routes.uploads import UploadRequest, remove_leftover_uploads
 from singa.admin.services import files, users
 from singa.admin.services.deployer import Deployer
+from singa.admin.services.idempotency import IdempotencyKeys
 from singa.admin.services.inference_jobs import InferenceJobService
+from singa.admin.services.login_throttle import LoginThrottle
 from singa.admin.services.reconciler import Reconciler
 from singa.admin.services.train_jobs import TrainJobService
 from singa.admin.services.trials import TrialService
@@ -54,6 +57,9 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     reconciler = Reconciler(meta_store, settings, container_manager, redis_client, deployer)
     inference = InferenceJobService(meta_store, settings, deployer, redis_client)
     reconciler.add_hook(inference.reconcile)
+    login_throttle = LoginThrottle(meta_store)
+    idempotency = IdempotencyKeys(meta_store, settings.token_secret)
+    reconciler.add_hook(functools.partial(users.forget_expired, meta_store, login_throttle, idempotency))
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest
@@ -65,7 +71,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         container_manager=container_manager, redis=redis_client,
         train_jobs=TrainJobService(meta_store, settings, deployer, redis_client),
         trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference,
-        model_sandbox=make_sandbox(settings))
+        model_sandbox=make_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     http_errors.register_error_handler(app)

@@ -4,11 +4,13 @@ Passwords are hashed with scrypt, a fresh salt per user, and the parameters kept
 string (``scrypt$n$r$p$salt$hash``), so they can be raised later without breaking old hashes.
 
 Tokens are ``<payload>.<signature>``: the payload is base64url JSON
-``{"sub": user id, "typ": user type, "ep": token epoch, "iat": issued, "exp": expires}`` and the
-signature is HMAC-SHA256 of it under ``settings.token_secret``. A token is accepted only while it
-has not expired and its epoch equals the user's current ``token_epoch`` (a ban bumps the epoch,
-revoking every token issued before). ``authenticate`` re-reads the user's row on every request, so
-a ban takes effect at once. The Flask decorator built on it is ``singa.admin.routes.guards.require_user``.
+``{"sub": user id, "typ": user type, "ep": token epoch, "jti": token id, "iat": issued, "exp": expires}``
+and the signature is HMAC-SHA256 of it under ``settings.token_secret``. A token is accepted only
+while it has not expired, its epoch equals the user's current ``token_epoch`` and its id is not in
+``revoked_tokens``. So there are two ways to revoke: one token (a logout: its id is recorded until
+it would have expired) or every token of a user (a logout everywhere, a ban, a password reset by an
+admin: the epoch is bumped). ``authenticate`` re-reads the user's row on every request, so either
+takes effect at once. The Flask decorator built on it is ``singa.admin.routes.guards.require_user``.
 """
 import base64
 import binascii
@@ -63,6 +65,7 @@ class TokenClaims:
     user_type: str
     epoch: int
     expires_at: datetime
+    token_id: uuid.UUID
 
 
 class TokenSigner:
@@ -77,7 +80,7 @@ class TokenSigner:
     def issue(self, user_id: uuid.UUID, user_type: str, epoch: int, now: float | None = None) -> tuple[str, datetime]:
         """Return ``(token, expires_at)``. ``now`` (epoch seconds) is for tests."""
         issued = int(time.time() if now is None else now)
-        claims = {'sub': str(user_id), 'typ': str(user_type), 'ep': int(epoch),
+        claims = {'sub': str(user_id), 'typ': str(user_type), 'ep': int(epoch), 'jti': str(uuid.uuid4()),
                   'iat': issued, 'exp': issued + self._ttl}
         payload = _b64(json.dumps(claims, separators=(',', ':'), sort_keys=True).encode('utf-8'))
         return f'{payload}.{self._sign(payload)}', _utc(claims['exp'])
@@ -91,7 +94,8 @@ class TokenSigner:
             claims = json.loads(_unb64(payload))
             user_id = uuid.UUID(claims['sub'])
             expires = int(claims['exp'])
-            parsed = TokenClaims(user_id, str(claims['typ']), int(claims['ep']), _utc(expires))
+            parsed = TokenClaims(user_id, str(claims['typ']), int(claims['ep']), _utc(expires),
+                                 uuid.UUID(claims['jti']))
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise InvalidTokenError('the token is malformed') from None
         if (time.time() if now is None else now) >= expires:
@@ -103,8 +107,9 @@ class TokenSigner:
 
 
 def authenticate(store: MetaStore, signer: TokenSigner, authorization: str | None,
-                 allowed_types=()) -> UserRecord:
-    """The user an ``Authorization: Bearer <token>`` header stands for, checked against their row now.
+                 allowed_types=()) -> tuple[UserRecord, TokenClaims]:
+    """The user an ``Authorization: Bearer <token>`` header stands for, checked against their row now,
+    and the token's claims.
 
     No header: ``UnauthenticatedError``. A malformed, forged, expired or revoked token, or a banned
     user: ``InvalidTokenError``. A user type outside ``allowed_types`` (empty: any type; SUPERADMIN
@@ -118,7 +123,8 @@ def authenticate(store: MetaStore, signer: TokenSigner, authorization: str | Non
     claims = signer.verify(token.strip())
     with store.transaction() as cur:
         user = users_repo.get_user(cur, claims.user_id)
-    if user is None or user.token_epoch != claims.epoch:
+        revoked = user is not None and users_repo.is_token_revoked(cur, claims.token_id)
+    if user is None or user.token_epoch != claims.epoch or revoked:
         raise InvalidTokenError('the token has been revoked; log in again')
     if user.is_banned:
         raise InvalidTokenError('the user is banned')
@@ -126,7 +132,7 @@ def authenticate(store: MetaStore, signer: TokenSigner, authorization: str | Non
     if allowed and user.user_type != UserType.SUPERADMIN and user.user_type not in allowed:
         raise ForbiddenError(f'a {user.user_type} may not do this; allowed: '
                              f'{", ".join(sorted(allowed | {UserType.SUPERADMIN.value}))}')
-    return user
+    return user, claims
 
 
 def _b64(data: bytes) -> str:

@@ -23,6 +23,8 @@ class AdminContext:
     reconciler: Optional[Any] = None
     inference_jobs: Optional[Any] = None      # singa.admin.services.inference_jobs.InferenceJobService
     model_sandbox: Optional[Any] = None       # where templates are checked (singa.model.inspect)
+    login_throttle: Optional[Any] = None      # singa.admin.services.login_throttle.LoginThrottle
+    idempotency: Optional[Any] = None         # singa.admin.services.idempotency.IdempotencyKeys
 
 
 def admin_context() -> AdminContext:

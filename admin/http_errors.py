@@ -1,10 +1,11 @@
 """The one status table and the one JSON error handler of the admin.
 
 Every error leaves as ``{"error": {"type", "message", ...}}`` (``SingaError.to_dict``) with the
-status below; the client rebuilds the same class from ``type``. Werkzeug's own errors (unknown
-route, wrong method, body over ``MAX_CONTENT_LENGTH``, bad request) are turned into the matching
-``SingaError`` first. Anything unexpected is a 500 with a generic message and a reference; its
-traceback goes to the server log only.
+status below; the client rebuilds the same class from ``type``. An error that says how long to
+wait (``retry_after``: a 429, or a 409 for a request still in progress) also sets ``Retry-After``.
+Werkzeug's own errors (unknown route, wrong method, body over ``MAX_CONTENT_LENGTH``, bad request)
+are turned into the matching ``SingaError`` first. Anything unexpected is a 500 with a generic
+message and a reference; its traceback goes to the server log only.
 """
 import logging
 import uuid
@@ -12,9 +13,9 @@ import uuid
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from singa.errors import (ConflictError, ForbiddenError, InvalidRequestError, MethodNotAllowedError,
-                          NotFoundError, PayloadTooLargeError, ServiceUnavailableError, SingaError,
-                          UnauthenticatedError)
+from singa.errors import (ConflictError, ForbiddenError, IdempotencyKeyReusedError, InvalidRequestError,
+                          MethodNotAllowedError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError,
+                          SingaError, TooManyRequestsError, UnauthenticatedError)
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ STATUS_BY_ERROR: dict[type, int] = {
     ForbiddenError: 403,
     NotFoundError: 404,
     MethodNotAllowedError: 405,
-    ConflictError: 409,
+    ConflictError: 409,             # and RequestInProgressError
     PayloadTooLargeError: 413,
+    IdempotencyKeyReusedError: 422,
+    TooManyRequestsError: 429,
     ServiceUnavailableError: 503,
 }
 ERROR_BY_STATUS: dict[int, type] = {status: cls for cls, status in STATUS_BY_ERROR.items()}
@@ -67,6 +70,8 @@ def handle_error(e: Exception):
         err = SingaError(f'internal server error (reference {reference}); see the admin log')
     response = jsonify({'error': err.to_dict()})
     response.status_code = status
+    if err.retry_after is not None:
+        response.headers['Retry-After'] = str(err.retry_after)
     if isinstance(e, HTTPException) and e.code == 405 and getattr(e, 'valid_methods', None):
         response.headers['Allow'] = ', '.join(e.valid_methods)
     return response

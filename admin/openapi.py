@@ -10,15 +10,30 @@ import re
 
 from flask import Flask
 
+from singa.admin.services.idempotency import KEEP_SECONDS, KEEP_SECRET_SECONDS
 from singa.constants import InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
 
 OPENAPI_VERSION = '3.1.0'
 _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
                401: 'Not logged in, or the token is malformed, forged, expired or revoked',
                403: 'The caller\'s role may not do this', 404: 'No such object, or not visible to the caller',
-               405: 'Method not allowed', 409: 'Conflicts with the current state',
-               413: 'Upload over the size limit', 500: 'Internal error (details only in the server log)',
+               405: 'Method not allowed', 409: 'Conflicts with the current state, or a request with the same '
+                                                  'Idempotency-Key is still being processed (retry after Retry-After)',
+               413: 'Upload over the size limit',
+               422: 'The Idempotency-Key was used for a different request (method, path or body)',
+               429: 'Too many failed logins for the account or from the address; retry after Retry-After',
+               500: 'Internal error (details only in the server log)',
                503: 'A dependency (the database) is unavailable'}
+_RETRY_AFTER = {'Retry-After': {'description': 'Seconds to wait before trying again',
+                                'schema': {'type': 'integer', 'minimum': 1}}}
+IDEMPOTENCY_KEY = {
+    'name': 'Idempotency-Key', 'in': 'header', 'required': False,
+    'schema': {'type': 'string', 'minLength': 1, 'maxLength': 255, 'pattern': '^[!-~]+$'},
+    'description': 'Makes a retry safe: a fresh value (a UUID) per request, the same on its retries. The same '
+                   f'user sending the same key and request again within {KEEP_SECONDS // 3600} hours (a new '
+                   f'prediction key: {KEEP_SECRET_SECONDS // 60} minutes) gets the first answer again (with '
+                   '"Idempotent-Replayed: true") instead of a second run; the same key with another request is '
+                   'a 422. Answers of server failures (5xx) are not kept.'}
 
 _TIME = {'type': 'string', 'format': 'date-time'}
 _NULLABLE_TIME = {'type': ['string', 'null'], 'format': 'date-time'}
@@ -46,6 +61,8 @@ SCHEMAS = {
         resource=_STRING, id=_STRING, field=_STRING, details={'type': 'object'})),
     'Health': _record(service=_STRING, status=_STRING),
     'Token': _record(user_id=_UUID, user_type=_enum(UserType), token=_STRING, expires_at=_TIME),
+    'LoggedOut': _record(user_id=_UUID, everywhere={'type': 'boolean',
+                                                    'description': 'Every token of the user, not just this one'}),
     'User': _record(id=_UUID, email=_STRING, user_type=_enum(UserType), created_at=_TIME, banned_at=_NULLABLE_TIME),
     'Dataset': _record(
         id=_UUID, name=_STRING, task=_enum(Task), size_bytes={'type': 'integer'},
@@ -115,7 +132,8 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
     ``response`` names a schema in ``SCHEMAS`` (an array of it when ``many``); ``binary`` means the
     200 response is ``application/octet-stream``, ``media`` that it is a document of that media
     type (the web admin's pages and assets); ``errors`` lists the statuses the view may answer
-    besides those implied by authentication and input parsing.
+    besides those implied by authentication and input parsing. A view marked ``@idempotent`` takes
+    the ``Idempotency-Key`` header (and may answer 409 and 422 for it).
     """
     def decorate(view):
         roles = getattr(view, 'singa_roles', None)
@@ -124,6 +142,9 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
             statuses |= {401, 403}
         if body is not None or query is not None:
             statuses.add(400)
+        idempotent = getattr(view, 'singa_idempotent', False)
+        if idempotent:
+            statuses |= {400, 409, 422}
         op = {'summary': summary, 'operationId': view.__name__, 'responses': {}}
         text = description
         if roles is not None:
@@ -134,8 +155,9 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
             op['security'] = []
         if text:
             op['description'] = text
-        if query is not None:
-            op['parameters'] = query.parameters()
+        parameters = (query.parameters() if query is not None else []) + ([IDEMPOTENCY_KEY] if idempotent else [])
+        if parameters:
+            op['parameters'] = parameters
         if body is not None:
             op['requestBody'] = {'required': True,
                                  'content': {body.content_type: {'schema': body.schema()}}}
@@ -159,6 +181,14 @@ def _path_schema(rule, name: str) -> dict:
     if type(converter).__name__ == 'IntegerConverter':
         return {'type': 'integer'}
     return _UUID if name.endswith('_id') else {'type': 'string'}
+
+
+def _error_response(status: int, text: str) -> dict:
+    response = {'description': text, 'content': {'application/json': {
+        'schema': {'$ref': '#/components/schemas/Error'}}}}
+    if status in (409, 429):
+        response['headers'] = _RETRY_AFTER
+    return response
 
 
 def build_document(app: Flask) -> dict:
@@ -186,8 +216,7 @@ def build_document(app: Flask) -> dict:
         'paths': paths,
         'components': {
             'schemas': SCHEMAS,
-            'responses': {f'E{status}': {'description': text, 'content': {'application/json': {
-                'schema': {'$ref': '#/components/schemas/Error'}}}} for status, text in _ERROR_TEXT.items()},
+            'responses': {f'E{status}': _error_response(status, text) for status, text in _ERROR_TEXT.items()},
             'securitySchemes': {'bearerAuth': {'type': 'http', 'scheme': 'bearer',
                                                'description': 'The token from POST /tokens'}},
         },

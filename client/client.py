@@ -7,34 +7,43 @@
 
 Every failed call raises the ``SingaError`` subclass the admin raised (``NotFoundError``,
 ``InvalidDatasetError``, ...), rebuilt from the JSON error envelope, with the HTTP status in
-``status_code``; an admin that cannot be reached raises ``ServiceUnavailableError``. Uploads are
-streamed from disk. The client depends only on ``requests`` and on ``singa.constants`` and
-``singa.errors`` of the core.
+``status_code``; an admin that cannot be reached raises ``ServiceUnavailableError``. A request
+whose connection broke or that was answered 502/503/504 is sent again with backoff, within bounds
+(``RetryPolicy``, ``singa.client.retry``); every request that changes something carries an
+``Idempotency-Key`` (a fresh UUID per call, the same on its retries), so a retry never acts twice.
+Uploads are streamed from disk. The client depends only on ``requests`` and on
+``singa.constants`` and ``singa.errors`` of the core.
 """
 import json
 import os
 import time
 import urllib.parse
+import uuid
 from typing import Any, Optional, Union
 
 import requests
 
 from singa.client.multipart import MultipartStream
+from singa.client.retry import RetryPolicy
 from singa.constants import ModelAccessRight
-from singa.errors import ServiceUnavailableError, SingaError
+from singa.errors import ServiceUnavailableError, SingaError, UnauthenticatedError
 
 DEFAULT_HOST = 'localhost'
 DEFAULT_PORT = 3000
+IDEMPOTENCY_HEADER = 'Idempotency-Key'
+SAFE_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 
 
 class Client:
     def __init__(self, admin_host: Optional[str] = None, admin_port: Optional[int] = None, scheme: str = 'http',
-                 timeout: float = 60):
+                 timeout: float = 60, retry: Optional[RetryPolicy] = None):
         """Talk to the admin at ``scheme://admin_host:admin_port``.
 
         When ``admin_host`` or ``admin_port`` is not given, the environment variables
         ``SINGA_ADMIN_HOST`` and ``SINGA_ADMIN_PORT`` are used if set, else ``localhost:3000``.
-        ``timeout`` (seconds) bounds each wait for the admin, not a whole upload.
+        ``timeout`` (seconds) bounds each wait for the admin, not a whole upload. ``retry`` says how
+        often and how long to try a request again (default ``RetryPolicy()``: 6 tries within 30 s;
+        ``RetryPolicy(attempts=1)`` never retries).
         """
         host = admin_host or os.environ.get('SINGA_ADMIN_HOST') or DEFAULT_HOST
         if host in ('0.0.0.0', '::'):        # a bind-everything address: the admin is local
@@ -42,6 +51,7 @@ class Client:
         port = int(admin_port or os.environ.get('SINGA_ADMIN_PORT') or DEFAULT_PORT)
         self.base_url = f'{scheme}://{host}:{port}'
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
         self._token: Optional[str] = None
         self._user: Optional[dict] = None
         self._session = requests.Session()
@@ -55,10 +65,19 @@ class Client:
         self._user = {'id': body['user_id'], 'user_type': body['user_type'], 'expires_at': body['expires_at']}
         return dict(self._user)
 
-    def logout(self) -> None:
-        """Forget the token (tokens expire on their own; a ban revokes them at once)."""
-        self._token = None
-        self._user = None
+    def logout(self, everywhere: bool = False) -> None:
+        """Log out: the admin revokes the token (with ``everywhere``, every token you were given so
+        far: your other sessions end too), and the client forgets it. The client forgets it in any
+        case; an admin that could not be reached raises ``ServiceUnavailableError`` (the token then
+        works until it expires)."""
+        try:
+            if self._token is not None:
+                self._request('DELETE', '/tokens' if everywhere else '/tokens/current')
+        except UnauthenticatedError:
+            pass                    # it no longer works: revoked, expired, or the user is banned
+        finally:
+            self._token = None
+            self._user = None
 
     def get_current_user(self) -> Optional[dict]:
         """The logged-in user as the admin sees them now, or None when not logged in."""
@@ -74,8 +93,23 @@ class Client:
         return self._request('GET', '/users')
 
     def ban_user(self, email: str) -> dict:
-        """Ban a user; their tokens stop working at once."""
+        """Ban a user; their tokens stop working at once and their inference jobs stop answering
+        (private ones refuse their prediction keys, public ones are stopped)."""
         return self._request('DELETE', '/users', json={'email': email})
+
+    def unban_user(self, email: str) -> dict:
+        """Lift a ban: the user may log in again; their live inference jobs take their keys again."""
+        return self._request('POST', '/users/unban', json={'email': email})
+
+    def change_password(self, old_password: str, new_password: str) -> dict:
+        """Change your own password; your tokens keep working (``logout(everywhere=True)`` ends the
+        other sessions)."""
+        return self._request('POST', '/users/me/password', json={'old_password': old_password,
+                                                                'new_password': new_password})
+
+    def reset_password(self, email: str, new_password: str) -> dict:
+        """Admins: set another user's password; their tokens stop working."""
+        return self._request('POST', '/users/password', json={'email': email, 'password': new_password})
 
     # Datasets -------------------------------------------------------------------------------------
 
@@ -291,8 +325,8 @@ class Client:
                 raise ServiceUnavailableError('the inference job has no predictor address yet', resource='predictor')
             headers = {'Authorization': f'Bearer {prediction_key}'} if prediction_key else {}
             try:
-                response = self._session.post(url.rstrip('/') + '/predict', json=body, headers=headers,
-                                              timeout=self.timeout)
+                response = self.retry.run(lambda: self._session.post(url.rstrip('/') + '/predict', json=body,
+                                                                     headers=headers, timeout=self.timeout))
             except (requests.ConnectionError, requests.Timeout) as e:
                 raise ServiceUnavailableError(f'cannot reach the predictor at {url}: {e}', resource='predictor') from e
             if not response.ok:
@@ -312,12 +346,21 @@ class Client:
 
     def _send(self, method: str, path: str, auth: bool = True, headers: Optional[dict] = None,
               **kwargs) -> requests.Response:
+        """Send a request (again, per ``self.retry``, when it may not have arrived); raise the admin's error."""
         headers = dict(headers or {})
+        if method not in SAFE_METHODS:
+            headers.setdefault(IDEMPOTENCY_HEADER, str(uuid.uuid4()))
         if auth and self._token:
             headers['Authorization'] = f'Bearer {self._token}'
+        body = kwargs.get('data')
+
+        def attempt() -> requests.Response:
+            if isinstance(body, MultipartStream):
+                body.rewind()
+            return self._session.request(method, self.base_url + path, headers=headers, timeout=self.timeout,
+                                         **kwargs)
         try:
-            response = self._session.request(method, self.base_url + path, headers=headers, timeout=self.timeout,
-                                             **kwargs)
+            response = self.retry.run(attempt)
         except (requests.ConnectionError, requests.Timeout) as e:
             raise ServiceUnavailableError(f'cannot reach the admin at {self.base_url}: {e}',
                                           resource='admin') from e

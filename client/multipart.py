@@ -1,8 +1,9 @@
 """A ``multipart/form-data`` body that streams its files from disk instead of holding them in memory.
 
 ``requests`` builds multipart bodies in memory (``files=``); this object is passed as ``data=``
-instead. It has a length (so requests sends ``Content-Length`` rather than chunking) and a
-``read()`` that yields the framing and the file contents piece by piece.
+instead. It has a length (so requests sends ``Content-Length`` rather than chunking), a
+``read()`` that yields the framing and the file contents piece by piece, and a ``rewind()``
+for a retry.
 """
 import os
 import uuid
@@ -68,6 +69,13 @@ class MultipartStream:
         out = self._buffer[self._offset:self._offset + size]
         self._offset += len(out)
         return out
+
+    def rewind(self) -> None:
+        """Start again from the first byte (a retry sends the same body, boundary included)."""
+        if self._chunks is not None:
+            self._chunks.close()        # closes a file left open half-read
+        self._chunks = None
+        self._buffer, self._offset = b'', 0
 
 
 def _quote(text: str) -> str:

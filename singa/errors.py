@@ -21,6 +21,12 @@ class SingaError(Exception):
         self.details = details or {}
         self.status_code: Optional[int] = None
 
+    @property
+    def retry_after(self) -> Optional[int]:
+        """Seconds to wait before trying again, when the error says (sent as the ``Retry-After`` header)."""
+        value = self.details.get('retry_after')
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def to_dict(self) -> dict:
         """The body of the error envelope: ``{"type", "message", "resource"?, "id"?, ...}``."""
         body = {'type': type(self).__name__, 'message': self.message}
@@ -76,7 +82,7 @@ class ForbiddenError(SingaError):
     """The caller is known but may not do this."""
 
 
-# 404 / 405 / 409 / 413.
+# 404 / 405 / 409 / 413 / 422.
 class NotFoundError(SingaError):
     """No such object, or one the caller may not see (never tells which)."""
 
@@ -87,6 +93,19 @@ class MethodNotAllowedError(SingaError):
 
 class ConflictError(SingaError):
     """The request clashes with the current state (a duplicate, an object in use, a live job)."""
+
+
+class RequestInProgressError(ConflictError):
+    """A request with the same ``Idempotency-Key`` is still being processed; retry after ``retry_after`` s."""
+
+
+class IdempotencyKeyReusedError(InvalidRequestError):
+    """An ``Idempotency-Key`` sent again with a different request (method, path or body)."""
+
+
+# 429: slow down.
+class TooManyRequestsError(SingaError):
+    """Too many failed attempts (logins) in a short time; ``retry_after`` says how many seconds to wait."""
 
 
 class PayloadTooLargeError(SingaError):

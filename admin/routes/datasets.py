@@ -7,6 +7,7 @@ from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import Field, FormBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import dataset_json, deleted_json
 from singa.admin.routes.uploads import limit_upload, saved_upload
 from singa.admin.services import datasets
@@ -27,6 +28,7 @@ LIST_DATASETS = Query(Field('task', Task, required=False),
            response='Dataset', errors=(413,),
            description='400 (InvalidDatasetError) says what does not match the format; 413 over the size limit.')
 @require_user()
+@idempotent
 def create_dataset():
     ctx = admin_context()
     limit_upload(ctx.settings.max_dataset_bytes)
@@ -57,6 +59,7 @@ def get_dataset(dataset_id: str):
 @operation('Delete a dataset and its file', response='Deleted', errors=(404, 409),
            description='409 while a live train job uses it.')
 @require_user()
+@idempotent
 def delete_dataset(dataset_id: str):
     ctx = admin_context()
     record = datasets.delete_dataset(ctx.meta_store, ctx.settings, current_user(), path_uuid(dataset_id, 'dataset'))

@@ -3,7 +3,7 @@ import functools
 
 from flask import g, request
 
-from singa.admin.auth import authenticate
+from singa.admin.auth import TokenClaims, authenticate
 from singa.admin.context import admin_context
 from singa.constants import UserType
 from singa.meta_store.records import UserRecord
@@ -17,14 +17,15 @@ def require_user(*user_types: UserType):
     """Let the view run only for a logged-in, unbanned user of one of ``user_types`` (any if none).
 
     The user's row is read again on every request, so bans and revoked tokens take effect at once.
-    The view finds the caller with ``current_user()``; the roles are kept on the view for OpenAPI.
+    The view finds the caller with ``current_user()`` (their token with ``current_token()``); the roles
+    are kept on the view for OpenAPI.
     """
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             ctx = admin_context()
-            g.singa_user = authenticate(ctx.meta_store, ctx.signer, request.headers.get('Authorization'),
-                                        user_types)
+            g.singa_user, g.singa_token = authenticate(ctx.meta_store, ctx.signer,
+                                                       request.headers.get('Authorization'), user_types)
             return view(*args, **kwargs)
         wrapper.singa_roles = tuple(user_types) or ANY_USER
         return wrapper
@@ -33,3 +34,8 @@ def require_user(*user_types: UserType):
 
 def current_user() -> UserRecord:
     return g.singa_user
+
+
+def current_token() -> TokenClaims:
+    """The claims of the token the caller sent (its id, for a logout)."""
+    return g.singa_token

@@ -6,7 +6,9 @@ from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import OWNER_QUERY, Field, JsonBody, path_uuid
 from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import inference_job_json, prediction_key_json
+from singa.admin.services.idempotency import KEEP_SECRET_SECONDS
 from singa.admin.services.inference_jobs import NewInferenceJob
 from singa.constants import EnsembleMethod
 from singa.errors import InvalidRequestError
@@ -42,6 +44,7 @@ def _service():
            description='409 while the train job already has a live inference job; 400 when it has not stopped '
                        'or has no trial with saved parameters; 503 when the services cannot start.')
 @require_user()
+@idempotent
 def create_inference_job():
     f = CREATE_INFERENCE_JOB.parse()
     new = NewInferenceJob(app=f['app'], app_version=f['app_version'], budget=f['budget'] or {},
@@ -94,6 +97,7 @@ def stop_inference_job(app: str, app_version: int):
 @operation('Create a prediction key (the key is shown only in this answer)', body=CREATE_KEY,
            response='NewPredictionKey', errors=(404,))
 @require_user()
+@idempotent(keep_seconds=KEEP_SECRET_SECONDS)
 def create_prediction_key(app: str, app_version: int):
     f = CREATE_KEY.parse()
     record, key = _service().create_key(current_user(), app, app_version, f['name'])

@@ -7,6 +7,7 @@ from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import Field, FormBody, Query, path_uuid
 from singa.admin.routes.guards import TEMPLATE_MAKERS, current_user, require_user
+from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import deleted_json, model_json
 from singa.admin.routes.uploads import limit_upload, saved_upload
 from singa.admin.services import models
@@ -34,6 +35,7 @@ LIST_MODELS = Query(Field('task', Task, required=False))
            description='400 (InvalidModelError) when the file does not import, lacks the class, the class is '
                        'not a BaseModel or its knob space is bad; 409 when you already have a template of that name.')
 @require_user(*TEMPLATE_MAKERS)
+@idempotent
 def create_model():
     ctx = admin_context()
     limit_upload(ctx.settings.max_model_bytes)
@@ -78,6 +80,7 @@ def download_model_file(model_id: str):
            description='409 while a live train or inference job uses it; templates that finished jobs used '
                        'are soft-deleted so their trials stay loadable.')
 @require_user(*TEMPLATE_MAKERS)
+@idempotent
 def delete_model(model_id: str):
     ctx = admin_context()
     record = models.delete_model(ctx.meta_store, ctx.settings, current_user(), path_uuid(model_id, 'model'))

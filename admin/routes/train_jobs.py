@@ -7,6 +7,7 @@ from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import OWNER, OWNER_QUERY, Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
+from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import importance_json, train_job_json, trial_json, trial_logs_json
 from singa.admin.services.importance import param_importances
 from singa.admin.services.train_jobs import NewTrainJob
@@ -47,6 +48,7 @@ def _service():
            response='TrainJob', errors=(404, 503),
            description='404 for a dataset or template the caller may not use; 503 when the workers cannot start.')
 @require_user()
+@idempotent
 def create_train_job():
     f = CREATE_TRAIN_JOB.parse()
     new = NewTrainJob(app=f['app'], task=f['task'], train_dataset_id=f['train_dataset_id'],

@@ -5,6 +5,10 @@ template, at most ``max_models`` in all), records the job, its predictor and one
 service per trial (``replicas`` each), publishes what they serve to Redis, then deploys them.
 A train job has at most one live inference job (409). Stopping removes the services, the job's
 Redis keys and its Redis user. Prediction keys are shown once; only their hashes are kept.
+
+A banned owner's jobs stop answering: the predictors of their private jobs lose every key (the
+owner's and the admin's own), and their public jobs, which need no key, are stopped. An unban
+gives the private jobs their keys back; stopped public jobs stay stopped (deploy them again).
 """
 import hashlib
 import hmac
@@ -22,6 +26,7 @@ from singa.constants import (ADMIN_TYPES, ContainerManagerType, EnsembleMethod, 
                              ServiceType)
 from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
+from singa.meta_store import users as users_repo
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
 from singa.queues import ServingChannel, delete_job_user
 
@@ -143,9 +148,11 @@ class InferenceJobService:
         return [(t, models[t.model_id]) for t in chosen]
 
     def publish(self, job_id) -> None:
-        """Write what the job serves to Redis (idempotent: the reconciler repeats it after a Redis loss)."""
+        """Write what the job serves to Redis (idempotent: the reconciler repeats it after a Redis loss).
+        The prediction keys are published only while the owner is not banned."""
         with self.store.transaction() as cur:
             job = inference_jobs.get_inference_job(cur, job_id)
+            owner = users_repo.get_user(cur, job.owner_id)
             train_job = train_jobs.get_train_job(cur, job.train_job_id)
             rows = [s for s in services.list_services(cur, job_id=job_id, service_type=ServiceType.INFERENCE.value)]
             specs, entries = {}, []
@@ -160,7 +167,10 @@ class InferenceJobService:
                 entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
                                 'replicas': service.replicas})
             hashes = [k.key_hash for k in inference_jobs.list_keys(cur, job_id) if k.revoked_at is None]
-        hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
+        if owner is None or owner.is_banned:
+            hashes = []         # a banned owner's job answers no key, not even the admin's own
+        else:
+            hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
         ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
         ServingChannel(self.r, job_id).publish(
             {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
@@ -247,6 +257,26 @@ class InferenceJobService:
         for job in live:
             self.stop_by_id(actor, job.id)
         return [job.id for job in live]
+
+    # -- a banned owner ----------------------------------------------------------------------------
+
+    def withhold_owner(self, actor: UserRecord, owner_id) -> None:
+        """The owner is banned: their private live jobs refuse every key, their public ones are stopped.
+        The predictors check keys in Redis (a key they accepted is trusted for at most 2 s more)."""
+        for job in self._live_jobs_of(owner_id):
+            if job.is_public:
+                self.stop_by_id(actor, job.id)
+            else:
+                self.publish(job.id)
+
+    def restore_owner(self, owner_id) -> None:
+        """The owner is unbanned: their live jobs accept their keys again."""
+        for job in self._live_jobs_of(owner_id):
+            self.publish(job.id)
+
+    def _live_jobs_of(self, owner_id) -> list[InferenceJobRecord]:
+        with self.store.transaction() as cur:
+            return inference_jobs.list_inference_jobs(cur, owner_id=owner_id, statuses=inference_jobs.LIVE)
 
     def clean_up(self, job_id) -> None:
         """Remove every service, queue, key set and the Redis user of an ended inference job."""

@@ -10,6 +10,8 @@ from singa.meta_store.records import EventRecord, from_rows
 
 USER_CREATED = 'user_created'
 USER_BANNED = 'user_banned'
+USER_UNBANNED = 'user_unbanned'
+USER_PASSWORD_CHANGED = 'user_password_changed'
 DATASET_CREATED = 'dataset_created'
 DATASET_DELETED = 'dataset_deleted'
 MODEL_CREATED = 'model_created'

@@ -208,3 +208,24 @@ class PredictionKeyRecord:
     key_hash: str
     created_at: datetime
     revoked_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class LoginFailureRecord:
+    scope: str                          # 'account' or 'address'
+    subject: str                        # the lower-cased email, or the client address
+    failures: int                       # failed logins in a row
+    last_failed_at: datetime
+    locked_until: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class IdempotentRequestRecord:
+    user_id: uuid.UUID
+    key: str
+    fingerprint: str
+    status: Optional[int]               # None while the first request is being processed
+    body: Optional[bytes]
+    content_type: Optional[str]
+    created_at: datetime
+    expires_at: datetime

@@ -17,9 +17,9 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
                    check=True, capture_output=True)
     admin = Client(admin_host=stack['host'], admin_port=stack['port'])
     admin.login(stack['email'], stack['password'])
-    admin.create_user('e2e-dev@example.com', 'password-123', 'MODEL_DEVELOPER')
+    admin.create_user('e2e-dev@example.com', 'amber-walrus-5', 'MODEL_DEVELOPER')
     client = Client(admin_host=stack['host'], admin_port=stack['port'])
-    client.login('e2e-dev@example.com', 'password-123')
+    client.login('e2e-dev@example.com', 'amber-walrus-5')
 
     train = client.create_dataset('wine-train', 'TABULAR_CLASSIFICATION', str(tmp_path / 'wine_train.csv'))
     val = client.create_dataset('wine-val', 'TABULAR_CLASSIFICATION', str(tmp_path / 'wine_val.csv'))
@@ -53,9 +53,9 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
     assert len(client.get_train_jobs_by_user()) == 1
 
     # Another user sees none of it, and gets the same error class the server raised.
-    admin.create_user('e2e-other@example.com', 'password-123', 'APP_DEVELOPER')
+    admin.create_user('e2e-other@example.com', 'amber-walrus-5', 'APP_DEVELOPER')
     other = Client(admin_host=stack['host'], admin_port=stack['port'])
-    other.login('e2e-other@example.com', 'password-123')
+    other.login('e2e-other@example.com', 'amber-walrus-5')
     for call in (lambda: other.get_train_job('wine'), lambda: other.get_trial(best[0]['id']),
                  lambda: other.get_trial_parameters(best[0]['id'])):
         try:

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -249,14 +250,49 @@ def test_errors_read_as_sentences_never_blank_pages(browser_context, stack):
     page.get_by_label('Role').select_option('APP_DEVELOPER')
     page.get_by_role('button', name='Create').click()
     expect(page.get_by_role('status')).to_contain_text('User web-banned@example.com (APP_DEVELOPER) created')
+    banned_row = page.get_by_role('row').filter(has_text='web-banned@example.com')
     page.once('dialog', lambda dialog: dialog.accept())
-    page.get_by_role('row').filter(has_text='web-banned@example.com').get_by_role('button', name='Ban').click()
-    expect(page.get_by_role('row').filter(has_text='web-banned@example.com').get_by_role('button')).to_have_count(0)
+    banned_row.get_by_role('button', name='Ban').click()
+    expect(banned_row.get_by_role('button', name='Unban')).to_be_visible()
     page.get_by_role('button', name='Log out').click()
     page.get_by_label('Email').fill('web-banned@example.com')
     page.get_by_label('Password').fill('web-password-3')
     page.get_by_role('button', name='Log in').click()
     expect(page.get_by_role('alert')).to_contain_text('Login refused: this user is banned.')
+
+    # Unbanned, the user logs in again; a refused new password says why; the changed one works.
+    web.login(stack['email'], stack['password'])
+    web.goto('/web/users')
+    banned_row.get_by_role('button', name='Unban').click()
+    expect(banned_row.get_by_role('button', name='Ban')).to_be_visible()
+    banned_row.get_by_role('button', name='Reset password').click()
+    expect(page.get_by_label('New password for web-banned@example.com')).to_be_focused()
+    web.shot('users_reset')
+    page.get_by_role('button', name='Cancel').click()
+    page.get_by_role('button', name='Log out').click()
+    web.login('web-banned@example.com', 'web-password-3')
+    web.goto('/web/account')
+    page.get_by_label('Current password').fill('web-password-3')
+    page.get_by_label('New password', exact=True).fill('password1')
+    page.get_by_label('New password again').fill('password1')
+    page.get_by_role('button', name='Change password').click()
+    expect(page.get_by_role('alert')).to_contain_text('The request was refused: the password is too easy to guess')
+    page.get_by_label('New password', exact=True).fill('kangaroo-lamp-71')
+    page.get_by_label('New password again').fill('kangaroo-lamp-71')
+    page.get_by_role('button', name='Change password').click()
+    expect(page.get_by_role('status')).to_contain_text('Your password is changed')
+    web.shot('account')
+    # Logging out revokes the token on the admin, not only in this browser.
+    token = page.evaluate("JSON.parse(localStorage.getItem('singa.session')).token")
+    page.get_by_role('button', name='Log out', exact=True).click()
+    expect(page).to_have_url(re.compile(r'/web/login$'))
+    deadline = time.monotonic() + 10
+    while page.request.get(stack['url'] + '/users/me', headers={'Authorization': f'Bearer {token}'}).status != 401:
+        assert time.monotonic() < deadline, 'the token still works after logging out'
+        page.wait_for_timeout(100)
+    web.login('web-banned@example.com', 'kangaroo-lamp-71')
+    page.get_by_role('button', name='Log out').click()
+    expect(page).to_have_url(re.compile(r'/web/login$'))
     web.login(stack['email'], stack['password'])
 
     page.goto(stack['url'] + '/web/no/such/page')

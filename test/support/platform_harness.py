@@ -10,7 +10,7 @@ from singa.admin.app import create_app
 from singa.container.local_process import ProcessContainerManager
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'examples')
-PASSWORD = 'password-123'
+PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
 
 
 class Platform:

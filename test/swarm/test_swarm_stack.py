@@ -78,8 +78,8 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
 
     # 2. train, killing a worker mid-trial
     admin = stack.client()
-    admin.create_user('dev@example.com', 'password-123', 'MODEL_DEVELOPER')
-    dev = stack.client('dev@example.com', 'password-123')
+    admin.create_user('dev@example.com', 'amber-walrus-5', 'MODEL_DEVELOPER')
+    dev = stack.client('dev@example.com', 'amber-walrus-5')
     train = dev.create_dataset('wine-train', 'TABULAR_CLASSIFICATION', str(wine / 'wine_train.csv'))
     val = dev.create_dataset('wine-val', 'TABULAR_CLASSIFICATION', str(wine / 'wine_val.csv'))
     slow = dev.create_model('slow-tree', 'TABULAR_CLASSIFICATION', str(TEMPLATES / 'slow_tree.py'), 'SlowTree')
@@ -143,7 +143,7 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     stack.stop()
     assert stack.leftovers() == {'services': [], 'containers': []}
     assert stack.start()['password'] == printed['password']
-    again = stack.client('dev@example.com', 'password-123')
+    again = stack.client('dev@example.com', 'amber-walrus-5')
     assert sorted(d['name'] for d in again.get_datasets()) == ['wine-train', 'wine-val']
     assert again.get_train_job('wine')['trials_completed'] == 2 * BUDGET
     seen = '\n'.join(watch.stop())

@@ -30,6 +30,8 @@ def test_a_token_carries_the_user_and_expires():
     token, expires_at = signer.issue(user_id, 'ADMIN', epoch=3)
     claims = signer.verify(token)
     assert (claims.user_id, claims.user_type, claims.epoch, claims.expires_at) == (user_id, 'ADMIN', 3, expires_at)
+    # Each token has an id of its own, by which a logout revokes just that one.
+    assert claims.token_id != signer.verify(signer.issue(user_id, 'ADMIN', epoch=3)[0]).token_id
     with pytest.raises(InvalidTokenError, match='expired'):
         signer.verify(token, now=time.time() + 61)
 

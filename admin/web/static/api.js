@@ -29,6 +29,8 @@ export class ApiError extends Error {
       case 404: return ['Not found', `${this.message}: it does not exist, or it is not yours to see.`];
       case 409: return ['Conflict', this.message];
       case 413: return ['Too large', this.message];
+      case 422: return ['The request was refused', this.message];
+      case 429: return ['Too many attempts', `${this.message}.`];
       case 503: return ['Unavailable', this.message];
       default: return [this.status >= 500 ? 'The server failed' : `Error ${this.status}`, this.message];
     }
@@ -47,6 +49,17 @@ export function session() {
 
 export function saveSession(value) { localStorage.setItem(SESSION_KEY, JSON.stringify(value)); }
 export function clearSession() { localStorage.removeItem(SESSION_KEY); }
+
+/** Log out: forget the token here at once, and ask the admin to revoke it (every token of the user
+ * with `everywhere`). The request is sent with keepalive, so it completes even as the page moves on
+ * to the login page; an admin out of reach leaves the token to expire on its own. */
+export function logout({ everywhere = false } = {}) {
+  const headers = authHeaders();
+  clearSession();
+  if (!headers.Authorization) return;
+  fetch(everywhere ? '/tokens' : '/tokens/current', { method: 'DELETE', headers, keepalive: true, credentials: 'omit' })
+    .catch(() => { /* out of reach: nothing more to do here */ });
+}
 
 function authHeaders() {
   const s = session();

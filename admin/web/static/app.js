@@ -1,6 +1,6 @@
 // The web admin's entry: picks the page for the path, checks the login, draws the navigation, and
 // catches every error so that none leaves a blank page.
-import { ApiError, api, clearSession, session } from './api.js';
+import { ApiError, api, clearSession, logout, session } from './api.js';
 import { errorBox, fill, h, loginHref } from './dom.js';
 
 const ADMIN_TYPES = ['SUPERADMIN', 'ADMIN'];
@@ -21,6 +21,7 @@ const ROUTES = [
   [/^\/web\/inference-jobs\/new$/, './pages/inference_jobs.js', 'newInferenceJobPage'],
   [/^\/web\/inference-jobs\/([^/]+)\/(-?\d+)$/, './pages/inference_job.js', 'inferenceJobPage'],
   [/^\/web\/users$/, './pages/users.js', 'usersPage'],
+  [/^\/web\/account$/, './pages/account.js', 'accountPage'],
 ];
 
 const NAV = [
@@ -39,8 +40,9 @@ function drawNav(user) {
   if (!user) { fill(nav); fill(who); return; }
   fill(nav, h('ul', {}, NAV.filter(([, , show]) => !show || show(user)).map(([href, label]) => h('li', {},
     h('a', { href, 'aria-current': location.pathname.startsWith(href) ? 'page' : null }, label)))));
-  fill(who, h('span', {}, `${user.email} (${user.user_type})`), ' ',
-    h('button', { type: 'button', class: 'link', onclick: () => { clearSession(); location.assign('/web/login'); } },
+  fill(who, h('a', { href: '/web/account', title: 'Your account: password, sessions' },
+    `${user.email} (${user.user_type})`), ' ',
+    h('button', { type: 'button', class: 'link', onclick: () => { logout(); location.assign('/web/login'); } },
       'Log out'));
 }
 

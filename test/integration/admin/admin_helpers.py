@@ -12,7 +12,7 @@ from singa.admin.services import users as users_service
 from singa.constants import UserType
 from singa.meta_store import users as users_repo
 
-PASSWORD = 'password-123'
+PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
 # Small limits keep the oversized-upload tests cheap.
 MAX_DATASET_BYTES = 256 << 10
 MAX_MODEL_BYTES = 64 << 10

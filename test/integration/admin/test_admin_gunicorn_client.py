@@ -1,55 +1,20 @@
 """The real thing: the admin under gunicorn (two workers seeding at once), driven by ``Client`` over HTTP."""
-import os
-import subprocess
-import sys
-import time
+import http.client
+import json
 import uuid
 
 import pytest
 import requests
 
 from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE
-from singa.client import Client
+from singa.admin.services.login_throttle import ACCOUNT, ADDRESS
+from singa.client import Client, RetryPolicy
 from singa.errors import (ConflictError, InvalidDatasetError, InvalidModelError, InvalidRequestError,
-                          InvalidTokenError, NotFoundError, ServiceUnavailableError, UnauthenticatedError)
+                          InvalidTokenError, NotFoundError, ServiceUnavailableError, TooManyRequestsError,
+                          UnauthenticatedError)
 from singa.local.servers import free_port
 
-
-@pytest.fixture
-def admin_server(base_env, meta_store, tmp_path):
-    port = free_port()
-    env = dict(os.environ, **base_env, SINGA_STORAGE_DIR=str(tmp_path / 'storage'), SINGA_ADMIN_PORT=str(port))
-    log = open(tmp_path / 'gunicorn.log', 'wb')
-    proc = subprocess.Popen([sys.executable, '-m', 'gunicorn', '--workers', '2', '--bind', f'127.0.0.1:{port}',
-                             '--graceful-timeout', '5', '--no-control-socket', 'singa.admin.app:create_app()'],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp_path))
-    try:
-        _wait_healthy(f'http://127.0.0.1:{port}/health', proc, tmp_path / 'gunicorn.log')
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-    served = (tmp_path / 'gunicorn.log').read_text()
-    assert 'internal error' not in served, served[-3000:]      # no 500 answered over HTTP either
-
-
-def _wait_healthy(url, proc, log_path, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f'gunicorn exited: {log_path.read_text()[-3000:]}')
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):    # not listening yet, or no worker booted yet
-            pass
-        time.sleep(0.1)
-    pytest.fail(f'the admin did not become healthy: {log_path.read_text()[-3000:]}')
+STRONG_PASSWORD = 'correct horse battery staple'
 
 
 def test_client_against_the_admin_under_gunicorn(admin_server, base_env, tmp_path, monkeypatch):
@@ -58,14 +23,14 @@ def test_client_against_the_admin_under_gunicorn(admin_server, base_env, tmp_pat
     assert boss.get_current_user() is None
     me = boss.login(base_env['SINGA_SUPERADMIN_EMAIL'], base_env['SINGA_SUPERADMIN_PASSWORD'])
     assert me['user_type'] == 'SUPERADMIN' and boss.get_current_user()['id'] == me['id']
-    boss.create_user('dev@example.com', 'dev-password', 'MODEL_DEVELOPER')
+    boss.create_user('dev@example.com', 'violet-canyon-88', 'MODEL_DEVELOPER')
     with pytest.raises(ConflictError) as conflict:
-        boss.create_user('dev@example.com', 'dev-password', 'MODEL_DEVELOPER')
+        boss.create_user('dev@example.com', 'violet-canyon-88', 'MODEL_DEVELOPER')
     assert conflict.value.status_code == 409 and conflict.value.field == 'email'
     assert sorted(u['email'] for u in boss.get_users()) == ['dev@example.com', 'superadmin@singaauto']
 
     dev = Client('127.0.0.1', admin_server)
-    dev.login('dev@example.com', 'dev-password')
+    dev.login('dev@example.com', 'violet-canyon-88')
     csv_path = tmp_path / 'train.csv'
     csv_path.write_bytes(CLASSIFICATION_CSV)
     dataset = dev.create_dataset('train', 'TABULAR_CLASSIFICATION', str(csv_path))
@@ -103,7 +68,7 @@ def test_client_against_the_admin_under_gunicorn(admin_server, base_env, tmp_pat
         dev.get_current_user()
     assert revoked.value.status_code == 401
     with pytest.raises(UnauthenticatedError):
-        dev.login('dev@example.com', 'dev-password')
+        dev.login('dev@example.com', 'violet-canyon-88')
     assert boss.delete_dataset(dataset['id']) == {'id': dataset['id'], 'deleted': True}
     assert boss.delete_model(model['id'])['deleted'] is True
     boss.logout()
@@ -112,4 +77,68 @@ def test_client_against_the_admin_under_gunicorn(admin_server, base_env, tmp_pat
 
 def test_an_admin_that_cannot_be_reached_is_service_unavailable():
     with pytest.raises(ServiceUnavailableError):
-        Client('127.0.0.1', free_port(), timeout=2).login('a@b.c', 'password')
+        Client('127.0.0.1', free_port(), timeout=2, retry=RetryPolicy(attempts=2)).login('a@b.c', 'password')
+
+
+def _login_from(port: int, source: str, email: str, password: str) -> tuple[int, dict, dict]:
+    """POST /tokens over a new connection from the loopback address ``source``."""
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request('POST', '/tokens', body=json.dumps({'email': email, 'password': password}),
+                     headers={'Content-Type': 'application/json'})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_accounts_under_gunicorn(admin_server, base_env):
+    """Throttling seen by every gunicorn process, logout, password change and unban, over HTTP."""
+    boss = Client('127.0.0.1', admin_server)
+    boss.login(base_env['SINGA_SUPERADMIN_EMAIL'], base_env['SINGA_SUPERADMIN_PASSWORD'])
+    with pytest.raises(InvalidRequestError, match='too easy to guess') as weak:
+        boss.create_user('dev@example.com', 'password1', 'MODEL_DEVELOPER')
+    assert weak.value.status_code == 400 and weak.value.field == 'password'
+    boss.create_user('dev@example.com', 'violet-canyon-88', 'MODEL_DEVELOPER')
+
+    # Each failed login on a connection of its own, spread over gunicorn's two worker processes.
+    for _ in range(ACCOUNT.free_failures + 1):
+        assert _login_from(admin_server, '127.0.0.2', 'dev@example.com', 'wrong-password')[0] == 401
+    status, headers, body = _login_from(admin_server, '127.0.0.3', 'dev@example.com', 'violet-canyon-88')
+    assert status == 429 and body['error']['type'] == 'TooManyRequestsError'
+    assert 0 < int(headers['Retry-After']) <= ACCOUNT.first_lock_seconds
+    with pytest.raises(TooManyRequestsError) as locked:
+        Client('127.0.0.1', admin_server).login('dev@example.com', 'violet-canyon-88')
+    assert locked.value.status_code == 429 and 0 < locked.value.retry_after <= ACCOUNT.first_lock_seconds
+    # Per address: failures on many accounts from one address lock that address only.
+    for i in range(ADDRESS.free_failures + 1):
+        assert _login_from(admin_server, '127.0.0.4', f'user{i}@example.com', 'guess')[0] == 401
+    assert _login_from(admin_server, '127.0.0.4', 'superadmin@singaauto', 'guess')[0] == 429
+    assert _login_from(admin_server, '127.0.0.5', base_env['SINGA_SUPERADMIN_EMAIL'],
+                       base_env['SINGA_SUPERADMIN_PASSWORD'])[0] == 200
+
+    # An admin's reset unlocks the account; the user changes the password, then logs out.
+    boss.reset_password('dev@example.com', 'kangaroo-lamp-71')
+    dev = Client('127.0.0.1', admin_server)
+    dev.login('dev@example.com', 'kangaroo-lamp-71')
+    dev.change_password('kangaroo-lamp-71', STRONG_PASSWORD)
+    token = dev._token
+    assert requests.get(f'http://127.0.0.1:{admin_server}/users/me', headers={'Authorization': f'Bearer {token}'},
+                        timeout=5).status_code == 200
+    dev.logout()
+    assert dev.get_current_user() is None
+    revoked = requests.get(f'http://127.0.0.1:{admin_server}/users/me',
+                           headers={'Authorization': f'Bearer {token}'}, timeout=5)
+    assert revoked.status_code == 401 and 'revoked' in revoked.json()['error']['message']
+
+    # Ban, then unban: the user logs in again.
+    boss.ban_user('dev@example.com')
+    with pytest.raises(UnauthenticatedError, match='banned'):
+        dev.login('dev@example.com', STRONG_PASSWORD)
+    assert boss.unban_user('dev@example.com')['banned_at'] is None
+    dev.login('dev@example.com', STRONG_PASSWORD)
+    other = Client('127.0.0.1', admin_server)
+    other.login('dev@example.com', STRONG_PASSWORD)
+    dev.logout(everywhere=True)
+    with pytest.raises(InvalidTokenError):
+        other.get_current_user()

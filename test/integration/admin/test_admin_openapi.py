@@ -53,3 +53,28 @@ def test_answers_match_their_documented_schemas(api, app_dev, model_dev):
     check('Health', api.get('/health').get_json())
     check('Error', api.get('/datasets/nope', app_dev).get_json())
     check('Error', api.post('/users', app_dev, json={}).get_json())
+    check('LoggedOut', api.delete('/tokens/current', app_dev).get_json())
+
+
+# Routes that change something and are safe to repeat as they are, so they take no Idempotency-Key.
+REPEATABLE = {('/tokens', 'POST'), ('/tokens', 'DELETE'), ('/tokens/current', 'DELETE'), ('/users', 'DELETE'),
+              ('/users/unban', 'POST'), ('/actions/stop_all_jobs', 'POST'),
+              ('/train_jobs/{app}/{app_version}/stop', 'POST'), ('/inference_jobs/{app}/{app_version}/stop', 'POST'),
+              ('/inference_jobs/{app}/{app_version}/predict', 'POST'),
+              ('/inference_jobs/{app}/{app_version}/keys/{key_id}', 'DELETE')}
+
+
+def test_every_route_that_changes_something_is_safe_to_retry(api):
+    paths = api.get('/openapi.json').get_json()['paths']
+    keyed, plain = set(), set()
+    for path, item in paths.items():
+        for method, op in item.items():
+            if method in HTTP_METHODS - {'get'}:
+                names = {p['name'] for p in op.get('parameters', [])}
+                (keyed if 'Idempotency-Key' in names else plain).add((path, method.upper()))
+    assert plain == REPEATABLE
+    assert {('/users', 'POST'), ('/datasets', 'POST'), ('/users/me/password', 'POST')} <= keyed
+    for path, method in keyed:
+        assert {'409', '422'} <= set(paths[path][method.lower()]['responses'])
+    assert '429' in paths['/tokens']['post']['responses']
+    assert 'Retry-After' in api.get('/openapi.json').get_json()['components']['responses']['E429']['headers']

@@ -76,14 +76,14 @@ def test_a_token_of_a_user_no_longer_there_is_401(api, model_dev):
 # Creating users ---------------------------------------------------------------------------------
 
 def test_superadmin_creates_an_admin_who_creates_developers(api, superadmin):
-    response = api.post('/users', superadmin, json={'email': 'Boss@Example.com', 'password': 'long-enough',
+    response = api.post('/users', superadmin, json={'email': 'Boss@Example.com', 'password': 'quiet-harbour-17',
                                                     'user_type': 'ADMIN'})
     assert response.status_code == 200
     created = response.get_json()
     assert created['email'] == 'boss@example.com' and created['user_type'] == 'ADMIN'
-    boss = login(api, 'boss@example.com', 'long-enough').get_json()['token']
+    boss = login(api, 'boss@example.com', 'quiet-harbour-17').get_json()['token']
     for user_type in ('MODEL_DEVELOPER', 'APP_DEVELOPER'):
-        response = api.post('/users', token=boss, json={'email': f'{user_type}@x.io', 'password': 'long-enough',
+        response = api.post('/users', token=boss, json={'email': f'{user_type}@x.io', 'password': 'quiet-harbour-17',
                                                         'user_type': user_type})
         assert response.status_code == 200, response.get_json()
     with api.ctx.meta_store.transaction() as cur:
@@ -91,13 +91,13 @@ def test_superadmin_creates_an_admin_who_creates_developers(api, superadmin):
 
 
 def test_only_a_superadmin_creates_admins_and_nobody_a_superadmin(api, superadmin, admin_user):
-    body = {'email': 'new@example.com', 'password': 'long-enough', 'user_type': 'ADMIN'}
+    body = {'email': 'new@example.com', 'password': 'quiet-harbour-17', 'user_type': 'ADMIN'}
     error_of(api.post('/users', admin_user, json=body), 403, 'ForbiddenError', field='user_type')
     error_of(api.post('/users', superadmin, json=dict(body, user_type='SUPERADMIN')), 403, 'ForbiddenError')
 
 
 def test_developers_may_not_create_users(api, model_dev, app_dev):
-    body = {'email': 'new@example.com', 'password': 'long-enough', 'user_type': 'APP_DEVELOPER'}
+    body = {'email': 'new@example.com', 'password': 'quiet-harbour-17', 'user_type': 'APP_DEVELOPER'}
     for user in (model_dev, app_dev):
         error_of(api.post('/users', user, json=body), 403, 'ForbiddenError')
     error_of(api.post('/users', json=body), 401, 'UnauthenticatedError')
@@ -114,13 +114,13 @@ def test_developers_may_not_create_users(api, model_dev, app_dev):
     ({'admin': True}, 'admin'),
 ])
 def test_user_bodies_are_checked(api, admin_user, change, field):
-    body = {'email': 'new@example.com', 'password': 'long-enough', 'user_type': 'APP_DEVELOPER'}
+    body = {'email': 'new@example.com', 'password': 'quiet-harbour-17', 'user_type': 'APP_DEVELOPER'}
     body.update(change)
     error_of(api.post('/users', admin_user, json=body), 400, 'InvalidRequestError', field=field)
 
 
 def test_a_taken_email_is_409(api, admin_user, model_dev):
-    body = {'email': 'DEV@example.com', 'password': 'long-enough', 'user_type': 'APP_DEVELOPER'}
+    body = {'email': 'DEV@example.com', 'password': 'quiet-harbour-17', 'user_type': 'APP_DEVELOPER'}
     error_of(api.post('/users', admin_user, json=body), 409, 'ConflictError', field='email')
 
 
@@ -147,7 +147,7 @@ def test_a_ban_revokes_the_users_tokens_at_once(api, admin_user, app_dev):
 
 
 def test_ban_rules(api, superadmin, admin_user, model_dev):
-    other_admin = api.post('/users', superadmin, json={'email': 'a2@example.com', 'password': 'long-enough',
+    other_admin = api.post('/users', superadmin, json={'email': 'a2@example.com', 'password': 'quiet-harbour-17',
                                                        'user_type': 'ADMIN'}).get_json()
     error_of(api.delete('/users', admin_user, json={'email': other_admin['email']}), 403, 'ForbiddenError')
     error_of(api.delete('/users', admin_user, json={'email': 'admin@example.com'}), 403, 'ForbiddenError')

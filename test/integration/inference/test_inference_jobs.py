@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from platform_harness import EXAMPLES, Platform
+from platform_harness import EXAMPLES, PASSWORD, Platform
 from singa.admin import auth
 from singa.admin.services.deployer import container_service_of
 from psycopg2.extras import execute_values
@@ -318,3 +318,42 @@ def test_deploy_refuses_unfinished_and_unknown_jobs(platform, iris, tmp_path):
         error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'iris', **body})['error']
         assert error['field'] == field
     platform.call('POST', '/train_jobs/iris/-1/stop', dev)
+
+
+def test_a_banned_owners_predictors_stop_answering_and_an_unban_restores_them(platform, trained, iris):
+    """A ban withdraws the owner's prediction keys from their running predictor (a republish after a
+    Redis loss keeps them withdrawn) and stops their public jobs; an unban gives the keys back."""
+    dev = trained
+    job = _deploy(platform, dev)
+    url, owner = job['predictor_url'], {'user_id': job['owner_id']}
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={'name': 'app'})['key']
+    queries, _ = _rows(iris['test'])
+
+    def status_with_key():
+        return requests.post(url + '/predict', json={'query': queries[0]}, headers={'Authorization': f'Bearer {key}'},
+                             timeout=10).status_code
+
+    assert status_with_key() == 200
+    admin = platform.make_user('boss', 'ADMIN')
+    platform.call('DELETE', '/users', admin, json={'email': 'dev@example.com'})
+    platform.wait_for(lambda: status_with_key() == 401, timeout=10, what='the banned key refused')
+    assert platform.call('GET', '/inference_jobs/iris/-1', admin, query_string=owner)['status'] == 'RUNNING'
+    # A private job keeps running, answering no key, not even after the reconciler republishes it.
+    platform.ctx.inference_jobs.publish(job['id'])
+    assert status_with_key() == 401
+    platform.call('POST', '/users/unban', admin, json={'email': 'dev@example.com'})
+    platform.wait_for(lambda: status_with_key() == 200, timeout=10, what='the key accepted again')
+
+    # A public job needs no key: a ban stops it.
+    platform.tokens[dev] = platform.call('POST', '/tokens', json={'email': 'dev@example.com',
+                                                                 'password': PASSWORD})['token']
+    platform.call('POST', '/inference_jobs/iris/-1/stop', dev)
+    public = _deploy(platform, dev, is_public=True)
+    assert requests.post(public['predictor_url'] + '/predict', json={'query': queries[0]}, timeout=10).ok
+    platform.call('DELETE', '/users', admin, json={'email': 'dev@example.com'})
+    stopped = platform.call('GET', '/inference_jobs/iris/-1', admin, query_string=owner)
+    assert stopped['id'] == public['id'] and stopped['status'] == 'STOPPED'
+    assert not platform.live_services(public['id'])
+    with pytest.raises(requests.ConnectionError):
+        requests.post(public['predictor_url'] + '/predict', json={'query': queries[0]}, timeout=2)
+
