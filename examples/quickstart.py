@@ -1,6 +1,9 @@
 """The main job of SingaAuto, end to end, against a running platform (``scripts/quickstart.sh`` runs it).
 
-    python -m examples.quickstart --admin http://127.0.0.1:3000 --password ... [--minutes 3]
+    SINGA_SUPERADMIN_PASSWORD=... python -m examples.quickstart --admin http://127.0.0.1:3000 [--minutes 3]
+
+The superadmin's password comes from the environment (``SINGA_SUPERADMIN_PASSWORD``), or is asked
+for on a terminal: never from the command line, where any local user could read it in ``ps``.
 
 1. logs in as the superadmin and creates (or reuses) a model developer;
 2. builds the digits dataset (8x8 images as 64 pixel columns) from scikit-learn's copy, and uploads
@@ -11,11 +14,14 @@
 5. deploys the best trial of each template behind one predictor;
 6. sends the held-out test split to the predictor and prints the ensemble's accuracy next to each
    template's best validation score and its own test accuracy.
-The platform is left running; the URLs and credentials are printed at the end.
+The platform is left running; its URLs and an example ``curl`` (a real test row) are printed at
+the end.
 """
 import argparse
 import csv
+import getpass
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -40,14 +46,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--admin', default='http://127.0.0.1:3000', help='the admin URL')
     parser.add_argument('--email', default='superadmin@singaauto')
-    parser.add_argument('--password', required=True, help="the superadmin's password")
     parser.add_argument('--minutes', type=float, default=3.0, help='the time budget of the train job')
     parser.add_argument('--app', default='digits')
     args = parser.parse_args()
 
     url = urllib.parse.urlparse(args.admin)
     superadmin = Client(admin_host=url.hostname, admin_port=url.port, scheme=url.scheme)
-    superadmin.login(args.email, args.password)
+    superadmin.login(args.email, superadmin_password())
     client = Client(admin_host=url.hostname, admin_port=url.port, scheme=url.scheme)
     try:
         client.login(*DEVELOPER)
@@ -55,13 +60,14 @@ def main() -> None:
         superadmin.create_user(DEVELOPER[0], DEVELOPER[1], 'MODEL_DEVELOPER')
         client.login(*DEVELOPER)
 
-    data_dir = tempfile.mkdtemp(prefix='singa-quickstart-')
-    subprocess.run([sys.executable, '-m', 'examples.datasets.build', '--out', data_dir, 'digits'], cwd=REPO,
-                   check=True, capture_output=True)
-    split = {s: os.path.join(data_dir, f'digits_{s}.csv') for s in ('train', 'val', 'test')}
-    step('uploading the digits dataset (train and validation splits)')
-    train = client.create_dataset('digits-train', TASK, split['train'])
-    val = client.create_dataset('digits-val', TASK, split['val'])
+    with tempfile.TemporaryDirectory(prefix='singa-quickstart-') as data_dir:
+        subprocess.run([sys.executable, '-m', 'examples.datasets.build', '--out', data_dir, 'digits'], cwd=REPO,
+                       check=True, capture_output=True)
+        split = {s: os.path.join(data_dir, f'digits_{s}.csv') for s in ('train', 'val', 'test')}
+        step('uploading the digits dataset (train and validation splits)')
+        train = client.create_dataset('digits-train', TASK, split['train'])
+        val = client.create_dataset('digits-val', TASK, split['val'])
+        queries, labels = read_test_split(split['test'])
     print(f'    {train["stat"]["rows"]} training rows, {val["stat"]["rows"]} validation rows, '
           f'{train["stat"]["class_count"]} classes')
 
@@ -93,7 +99,6 @@ def main() -> None:
     key = client.create_prediction_key(args.app, job['app_version'], name='quickstart')['key']
 
     step('asking the predictor about the held-out test split')
-    queries, labels = read_test_split(split['test'])
     answer = client.predict(args.app, queries, job['app_version'], prediction_key=key,
                             predictor_url=inference['predictor_url'], details=True)
     report(job, answer, labels)
@@ -101,9 +106,20 @@ def main() -> None:
     print('\nSingaAuto keeps running:')
     print(f'  admin:      {args.admin}   (superadmin {args.email})')
     print(f'  predictor:  {inference["predictor_url"]}/predict   (header "Authorization: Bearer {key}")')
-    print(f'  example:    curl -s -X POST {inference["predictor_url"]}/predict -H "Authorization: Bearer {key}" '
-          "-H 'Content-Type: application/json' -d '{\"query\": {\"pixel_0_0\": 0}}'")
+    body = json.dumps({'query': queries[0]}, separators=(',', ':'))
+    print(f'  example:    (the first test row, all {len(queries[0])} features; a query lacking any gets a 400)')
+    print(f'    curl -s -X POST {inference["predictor_url"]}/predict -H "Authorization: Bearer {key}" '
+          f"-H 'Content-Type: application/json' -d '{body}'")
     print('  stop it:    scripts/quickstart.sh --down')
+
+
+def superadmin_password() -> str:
+    password = os.environ.get('SINGA_SUPERADMIN_PASSWORD')
+    if password:
+        return password
+    if sys.stdin.isatty():
+        return getpass.getpass("the superadmin's password: ")
+    sys.exit("set SINGA_SUPERADMIN_PASSWORD to the superadmin's password (singa up prints it)")
 
 
 def step(text: str) -> None:

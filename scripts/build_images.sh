@@ -22,7 +22,14 @@
 #
 # Caches (in $SINGA_BUILD_CACHE, default <repo>/.singa, git-ignored): the imported OS image, the
 # wheelhouses and .deb sets keyed by a hash of what they were made from, Docker's layer cache.
-# A second run with nothing changed takes seconds.
+# A second run with nothing changed takes seconds. The build stage of a multi-stage Dockerfile is
+# tagged singa-build-cache:ROLE, so that it stays cached without being a dangling image.
+#
+# No dangling images are left behind: every image this cache's builds tagged is listed in
+# $SINGA_BUILD_CACHE/images; after a build, those no longer tagged (replaced by the build) are
+# removed, with their intermediate layers, unless something still uses them (a container, or an
+# image built FROM them), in which case a later build tries again. Only those images are removed,
+# never others (not even images built FROM ours, which inherit the label singa.built-by).
 #
 # --only ROLE (repeatable) builds ROLE and what it is built FROM (cheap when cached).
 # --no-torch skips singa-worker-torch. Logs of every step: $SINGA_BUILD_CACHE/logs/.
@@ -40,6 +47,7 @@ BUILD_TOOLS=(pip setuptools wheel)
 PG_PACKAGES=(postgresql)
 REDIS_PACKAGES=(redis-server)
 ALL_ROLES=(base admin worker worker-torch predictor postgres redis)
+STAGE_REPO=singa-build-cache    # the tagged build stages: singa-build-cache:ROLE
 # Bump when the way caches are filled changes, so old caches are not reused.
 FILL_VERSION=1
 
@@ -181,11 +189,16 @@ resolve_base_image() {
 
 # ----------------------------------------------------------------------------- fetch containers
 # fetch_run ARGS...: `docker run` in the base image with the network and the host's package
-# sources (pip configuration, local indexes, CA bundle, proxies), removed afterwards.
+# sources (pip configuration, local indexes, CA bundle, proxies), removed afterwards. The pip
+# settings and proxies go in a private environment file, not on docker's command line.
 fetch_run() {
     local -a sources
-    mapfile -t sources < <(support pip-docker-args)
-    docker run --rm --network host "${sources[@]}" "$@"
+    local env_file rc=0
+    env_file=$(mktemp "$CACHE/fetch-env.XXXXXX")
+    mapfile -t sources < <(support pip-docker-args "$env_file")
+    docker run --rm --network host "${sources[@]}" "$@" || rc=$?
+    rm -f "$env_file"
+    return "$rc"
 }
 
 # cached_dir KIND KEY FILL_FUNCTION: sets CACHED_DIR to $CACHE/KIND/KEY, filled by
@@ -242,19 +255,49 @@ fill_debs() {
 
 # ----------------------------------------------------------------------------- builds
 # build_image ROLE CONTEXT [BUILD ARGS...]: docker build of dockerfiles/ROLE.Dockerfile with the
-# network off, tagged singa-ROLE:VERSION and :latest. The image the tag named before, if now
-# unused, is removed so rebuilds do not pile up dangling images.
+# network off, tagged singa-ROLE:VERSION and :latest. A Dockerfile with a stage named `build` has
+# that stage built and tagged $STAGE_REPO:ROLE first (the classic builder would leave it as a
+# dangling image); the full build then finds it in the layer cache.
 build_image() {
-    local role=$1 context=$2 name=singa-$1 previous
+    local role=$1 context=$2 name=singa-$1 dockerfile=$REPO/dockerfiles/$1.Dockerfile
     shift 2
-    previous=$(image_id "$name:$VERSION" || true)
-    step "build $name" docker build --network none --force-rm \
-        -f "$REPO/dockerfiles/$role.Dockerfile" \
+    if grep -qiE '^FROM .* AS build$' "$dockerfile"; then
+        step "build $name (build stage)" docker build --network none --force-rm -f "$dockerfile" \
+            --target build "$@" -t "$STAGE_REPO:$role" "$context"
+    fi
+    step "build $name" docker build --network none --force-rm -f "$dockerfile" \
         --build-arg "SINGA_VERSION=$VERSION" "$@" \
         -t "$name:$VERSION" -t "$name:latest" "$context"
-    if [ -n "$previous" ] && [ "$previous" != "$(image_id "$name:$VERSION")" ]; then
-        docker rmi "$previous" >/dev/null 2>&1 || true
-    fi
+}
+
+# remove_replaced_images: add the images our tags name now to the list $CACHE/images, then remove
+# the listed images that no tag names any more (replaced by this or an earlier build). `docker rmi`
+# refuses an image that has children or runs in a container: a pass removes the children, the
+# next their parents; what is still refused stays listed for the next build.
+remove_replaced_images() {
+    local listed=$CACHE/images id tags removed=1
+    local -a known=() kept=()
+    [ ! -f "$listed" ] || mapfile -t known <"$listed"
+    for role in "${ALL_ROLES[@]}"; do
+        for tag in "singa-$role:$VERSION" "singa-$role:latest" "$STAGE_REPO:$role"; do
+            id=$(image_id "$tag") && known+=("$id")
+        done
+    done
+    mapfile -t known < <(printf '%s\n' "${known[@]}" | grep . | sort -u)
+    while [ "$removed" = 1 ]; do
+        removed=0
+        kept=()
+        for id in "${known[@]}"; do
+            tags=$(docker image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null) || continue   # gone
+            if [ "$tags" = 0 ] && docker rmi "$id" >/dev/null 2>&1; then
+                removed=1
+            else
+                kept+=("$id")
+            fi
+        done
+        known=("${kept[@]}")
+    done
+    printf '%s\n' "${known[@]}" >"$listed.tmp" && mv "$listed.tmp" "$listed"
 }
 
 # stage_context NAME DEBS FILES...: a fresh build context $CACHE/context/NAME holding the .deb
@@ -326,6 +369,9 @@ build_python_images
 if [ -n "$DB_CHAIN" ]; then
     wait "$DB_CHAIN" || die "building the database images failed (see above)"
 fi
+t0=$(date +%s.%N)
+remove_replaced_images
+summarise "remove replaced images" "$(elapsed "$t0")s"
 
 echo >&2
 say "timing:"

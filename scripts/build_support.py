@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Facts that ``scripts/build_images.sh`` needs from Python: the package's version and runtime
 requirements (read from ``setup.py``, the one source of truth), the host's pip package sources
-turned into ``docker run`` arguments, and exact pins of a wheelhouse.
+turned into ``docker run`` arguments (their values in an environment file, never on a command
+line), and exact pins of a wheelhouse.
 
 ``setup.py`` is parsed, never executed: the ``setup(...)`` call's ``version``,
 ``install_requires`` and ``extras_require`` must be literals (they are), so no setuptools is needed
@@ -11,7 +12,7 @@ Usage::
 
     build_support.py version
     build_support.py requirements [--extra NAME ...] [--extras-only]  # one requirement a line
-    build_support.py pip-docker-args                   # one docker-run argument a line
+    build_support.py pip-docker-args ENV_FILE          # one docker-run argument a line; writes ENV_FILE
     build_support.py pins WHEEL_DIR                    # name==version for every wheel in WHEEL_DIR
 """
 import argparse
@@ -65,6 +66,8 @@ def _pip_config() -> dict[str, str]:
         if not match:
             continue
         scope, key, value = match.groups()
+        if key == 'config-file':    # PIP_CONFIG_FILE: where the settings below came from, not one
+            continue
         if scope in (':env:', 'global', 'install', 'download', 'wheel'):
             (from_env if scope == ':env:' else from_files)[key] = value
     return {**from_files, **from_env}
@@ -90,27 +93,31 @@ PATH_SETTINGS = {'find-links': False, 'index-url': True, 'extra-index-url': True
                  'client-cert': False}
 
 
-def pip_docker_args() -> list[str]:
+def pip_docker_args(env_file: Path) -> list[str]:
     """``docker run`` arguments that give pip in a container the host's pip configuration: the
     same settings as environment variables, every local file or directory they name mounted
     read-only at the same path, the host's CA bundle (TLS to the index is intercepted here), and
-    proxies."""
+    proxies. The variables are written to ``env_file`` (mode 0600) and passed as ``--env-file``:
+    an index URL or a proxy may carry a password, and command lines are visible to every user."""
     config = _pip_config()
-    args, mounts = [], set()
+    env, mounts, args = [], set(), []
     cert = config.pop('cert', None) or (CA_BUNDLE if os.path.exists(CA_BUNDLE) else None)
     for key, value in sorted(config.items()):
-        args += ['-e', 'PIP_' + key.upper().replace('-', '_') + '=' + value]
+        env.append(('PIP_' + key.upper().replace('-', '_'), value))
         if key in PATH_SETTINGS:
             mounts.update(_local_paths(value, index=PATH_SETTINGS[key]))
     if cert:
         # Mounted where Debian's tools look too, so the container trusts what the host trusts.
-        args += ['-e', f'PIP_CERT={CA_BUNDLE}', '-v', f'{cert}:{CA_BUNDLE}:ro']
+        env.append(('PIP_CERT', CA_BUNDLE))
+        args += ['-v', f'{cert}:{CA_BUNDLE}:ro']
     for path in sorted(mounts):
         args += ['-v', f'{path}:{path}:ro']
-    for var in PROXY_VARS:
-        if os.environ.get(var):
-            args += ['-e', f'{var}={os.environ[var]}']
-    return args
+    env += [(var, os.environ[var]) for var in PROXY_VARS if os.environ.get(var)]
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+        f.writelines(f'{name}={value}\n' for name, value in env)
+    return ['--env-file', str(env_file)] + args
 
 
 def wheel_pins(wheel_dir: Path) -> list[str]:
@@ -129,7 +136,8 @@ def main(argv=None) -> int:
     req = sub.add_parser('requirements')
     req.add_argument('--extra', action='append', default=[])
     req.add_argument('--extras-only', action='store_true')
-    sub.add_parser('pip-docker-args')
+    docker_args = sub.add_parser('pip-docker-args')
+    docker_args.add_argument('env_file', type=Path, help='where to write the variables (mode 0600)')
     pins = sub.add_parser('pins')
     pins.add_argument('wheel_dir', type=Path)
     args = parser.parse_args(argv)
@@ -139,7 +147,7 @@ def main(argv=None) -> int:
     elif args.command == 'requirements':
         lines = requirements(args.extra, args.extras_only)
     elif args.command == 'pip-docker-args':
-        lines = pip_docker_args()
+        lines = pip_docker_args(args.env_file)
     else:
         lines = wheel_pins(args.wheel_dir)
     print('\n'.join(lines))

@@ -50,5 +50,6 @@ PASSWORD="$(printf '%s' "$INFO" | .venv/bin/python -c 'import json,sys; print(js
 EMAIL="$(printf '%s' "$INFO" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["superadmin_email"])')"
 echo "    admin at $ADMIN_URL"
 
-exec .venv/bin/python -m examples.quickstart --admin "$ADMIN_URL" --email "$EMAIL" --password "$PASSWORD" \
-    --minutes "$MINUTES"
+# The password goes by environment, never on a command line (any local user can read those in ps).
+SINGA_SUPERADMIN_PASSWORD="$PASSWORD" exec .venv/bin/python -m examples.quickstart --admin "$ADMIN_URL" \
+    --email "$EMAIL" --minutes "$MINUTES"

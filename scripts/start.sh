@@ -23,8 +23,10 @@
 #      and <stack>-redis-data) and <stack>-admin (published on this node's port SINGA_ADMIN_PORT,
 #      default 3000), pinned to this node, restarted whenever they stop. A service whose settings
 #      or image changed since it was created is replaced (its data stays on its volume);
-#   7. waits until the admin's GET /health answers and prints its URL and the superadmin's
-#      credentials.
+#   7. waits until the admin's GET /health answers and prints its URL, the superadmin's
+#      credentials and the address worker nodes join the swarm at. A swarm that advertises a
+#      loopback address (127.0.0.1) cannot be joined from another machine: start.sh says so, and
+#      how to advertise a reachable address instead, keeping everything.
 #
 # Settings (environment), besides those of scripts/swarm_common.sh (SINGA_STACK_NAME,
 # SINGA_SWARM_HOME, SINGA_DOCKER_NETWORK, SINGA_ADMIN_PORT):
@@ -72,6 +74,12 @@ esac
     || die "this node is a swarm worker: run scripts/start.sh on a manager node"
 NODE_ID=$(docker info --format '{{.Swarm.NodeID}}')
 PUBLIC_HOST=${SINGA_PUBLIC_HOST:-$(docker info --format '{{.Swarm.NodeAddr}}')}
+# Where worker nodes join: this manager's advertised address (host:port).
+JOIN_ADDR=$(docker node inspect self --format '{{.ManagerStatus.Addr}}')
+case "${JOIN_ADDR%:*}" in
+    127.*|'[::1]'|::1|localhost) JOIN_LOOPBACK=1 ;;
+    *) JOIN_LOOPBACK=0 ;;
+esac
 
 # ----------------------------------------------------------------------------- 3. the network
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
@@ -135,13 +143,21 @@ for name in "${SECRET_NAMES[@]}"; do
         (umask 077 && printf '%s' "$value" >"$file")
     fi
     chmod 0600 "$file"
-    digest=$(sha256sum <"$file" | cut -c1-64)
+    # A label tells whether the Swarm secret still holds what the file does, without giving the
+    # value away: a digest keyed with the token secret (labels are on docker's command line and in
+    # `docker secret inspect`, where a plain hash of a chosen password could be guessed offline).
+    # Secrets of stacks started before carry only singa.sha256, the plain digest, still accepted.
+    digest=$(cat "$SECRETS_DIR/token_secret" "$file" | sha256sum | cut -c1-64)
     if docker secret inspect "$secret" >/dev/null 2>&1; then
-        [ "$(docker secret inspect --format '{{index .Spec.Labels "singa.sha256"}}' "$secret")" = "$digest" ] \
-            || die "the Swarm secret $secret differs from $file; restore the file, or remove the stack's data
+        keyed=$(docker secret inspect --format '{{index .Spec.Labels "singa.digest"}}' "$secret")
+        plain=$(docker secret inspect --format '{{index .Spec.Labels "singa.sha256"}}' "$secret")
+        legacy=$(sha256sum <"$file" | cut -c1-64)
+        if [ "$keyed" != "$digest" ] && { [ -n "$keyed" ] || [ "$plain" != "$legacy" ]; }; then
+            die "the Swarm secret $secret differs from $file; restore the file, or remove the stack's data
     (scripts/stop.sh --purge) to start afresh"
+        fi
     else
-        docker secret create --label "$STACK_LABEL" --label "singa.sha256=$digest" "$secret" "$file" >/dev/null
+        docker secret create --label "$STACK_LABEL" --label "singa.digest=$digest" "$secret" "$file" >/dev/null
     fi
 done
 
@@ -220,3 +236,18 @@ echo "  admin:       http://$PUBLIC_HOST:$ADMIN_PORT"
 echo "  superadmin:  ${SINGA_SUPERADMIN_EMAIL:-superadmin@singaauto}"
 echo "  password:    $(cat "$SECRETS_DIR/superadmin_password")"
 echo "  home:        $SWARM_HOME"
+if [ "$JOIN_LOOPBACK" = 0 ]; then
+    echo "  join:        worker nodes join at $JOIN_ADDR (docker swarm join-token worker prints the command)"
+else
+    echo "  join:        worker nodes cannot join: this swarm advertises $JOIN_ADDR, a loopback address (see below)"
+    reachable=$(default_address)
+    example=''
+    [ -z "$reachable" ] || example="such as $reachable (the address of this host's default route), "
+    say "WARNING: this swarm advertises $JOIN_ADDR, which no other machine can reach, so worker nodes
+    cannot join it (and the URLs above work on this machine only). Worker nodes must join at an
+    address of this manager that they reach, ${example}on port ${JOIN_ADDR##*:}.
+    To advertise it, keeping every service, secret and volume of the swarm:
+        docker swarm init --force-new-cluster --advertise-addr ${reachable:-ADDRESS}
+    then run scripts/start.sh again: it prints the new join address and URLs (SINGA_PUBLIC_HOST
+    sets the host of the URLs on its own)."
+fi

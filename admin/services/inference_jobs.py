@@ -137,14 +137,9 @@ class InferenceJobService:
         return gpus
 
     def _choose_trials(self, cur, train_job_id, new: NewInferenceJob) -> list:
-        """The best trials with saved parameters: ``models_per_template`` per template, best first."""
-        best = trials.best_trials_of_train_job(cur, train_job_id, MAX_MODELS * 50)
-        per_template: dict = {}
-        chosen = []
-        for trial in best:
-            if per_template.get(trial.model_id, 0) < new.models_per_template:
-                per_template[trial.model_id] = per_template.get(trial.model_id, 0) + 1
-                chosen.append(trial)
+        """The best trials with saved parameters: ``models_per_template`` of every template that has one
+        (the bests of all templates before any second best), at most ``max_models`` in all."""
+        chosen = trials.best_trials_of_each_template(cur, train_job_id, new.models_per_template)
         chosen = chosen[:new.max_models or MAX_MODELS]
         if not chosen:
             raise InvalidRequestError('the train job has no completed trial with saved parameters to deploy',

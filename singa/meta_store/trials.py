@@ -47,23 +47,31 @@ def list_trials_of_train_job(cur, train_job_id, *, limit: int = 1000, offset: in
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
-def best_trials_of_train_job(cur, train_job_id, max_count: int, *, per_model: bool = False,
-                             with_params: bool = True) -> list[TrialRecord]:
-    """The completed trials with the highest scores (``per_model``: the best of each template first)."""
+def best_trials_of_train_job(cur, train_job_id, max_count: int, *, with_params: bool = True) -> list[TrialRecord]:
+    """The completed trials with the highest scores."""
     params_clause = ' AND t.params_id IS NOT NULL' if with_params else ''
-    if per_model:
-        cur.execute(
-            'SELECT * FROM (SELECT DISTINCT ON (t.model_id) t.* FROM trials t'
-            ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
-            f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
-            ' ORDER BY t.model_id, t.score DESC, t.no) best ORDER BY score DESC LIMIT %s',
-            (train_job_id, max_count))
-    else:
-        cur.execute(
-            'SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
-            f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
-            ' ORDER BY t.score DESC, t.stopped_at LIMIT %s', (train_job_id, max_count))
+    cur.execute(
+        'SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
+        f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
+        ' ORDER BY t.score DESC, t.stopped_at LIMIT %s', (train_job_id, max_count))
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
+
+
+def best_trials_of_each_template(cur, train_job_id, per_template: int) -> list[TrialRecord]:
+    """The ``per_template`` best completed trials with saved parameters of every sub-job (template)
+    of a job: each template's best first, then the second bests, ...,
+    and by score within a rank, so a cap on the total keeps the best of as many templates as it can.
+
+    One top-N per sub-job, read from the ``(sub_train_job_id, score)`` index: however many trials a
+    job has, and however the templates' scores compare, every template with a trial to deploy is in.
+    """
+    cur.execute(
+        'SELECT row_number() OVER (PARTITION BY best.sub_train_job_id ORDER BY best.score DESC, best.no) AS rank,'
+        ' best.* FROM sub_train_jobs s CROSS JOIN LATERAL ('
+        "  SELECT t.* FROM trials t WHERE t.sub_train_job_id = s.id AND t.status = 'COMPLETED'"
+        '  AND t.score IS NOT NULL AND t.params_id IS NOT NULL ORDER BY t.score DESC NULLS LAST, t.no LIMIT %s) best'
+        ' WHERE s.train_job_id = %s ORDER BY rank, best.score DESC, best.no', (per_template, train_job_id))
+    return [from_row(TrialRecord, row) for row in cur.fetchall()]
 
 
 def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, params_id: Optional[str] = None,

@@ -5,7 +5,7 @@
 * ``load_tabular_dataset(path, features=None, target=None)``: a CSV with a header (or a zip
   holding one), split into numeric features and a target (default: the last column).
 * ``tabular_queries_to_array(queries, feature_names)`` and ``image_queries_to_array(queries)``:
-  turn predictor queries into model input.
+  turn predictor queries into model input (a tabular query lacking a trained feature is refused).
 
 Zip members are read in memory, never extracted, so paths inside an archive cannot escape.
 """
@@ -157,19 +157,49 @@ def _target_array(values: List[str]) -> np.ndarray:
     return numbers
 
 
+MAX_NAMED_FEATURES = 20   # an error names at most this many features (and counts the rest)
+
+
 def tabular_queries_to_array(queries: Sequence, feature_names: Sequence[str]) -> np.ndarray:
-    """Queries are dicts feature -> value (missing features become NaN) or rows in feature order."""
+    """Model input from tabular queries: each a dict ``feature -> value`` or a row of values in
+    ``feature_names``' order.
+
+    A dict must name every feature the model was trained on; one that lacks some is refused with
+    a ``ValueError`` naming them (so a mistyped or forgotten column is never guessed). A value of
+    ``None`` (JSON ``null``) is an explicitly missing value and becomes NaN, as an empty CSV cell
+    does in training; templates impute it as they impute those. Keys that are not features (the
+    target, an identifier, columns the model was not trained on) are ignored, so a whole dataset
+    row can be sent as it is.
+    """
     X = np.full((len(queries), len(feature_names)), np.nan)
     for i, q in enumerate(queries):
+        which = f'query {i}' if len(queries) > 1 else 'the query'
         if isinstance(q, dict):
+            missing = [name for name in feature_names if name not in q]
+            if missing:
+                raise ValueError(f'{which} lacks {len(missing)} of the {len(feature_names)} features the model '
+                                 f'was trained on: {_names(missing)} (send null for a value that is unknown)')
             for j, name in enumerate(feature_names):
-                if q.get(name) is not None:
-                    X[i, j] = float(q[name])
+                X[i, j] = _number(q[name], which, name)
         else:
             if len(q) != len(feature_names):
-                raise ValueError(f'query {i} has {len(q)} values; expected {len(feature_names)}')
-            X[i] = [np.nan if v is None else float(v) for v in q]
+                raise ValueError(f'{which} has {len(q)} values; expected {len(feature_names)}')
+            X[i] = [_number(v, which, name) for v, name in zip(q, feature_names)]
     return X
+
+
+def _number(value, which: str, name: str) -> float:
+    if value is None:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f'{which}: feature {name!r} must be a number or null; got {value!r:.40}') from None
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ', '.join(names[:MAX_NAMED_FEATURES])
+    return shown if len(names) <= MAX_NAMED_FEATURES else f'{shown} and {len(names) - MAX_NAMED_FEATURES} more'
 
 
 def image_queries_to_array(queries: Sequence) -> np.ndarray:

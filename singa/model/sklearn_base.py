@@ -5,8 +5,9 @@ training, evaluation (accuracy, or R^2 for regression), prediction in the platfo
 and parameter dumping come from here. Fitted estimators are saved with ``skops.io`` (a format
 that loads without running pickle); only the types named in ``trusted_types`` (plus the ones
 skops trusts by default) are accepted on load. Templates using it list ``skops`` in their
-dependencies. Missing feature values (NaN, or features absent from a query) are imputed with the
-training means.
+dependencies. Missing feature values (empty CSV cells, ``null`` in a query) are imputed with the
+training means; a query that lacks a feature the model was trained on is refused, naming it
+(``tabular_queries_to_array``).
 """
 import json
 from abc import abstractmethod

@@ -42,7 +42,11 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
     path = os.path.join(REPO, 'examples', 'models',
                         {'SkDecisionTree': 'sk_decision_tree.py', 'SkLogisticRegression': 'sk_logistic_regression.py'}[cls_name])
     model = client.load_trial_model(best[0]['id'], load_model_class(path, cls_name))
-    probabilities = model.predict([{'alcohol': 13.0}])
+    with open(tmp_path / 'wine_test.csv') as f:
+        header, *rows = [line.strip().split(',') for line in f if line.strip()]
+    queries = [{k: float(v) for k, v in zip(header[:-1], row[:-1])} for row in rows]
+    labels = [int(row[-1]) for row in rows]
+    probabilities = model.predict(queries[:1])
     assert len(probabilities[0]) == 3 and abs(sum(probabilities[0]) - 1) < 1e-6
     assert isinstance(client.get_trial_parameters(best[0]['id']), dict)
     assert [j['app'] for j in client.get_train_jobs_of_app('wine')] == ['wine']
@@ -66,10 +70,6 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
     inference = client.create_inference_job('wine')
     assert inference['status'] == 'STARTED' and len(inference['workers']) == 2
     inference = client.wait_until_inference_job_is_running('wine', timeout=60)
-    with open(tmp_path / 'wine_test.csv') as f:
-        header, *rows = [line.strip().split(',') for line in f if line.strip()]
-    queries = [{k: float(v) for k, v in zip(header[:-1], row[:-1])} for row in rows]
-    labels = [int(row[-1]) for row in rows]
     owner_answers = client.predict('wine', queries)
     accuracy = np.mean([int(np.argmax(p)) == y for p, y in zip(owner_answers, labels)])
     assert accuracy > 0.8   # 36 held-out rows, 4 trials per template

@@ -22,6 +22,7 @@ class SwarmStack:
     port: int
     env: dict
     password: str = ''
+    stderr: str = ''            # what the last script said on its standard error
 
     @classmethod
     def new(cls, tag: str, home_root: Path, **settings) -> 'SwarmStack':
@@ -39,10 +40,11 @@ class SwarmStack:
         result = subprocess.run([str(REPO / 'scripts' / name), *args], env=self.env, capture_output=True,
                                 text=True, timeout=timeout)
         assert result.returncode == 0, f'{name} {" ".join(args)} failed:\n{result.stdout}\n{result.stderr}'
+        self.stderr = result.stderr
         return result.stdout
 
     def start(self) -> dict:
-        """scripts/start.sh; what it printed (``admin``, ``superadmin``, ``password``, ``home``)."""
+        """scripts/start.sh; what it printed (``admin``, ``superadmin``, ``password``, ``home``, ``join``)."""
         out = self.script('start.sh')
         fields = dict(line.strip().split(':', 1) for line in out.splitlines() if line.startswith('  '))
         printed = {k: v.strip() for k, v in fields.items()}

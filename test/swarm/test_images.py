@@ -1,7 +1,15 @@
 """The images that scripts/build_images.sh builds: they exist, every Python role imports what it
 needs as the non-root user, and the PostgreSQL and Redis images start, take a password login,
-refuse a wrong one, and keep their data on a volume when the container is replaced."""
+refuse a wrong one, and keep their data on a volume when the container is replaced. A rebuild
+after a change leaves no dangling image of ours behind, and the fetch containers get the host's
+pip configuration, the files it names included."""
+import os
+import shutil
+import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -14,6 +22,8 @@ from docker_cli import docker
 pytestmark = pytest.mark.swarm
 
 ROLES = ('base', 'admin', 'worker', 'worker-torch', 'predictor', 'postgres', 'redis')
+REPO = Path(__file__).resolve().parents[2]
+OURS = 'singa.built-by=build_images'      # the label of every image (and stage) build_images.sh makes
 
 # What each Python role must be able to import (the role's own modules arrive with their code).
 IMPORT_CHECKS = {
@@ -49,6 +59,9 @@ def test_every_image_is_tagged_with_version_and_latest(singa_images):
         label = docker('image', 'inspect', '--format',
                        '{{index .Config.Labels "org.opencontainers.image.version"}}', f'singa-{role}:latest')
         assert label.stdout.strip() == singa_images, role
+        ours = docker('image', 'inspect', '--format', '{{index .Config.Labels "singa.built-by"}}',
+                      f'singa-{role}:latest')
+        assert ours.stdout.strip() == OURS.split('=')[1], role
 
 
 @pytest.mark.parametrize('image', sorted(IMPORT_CHECKS))
@@ -138,3 +151,90 @@ def test_redis_password_from_secret_file_and_data_on_volume(singa_images, docker
     port = start()                                  # a new container on the same volume
     _wait_for(lambda: client(port, 'redis-test-password').ping(), 'singa-redis (second container)')
     assert client(port, 'redis-test-password').get('kept') == b'survives'
+
+
+# -- a rebuild leaves nothing dangling --------------------------------------------------------
+
+def _dangling_ours() -> set:
+    return set(docker('images', '--quiet', '--no-trunc', '--filter', 'dangling=true',
+                      '--filter', f'label={OURS}').stdout.split())
+
+
+def _image_id(ref: str):
+    result = docker('image', 'inspect', '--format', '{{.Id}}', ref, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _build_images(repo: Path, *args: str) -> None:
+    """``scripts/build_images.sh`` of ``repo`` with the build cache of this checkout."""
+    env = dict(os.environ, SINGA_BUILD_CACHE=os.environ.get('SINGA_BUILD_CACHE', str(REPO / '.singa')))
+    result = subprocess.run([str(repo / 'scripts' / 'build_images.sh'), *args], env=env, capture_output=True,
+                            text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def _build_foreign(tag: str, value: str) -> str:
+    """An image of someone else's, built FROM singa-worker (so it inherits our label)."""
+    subprocess.run(['docker', 'build', '--quiet', '--tag', tag, '-'], capture_output=True, text=True, check=True,
+                   input=f'FROM singa-worker:latest\nENV X={value}\n', env=dict(os.environ, DOCKER_BUILDKIT='0'))
+    return _image_id(tag)
+
+
+def test_a_rebuild_after_a_change_leaves_no_dangling_image_of_ours(singa_images, tmp_path):
+    """A change to the code rebuilds singa-worker and the multi-stage singa-worker-torch. What they
+    replace (and the old build stage) is removed; a dangling image that is not ours, even one built
+    FROM ours, is left alone. Then the images are rebuilt from this checkout, as they were."""
+    before = _dangling_ours()
+    replaced = {ref: _image_id(ref) for ref in ('singa-worker-torch:latest', 'singa-build-cache:worker-torch')}
+    assert all(replaced.values()), replaced
+    changed = tmp_path / 'repo'
+    shutil.copytree(REPO, changed, ignore=shutil.ignore_patterns(
+        '.git', '.venv', '.singa', '__pycache__', '*.egg-info', 'test-artifacts', 'bench-results'))
+    with open(changed / 'singa' / '__init__.py', 'a', encoding='utf-8') as f:
+        f.write('# changed by test_images\n')
+    foreign = f'singa-test-{uuid.uuid4().hex[:8]}:foreign'
+    left_alone = _build_foreign(foreign, '1')
+    _build_foreign(foreign, '2')                    # the first is dangling now
+    try:
+        assert _dangling_ours() - before == {left_alone}
+        _build_images(changed, '--only', 'worker-torch')
+        assert _image_id('singa-worker-torch:latest') != replaced['singa-worker-torch:latest']
+        assert [ref for ref, old in replaced.items() if _image_id(old)] == []
+        assert _dangling_ours() - before == {left_alone}
+    finally:
+        docker('rmi', foreign, left_alone, check=False)
+        _build_images(REPO, '--only', 'worker-torch')
+    assert _dangling_ours() - before == set()
+
+
+# -- the host's pip configuration in a fetch container -----------------------------------------
+
+def _fetch_image() -> str:
+    """The image build_images.sh fetches in: SINGA_BASE_IMAGE, the official slim image, or its own
+    debootstrapped one."""
+    for image in (os.environ.get('SINGA_BASE_IMAGE'), 'python:3.11-slim-bookworm', 'singa-os:bookworm'):
+        if image and _image_id(image):
+            return image
+    raise AssertionError('build_images.sh left no base image to fetch in')
+
+
+def test_a_constraint_file_in_the_host_pip_config_holds_in_the_fetch_container(singa_images, tmp_path):
+    """Configured as this machine configures pip (``global.constraint`` in a config file, here a
+    temporary one): pip in a fetch container, given what build_support.py pip-docker-args returns,
+    must honour the constraint, so a download picks the version it pins."""
+    constraints = tmp_path / 'constraints.txt'
+    constraints.write_text('six==1.15.0\n')
+    config = tmp_path / 'pip.conf'
+    config.write_text(f'[global]\nconstraint = {constraints}\n')
+    env = dict(os.environ, PIP_CONFIG_FILE=str(config))
+    listed = subprocess.run([sys.executable, '-m', 'pip', 'config', 'list'], env=env, capture_output=True,
+                            text=True, check=True).stdout
+    assert f"global.constraint='{constraints}'" in listed
+    args = subprocess.run([sys.executable, str(REPO / 'scripts' / 'build_support.py'), 'pip-docker-args',
+                           str(tmp_path / 'fetch.env')], env=env, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    out = docker('run', '--rm', '--network', 'host', *args, _fetch_image(), 'sh', '-ec', """
+        python3 -m venv /tmp/venv
+        /tmp/venv/bin/pip download --no-deps --dest /tmp/wheels six
+        ls /tmp/wheels""", timeout=600).stdout
+    assert out.split()[-1].startswith('six-1.15.0-'), out

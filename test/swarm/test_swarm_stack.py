@@ -1,7 +1,8 @@
 """SingaAuto on a live Docker Swarm, as an operator runs it: scripts/start.sh, the client,
 scripts/stop.sh. One scenario, each step needing the one before:
 
-1. start the stack; a second start.sh changes nothing;
+1. start the stack; it says where worker nodes join (or why they cannot); a second start.sh
+   changes nothing;
 2. through the client: log in, upload two datasets and two templates, train with a small budget
    and kill a train worker's container in the middle of a trial: Swarm restarts it, the lost trial
    is retried and the job completes every trial; workers could not write to their dataset;
@@ -10,17 +11,21 @@ scripts/stop.sh. One scenario, each step needing the one before:
    and through the admin; kill an inference worker's container while queries keep coming: every
    query is answered, and the restarted worker answers again; stop the inference job;
 4. stop.sh keeps the data: the stack comes back with the same password and the same records;
+   all along, no process on this machine had a secret of the stack on its command line;
 5. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
 """
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
 
+from command_lines import CommandLineWatch
 from docker_cli import docker
+from singa.admin.services.deployer import job_redis_credentials
 from swarm_stack import REPO, SwarmStack, service_containers, wait_for
 
 pytestmark = pytest.mark.swarm
@@ -47,10 +52,25 @@ def wine(tmp_path_factory) -> Path:
     return out
 
 
-def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_purge(stack, wine):
+@pytest.fixture
+def watch():
+    watch = CommandLineWatch(interval=0.1).start()
+    yield watch
+    watch.stop()
+
+
+def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_purge(stack, wine, watch):
     # 1. start, twice
     printed = stack.start()
     assert printed['admin'].endswith(f':{stack.port}') and printed['superadmin'] == 'superadmin@singaauto'
+    join = docker('node', 'inspect', 'self', '--format', '{{.ManagerStatus.Addr}}').stdout.strip()
+    if join.startswith('127.'):        # the test swarm, unless this engine was in another one already
+        assert printed['join'] == (f'worker nodes cannot join: this swarm advertises {join}, '
+                                   'a loopback address (see below)')
+        assert f'WARNING: this swarm advertises {join}, which no other machine can reach' in stack.stderr
+        assert 'docker swarm init --force-new-cluster --advertise-addr ' in stack.stderr
+    else:
+        assert printed['join'] == f'worker nodes join at {join} (docker swarm join-token worker prints the command)'
     services = stack.stack_services()
     assert sorted(services) == sorted(f'{stack.name}-{role}' for role in ('admin', 'postgres', 'redis'))
     assert stack.start() == printed
@@ -99,7 +119,9 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     served = dev.wait_until_inference_job_is_running('wine', timeout=120)
     assert served['predictor_url'].endswith(tuple(f':{p}' for p in range(32200, 32300)))
     key = dev.create_prediction_key('wine', name='test')['key']
-    query = {'alcohol': 13.0}
+    with open(wine / 'wine_test.csv') as f:           # a whole row: every feature the models know
+        header, row = f.readline().strip().split(','), f.readline().strip().split(',')
+    query = {name: float(value) for name, value in zip(header, row) if name != 'target'}
     assert len(dev.predict('wine', [query])[0]) == 3                       # through the admin
     load = _QueryLoad(lambda: dev.predict('wine', [query], prediction_key=key,
                                           predictor_url=served['predictor_url'], details=True))
@@ -124,6 +146,16 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     again = stack.client('dev@example.com', 'amber-walrus-5')
     assert sorted(d['name'] for d in again.get_datasets()) == ['wine-train', 'wine-val']
     assert again.get_train_job('wine')['trials_completed'] == 2 * BUDGET
+    seen = '\n'.join(watch.stop())
+    for expected in ('docker service create', 'singa.workers advisor', 'singa.workers train',
+                     'singa.workers inference', 'gunicorn', 'postgres', 'redis-server'):
+        assert expected in seen, expected
+    secrets = {name: (stack.home / 'secrets' / name).read_text() for name in
+               ('token_secret', 'postgres_password', 'redis_password', 'superadmin_password')}
+    signer = types.SimpleNamespace(token_secret=secrets['token_secret'])
+    secrets['train job Redis password'] = job_redis_credentials(signer, 'TRAIN', job['id'])[1]
+    secrets['inference job Redis password'] = job_redis_credentials(signer, 'PREDICT', served['id'])[1]
+    assert watch.holding(secrets) == []
 
     # 5. stop and purge
     stack.stop(purge=True)

@@ -90,8 +90,18 @@ def test_bad_tabular_datasets_are_refused(tmp_path, text, kwargs, message):
 
 
 def test_query_conversion():
-    X = tabular_queries_to_array([{'a': 1, 'b': 2}, {'b': 3}, [4, 5]], ['a', 'b'])
-    assert np.isnan(X[1, 0]) and X[2].tolist() == [4, 5]
-    with pytest.raises(ValueError):
-        tabular_queries_to_array([[1]], ['a', 'b'])
+    X = tabular_queries_to_array([{'a': 1, 'b': 2}, {'a': None, 'b': 3, 'target': 0}, [4, None]], ['a', 'b'])
+    assert X[0].tolist() == [1, 2] and np.isnan(X[1, 0]) and X[1, 1] == 3 and X[2, 0] == 4 and np.isnan(X[2, 1])
+    with pytest.raises(ValueError, match=r'query 0 has 1 values; expected 2'):
+        tabular_queries_to_array([[1], [1, 2]], ['a', 'b'])
+    with pytest.raises(ValueError, match=r"the query: feature 'b' must be a number or null; got 'x'"):
+        tabular_queries_to_array([{'a': 1, 'b': 'x'}], ['a', 'b'])
+
+
+def test_a_query_lacking_trained_features_is_refused_naming_them():
+    with pytest.raises(ValueError, match=r'^query 1 lacks 2 of the 3 features the model was trained on: a, c '):
+        tabular_queries_to_array([{'a': 1, 'b': 2, 'c': 3}, {'b': 2, 'z': 1}], ['a', 'b', 'c'])
+    many = [f'pixel_{i}' for i in range(64)]
+    with pytest.raises(ValueError, match=r'lacks 63 of the 64 features .*: pixel_1, pixel_2, .*, pixel_20 and 43 more'):
+        tabular_queries_to_array([{'pixel_0': 0}], many)
     assert image_queries_to_array([[[1, 2], [3, 4]]] * 2).shape == (2, 2, 2)

@@ -1,9 +1,11 @@
 """Inference jobs through the admin with real predictor and inference worker processes."""
 import concurrent.futures
 import csv
+import json
 import os
 import signal
 import time
+import uuid
 
 import pytest
 import requests
@@ -11,6 +13,9 @@ import requests
 from platform_harness import EXAMPLES, PASSWORD, Platform
 from singa.admin import auth
 from singa.admin.services.deployer import container_service_of
+from psycopg2.extras import execute_values
+
+from singa.meta_store import trials
 from singa.meta_store.records import ServiceRecord, from_row
 
 TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
@@ -117,6 +122,41 @@ def test_deploy_predict_with_keys_and_through_the_admin(platform, trained, iris)
     assert [k['revoked_at'] is not None for k in platform.call('GET', '/inference_jobs/iris/-1/keys', dev)] == [True]
 
 
+def _add_trials(cur, sub_job_id, count: int, scores: tuple[float, float]) -> None:
+    """``count`` more completed trials of a sub-job, scored evenly from ``scores[0]`` to ``scores[1]``,
+    each a copy of a real one (same knobs and saved parameters, so that any of them can be deployed)."""
+    cur.execute("SELECT * FROM trials WHERE sub_train_job_id = %s AND status = 'COMPLETED'"
+                ' AND params_id IS NOT NULL LIMIT 1', (sub_job_id,))
+    real = cur.fetchone()
+    low, high = scores
+    execute_values(cur, 'INSERT INTO trials (id, sub_train_job_id, no, model_id, status, knobs, score, params_id)'
+                   ' VALUES %s', [(str(uuid.uuid4()), sub_job_id, 1000 + i, real['model_id'], 'COMPLETED',
+                                   json.dumps(real['knobs']), low + (high - low) * i / (count - 1), real['params_id'])
+                                  for i in range(count)])
+
+
+def test_every_template_is_deployed_however_many_better_trials_the_others_have(platform, trained):
+    """A template far worse than the other, with many more trials, still gets its best trial in."""
+    dev = trained
+    with platform.meta_store.transaction() as cur:
+        cur.execute('SELECT s.id, m.model_class FROM sub_train_jobs s JOIN models m ON m.id = s.model_id')
+        sub_jobs = {row['model_class']: row['id'] for row in cur.fetchall()}
+        cur.execute("UPDATE trials SET score = 0.01 WHERE sub_train_job_id = %s", (sub_jobs['SkDecisionTree'],))
+        _add_trials(cur, sub_jobs['SkLogisticRegression'], 1500, (0.9, 0.99))
+        _add_trials(cur, sub_jobs['SkDecisionTree'], 4000, (0.02, 0.2))
+        cur.execute('SELECT train_job_id FROM sub_train_jobs WHERE id = %s', (sub_jobs['SkDecisionTree'],))
+        train_job_id = cur.fetchone()['train_job_id']
+        # The bests of every template come first, then the second bests.
+        two_each = trials.best_trials_of_each_template(cur, train_job_id, 2)
+    assert [(t.sub_train_job_id, t.score) for t in two_each] == [
+        (sub_jobs['SkLogisticRegression'], pytest.approx(0.99)), (sub_jobs['SkDecisionTree'], pytest.approx(0.2)),
+        (sub_jobs['SkLogisticRegression'], pytest.approx(0.9 + 0.09 * 1498 / 1499)),
+        (sub_jobs['SkDecisionTree'], pytest.approx(0.02 + 0.18 * 3998 / 3999))]
+    job = _deploy(platform, dev)
+    deployed = {w['model_name'].split('-')[0]: w['score'] for w in job['workers']}
+    assert deployed == {'SkLogisticRegression': pytest.approx(0.99), 'SkDecisionTree': pytest.approx(0.2)}
+
+
 def test_bad_queries_get_400_and_say_why(platform, trained):
     dev = trained
     url = _deploy(platform, dev)['predictor_url']
@@ -131,6 +171,27 @@ def test_bad_queries_get_400_and_say_why(platform, trained):
     assert bad.status_code == 400
     huge = requests.post(url + '/predict', json={'queries': [{}] * 1001}, headers=headers, timeout=10)
     assert huge.status_code == 400
+
+
+def test_a_query_lacking_trained_features_gets_400_naming_them(platform, trained, iris):
+    dev = trained
+    url = _deploy(platform, dev)['predictor_url']
+    headers = {'Authorization': f'Bearer {platform.call("POST", "/inference_jobs/iris/-1/keys", dev, json={})["key"]}'}
+    row = _rows(iris['test'])[0][0]
+    partial = {'sepal_length_cm': row['sepal_length_cm'], 'petal_width_cm': row['petal_width_cm']}
+    response = requests.post(url + '/predict', json={'query': partial}, headers=headers, timeout=10)
+    assert response.status_code == 400, response.text
+    message = response.json()['error']['message']
+    assert 'lacks 2 of the 4 features the model was trained on: sepal_width_cm, petal_length_cm' in message
+    assert 'SkDecisionTree' in message and 'SkLogisticRegression' in message
+    # In a batch it costs only its own answer; a whole row with extra keys (the target) is fine, and
+    # null is a value known to be missing (imputed).
+    full = dict(row, target=0)
+    unknown = dict(row, petal_width_cm=None)
+    answer = requests.post(url + '/predict', json={'queries': [full, partial, unknown]}, headers=headers,
+                           timeout=10).json()
+    assert answer['predictions'][1] is None and 'sepal_width_cm, petal_length_cm' in answer['errors']['1'][0]
+    assert [len(answer['predictions'][i]) for i in (0, 2)] == [3, 3] and set(answer['errors']) == {'1'}
 
 
 def test_one_bad_query_costs_only_its_own_answer(platform, iris, tmp_path):
