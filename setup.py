@@ -62,6 +62,9 @@ setup(
                  'openapi-spec-validator>=0.7',
                  # Renders README.rst in the tests, which fail on any docutils warning.
                  'docutils>=0.22',
+                 # Fuzzes every operation of the admin's OpenAPI document (test/fuzz/): no 5xx, no
+                 # answer the document does not describe, no schema-valid request refused for its shape.
+                 'schemathesis>=4.32,<5',
                  # Drives Debian's chromium in the web admin's browser tests (not its own browser build).
                  'playwright>=1.40'],
     },

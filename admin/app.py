@@ -15,6 +15,7 @@ from singa.admin import http_errors
 from singa.admin.auth import TokenSigner
 from singa.admin.context import EXTENSION_KEY, AdminContext
 from singa.admin.routes import BLUEPRINTS
+from singa.admin.routes.fields import CONVERTERS
 from singa.admin.routes.uploads import UploadRequest, remove_leftover_uploads
 from singa.admin.services import files, users
 from singa.admin.services.deployer import Deployer
@@ -65,6 +66,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     app.request_class = UploadRequest
     app.config['MAX_CONTENT_LENGTH'] = MAX_JSON_BODY_BYTES
     app.json.sort_keys = False
+    app.url_map.converters.update(CONVERTERS)          # before the routes that use them
     app.extensions[EXTENSION_KEY] = AdminContext(
         settings=settings, meta_store=meta_store,
         signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds),

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from singa.meta_store.records import UserRecord
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 1 << 14, 8, 1
 _SALT_BYTES, _HASH_BYTES = 16, 32
 _MAX_MEM = 128 * 1024 * 1024
+# A token: base64url payload, a dot, base64url signature (ASCII only; anything else is malformed).
+_TOKEN = re.compile(r'[A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{1,128}')
 
 
 def hash_password(password: str) -> str:
@@ -86,9 +89,12 @@ class TokenSigner:
         return f'{payload}.{self._sign(payload)}', _utc(claims['exp'])
 
     def verify(self, token: str, now: float | None = None) -> TokenClaims:
-        """Check the signature and expiry; raise ``InvalidTokenError`` for anything wrong."""
+        """Check the form, signature and expiry; raise ``InvalidTokenError`` for anything wrong
+        (whatever the string: it comes from anyone, before any login)."""
+        if not _TOKEN.fullmatch(token):
+            raise InvalidTokenError('the token is malformed')
         payload, _, signature = token.partition('.')
-        if not payload or not signature or not hmac.compare_digest(self._sign(payload), signature):
+        if not hmac.compare_digest(self._sign(payload).encode('ascii'), signature.encode('ascii')):
             raise InvalidTokenError('the token is malformed or its signature is wrong')
         try:
             claims = json.loads(_unb64(payload))
@@ -96,14 +102,14 @@ class TokenSigner:
             expires = int(claims['exp'])
             parsed = TokenClaims(user_id, str(claims['typ']), int(claims['ep']), _utc(expires),
                                  uuid.UUID(claims['jti']))
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, OverflowError, OSError, binascii.Error):
             raise InvalidTokenError('the token is malformed') from None
         if (time.time() if now is None else now) >= expires:
             raise InvalidTokenError('the token has expired; log in again')
         return parsed
 
     def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode('ascii', 'replace'), hashlib.sha256).digest())
+        return _b64(hmac.new(self._key, payload.encode('ascii'), hashlib.sha256).digest())
 
 
 def authenticate(store: MetaStore, signer: TokenSigner, authorization: str | None,

@@ -9,8 +9,10 @@ document with the URL map catches.
 import re
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from singa.admin.services.idempotency import KEEP_SECONDS, KEEP_SECRET_SECONDS
+from singa.admin.services.text import MAX_JSON_DEPTH, text_pattern
 from singa.constants import InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
 
 OPENAPI_VERSION = '3.1.0'
@@ -54,7 +56,20 @@ def _record(optional: tuple = (), **properties) -> dict:
 
 
 _STRING = {'type': 'string'}
+# Free-form JSON (train_args, a prediction query): any value whose strings, keys included, pass the
+# text check. ``JsonValue`` is not null (a field sent as null is an absent one); inside it nulls are
+# fine. A schema cannot count nesting, so the depth limit is said in the description.
+JSON_VALUE_REF = {'$ref': '#/components/schemas/JsonValue'}
+_NULLABLE_JSON_REF = {'$ref': '#/components/schemas/NullableJsonValue'}
+FREE_OBJECT = {'type': 'object', 'propertyNames': {'pattern': text_pattern(multiline=True)},
+               'additionalProperties': _NULLABLE_JSON_REF}
 SCHEMAS = {
+    'JsonValue': {
+        'description': f'Any JSON value but null, nested at most {MAX_JSON_DEPTH} deep, with no control '
+                       'characters in its strings (tab and line breaks allowed)',
+        'anyOf': [{'type': ['number', 'boolean']}, {'type': 'string', 'pattern': text_pattern(multiline=True)},
+                  {'type': 'array', 'items': _NULLABLE_JSON_REF}, FREE_OBJECT]},
+    'NullableJsonValue': {'anyOf': [{'type': 'null'}, JSON_VALUE_REF]},
     'Error': _record(error=_record(
         optional=('resource', 'id', 'field', 'details'),
         type={'type': 'string', 'description': 'The SingaError class name'}, message=_STRING,
@@ -145,6 +160,8 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
         idempotent = getattr(view, 'singa_idempotent', False)
         if idempotent:
             statuses |= {400, 409, 422}
+        if body is not None:
+            statuses.add(413)
         op = {'summary': summary, 'operationId': view.__name__, 'responses': {}}
         text = description
         if roles is not None:
@@ -177,9 +194,17 @@ def operation(summary: str, *, response: str = None, many: bool = False, body=No
 
 
 def _path_schema(rule, name: str) -> dict:
+    """A path parameter's schema, from its converter: its range or its pattern (a segment that does
+    not match is no such endpoint, a 404); ids are UUIDs (a malformed one is a 404 as well)."""
     converter = rule._converters.get(name)
-    if type(converter).__name__ == 'IntegerConverter':
-        return {'type': 'integer'}
+    if hasattr(converter, 'openapi_schema'):
+        return dict(converter.openapi_schema)
+    if isinstance(converter, IntegerConverter):
+        schema = {'type': 'integer'}
+        for key, bound in (('minimum', converter.min), ('maximum', converter.max)):
+            if bound is not None:
+                schema[key] = bound
+        return schema
     return _UUID if name.endswith('_id') else {'type': 'string'}
 
 

@@ -129,3 +129,8 @@ class EnsembleMethod(StrEnum):
     MEAN = 'MEAN'
     VOTE = 'VOTE'
     WEIGHTED_MEAN = 'WEIGHTED_MEAN'
+
+
+# The most queries one prediction request may carry (the predictor's limit, which the admin's
+# playground documents and checks too).
+MAX_PREDICT_QUERIES = 1000

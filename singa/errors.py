@@ -61,6 +61,10 @@ class InvalidModelError(InvalidRequestError):
     """An uploaded model template does not import, lacks its class, or has a bad knob space."""
 
 
+class WeakPasswordError(InvalidRequestError):
+    """A new password the policy refuses: too easy to guess, or the account's email."""
+
+
 class InvalidKnobError(InvalidRequestError):
     """A knob was built with bad arguments, or a knob config is malformed."""
 

@@ -2,10 +2,19 @@
 
 A route declares its inputs as a ``JsonBody``, ``FormBody`` or ``Query`` of ``Field``s; ``parse()``
 returns a dict of typed values or raises ``InvalidRequestError`` naming the field at fault (missing,
-wrong type, bad enum value, or unknown). ``schema()`` / ``parameters()`` give the same declaration as
-OpenAPI, so the document cannot drift from what the code accepts.
+wrong type, out of range, bad enum value, or unknown). ``schema()`` / ``parameters()`` give the same
+declaration as OpenAPI, so the document says exactly what the code checks.
+
+Two checks are shared by every field:
+
+- **Text.** Every string, wherever it is in a request, passes ``singa.admin.services.text.check_text``
+  (no control characters, no lone surrogates).
+- **Numbers.** Every integer and number field declares its range (``minimum``, ``maximum``), so no
+  value reaches the database or a worker that either could not hold.
 """
 import json
+import math
+import re
 import uuid
 from dataclasses import dataclass
 from enum import Enum
@@ -13,42 +22,126 @@ from typing import Any, Optional
 
 from flask import request
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter, IntegerConverter
 
+from singa.admin.openapi import FREE_OBJECT, JSON_VALUE_REF
+from singa.admin.services.text import check_json_value, check_text, text_pattern
+from singa.admin.services.train_jobs import APP_NAME
 from singa.errors import InvalidRequestError, NotFoundError
 
 _JSON_TYPES = {str: 'string', int: 'integer', float: 'number', bool: 'boolean', list: 'array', dict: 'object'}
 _MISSING = object()
 
-
 @dataclass(frozen=True)
 class Field:
+    """One input. ``kind`` is str, int, float, bool, list, dict, uuid.UUID, a StrEnum, or
+    ``object`` (any JSON value).
+
+    Text: ``max_length`` (required), ``min_length``, ``multiline``, and ``pattern``, a rule of the
+    field's own that must itself exclude control characters (``hint`` says it in words). Numbers:
+    ``minimum`` and ``maximum`` (required). Lists: ``items``, the Field every item passes, and
+    ``max_items`` (required). Objects: ``fields`` for one with exactly those keys (absent ones are
+    left out, not defaulted), none for a free-form JSON object. ``forbidden``: values refused
+    although the rest allows them.
+    """
     name: str
-    kind: Any = str                 # str, int, float, bool, list, dict, uuid.UUID or a StrEnum
+    kind: Any = str
     required: bool = True
     default: Any = None
     description: str = ''
     max_length: Optional[int] = None
+    min_length: int = 0
+    multiline: bool = False
+    pattern: Optional[str] = None
+    hint: str = ''
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    items: Optional['Field'] = None
+    min_items: int = 0
+    max_items: Optional[int] = None
+    fields: Optional[tuple] = None
+    forbidden: tuple = ()
+
+    def __post_init__(self):
+        missing = {str: ('max_length',), int: ('minimum', 'maximum'), float: ('minimum', 'maximum'),
+                   list: ('items', 'max_items')}.get(self.kind, ())
+        unset = [name for name in missing if getattr(self, name) is None]
+        if unset:
+            raise TypeError(f'field {self.name!r} must declare {" and ".join(unset)}')
+
+    # -- parsing -------------------------------------------------------------------------------
 
     def parse(self, raw, from_text: bool):
         """``raw`` came from JSON (typed) or, when ``from_text``, from a form or query string."""
+        value = self._typed(raw, from_text)
+        if value in self.forbidden and type(value) is type(self.forbidden[0]):
+            raise InvalidRequestError(f'{self.name} must not be {value!r}', field=self.name)
+        return value
+
+    def _typed(self, raw, from_text: bool):
         if self.kind is str:
-            value = self._expect(raw, str)
-            if self.max_length is not None and len(value) > self.max_length:
-                raise InvalidRequestError(f'{self.name} is longer than {self.max_length} characters',
-                                          field=self.name)
-            return value
+            return self._text(self._expect(raw, str))
         if isinstance(self.kind, type) and issubclass(self.kind, Enum):
-            return self.kind.parse(self._expect(raw, str), field=self.name)
+            return self.kind.parse(check_text(self._expect(raw, str), self.name), field=self.name)
         if self.kind is uuid.UUID:
             try:
-                return uuid.UUID(self._expect(raw, str))
+                return uuid.UUID(check_text(self._expect(raw, str), self.name))
             except ValueError:
                 raise InvalidRequestError(f'{self.name} must be a UUID; got {raw!r}', field=self.name) from None
         if from_text:
-            return self._from_text(raw)
+            return self._in_range(self._from_text(check_text(raw, self.name)))
         if self.kind is float and isinstance(raw, int) and not isinstance(raw, bool):
-            return float(raw)
-        return self._expect(raw, self.kind)
+            raw = float(raw) if abs(raw) < 2 ** 1023 else math.inf
+        if self.kind is int and isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)                  # 2.0 is an integer to JSON Schema too
+        if self.kind is object:
+            return check_json_value(raw, self.name)
+        value = self._expect(raw, self.kind)
+        if self.kind is list:
+            return self._list(value)
+        if self.kind is dict:
+            return self._object(value)
+        return self._in_range(value)
+
+    def _text(self, value: str) -> str:
+        check_text(value, self.name, self.multiline)
+        if not self.min_length <= len(value) <= self.max_length:
+            raise InvalidRequestError(f'{self.name} must have {self.min_length} to {self.max_length} characters; '
+                                      f'got {len(value)}', field=self.name)
+        if self.pattern is not None and not re.search(self.pattern, value):
+            raise InvalidRequestError(f'{self.name} must be {self.hint or "of the documented pattern"}; got {value!r}',
+                                      field=self.name)
+        return value
+
+    def _in_range(self, value):
+        if self.kind in (int, float) and not (self.minimum <= value <= self.maximum):   # False for NaN too
+            raise InvalidRequestError(f'{self.name} must be in [{self.minimum}, {self.maximum}]; got {value!r}',
+                                      field=self.name)
+        return value
+
+    def _list(self, value: list) -> list:
+        if not self.min_items <= len(value) <= self.max_items:
+            raise InvalidRequestError(f'{self.name} must have {self.min_items} to {self.max_items} items; '
+                                      f'got {len(value)}', field=self.name)
+        return [self._inside(self.items._item, item) for item in value]
+
+    def _object(self, value: dict):
+        if self.fields is None:
+            return check_json_value(value, self.name)
+        return self._inside(_collect, self.fields, value, from_text=False, where=self.name, fill_defaults=False)
+
+    def _item(self, raw):
+        if raw is None:
+            raise InvalidRequestError(f'{self.name} must not be null', field=self.name)
+        return self.parse(raw, from_text=False)
+
+    def _inside(self, parse, *args, **kwargs):
+        """``parse(...)`` of a part of this field; an error names this field and says which part."""
+        try:
+            return parse(*args, **kwargs)
+        except InvalidRequestError as e:
+            raise InvalidRequestError(f'{self.name}: {e.message}', field=self.name) from None
 
     def _from_text(self, raw: str):
         try:
@@ -73,23 +166,44 @@ class Field:
                 field=self.name)
         return raw
 
+    # -- documenting ---------------------------------------------------------------------------
+
     def schema(self) -> dict:
-        if isinstance(self.kind, type) and issubclass(self.kind, Enum):
-            out = {'type': 'string', 'enum': [m.value for m in self.kind]}
-        elif self.kind is uuid.UUID:
-            out = {'type': 'string', 'format': 'uuid'}
-        else:
-            out = {'type': _JSON_TYPES[self.kind]}
-        if self.max_length is not None:
-            out['maxLength'] = self.max_length
+        out = self._type_schema()
+        if self.forbidden:
+            out['not'] = {'enum': list(self.forbidden)}
         if self.description:
             out['description'] = self.description
         if self.default is not None:
             out['default'] = self.default.value if isinstance(self.default, Enum) else self.default
         return out
 
+    def _type_schema(self) -> dict:
+        if isinstance(self.kind, type) and issubclass(self.kind, Enum):
+            return {'type': 'string', 'enum': [m.value for m in self.kind]}
+        if self.kind is uuid.UUID:
+            return {'type': 'string', 'format': 'uuid'}
+        if self.kind is object:
+            return dict(JSON_VALUE_REF)
+        out = {'type': _JSON_TYPES[self.kind]}
+        if self.kind is str:
+            out.update(pattern=self.pattern or text_pattern(self.multiline), maxLength=self.max_length)
+            if self.min_length:
+                out['minLength'] = self.min_length
+        elif self.kind in (int, float):
+            out.update(minimum=self.minimum, maximum=self.maximum)
+        elif self.kind is list:
+            out.update(items=self.items.schema(), maxItems=self.max_items)
+            if self.min_items:
+                out['minItems'] = self.min_items
+        elif self.kind is dict:
+            out.update(_object_schema(self.fields) if self.fields is not None else FREE_OBJECT)
+        return out
 
-def _collect(fields: tuple, source: dict, from_text: bool, where: str) -> dict:
+
+def _collect(fields: tuple, source: dict, from_text: bool, where: str, fill_defaults: bool = True) -> dict:
+    """The values of ``fields`` in ``source``; absent optional ones get their default when
+    ``fill_defaults``, else are left out."""
     known = {f.name for f in fields}
     for key in source:
         if key not in known:
@@ -101,7 +215,8 @@ def _collect(fields: tuple, source: dict, from_text: bool, where: str) -> dict:
         if raw is _MISSING or (raw is None and not f.required):
             if f.required:
                 raise InvalidRequestError(f'{f.name} is required', field=f.name)
-            values[f.name] = f.default
+            if fill_defaults:
+                values[f.name] = f.default
         elif raw is None:
             raise InvalidRequestError(f'{f.name} must not be null', field=f.name)
         else:
@@ -119,26 +234,40 @@ def _object_schema(fields: tuple, extra: Optional[dict] = None) -> dict:
     return schema
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f'{name} is not JSON')
+
+
 class JsonBody:
-    """A JSON object body with exactly these fields."""
+    """A JSON object body with exactly these fields (strict JSON: NaN and Infinity are refused);
+    ``one_of``: optional fields of which exactly one must be given."""
     content_type = 'application/json'
 
-    def __init__(self, *fields: Field):
+    def __init__(self, *fields: Field, one_of: tuple = ()):
         self.fields = fields
+        self.one_of = one_of
 
     def parse(self) -> dict:
         if request.mimetype != 'application/json':
             raise InvalidRequestError('send the body as JSON with "Content-Type: application/json"')
         try:
-            body = json.loads(request.get_data(cache=True) or b'null')
+            body = json.loads(request.get_data(cache=True) or b'null', parse_constant=_refuse_constant)
         except ValueError as e:
             raise InvalidRequestError(f'the body is not valid JSON: {e}') from None
+        except RecursionError:
+            raise InvalidRequestError('the body is nested too deeply') from None
         if not isinstance(body, dict):
             raise InvalidRequestError('the body must be a JSON object')
-        return _collect(self.fields, body, from_text=False, where='body')
+        values = _collect(self.fields, body, from_text=False, where='body')
+        if self.one_of and sum(values[name] is not None for name in self.one_of) != 1:
+            raise InvalidRequestError(f'send exactly one of {" and ".join(self.one_of)}')
+        return values
 
     def schema(self) -> dict:
-        return _object_schema(self.fields)
+        schema = _object_schema(self.fields)
+        if self.one_of:
+            schema['oneOf'] = [{'required': [name]} for name in self.one_of]
+        return schema
 
 
 class FormBody:
@@ -214,3 +343,36 @@ def path_uuid(value: str, resource: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         raise NotFoundError(f'no such {resource}', resource=resource, id=value) from None
+
+
+# -- path segments ---------------------------------------------------------------------------
+# A job's app and version in a path are matched by the URL map itself: anything else is no such
+# endpoint (404), and the document takes each converter's rule as the parameter's schema.
+MAX_APP_VERSION = 2 ** 31 - 1
+
+
+class AppNameConverter(BaseConverter):
+    """An app name (``check_app_name``'s rule) as a path segment."""
+    regex = APP_NAME.pattern.lstrip('^').rstrip('$')
+    openapi_schema = {'type': 'string', 'pattern': APP_NAME.pattern, 'maxLength': 64}
+
+
+class AppVersionConverter(IntegerConverter):
+    """An app version as a path segment: -1 (the latest) or a version number. One out of range is
+    no such endpoint at once (raised, not a failed match, which Werkzeug would answer with a 405
+    when the path has a route for another method)."""
+    openapi_schema = {'type': 'integer', 'minimum': -1, 'maximum': MAX_APP_VERSION}
+
+    def __init__(self, url_map):
+        super().__init__(url_map, signed=True)
+
+    def to_python(self, value: str) -> int:
+        version = super().to_python(value)
+        if not -1 <= version <= MAX_APP_VERSION:
+            raise NotFound()
+        return version
+
+
+CONVERTERS = {'app_name': AppNameConverter, 'app_version': AppVersionConverter}
+APP = '<app_name:app>'
+VERSION = '<app_version:app_version>'

@@ -1,37 +1,49 @@
 """Inference jobs: deploy the best trials behind a predictor, read, stop; prediction keys; the playground."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import operation
-from singa.admin.routes.fields import OWNER_QUERY, Field, JsonBody, path_uuid
+from singa.admin.routes.fields import APP, MAX_APP_VERSION, OWNER_QUERY, VERSION, Field, JsonBody, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import inference_job_json, prediction_key_json
 from singa.admin.services.idempotency import KEEP_SECRET_SECONDS
-from singa.admin.services.inference_jobs import NewInferenceJob
-from singa.constants import EnsembleMethod
-from singa.errors import InvalidRequestError
+from singa.admin.services.inference_jobs import (DESCRIPTION_LENGTH, KEY_NAME_LENGTH, MAX_BATCH_SIZE, MAX_MODELS,
+                                                 MAX_REPLICAS, MAX_WAIT_MS, NewInferenceJob)
+from singa.admin.services.train_jobs import APP_NAME, APP_NAME_HINT, MAX_GPU_COUNT
+from singa.constants import MAX_PREDICT_QUERIES, BudgetKey, EnsembleMethod
 
 bp = Blueprint('inference_jobs', __name__)
 
 CREATE_INFERENCE_JOB = JsonBody(
-    Field('app', str, max_length=64), Field('app_version', int, required=False, default=-1),
-    Field('budget', dict, required=False, description='GPU_COUNT, split across the deployed trials'),
-    Field('models_per_template', int, required=False, default=1,
+    Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT),
+    Field('app_version', int, required=False, default=-1, minimum=-1, maximum=MAX_APP_VERSION,
+          description='The train job\'s version (-1: the latest)'),
+    Field('budget', dict, required=False, description='What the job may spend', fields=(
+        Field(BudgetKey.GPU_COUNT.value, int, required=False, minimum=0, maximum=MAX_GPU_COUNT,
+              description='GPUs split across the deployed trials (Swarm only; 409 where workers are local '
+                          'processes)'),)),
+    Field('models_per_template', int, required=False, default=1, minimum=1, maximum=MAX_MODELS,
           description='How many of the best trials of each template to deploy'),
-    Field('max_models', int, required=False, description='At most this many trials in all'),
-    Field('replicas', int, required=False, default=1, description='Inference workers per deployed trial'),
+    Field('max_models', int, required=False, minimum=1, maximum=MAX_MODELS, description='At most this many trials in all'),
+    Field('replicas', int, required=False, default=1, minimum=1, maximum=MAX_REPLICAS,
+          description='Inference workers per deployed trial'),
     Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
     Field('is_public', bool, required=False, default=False,
           description='Anyone may query the predictor without a prediction key'),
-    Field('description', str, required=False, default='', max_length=1000),
-    Field('max_batch_size', int, required=False,
+    Field('description', str, required=False, default='', max_length=DESCRIPTION_LENGTH, multiline=True),
+    Field('max_batch_size', int, required=False, minimum=1, maximum=MAX_BATCH_SIZE,
           description='Most queries the predictor sends to the models at once (1: no batching)'),
-    Field('max_wait_ms', float, required=False,
+    Field('max_wait_ms', float, required=False, minimum=0, maximum=MAX_WAIT_MS,
           description='Longest a query may wait for others to fill its batch when requests are arriving'))
-CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=100))
-VERSION = '<int(signed=True):app_version>'
+CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=KEY_NAME_LENGTH))
+PREDICT = JsonBody(
+    Field('query', object, required=False, description='One query, in the task\'s query format'),
+    Field('queries', list, required=False, items=Field('query', object), min_items=1, max_items=MAX_PREDICT_QUERIES,
+          description='Several queries'),
+    Field('details', bool, required=False, default=False, description='Add each model\'s answers'),
+    one_of=('query', 'queries'))
 
 
 def _service():
@@ -41,8 +53,8 @@ def _service():
 @bp.post('/inference_jobs')
 @operation('Deploy the best trials of a finished train job behind one predictor', body=CREATE_INFERENCE_JOB,
            response='InferenceJob', errors=(404, 409, 503),
-           description='409 while the train job already has a live inference job; 400 when it has not stopped '
-                       'or has no trial with saved parameters; 503 when the services cannot start.')
+           description='409 while the train job already has a live inference job, has not stopped, or has no '
+                       'trial with saved parameters; 503 when the services cannot start.')
 @require_user()
 @idempotent
 def create_inference_job():
@@ -65,7 +77,7 @@ def list_inference_jobs():
                                                                                   owner_id=f['user_id'])])
 
 
-@bp.get('/inference_jobs/<app>')
+@bp.get(f'/inference_jobs/{APP}')
 @operation('List the inference jobs of one of your apps', query=OWNER_QUERY, response='InferenceJob', many=True,
            errors=(404,))
 @require_user()
@@ -75,7 +87,7 @@ def list_inference_jobs_of_app(app: str):
                                                                                   owner_id=f['user_id'])])
 
 
-@bp.get(f'/inference_jobs/<app>/{VERSION}')
+@bp.get(f'/inference_jobs/{APP}/{VERSION}')
 @operation('The live inference job of an app version (else its latest), with the predictor\'s address',
            query=OWNER_QUERY, response='InferenceJob', errors=(404,))
 @require_user()
@@ -84,7 +96,7 @@ def get_inference_job(app: str, app_version: int):
     return jsonify(inference_job_json(_service().get_inference_job(current_user(), app, app_version, f['user_id'])))
 
 
-@bp.post(f'/inference_jobs/<app>/{VERSION}/stop')
+@bp.post(f'/inference_jobs/{APP}/{VERSION}/stop')
 @operation('Stop an inference job: its predictor and workers are removed', query=OWNER_QUERY, response='InferenceJob',
            errors=(404,))
 @require_user()
@@ -93,7 +105,7 @@ def stop_inference_job(app: str, app_version: int):
     return jsonify(inference_job_json(_service().stop_inference_job(current_user(), app, app_version, f['user_id'])))
 
 
-@bp.post(f'/inference_jobs/<app>/{VERSION}/keys')
+@bp.post(f'/inference_jobs/{APP}/{VERSION}/keys')
 @operation('Create a prediction key (the key is shown only in this answer)', body=CREATE_KEY,
            response='NewPredictionKey', errors=(404,))
 @require_user()
@@ -104,7 +116,7 @@ def create_prediction_key(app: str, app_version: int):
     return jsonify(dict(prediction_key_json(record), key=key))
 
 
-@bp.get(f'/inference_jobs/<app>/{VERSION}/keys')
+@bp.get(f'/inference_jobs/{APP}/{VERSION}/keys')
 @operation('List the prediction keys of an inference job (without the keys)', response='PredictionKey', many=True,
            errors=(404,))
 @require_user()
@@ -112,7 +124,7 @@ def list_prediction_keys(app: str, app_version: int):
     return jsonify([prediction_key_json(k) for k in _service().list_keys(current_user(), app, app_version)])
 
 
-@bp.delete(f'/inference_jobs/<app>/{VERSION}/keys/<key_id>')
+@bp.delete(f'/inference_jobs/{APP}/{VERSION}/keys/<key_id>')
 @operation('Revoke a prediction key', response='PredictionKey', errors=(404,))
 @require_user()
 def revoke_prediction_key(app: str, app_version: int, key_id: str):
@@ -120,13 +132,14 @@ def revoke_prediction_key(app: str, app_version: int, key_id: str):
     return jsonify(prediction_key_json(record))
 
 
-@bp.post(f'/inference_jobs/<app>/{VERSION}/predict')
+@bp.post(f'/inference_jobs/{APP}/{VERSION}/predict')
 @operation('Query the predictor as the job\'s owner (the playground): same body and answer as the predictor\'s '
-           'POST /predict', response='Prediction', errors=(404, 409, 503))
+           'POST /predict', body=PREDICT, response='Prediction', errors=(404, 409, 503),
+           description='409 while the inference job is not running; 400 also when no model could predict the '
+                       'queries (the message says why).')
 @require_user()
 def predict(app: str, app_version: int):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidRequestError('send a JSON object: {"query": ...} or {"queries": [...]}')
-    answer, _ = _service().predict(current_user(), app, app_version, body)
+    f = PREDICT.parse()
+    body = {key: f[key] for key in ('query', 'queries') if f[key] is not None}
+    answer, _ = _service().predict(current_user(), app, app_version, dict(body, details=f['details']))
     return jsonify(answer)

@@ -10,21 +10,28 @@ from singa.admin.routes.guards import TEMPLATE_MAKERS, current_user, require_use
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import deleted_json, model_json
 from singa.admin.routes.uploads import limit_upload, saved_upload
-from singa.admin.services import models
+from singa.admin.services import model_fields, models
+from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 from singa.constants import ModelAccessRight, Task
 
 bp = Blueprint('models', __name__)
 
 CREATE_MODEL = FormBody(
-    Field('name', str, max_length=255), Field('task', Task),
-    Field('model_class', str, max_length=255, description='The BaseModel subclass in the file'),
-    Field('dependencies', str, required=False,
-          description='JSON: a list of requirements ("numpy>=1.24") or a {name: version} object'),
-    Field('docker_image', str, required=False, max_length=255),
+    Field('name', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT),
+    Field('task', Task),
+    Field('model_class', str, max_length=255, pattern=model_fields.MODEL_CLASS_PATTERN, hint='a Python class name',
+          description='The BaseModel subclass in the file'),
+    Field('dependencies', str, required=False, max_length=model_fields.MAX_DEPENDENCIES_LENGTH, multiline=True,
+          pattern=model_fields.DEPENDENCIES_PATTERN, hint=model_fields.DEPENDENCIES_HINT,
+          description=f'{model_fields.DEPENDENCIES_HINT}; at most {model_fields.MAX_DEPENDENCIES}'),
+    Field('docker_image', str, required=False, max_length=model_fields.MAX_IMAGE_LENGTH,
+          pattern=model_fields.DOCKER_IMAGE_PATTERN, hint='a Docker image reference ("registry:5000/repo/name:tag")',
+          description='The image its workers run in (default: the platform\'s worker image)'),
     Field('access_right', ModelAccessRight, required=False, default=ModelAccessRight.PRIVATE),
-    Field('model_file_name', str, required=False, max_length=255,
+    Field('model_file_name', str, required=False, max_length=model_fields.MAX_MODULE_FILE_LENGTH,
+          pattern=model_fields.MODULE_FILE_PATTERN, hint='a relative path of a .py file',
           description='For a zip: the module file inside it'),
-    Field('model_description', str, required=False),
+    Field('model_description', str, required=False, max_length=model_fields.MAX_DESCRIPTION_LENGTH, multiline=True),
     files={models.FILE_FIELD: 'A .py file, or a .zip with model_file_name naming the module in it'})
 LIST_MODELS = Query(Field('task', Task, required=False))
 

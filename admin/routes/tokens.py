@@ -8,10 +8,13 @@ from singa.admin.routes.guards import current_token, current_user, require_user
 from singa.admin.routes.serialize import iso
 from singa.admin.services import users
 from singa.admin.services.login_throttle import ACCOUNT, ADDRESS
+from singa.admin.services.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from singa.admin.services.users import MAX_EMAIL_LENGTH
 
 bp = Blueprint('tokens', __name__)
 
-LOGIN = JsonBody(Field('email', str, max_length=254), Field('password', str, max_length=1024))
+LOGIN = JsonBody(Field('email', str, max_length=MAX_EMAIL_LENGTH),
+                 Field('password', str, max_length=MAX_PASSWORD_LENGTH))
 
 
 def client_address() -> str:

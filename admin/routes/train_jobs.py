@@ -5,38 +5,62 @@ from flask import Blueprint, Response, jsonify
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import operation
-from singa.admin.routes.fields import OWNER, OWNER_QUERY, Field, JsonBody, Query, path_uuid
+from singa.admin.routes.fields import APP, OWNER, OWNER_QUERY, VERSION, Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import importance_json, train_job_json, trial_json, trial_logs_json
 from singa.admin.services.importance import param_importances
-from singa.admin.services.train_jobs import NewTrainJob
-from singa.constants import AdvisorType, PrunerType, Task
+from singa.admin.services.train_jobs import (APP_NAME, APP_NAME_HINT, BUDGET_RANGES, COUNT_ONLY_TIME_HOURS,
+                                             MAX_MODELS_PER_JOB, MAX_SEED, MAX_TRIAL_RETRIES, NewTrainJob)
+from singa.admin.services.trials import MAX_BEST, MAX_LOG_ID, MAX_TRIALS_OFFSET, MAX_TRIALS_PAGE
+from singa.constants import AdvisorType, BudgetKey, PrunerType, StrEnum, Task
 
 bp = Blueprint('train_jobs', __name__)
 
+_BUDGET_TEXT = {
+    BudgetKey.TIME_HOURS: 'Hours from creation to the deadline (default 0.1; with only MODEL_TRIAL_COUNT, '
+                          f'{COUNT_ONLY_TIME_HOURS:g} hours)',
+    BudgetKey.MODEL_TRIAL_COUNT: 'Trials per template (-1: no limit)',
+    BudgetKey.GPU_COUNT: 'GPUs in all, one per train worker (Swarm only; 409 where workers are local processes)',
+    BudgetKey.WORKERS_PER_MODEL: 'Train workers per template on CPU hosts (default 1)',
+}
+BUDGET = Field('budget', dict, required=False, description='What the job may spend', fields=tuple(
+    Field(key.value, kind, required=False, minimum=low, maximum=high, description=_BUDGET_TEXT[key],
+          forbidden=(0,) if key == BudgetKey.MODEL_TRIAL_COUNT else ())
+    for key, (kind, low, high) in BUDGET_RANGES.items()))
 CREATE_TRAIN_JOB = JsonBody(
-    Field('app', str, max_length=64, description='Name of the application; each new job of it gets the next version'),
+    Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT,
+          description='Name of the application; each new job of it gets the next version'),
     Field('task', Task),
     Field('train_dataset_id', uuid.UUID), Field('val_dataset_id', uuid.UUID),
-    Field('budget', dict, required=False,
-          description='TIME_HOURS (default 0.1 unless MODEL_TRIAL_COUNT is set), MODEL_TRIAL_COUNT (-1: no limit), '
-                      'GPU_COUNT, WORKERS_PER_MODEL (train workers per template on CPU)'),
-    Field('model_ids', list, required=False, description='Templates to tune (default: every one available for the task)'),
+    BUDGET,
+    Field('model_ids', list, required=False, items=Field('model_id', uuid.UUID), min_items=1,
+          max_items=MAX_MODELS_PER_JOB, description='Templates to tune (default: every one available for the task)'),
     Field('train_args', dict, required=False, description='Passed to train() as keyword arguments'),
     Field('advisor', AdvisorType, required=False, default=AdvisorType.AUTO),
     Field('pruner', PrunerType, required=False, default=PrunerType.NONE),
-    Field('max_trial_retries', int, required=False,
-          description='How often a trial whose worker died is re-run with the same knobs'),
-    Field('seed', int, required=False))
+    Field('max_trial_retries', int, required=False, minimum=0, maximum=MAX_TRIAL_RETRIES,
+          description='How often a trial whose worker died is re-run with the same knobs '
+                      '(default: SINGA_MAX_TRIAL_RETRIES)'),
+    Field('seed', int, required=False, minimum=0, maximum=MAX_SEED,
+          description='Seeds the advisor, for proposals that repeat'))
+
+
+class TrialListing(StrEnum):
+    ALL = 'all'
+    BEST = 'best'
+
+
 LIST_TRIALS = Query(
     OWNER,
-    Field('type', str, required=False, description='"best" for the best trials; anything else lists all'),
-    Field('max_count', int, required=False, default=2, description='With type=best: how many'),
-    Field('limit', int, required=False, default=1000), Field('offset', int, required=False, default=0))
-TRIAL_LOGS = Query(Field('after_id', int, required=False, default=0,
+    Field('type', TrialListing, required=False, default=TrialListing.ALL,
+          description='"best" for the best trials, best first; "all" lists them newest first'),
+    Field('max_count', int, required=False, default=2, minimum=1, maximum=MAX_BEST,
+          description='With type=best: how many'),
+    Field('limit', int, required=False, default=MAX_TRIALS_PAGE, minimum=1, maximum=MAX_TRIALS_PAGE),
+    Field('offset', int, required=False, default=0, minimum=0, maximum=MAX_TRIALS_OFFSET))
+TRIAL_LOGS = Query(Field('after_id', int, required=False, default=0, minimum=0, maximum=MAX_LOG_ID,
                          description='Only lines after this id (the last_id of the previous answer)'))
-VERSION = '<int(signed=True):app_version>'
 
 
 def _service():
@@ -45,8 +69,9 @@ def _service():
 
 @bp.post('/train_jobs')
 @operation('Create a train job: tune every chosen template in parallel within the budget', body=CREATE_TRAIN_JOB,
-           response='TrainJob', errors=(404, 503),
-           description='404 for a dataset or template the caller may not use; 503 when the workers cannot start.')
+           response='TrainJob', errors=(404, 409, 503),
+           description='404 for a dataset or template the caller may not use; 409 for GPUs where workers are local '
+                       'processes; 503 when the workers cannot start.')
 @require_user()
 @idempotent
 def create_train_job():
@@ -67,7 +92,7 @@ def list_train_jobs():
     return jsonify([train_job_json(v) for v in _service().list_train_jobs(current_user(), owner_id=f['user_id'])])
 
 
-@bp.get('/train_jobs/<app>')
+@bp.get(f'/train_jobs/{APP}')
 @operation('List the train jobs of one of your apps', query=OWNER_QUERY, response='TrainJob', many=True, errors=(404,))
 @require_user()
 def list_train_jobs_of_app(app: str):
@@ -76,7 +101,7 @@ def list_train_jobs_of_app(app: str):
                                                                           owner_id=f['user_id'])])
 
 
-@bp.get(f'/train_jobs/<app>/{VERSION}')
+@bp.get(f'/train_jobs/{APP}/{VERSION}')
 @operation('Get a train job (app_version -1: the latest)', query=OWNER_QUERY, response='TrainJob', errors=(404,))
 @require_user()
 def get_train_job(app: str, app_version: int):
@@ -84,7 +109,7 @@ def get_train_job(app: str, app_version: int):
     return jsonify(train_job_json(_service().get_train_job(current_user(), app, app_version, f['user_id'])))
 
 
-@bp.post(f'/train_jobs/<app>/{VERSION}/stop')
+@bp.post(f'/train_jobs/{APP}/{VERSION}/stop')
 @operation('Stop a train job: running trials are stopped and recorded; the job ends STOPPED', query=OWNER_QUERY,
            response='TrainJob', errors=(404,))
 @require_user()
@@ -93,19 +118,19 @@ def stop_train_job(app: str, app_version: int):
     return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version, f['user_id'])))
 
 
-@bp.get(f'/train_jobs/<app>/{VERSION}/trials')
+@bp.get(f'/train_jobs/{APP}/{VERSION}/trials')
 @operation('List the trials of a train job, newest first, or the best ones (type=best)', query=LIST_TRIALS,
            response='Trial', many=True, errors=(404,))
 @require_user()
 def list_trials(app: str, app_version: int):
     f = LIST_TRIALS.parse()
-    found = admin_context().trials.list_trials(current_user(), app, app_version, best=f['type'] == 'best',
+    found = admin_context().trials.list_trials(current_user(), app, app_version, best=f['type'] == TrialListing.BEST,
                                                max_count=f['max_count'], limit=f['limit'], offset=f['offset'],
                                                owner_id=f['user_id'])
     return jsonify([trial_json(v) for v in found])
 
 
-@bp.get(f'/train_jobs/<app>/{VERSION}/importance')
+@bp.get(f'/train_jobs/{APP}/{VERSION}/importance')
 @operation('Hyperparameter importance of each template of a train job, from its completed trials',
            query=OWNER_QUERY, response='KnobImportance', many=True, errors=(404,),
            description='fANOVA (Optuna\'s evaluator) over the searched knobs; a template with fewer than three '

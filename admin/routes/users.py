@@ -9,17 +9,26 @@ from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import user_json
 from singa.admin.routes.tokens import client_address
 from singa.admin.services import users
-from singa.admin.services.passwords import MAX_LENGTH as MAX_PASSWORD, RULES as POLICY
+from singa.admin.services.passwords import MAX_LENGTH as MAX_PASSWORD, MIN_LENGTH as MIN_PASSWORD, RULES as POLICY
+from singa.admin.services.text import NOT_BLANK_PATTERN
+from singa.admin.services.users import EMAIL, MAX_EMAIL_LENGTH
 from singa.constants import UserType
 
 bp = Blueprint('users', __name__)
 
-CREATE_USER = JsonBody(Field('email', str, max_length=254), Field('password', str, max_length=MAX_PASSWORD),
-                       Field('user_type', UserType))
-BY_EMAIL = JsonBody(Field('email', str, max_length=254))
+EMAIL_FIELD = Field('email', str, max_length=MAX_EMAIL_LENGTH)
+CREATE_USER = JsonBody(
+    Field('email', str, max_length=MAX_EMAIL_LENGTH, pattern=EMAIL.pattern, hint='an email address',
+          description='Stored lower-cased'),
+    Field('password', str, min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, pattern=NOT_BLANK_PATTERN,
+          hint='not only white space'),
+    Field('user_type', UserType))
+BY_EMAIL = JsonBody(EMAIL_FIELD)
 CHANGE_PASSWORD = JsonBody(Field('old_password', str, max_length=MAX_PASSWORD),
-                           Field('new_password', str, max_length=MAX_PASSWORD))
-RESET_PASSWORD = JsonBody(Field('email', str, max_length=254), Field('password', str, max_length=MAX_PASSWORD))
+                           Field('new_password', str, min_length=MIN_PASSWORD, max_length=MAX_PASSWORD,
+                                 pattern=NOT_BLANK_PATTERN, hint='not only white space'))
+RESET_PASSWORD = JsonBody(EMAIL_FIELD, Field('password', str, min_length=MIN_PASSWORD, max_length=MAX_PASSWORD,
+                                             pattern=NOT_BLANK_PATTERN, hint='not only white space'))
 MANAGE_RULES = 'Only a SUPERADMIN may do this to ADMINs; nobody does it to a SUPERADMIN or to themselves.'
 
 

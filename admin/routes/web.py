@@ -39,7 +39,8 @@ def web_index():
 
 
 @bp.get('/web/<path:page>')
-@operation('A page of the web admin (the same HTML shell; the page is chosen in the browser)', media='text/html')
+@operation('A page of the web admin (the same HTML shell; the page is chosen in the browser)', media='text/html',
+           errors=(404,), description='404 for a path no page could have (a line break in it).')
 def web_page(page: str):
     return _shell()
 

@@ -9,15 +9,19 @@ from typing import Optional
 
 from singa.admin.services import files
 from singa.admin.services.dataset_formats import check_dataset, dataset_extension
+from singa.admin.services.text import NOT_BLANK_PATTERN
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, Task
-from singa.errors import ConflictError, ForbiddenError, InvalidRequestError, NotFoundError, PayloadTooLargeError
+from singa.errors import (ConflictError, ForbiddenError, InvalidDatasetError, InvalidRequestError, NotFoundError,
+                          PayloadTooLargeError)
 from singa.meta_store import datasets as datasets_repo
 from singa.meta_store import events
 from singa.meta_store.db import MetaStore
 from singa.meta_store.records import DatasetRecord, UserRecord
 
 MAX_NAME_LENGTH = 255
+NAME_PATTERN = NOT_BLANK_PATTERN
+NAME_HINT = 'a name with a character other than white space'
 
 
 def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name: str, task: Task,
@@ -32,7 +36,7 @@ def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name
             raise PayloadTooLargeError(f'the dataset is {upload.size} bytes; the limit is '
                                        f'{settings.max_dataset_bytes}', field='dataset')
         if upload.size == 0:
-            raise InvalidRequestError('the dataset file is empty', field='dataset')
+            raise InvalidDatasetError('the dataset file is empty', field='dataset')
         stat = check_dataset(task, upload.path)
     except BaseException:
         files.remove_quietly(upload.path)

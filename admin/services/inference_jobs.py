@@ -21,11 +21,11 @@ import requests
 
 from singa.admin.services import code_policy
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
-from singa.admin.services.numbers import is_int, split_evenly
+from singa.admin.services.numbers import split_evenly
 from singa.admin.services.train_jobs import owner_of
-from singa.constants import (ADMIN_TYPES, ContainerManagerType, EnsembleMethod, InferenceJobStatus, ServiceStatus,
-                             ServiceType)
-from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.constants import (ADMIN_TYPES, BudgetKey, ContainerManagerType, EnsembleMethod, InferenceJobStatus,
+                             ServiceStatus, ServiceType)
+from singa.errors import ConflictError, NotFoundError, ServiceUnavailableError, SingaError
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.meta_store import users as users_repo
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
@@ -36,6 +36,7 @@ MAX_REPLICAS = 16
 MAX_BATCH_SIZE = 1024
 MAX_WAIT_MS = 1000.0
 KEY_NAME_LENGTH = 100
+DESCRIPTION_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ class InferenceJobService:
             if train_job is None:
                 raise NotFoundError(f'no train job {new.app!r} version {new.app_version}', resource='train_job')
             if train_job.status not in ('STOPPED', 'ERRORED'):
-                raise InvalidRequestError(f'train job {new.app} v{train_job.app_version} is {train_job.status}; '
-                                          'deploy it once it has stopped', field='app')
+                raise ConflictError(f'train job {new.app} v{train_job.app_version} is {train_job.status}; '
+                                    'deploy it once it has stopped', resource='train_job', id=train_job.id, field='app')
             cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'inference:{train_job.id}',))
             live = inference_jobs.get_for_train_job(cur, train_job.id)
             if live is not None and live.status in inference_jobs.LIVE:
@@ -112,28 +113,12 @@ class InferenceJobService:
         return self.get_by_id(actor, job.id)
 
     def _check(self, new: NewInferenceJob) -> int:
-        budget = new.budget or {}
-        if not isinstance(budget, dict) or set(budget) - {'GPU_COUNT'}:
-            raise InvalidRequestError('an inference budget has only GPU_COUNT', field='budget')
-        gpus = budget.get('GPU_COUNT', 0)
-        if not is_int(gpus) or gpus < 0:
-            raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
+        """The job's GPUs. The fields are of their types and in their ranges (``INFERENCE_RANGES``,
+        ``MAX_GPU_COUNT``): the route parsed them so."""
+        gpus = (new.budget or {}).get(BudgetKey.GPU_COUNT.value, 0)
         if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
-            raise InvalidRequestError('the process container manager cannot place GPUs; use GPU_COUNT 0',
-                                      field='budget')
-        if not is_int(new.models_per_template) or not 1 <= new.models_per_template <= MAX_MODELS:
-            raise InvalidRequestError(f'models_per_template must be in [1, {MAX_MODELS}]', field='models_per_template')
-        if new.max_models is not None and (not is_int(new.max_models) or not 1 <= new.max_models <= MAX_MODELS):
-            raise InvalidRequestError(f'max_models must be in [1, {MAX_MODELS}]', field='max_models')
-        if not is_int(new.replicas) or not 1 <= new.replicas <= MAX_REPLICAS:
-            raise InvalidRequestError(f'replicas must be in [1, {MAX_REPLICAS}]', field='replicas')
-        if new.max_batch_size is not None and (not is_int(new.max_batch_size)
-                                               or not 1 <= new.max_batch_size <= MAX_BATCH_SIZE):
-            raise InvalidRequestError(f'max_batch_size must be in [1, {MAX_BATCH_SIZE}]', field='max_batch_size')
-        if new.max_wait_ms is not None and not 0 <= new.max_wait_ms <= MAX_WAIT_MS:
-            raise InvalidRequestError(f'max_wait_ms must be in [0, {MAX_WAIT_MS}]', field='max_wait_ms')
-        if len(new.description) > 1000:
-            raise InvalidRequestError('description is longer than 1000 characters', field='description')
+            raise ConflictError('this platform runs workers as local processes (SINGA_CONTAINER_MANAGER=process), '
+                                'which cannot place GPUs; use GPU_COUNT 0', field='budget')
         return gpus
 
     def _choose_trials(self, cur, train_job_id, new: NewInferenceJob) -> list:
@@ -142,8 +127,8 @@ class InferenceJobService:
         chosen = trials.best_trials_of_each_template(cur, train_job_id, new.models_per_template)
         chosen = chosen[:new.max_models or MAX_MODELS]
         if not chosen:
-            raise InvalidRequestError('the train job has no completed trial with saved parameters to deploy',
-                                      field='app')
+            raise ConflictError('the train job has no completed trial with saved parameters to deploy',
+                                resource='train_job', id=train_job_id, field='app')
         cur.execute('SELECT id, name, model_class, file_kind, file_name, store_path, docker_image FROM models'
                     ' WHERE id = ANY(%s)', (list({t.model_id for t in chosen}),))
         models = {row['id']: row for row in cur.fetchall()}
@@ -298,8 +283,6 @@ class InferenceJobService:
     # -- prediction keys -------------------------------------------------------------------------
 
     def create_key(self, actor: UserRecord, app: str, app_version: int, name: str) -> tuple[PredictionKeyRecord, str]:
-        if not isinstance(name, str) or len(name) > KEY_NAME_LENGTH:
-            raise InvalidRequestError(f'name must be at most {KEY_NAME_LENGTH} characters', field='name')
         view = self.get_inference_job(actor, app, app_version)
         key = 'sk_' + secrets.token_urlsafe(32)
         digest = hashlib.sha256(key.encode()).hexdigest()

@@ -11,11 +11,12 @@
   ``correct horse battery staple`` or a password manager's output are not. It judges the first 72
   characters (its own bound on the work); a longer password is judged by those.
 
-A refusal is an ``InvalidRequestError`` on the password field with zxcvbn's advice in the message.
+A refusal is an ``InvalidRequestError`` on the password field: a ``WeakPasswordError`` (with zxcvbn's
+advice in the message) when the password has the right form but the policy judges it guessable.
 """
 import zxcvbn
 
-from singa.errors import InvalidRequestError
+from singa.errors import InvalidRequestError, WeakPasswordError
 
 MIN_LENGTH = 8
 MAX_LENGTH = 1024
@@ -36,7 +37,7 @@ def check_new_password(password: str, email: str, field: str = 'password') -> No
         raise InvalidRequestError('the password must not be only spaces', field=field)
     email = email.strip().lower()
     if password.strip().lower() == email:
-        raise InvalidRequestError('the password must not be your email address', field=field)
+        raise WeakPasswordError('the password must not be your email address', field=field)
     local, _, domain = email.partition('@')
     verdict = zxcvbn.zxcvbn(password[:_JUDGED_LENGTH], user_inputs=[email, local, *domain.split('.'),
                                                                     *_PLATFORM_WORDS],
@@ -44,5 +45,5 @@ def check_new_password(password: str, email: str, field: str = 'password') -> No
     if verdict['score'] < MIN_SCORE:
         advice = ' '.join(part for part in [verdict['feedback'].get('warning') or '',
                                             *verdict['feedback'].get('suggestions', [])] if part)
-        raise InvalidRequestError('the password is too easy to guess' + (f': {advice}' if advice else ''),
-                                  field=field)
+        raise WeakPasswordError('the password is too easy to guess' + (f': {advice}' if advice else ''),
+                                field=field)

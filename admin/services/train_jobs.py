@@ -7,7 +7,6 @@ service cannot be started, whatever was started is removed and the job ends ERRO
 reason. Stopping marks the job STOPPING and tells each advisor, which cancels running trials at
 once; the reconciler finishes the job if the advisors do not within the grace period.
 """
-import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -15,21 +14,42 @@ from typing import Optional
 
 from singa.admin.services import code_policy
 from singa.admin.services.deployer import Deployer
-from singa.admin.services.numbers import is_int, split_evenly
+from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
                              ServiceType, Task, TrainJobStatus)
-from singa.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
 from singa.meta_store import events, services, train_jobs
 from singa.meta_store import models as models_repo
 from singa.meta_store.records import TrainJobRecord, UserRecord
 from singa.queues import stop_advisors
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
-DEFAULT_TIME_HOURS = 0.1
+APP_NAME_HINT = '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit'
+DEFAULT_TIME_HOURS = 0.1            # neither TIME_HOURS nor a MODEL_TRIAL_COUNT given
+COUNT_ONLY_TIME_HOURS = 24.0        # only a MODEL_TRIAL_COUNT given: a deadline all the same
+# The deadline counts from the job's creation, and an advisor and a worker process need a few
+# seconds to start before the first trial can begin (on 2 cores, a trial of a job with a 4-second
+# deadline starts: test_deadline_stops_new_trials_and_cancels_after_grace). A shorter budget could
+# not run a single trial, and sub-second ones are nonsense (1e-9 hours once reached PostgreSQL).
+MIN_TIME_HOURS = 3 / 3600
 MAX_TIME_HOURS = 24 * 30
+MAX_MODEL_TRIAL_COUNT = 10_000
+NO_TRIAL_LIMIT = -1
 MAX_WORKERS_PER_MODEL = 32
+MAX_GPU_COUNT = 64
 MAX_TRIAL_RETRIES = 10
+# Optuna's samplers seed numpy's RandomState, which takes seeds in [0, 2**32 - 1].
+MAX_SEED = 2 ** 32 - 1
+MAX_MODELS_PER_JOB = 100
+# Each budget key's type and range; the route checks them (and documents them) before the service
+# sees a budget, so ``check_budget`` only applies the defaults and the rules between keys.
+BUDGET_RANGES = {
+    BudgetKey.TIME_HOURS: (float, MIN_TIME_HOURS, MAX_TIME_HOURS),
+    BudgetKey.MODEL_TRIAL_COUNT: (int, NO_TRIAL_LIMIT, MAX_MODEL_TRIAL_COUNT),
+    BudgetKey.GPU_COUNT: (int, 0, MAX_GPU_COUNT),
+    BudgetKey.WORKERS_PER_MODEL: (int, 1, MAX_WORKERS_PER_MODEL),
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +59,7 @@ class NewTrainJob:
     train_dataset_id: uuid.UUID
     val_dataset_id: uuid.UUID
     budget: dict = field(default_factory=dict)
-    model_ids: Optional[list] = None
+    model_ids: Optional[list] = None          # of UUIDs
     train_args: dict = field(default_factory=dict)
     advisor: AdvisorType = AdvisorType.AUTO
     pruner: PrunerType = PrunerType.NONE
@@ -78,13 +98,16 @@ class TrainJobService:
                 try:
                     check_advisor_choice(model.knob_config, budget, new.advisor.value, new.pruner.value)
                 except InvalidRequestError as e:
-                    raise InvalidRequestError(f'template {model.name!r}: {e.message}', field='advisor') from None
-            hours = budget.get(BudgetKey.TIME_HOURS.value)
+                    raise ConflictError(f'template {model.name!r}: {e.message}', resource='model', id=model.id,
+                                        field='advisor') from None
+            # A job with only a trial count ends by a deadline all the same (the budget, which the
+            # advisor plans with, keeps what was asked).
+            hours = budget.get(BudgetKey.TIME_HOURS.value, COUNT_ONLY_TIME_HOURS)
             job = train_jobs.insert_train_job(
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
                 train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
                 train_args=new.train_args, advisor_config=config,
-                time_budget_seconds=None if hours is None else hours * 3600)
+                time_budget_seconds=hours * 3600)
             to_deploy = []
             workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
             gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(models))
@@ -119,48 +142,23 @@ class TrainJobService:
                 train_jobs.set_train_job_status(cur, job.id, TrainJobStatus.ERRORED.value, error=reason)
             raise ServiceUnavailableError(reason, resource='train_job', id=job.id) from e
 
-    def check_budget(self, budget) -> dict:
-        if budget is None:
-            budget = {}
-        if not isinstance(budget, dict):
-            raise InvalidRequestError('budget must be an object', field='budget')
-        unknown = set(budget) - set(BudgetKey.values())
-        if unknown:
-            raise InvalidRequestError(f'unknown budget keys {", ".join(sorted(unknown))}; valid: '
-                                      f'{", ".join(BudgetKey.values())}', field='budget')
-        out = {}
-        trials = budget.get(BudgetKey.MODEL_TRIAL_COUNT.value, -1)
-        if not is_int(trials) or not (trials == -1 or trials >= 1):
-            raise InvalidRequestError('MODEL_TRIAL_COUNT must be an integer >= 1, or -1 for no limit', field='budget')
-        out[BudgetKey.MODEL_TRIAL_COUNT.value] = trials
-        hours = budget.get(BudgetKey.TIME_HOURS.value, DEFAULT_TIME_HOURS if trials == -1 else None)
-        if hours is not None:
-            if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not math.isfinite(hours) \
-                    or not 0 < hours <= MAX_TIME_HOURS:
-                raise InvalidRequestError(f'TIME_HOURS must be a number in (0, {MAX_TIME_HOURS}]', field='budget')
-            out[BudgetKey.TIME_HOURS.value] = float(hours)
+    def check_budget(self, budget: dict) -> dict:
+        """The budget with its defaults filled in. ``budget`` has only keys of ``BUDGET_RANGES``,
+        each of its type and in its range, and MODEL_TRIAL_COUNT is not 0 (the route parsed it so)."""
+        trials = budget.get(BudgetKey.MODEL_TRIAL_COUNT.value, NO_TRIAL_LIMIT)
         gpus = budget.get(BudgetKey.GPU_COUNT.value, 0)
-        if not is_int(gpus) or gpus < 0:
-            raise InvalidRequestError('GPU_COUNT must be an integer >= 0', field='budget')
         if gpus and self.settings.container_manager == ContainerManagerType.PROCESS:
-            raise InvalidRequestError('this platform runs workers as local processes (SINGA_CONTAINER_MANAGER='
-                                      'process), which cannot place GPUs; use GPU_COUNT 0 or the swarm manager',
-                                      field='budget')
-        out[BudgetKey.GPU_COUNT.value] = gpus
-        workers = budget.get(BudgetKey.WORKERS_PER_MODEL.value, 1)
-        if not is_int(workers) or not 1 <= workers <= MAX_WORKERS_PER_MODEL:
-            raise InvalidRequestError(f'WORKERS_PER_MODEL must be an integer in [1, {MAX_WORKERS_PER_MODEL}]',
-                                      field='budget')
-        out[BudgetKey.WORKERS_PER_MODEL.value] = workers
+            raise ConflictError('this platform runs workers as local processes (SINGA_CONTAINER_MANAGER=process), '
+                                'which cannot place GPUs; use GPU_COUNT 0 or the swarm manager', field='budget')
+        out = {BudgetKey.MODEL_TRIAL_COUNT.value: trials, BudgetKey.GPU_COUNT.value: gpus,
+               BudgetKey.WORKERS_PER_MODEL.value: budget.get(BudgetKey.WORKERS_PER_MODEL.value, 1)}
+        hours = budget.get(BudgetKey.TIME_HOURS.value, DEFAULT_TIME_HOURS if trials == NO_TRIAL_LIMIT else None)
+        if hours is not None:
+            out[BudgetKey.TIME_HOURS.value] = float(hours)
         return out
 
     def _advisor_config(self, new: NewTrainJob) -> dict:
         retries = self.settings.max_trial_retries if new.max_trial_retries is None else new.max_trial_retries
-        if not is_int(retries) or not 0 <= retries <= MAX_TRIAL_RETRIES:
-            raise InvalidRequestError(f'max_trial_retries must be an integer in [0, {MAX_TRIAL_RETRIES}]',
-                                      field='max_trial_retries')
-        if new.seed is not None and not is_int(new.seed):
-            raise InvalidRequestError('seed must be an integer', field='seed')
         return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
                 'seed': new.seed}
 
@@ -170,7 +168,8 @@ class TrainJobService:
         if row is None or (row['owner_id'] != actor.id and actor.user_type not in ADMIN_TYPES):
             raise NotFoundError(f'no such dataset ({name})', resource='dataset', id=dataset_id, field=name)
         if row['task'] != task.value:
-            raise InvalidRequestError(f'{name} is a {row["task"]} dataset, not {task.value}', field=name)
+            raise ConflictError(f'{name} is a {row["task"]} dataset, not {task.value}', resource='dataset',
+                                id=dataset_id, field=name)
 
     def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
         """The templates a job that names none tunes: every available one that this search can
@@ -194,16 +193,11 @@ class TrainJobService:
         if model_ids is None:
             models = models_repo.list_available_models(cur, user_id=actor.id, task=task.value)
             if not models:
-                raise InvalidRequestError(f'no model template is available for {task.value}; upload one first',
-                                          field='model_ids')
+                raise ConflictError(f'no model template is available for {task.value}; upload one first',
+                                    resource='model', field='model_ids')
             ids = [m.id for m in models]
         else:
-            if not isinstance(model_ids, list) or not model_ids:
-                raise InvalidRequestError('model_ids must be a non-empty list of template ids', field='model_ids')
-            try:
-                ids = list(dict.fromkeys(uuid.UUID(str(i)) for i in model_ids))
-            except ValueError:
-                raise InvalidRequestError('model_ids must be template ids (UUIDs)', field='model_ids') from None
+            ids = list(dict.fromkeys(model_ids))
         cur.execute('SELECT id FROM models WHERE id = ANY(%s) AND deleted_at IS NULL FOR SHARE', (ids,))
         found = []
         for model_id in ids:
@@ -213,8 +207,8 @@ class TrainJobService:
             if not visible:
                 raise NotFoundError('no such model template', resource='model', id=model_id, field='model_ids')
             if model.task != task.value:
-                raise InvalidRequestError(f'template {model.name!r} is for {model.task}, not {task.value}',
-                                          field='model_ids')
+                raise ConflictError(f'template {model.name!r} is for {model.task}, not {task.value}',
+                                    resource='model', id=model_id, field='model_ids')
             found.append(model)
         return found
 
@@ -312,6 +306,5 @@ def visible_train_job(cur, actor: UserRecord, train_job_id, for_update: bool = F
 
 def check_app_name(app) -> str:
     if not isinstance(app, str) or not APP_NAME.match(app):
-        raise InvalidRequestError('app must be 1 to 64 letters, digits, ".", "_" or "-", starting with a letter '
-                                  'or digit', field='app')
+        raise InvalidRequestError(f'app must be {APP_NAME_HINT}', field='app')
     return app

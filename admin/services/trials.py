@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 from singa.admin.services.train_jobs import train_job_of_app, visible_train_job
-from singa.errors import InvalidRequestError, NotFoundError
+from singa.errors import NotFoundError
 from singa.meta_store import trials
 from singa.meta_store.records import TrialRecord, UserRecord
 from singa.param_store import make_param_store
 
 MAX_TRIALS_PAGE = 1000
+MAX_TRIALS_OFFSET = 2 ** 31 - 1
 MAX_BEST = 100
+MAX_LOG_ID = 2 ** 63 - 1            # trial log ids are PostgreSQL bigserials
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,9 @@ class TrialService:
     def list_trials(self, actor: UserRecord, app: str, app_version: int, *, best: bool = False,
                     max_count: int = 2, limit: int = MAX_TRIALS_PAGE, offset: int = 0,
                     owner_id: Optional[uuid.UUID] = None) -> list[TrialView]:
-        if best and not 1 <= max_count <= MAX_BEST:
-            raise InvalidRequestError(f'max_count must be in [1, {MAX_BEST}]', field='max_count')
-        if not 1 <= limit <= MAX_TRIALS_PAGE:
-            raise InvalidRequestError(f'limit must be in [1, {MAX_TRIALS_PAGE}]', field='limit')
-        if offset < 0:
-            raise InvalidRequestError('offset must be >= 0', field='offset')
+        """The trials of a job, newest first (``limit`` from ``offset``), or its ``max_count`` best.
+        The counts are in their ranges (``MAX_BEST``, ``MAX_TRIALS_PAGE``, ``MAX_TRIALS_OFFSET``):
+        the route parsed them so."""
         with self.store.transaction() as cur:
             job = train_job_of_app(cur, actor, app, app_version, owner_id)
             if best:

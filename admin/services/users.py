@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_EMAIL = re.compile(r'^[^@\s<>(),;:"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
-                    r'(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$')
+EMAIL = re.compile(r'^[^@\s<>(),;:"\[\]\\\x00-\x1f\x7f-\x9f]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+                   r'(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$')
+MAX_EMAIL_LENGTH = 254
 # Verified against when the email is unknown, so that a miss costs as long as a wrong password.
 _DUMMY_HASH = hash_password('not-a-real-password')
 
@@ -47,10 +48,12 @@ class Login:
 
 
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    """``email`` stripped and lower-cased, if it is an address (checked before lower-casing, which
+    may lengthen a few characters)."""
+    email = email.strip()
+    if len(email) > MAX_EMAIL_LENGTH or not EMAIL.match(email):
         raise InvalidRequestError(f'{email!r} is not a valid email address', field='email')
-    return email
+    return email.lower()
 
 
 # -- logging in and out ----------------------------------------------------------------------------

@@ -44,9 +44,9 @@ def unlock_all(api):
 @pytest.mark.parametrize('password, says', [
     ('password', 'top-10 common password'),
     ('12345678', 'top-10 common password'),
-    (' ' * 8, 'only spaces'),
-    ('\t \n \t \n \t', 'only spaces'),
-    ('short', 'at least 8 characters'),
+    (' ' * 8, 'not only white space'),
+    ('\t \n \t \n \t', 'control characters'),
+    ('short', '8 to 1024 characters'),
     ('new@example.com', 'your email address'),
     (' NEW@Example.com ', 'your email address'),
     ('new@example.com1', 'too easy to guess'),
@@ -54,11 +54,14 @@ def unlock_all(api):
     ('P@ssw0rd!', 'too easy to guess'),
     ('password-123', 'similar to a commonly used password'),
     ('aaaaaaaaaaaa', 'Repeats'),
-    ('x' * 1025, 'longer than 1024 characters'),
+    ('x' * 1025, '8 to 1024 characters'),
 ])
 def test_common_trivial_and_own_email_passwords_are_refused(api, admin_user, password, says):
-    error = error_of(new_user(api, admin_user, 'new@example.com', password), 400, 'InvalidRequestError',
-                     field='password')
+    # The form (length, white space, control characters) is checked as /openapi.json documents it;
+    # what only the policy can judge is a WeakPasswordError.
+    of_form = says in ('not only white space', 'control characters', '8 to 1024 characters')
+    error = error_of(new_user(api, admin_user, 'new@example.com', password), 400,
+                     'InvalidRequestError' if of_form else 'WeakPasswordError', field='password')
     assert says in error['message']
 
 
@@ -125,7 +128,7 @@ def test_a_user_changes_their_password_with_the_old_one(api, model_dev):
     error_of(api.post(path, model_dev, json={'old_password': 'not-it', 'new_password': STRONG}), 403,
              'ForbiddenError', field='old_password')
     error_of(api.post(path, model_dev, json={'old_password': PASSWORD, 'new_password': 'password1'}), 400,
-             'InvalidRequestError', field='new_password')
+             'WeakPasswordError', field='new_password')
     error_of(api.post(path, model_dev, json={'old_password': PASSWORD, 'new_password': PASSWORD}), 400,
              'InvalidRequestError', field='new_password')
     error_of(api.post(path, json={'old_password': PASSWORD, 'new_password': STRONG}), 401, 'UnauthenticatedError')
@@ -157,7 +160,7 @@ def test_admins_reset_passwords_by_the_role_rules(api, superadmin, admin_user, m
     error_of(api.post(reset, admin_user, json={'email': 'ghost@example.com', 'password': STRONG}), 404,
              'NotFoundError')
     error_of(api.post(reset, admin_user, json={'email': 'dev@example.com', 'password': 'dev@example.com'}), 400,
-             'InvalidRequestError', field='password')
+             'WeakPasswordError', field='password')
     # The user had locked themselves out; the reset revokes their tokens and forgets the failures.
     for _ in range(ACCOUNT.free_failures + 1):
         login(api, 'dev@example.com', 'forgotten-it')

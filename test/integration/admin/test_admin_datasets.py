@@ -87,7 +87,7 @@ def _bomb() -> bytes:
 ])
 def test_a_dataset_of_the_wrong_format_is_400_with_the_reason(api, app_dev, task, data, reason):
     response = api.upload_dataset(app_dev, data, task=task)
-    error = error_of(response, 400, 'InvalidRequestError' if not data else 'InvalidDatasetError', field='dataset')
+    error = error_of(response, 400, 'InvalidDatasetError', field='dataset')
     assert reason in error['message'], error
     assert storage_files(api) == []
 

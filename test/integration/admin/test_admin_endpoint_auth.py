@@ -18,10 +18,8 @@ def protected_endpoints(app) -> list[tuple[str, str, tuple]]:
         roles = getattr(app.view_functions[rule.endpoint], 'singa_roles', None)
         if roles is None:
             continue
-        path = rule.rule
-        path = re.sub(r'<int(\([^)]*\))?:[^>]+>', '1', path)
-        for name in rule.arguments:
-            path = path.replace(f'<{name}>', str(uuid.uuid4()))
+        samples = {'app_version': '1', 'app': 'app'}       # any other argument is an id
+        path = re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', lambda m: samples.get(m.group(1), str(uuid.uuid4())), rule.rule)
         for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
             found.append((method, path, roles))
     return sorted(found)

@@ -76,7 +76,6 @@ def test_a_template_that_does_not_import_is_400_with_the_reason(api, model_dev, 
     ({'docker_image': 'repo/name:tag; rm -rf /'}, 'docker_image'),
     ({'access_right': 'SECRET'}, 'access_right'),
     ({'model_class': 'not a class'}, 'model_class'),
-    ({'model_class': 'class'}, 'model_class'),
     ({'task': 'FORECASTING'}, 'task'),
     ({'name': ''}, 'name'),
     ({'colour': 'red'}, 'colour'),
@@ -84,6 +83,12 @@ def test_a_template_that_does_not_import_is_400_with_the_reason(api, model_dev, 
 def test_template_fields_are_checked(api, model_dev, form, field):
     error_of(api.upload_model(model_dev, GOOD_TEMPLATE, **form), 400, 'InvalidRequestError', field=field)
     assert leftovers(api) == []
+
+
+def test_a_keyword_as_model_class_is_a_class_no_template_can_have(api, model_dev):
+    error = error_of(api.upload_model(model_dev, GOOD_TEMPLATE, model_class='class'), 400, 'InvalidModelError',
+                     field='model_class')
+    assert 'keyword' in error['message']
 
 
 def test_valid_docker_images_are_accepted(api, model_dev):

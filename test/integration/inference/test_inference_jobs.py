@@ -311,11 +311,12 @@ def test_deploy_refuses_unfinished_and_unknown_jobs(platform, iris, tmp_path):
     val_id = platform.upload_dataset(dev, iris['val'])
     model = platform.upload_model(dev, TREE, 'SkDecisionTree')
     platform.create_job(dev, 'iris', train_id, val_id, [model], {'TIME_HOURS': 1})
-    error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'iris'})['error']
+    error = platform.call('POST', '/inference_jobs', dev, expect=409, json={'app': 'iris'})['error']
     assert 'deploy it once it has stopped' in error['message']
-    for body, field in (({'replicas': 0}, 'replicas'), ({'budget': {'GPU_COUNT': 1}}, 'budget'),
-                        ({'ensemble': 'MAX'}, 'ensemble'), ({'models_per_template': 99}, 'models_per_template')):
-        error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'iris', **body})['error']
+    for body, status, field in (({'replicas': 0}, 400, 'replicas'), ({'budget': {'GPU_COUNT': 1}}, 409, 'budget'),
+                                ({'ensemble': 'MAX'}, 400, 'ensemble'),
+                                ({'models_per_template': 99}, 400, 'models_per_template')):
+        error = platform.call('POST', '/inference_jobs', dev, expect=status, json={'app': 'iris', **body})['error']
         assert error['field'] == field
     platform.call('POST', '/train_jobs/iris/-1/stop', dev)
 

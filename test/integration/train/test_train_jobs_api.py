@@ -3,6 +3,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -267,7 +268,7 @@ def test_bad_requests_get_clear_errors(platform, setup):
         ({'budget': {'MODEL_TRIAL_COUNT': 0}}, 400, 'budget'),
         ({'budget': {'TIME_HOURS': -1}}, 400, 'budget'),
         ({'budget': {'TIME_HOURS': 'soon'}}, 400, 'budget'),
-        ({'budget': {'GPU_COUNT': 1}}, 400, 'budget'),
+        ({'budget': {'GPU_COUNT': 1}}, 409, 'budget'),      # no GPUs where workers are local processes
         ({'budget': {'WORKERS_PER_MODEL': 100}}, 400, 'budget'),
         ({'app': 'no spaces please'}, 400, 'app'),
         ({'app': '../etc'}, 400, 'app'),
@@ -276,7 +277,7 @@ def test_bad_requests_get_clear_errors(platform, setup):
         ({'model_ids': ['00000000-0000-0000-0000-000000000000']}, 404, 'model_ids'),
         ({'train_dataset_id': others_data}, 404, 'train_dataset_id'),
         ({'advisor': 'GENETIC'}, 400, 'advisor'),
-        ({'advisor': 'CMAES'}, 400, 'advisor'),     # the tree's knobs are not all numeric
+        ({'advisor': 'CMAES'}, 409, 'advisor'),     # the tree's knobs are not all numeric
         ({'max_trial_retries': 99}, 400, 'max_trial_retries'),
         ({'unknown': 1}, 400, 'unknown'),
     ]
@@ -302,7 +303,11 @@ def _tiny_csv() -> str:
 def test_trial_parameters_round_trip_through_the_client_codec(platform, setup):
     dev, train_id, val_id, template = setup
     slow = template(SLOW, 'Slow', seconds=0.1)
-    platform.create_job(dev, 'params', train_id, val_id, [slow], {'MODEL_TRIAL_COUNT': 1})
+    job = platform.create_job(dev, 'params', train_id, val_id, [slow], {'MODEL_TRIAL_COUNT': 1})
+    # Only a trial count: the job has a deadline all the same, a day after its creation; the budget
+    # (which the advisor plans with) keeps what was asked.
+    deadline = datetime.fromisoformat(job['deadline_at']) - datetime.fromisoformat(job['created_at'])
+    assert abs(deadline.total_seconds() - 24 * 3600) < 5 and 'TIME_HOURS' not in job['budget']
     assert platform.wait_job(dev, 'params')['status'] == 'STOPPED'
     trial = platform.trials(dev, 'params')[0]
     params = decode_params(platform.call('GET', f'/trials/{trial["id"]}/parameters', dev))
