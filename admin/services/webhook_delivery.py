@@ -12,6 +12,7 @@ else (another status, a refused or timed-out connection, an address outside
 import datetime
 import json
 import logging
+import re
 import threading
 import time
 from typing import Callable, Optional
@@ -114,13 +115,7 @@ class WebhookDeliverer:
 
 
 def _describe(e: requests.RequestException) -> str:
-    """A short reason for a failed attempt, without the urllib3 object names."""
-    reason = e
-    while reason.__context__ is not None and isinstance(reason.__context__, Exception) and reason.args:
-        inner = reason.args[0]
-        if not isinstance(inner, Exception):
-            break
-        reason = inner
-    text = str(getattr(reason, 'reason', None) or reason)
-    kind = 'timed out' if isinstance(e, requests.Timeout) else 'failed'
-    return f'the request {kind}: {text}'[:MAX_ERROR_LENGTH]
+    """A short reason for a failed attempt: urllib3's innermost reason, without its connection's name."""
+    reason = getattr(e.args[0], 'reason', None) if e.args else None
+    text = re.sub(r'^\w+\(host=[^)]*\): ', '', str(reason or e))
+    return f'the request {"timed out" if isinstance(e, requests.Timeout) else "failed"}: {text}'[:MAX_ERROR_LENGTH]

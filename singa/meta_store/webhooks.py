@@ -43,13 +43,14 @@ def delete_webhook(cur, webhook_id) -> None:
 
 
 def claim_due(cur, limit: int, lease_seconds: float) -> list[tuple[WebhookDeliveryRecord, WebhookRecord, EventRecord]]:
-    """Lease up to ``limit`` pending deliveries that are due and not leased by another process."""
+    """Lease up to ``limit`` pending deliveries that are due and not leased by another process, the
+    longest due first (events in the order they happened, unless a retry came between)."""
     cur.execute(
         "UPDATE webhook_deliveries d SET claimed_until = now() + %s * interval '1 second' WHERE d.id IN ("
         "  SELECT id FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= now()"
         '  AND (claimed_until IS NULL OR claimed_until < now()) ORDER BY next_attempt_at LIMIT %s'
         '  FOR UPDATE SKIP LOCKED) RETURNING d.*', (lease_seconds, limit))
-    deliveries = from_rows(WebhookDeliveryRecord, cur.fetchall())
+    deliveries = sorted(from_rows(WebhookDeliveryRecord, cur.fetchall()), key=lambda d: (d.next_attempt_at, d.event_id))
     claimed = []
     for delivery in deliveries:
         cur.execute('SELECT * FROM webhooks WHERE id = %s', (delivery.webhook_id,))
