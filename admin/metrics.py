@@ -1,10 +1,5 @@
-"""The admin's Prometheus metrics: its HTTP requests, counted in every gunicorn worker, and the
-platform's state (``services.platform_metrics``), read at each scrape.
-
-``singa_http_requests_total`` (counter) and ``singa_http_request_duration_seconds`` (histogram)
-count requests by ``method``, ``route`` (the route's template, ``/train_jobs/{app}/{app_version}``,
-never the raw path, so ids do not multiply the series; ``<unmatched>`` for no route) and, for the
-counter, ``status``.
+"""The admin's Prometheus metrics: its HTTP requests (``singa.http_metrics``), counted in every
+gunicorn worker, and the platform's state (``services.platform_metrics``), read at each scrape.
 
 gunicorn runs the admin in several worker processes, and a scrape reaches only one of them. So,
 under gunicorn, the workers keep their counts in prometheus_client's multiprocess mode: files in
@@ -16,35 +11,21 @@ needs cleaning when a worker exits. Outside gunicorn (tests, one process) the co
 """
 import functools
 import os
-import re
 import shutil
 import tempfile
-import time
 from typing import Optional
 
 import prometheus_client
-from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
+from flask import Flask
+from prometheus_client import CollectorRegistry, multiprocess, values
 
 from singa.admin.services.platform_metrics import PlatformCollector
 from singa.config import gunicorn_master_pid
 from singa.container.process_files import ProcessRef
+from singa.http_metrics import HttpMetrics
 
 CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 MULTIPROCESS_VARIABLE = 'PROMETHEUS_MULTIPROC_DIR'
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-_METHODS = {'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'}
-UNMATCHED = '<unmatched>'
-
-
-class HttpMetrics:
-    """The request counter and latency histogram of this process (one pair per process)."""
-
-    def __init__(self, registry: Optional[CollectorRegistry]):
-        self.requests = Counter('singa_http_requests_total', 'HTTP requests answered by the admin',
-                                ['method', 'route', 'status'], registry=registry)
-        self.latency = Histogram('singa_http_request_duration_seconds', 'Time the admin took to answer',
-                                 ['method', 'route'], buckets=LATENCY_BUCKETS, registry=registry)
 
 
 class AdminMetrics:
@@ -54,17 +35,7 @@ class AdminMetrics:
         self.platform = PlatformCollector(store, redis_client)
 
     def instrument(self, app: Flask) -> None:
-        app.before_request(_start_timer)
-        app.after_request(self._observe)
-
-    def _observe(self, response):
-        started = g.pop('singa_started', None)
-        method = request.method if request.method in _METHODS else 'OTHER'
-        route = route_template(request.url_rule.rule) if request.url_rule is not None else UNMATCHED
-        self.http.requests.labels(method, route, str(response.status_code)).inc()
-        if started is not None:
-            self.http.latency.labels(method, route).observe(time.perf_counter() - started)
-        return response
+        self.http.instrument(app)
 
     def exposition(self) -> bytes:
         """Every metric in Prometheus's text format: this process's (or every worker's) and the platform's."""
@@ -75,15 +46,6 @@ class AdminMetrics:
             registry.register(_process_registry())
         registry.register(self.platform)
         return prometheus_client.generate_latest(registry)
-
-
-def route_template(rule: str) -> str:
-    """``/train_jobs/<app_name:app>/<app_version:app_version>`` -> ``/train_jobs/{app}/{app_version}``."""
-    return re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', r'{\1}', rule)
-
-
-def _start_timer():
-    g.singa_started = time.perf_counter()
 
 
 @functools.lru_cache(maxsize=1)
