@@ -151,20 +151,7 @@ class Client:
 
     def download_model_file(self, model_id: str, out_model_file_path: str) -> str:
         """Save the template's file to ``out_model_file_path`` (written whole or not at all); return the path."""
-        response = self._send('GET', f'/models/{model_id}/model_file', stream=True)
-        partial = f'{out_model_file_path}.part'
-        try:
-            with open(partial, 'wb') as f:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    f.write(chunk)
-            os.replace(partial, out_model_file_path)
-        except BaseException:
-            if os.path.exists(partial):
-                os.remove(partial)
-            raise
-        finally:
-            response.close()
-        return out_model_file_path
+        return self._download(f'/models/{model_id}/model_file', out_model_file_path)
 
     def delete_model(self, model_id: str) -> dict:
         return self._request('DELETE', f'/models/{model_id}')
@@ -244,6 +231,11 @@ class Client:
         """The trained parameters, decoded without pickle (arrays keep their dtype and shape)."""
         from singa.param_store.codec import decode_params
         return decode_params(self._send('GET', f'/trials/{trial_id}/parameters').content)
+
+    def download_trial_parameters(self, trial_id: str, out_path: str) -> str:
+        """Save the trial's trained parameters as they are stored (SingaAuto's pickle-free format, read
+        with ``singa.param_store.decode_params``) to ``out_path``, whole or not at all; return the path."""
+        return self._download(f'/trials/{trial_id}/parameters', out_path)
 
     def load_trial_model(self, trial_id: str, model_class):
         """An instance of ``model_class`` with the trial's knobs and trained parameters, ready to predict."""
@@ -383,6 +375,23 @@ class Client:
         """Admins: replace a user's limits (-1: no limit; a limit left out is the platform's default)."""
         limits = {'running_jobs': running_jobs, 'workers': workers, 'gpus': gpus, 'stored_bytes': stored_bytes}
         return self._request('PUT', f'/users/{user_id}/quota', json={k: v for k, v in limits.items() if v is not None})
+
+    def _download(self, path: str, out_path: str) -> str:
+        """Stream a GET's body to ``out_path`` (through a ``.part`` file, so it is whole or absent)."""
+        response = self._send('GET', path, stream=True)
+        partial = f'{out_path}.part'
+        try:
+            with open(partial, 'wb') as f:
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    f.write(chunk)
+            os.replace(partial, out_path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise
+        finally:
+            response.close()
+        return out_path
 
     def _request(self, method: str, path: str, **kwargs) -> Any:
         """Send a request and return its JSON body, or raise the error the admin answered with."""
