@@ -96,7 +96,7 @@ class Settings:
     webhook_timeout_seconds: float = 5.0      # one delivery attempt
     webhook_max_attempts: int = 8             # then the delivery is FAILED
     webhook_backoff_seconds: float = 2.0      # before the first retry; doubled each time ...
-    webhook_max_backoff_seconds: float = 600.0   # ... up to this
+    webhook_max_backoff: float = 600.0        # ... up to this many seconds
     webhook_poll_seconds: float = 1.0         # how often each admin process looks for deliveries due
     quota_running_jobs: int = 10              # defaults of every user's quota (-1: no limit); admins set
     quota_workers: int = 32                   # per-user limits through the API

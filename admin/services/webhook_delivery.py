@@ -6,7 +6,7 @@ mid-send only delays a delivery until its lease lapses), POSTs each event to its
 signature headers (``webhooks.signature``), and logs the attempt. A 2xx answer delivers it; anything
 else (another status, a refused or timed-out connection, an address outside
 ``SINGA_WEBHOOK_NETWORKS``) is retried with exponential backoff: after attempt n the next waits
-``min(webhook_backoff_seconds * 2 ** (n - 1), webhook_max_backoff_seconds)``, and after
+``min(webhook_backoff_seconds * 2 ** (n - 1), webhook_max_backoff)``, and after
 ``webhook_max_attempts`` attempts the delivery is FAILED. Redirects are not followed.
 """
 import datetime
@@ -49,7 +49,7 @@ class WebhookDeliverer:
         s = self.settings
         if attempt >= s.webhook_max_attempts:
             return None
-        delay = min(s.webhook_backoff_seconds * 2 ** (attempt - 1), s.webhook_max_backoff_seconds)
+        delay = min(s.webhook_backoff_seconds * 2 ** (attempt - 1), s.webhook_max_backoff)
         return self.clock() + datetime.timedelta(seconds=delay)
 
     def run_once(self) -> int:

@@ -25,7 +25,7 @@ from webhook_receiver import Receiver
 def admin_settings(admin_settings):
     """Webhooks may reach loopback here (the receiver); retries come quickly."""
     return dataclasses.replace(admin_settings, webhook_networks='127.0.0.0/8', webhook_backoff_seconds=0.05,
-                               webhook_max_backoff_seconds=0.2, webhook_max_attempts=3, webhook_timeout_seconds=2)
+                               webhook_max_backoff=0.2, webhook_max_attempts=3, webhook_timeout_seconds=2)
 
 
 def deliver(api, until, timeout=10.0):
@@ -90,7 +90,7 @@ def test_failed_deliveries_are_retried_with_backoff_then_given_up(api, app_dev):
 
 
 def test_backoff_doubles_up_to_its_bound(admin_settings, meta_store):
-    settings = dataclasses.replace(admin_settings, webhook_backoff_seconds=2, webhook_max_backoff_seconds=10,
+    settings = dataclasses.replace(admin_settings, webhook_backoff_seconds=2, webhook_max_backoff=10,
                                    webhook_max_attempts=6)
     now = __import__('datetime').datetime(2024, 1, 1, tzinfo=__import__('datetime').timezone.utc)
     deliverer = WebhookDeliverer(meta_store, settings, WebhookService(meta_store, settings), clock=lambda: now)
