@@ -18,6 +18,7 @@ import logging
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
+from singa.constants import ServiceType
 from singa.errors import SingaError
 from singa.meta_store import stats
 from singa.queues import ServingChannel, TuningChannel, list_lengths
@@ -46,7 +47,7 @@ class PlatformCollector:
                           for table in ('train_jobs', 'inference_jobs', 'trials', 'webhook_deliveries')}
                 durations = stats.trial_duration_buckets(cur, list(TRIAL_SECONDS_BUCKETS))
                 subs = stats.live_sub_train_jobs(cur)
-                deployed = stats.deployed_trials(cur)
+                deployed = stats.inference_services(cur, ServiceType.INFERENCE.value)
         except SingaError as e:
             log.warning('metrics: cannot read the metadata store: %s', e)
             up.add_metric(['postgres'], 0)
@@ -110,7 +111,7 @@ def predictor_targets(store) -> list[dict]:
     """Every live predictor as a Prometheus HTTP service-discovery target group (its address inside
     the platform: the host's loopback with local processes, the service's name on the Swarm network)."""
     with store.transaction() as cur:
-        found = stats.live_predictors(cur)
+        found = stats.inference_services(cur, ServiceType.PREDICT.value)
     return [{'targets': [f'{p["hostname"] or "127.0.0.1"}:{p["port"]}'],
              'labels': {'inference_job_id': str(p['inference_job_id']), 'singa_service': 'predictor'}}
-            for p in found]
+            for p in found if p['port'] is not None]

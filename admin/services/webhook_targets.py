@@ -30,8 +30,10 @@ from singa.errors import ConfigError, ForbiddenError, InvalidRequestError
 
 PUBLIC = 'public'
 MAX_URL_LENGTH = 2048
-# The URL rule the API documents: http(s), a host, no spaces or control characters.
-URL_PATTERN = r'^https?://[^\s/?#@]+(/[^\s]*)?$'
+# The URL rule the API documents: http(s), a host name or IPv4 address, a port in range, then
+# printable ASCII only (a host that is not ASCII is written in punycode).
+_PORT = r'6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}'
+URL_PATTERN = rf'^https?://[A-Za-z0-9.-]+(:({_PORT}))?([/?#][!-~]*)?$'
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -88,7 +90,10 @@ def check_url(url: str, policy: NetworkPolicy) -> str:
     """``url`` if it is a webhook URL this platform may send to: ``InvalidRequestError`` for one that is
     malformed, ``ForbiddenError`` for one whose host lies outside the allowed networks. A host name that
     does not resolve now is accepted (the delivery worker checks it again on every connection)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        raise InvalidRequestError('url is not a URL', field='url') from None
     if parts.scheme not in ('http', 'https'):
         raise InvalidRequestError('url must start with http:// or https://', field='url')
     if parts.username is not None or parts.password is not None:

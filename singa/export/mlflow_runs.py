@@ -19,7 +19,7 @@ import re
 import tempfile
 from typing import Optional
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from singa.export.source import ExportedJob, parse_time, read_train_job

@@ -1,5 +1,4 @@
 """Counts over the whole platform for the admin's metrics (read at every scrape; cheap aggregates)."""
-from singa.constants import ServiceType
 from singa.meta_store.services import LIVE as LIVE_SERVICES
 
 _FINISHED = ('STOPPED', 'ERRORED')
@@ -30,19 +29,11 @@ def live_sub_train_jobs(cur) -> list[dict]:
     return cur.fetchall()
 
 
-def deployed_trials(cur) -> list[dict]:
-    """``{inference_job_id, trial_id, model_name, replicas}`` of every trial a live inference job serves."""
+def inference_services(cur, service_type: str) -> list[dict]:
+    """The live services of one type of every live inference job: ``{inference_job_id, trial_id,
+    model_name, replicas, hostname, port}`` (inference workers: one per deployed trial; a predictor)."""
     cur.execute("SELECT s.job_id AS inference_job_id, s.trial_id, coalesce(s.info->>'model_name', '') AS model_name,"
-                ' s.replicas FROM services s JOIN inference_jobs i ON i.id = s.job_id'
-                ' WHERE i.status = ANY(%s) AND s.service_type = %s AND s.status = ANY(%s)',
-                (['STARTED', 'RUNNING'], ServiceType.INFERENCE.value, list(LIVE_SERVICES)))
-    return cur.fetchall()
-
-
-def live_predictors(cur) -> list[dict]:
-    """``{inference_job_id, hostname, port}`` of the predictor of every live inference job."""
-    cur.execute('SELECT s.job_id AS inference_job_id, s.hostname, s.port FROM services s'
-                ' JOIN inference_jobs i ON i.id = s.job_id WHERE i.status = ANY(%s) AND s.service_type = %s'
-                ' AND s.status = ANY(%s) AND s.port IS NOT NULL',
-                (['STARTED', 'RUNNING'], ServiceType.PREDICT.value, list(LIVE_SERVICES)))
+                ' s.replicas, s.hostname, s.port FROM services s JOIN inference_jobs i ON i.id = s.job_id'
+                ' WHERE i.status = ANY(%s) AND s.service_type = %s AND s.status = ANY(%s) ORDER BY s.created_at',
+                (['STARTED', 'RUNNING'], service_type, list(LIVE_SERVICES)))
     return cur.fetchall()

@@ -6,7 +6,7 @@ import uuid
 
 from openapi_schema_validator import OAS31Validator
 
-from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of
+from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of, recorded_train_job
 from singa.constants import InferenceJobStatus, TrainJobStatus, TrialStatus
 from singa.meta_store import inference_jobs, train_jobs, trials
 
@@ -16,11 +16,7 @@ def _train_job(api, user, scores):
     model = api.upload_model(user, GOOD_TEMPLATE).get_json()
     dataset = api.upload_dataset(user, CLASSIFICATION_CSV).get_json()
     with api.ctx.meta_store.transaction() as cur:
-        job = train_jobs.insert_train_job(
-            cur, owner_id=uuid.UUID(user.id), app='audit', task='TABULAR_CLASSIFICATION', budget={},
-            train_dataset_id=dataset['id'], val_dataset_id=dataset['id'], train_args={}, advisor_config={},
-            time_budget_seconds=None)
-        sub = train_jobs.insert_sub_train_job(cur, job.id, uuid.UUID(model['id']))
+        job, sub = recorded_train_job(cur, user.id, dataset['id'], model['id'], app='audit')
     with api.ctx.meta_store.transaction() as cur:
         train_jobs.set_sub_train_job_status(cur, sub.id, TrainJobStatus.RUNNING.value)
         train_jobs.roll_up_train_job(cur, job.id)

@@ -6,12 +6,12 @@ import uuid
 import pytest
 from werkzeug.test import Client as WsgiClient
 
-from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, PASSWORD
+from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, PASSWORD, recorded_train_job
 from singa.client import Client
 from singa.config import Settings
 from singa.constants import TrialStatus
 from singa.export import export_to_mlflow, export_to_optuna
-from singa.meta_store import train_jobs, trials
+from singa.meta_store import trials
 from singa.param_store import FileParamStore, decode_params, param_scope
 
 PARAMS = {'weights': b'\x00\x01trained', 'bias': 0.25}
@@ -37,11 +37,7 @@ def trained(admin_server, base_env, meta_store, tmp_path):
     dataset = client.create_dataset('d', 'TABULAR_CLASSIFICATION', str(tmp_path / 'data.csv'))
     params = FileParamStore(str(tmp_path / 'storage' / 'params'))
     with meta_store.transaction() as cur:
-        job = train_jobs.insert_train_job(
-            cur, owner_id=uuid.UUID(client.get_current_user()['id']), app='exp', task='TABULAR_CLASSIFICATION',
-            budget={}, train_dataset_id=dataset['id'], val_dataset_id=dataset['id'], train_args={},
-            advisor_config={}, time_budget_seconds=None)
-        sub = train_jobs.insert_sub_train_job(cur, job.id, uuid.UUID(model['id']))
+        _, sub = recorded_train_job(cur, client.get_current_user()['id'], dataset['id'], model['id'], app='exp')
         for no, (status, knobs, score, intermediate, logged) in enumerate(TRIALS, start=1):
             trial = trials.insert_trial(cur, sub_job_id=sub.id, no=no, model_id=uuid.UUID(model['id']), knobs=knobs,
                                         proposal={'meta': {'phase': 'search'}}, worker_id='w')

@@ -10,10 +10,10 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of
+from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of, recorded_train_job
 from singa.config import Settings
 from singa.constants import InferenceJobStatus, ServiceType, TrainJobStatus, TrialStatus
-from singa.meta_store import inference_jobs, services, train_jobs, trials
+from singa.meta_store import inference_jobs, services, trials
 from singa.queues import ServingChannel, TuningChannel
 
 
@@ -80,11 +80,7 @@ def test_the_platform_state_jobs_trials_queues_and_replicas(api, model_dev, admi
     model = api.upload_model(model_dev, GOOD_TEMPLATE).get_json()
     dataset = api.upload_dataset(model_dev, CLASSIFICATION_CSV).get_json()
     with ctx.meta_store.transaction() as cur:
-        job = train_jobs.insert_train_job(
-            cur, owner_id=uuid.UUID(model_dev.id), app='m', task='TABULAR_CLASSIFICATION', budget={},
-            train_dataset_id=dataset['id'], val_dataset_id=dataset['id'], train_args={}, advisor_config={},
-            time_budget_seconds=None)
-        sub = train_jobs.insert_sub_train_job(cur, job.id, uuid.UUID(model['id']))
+        job, sub = recorded_train_job(cur, model_dev.id, dataset['id'], model['id'])
         done = trials.insert_trial(cur, sub_job_id=sub.id, no=1, model_id=uuid.UUID(model['id']), knobs={},
                                    proposal={}, worker_id='w')
         trials.insert_trial(cur, sub_job_id=sub.id, no=2, model_id=uuid.UUID(model['id']), knobs={}, proposal={},

@@ -5,13 +5,13 @@ import uuid
 import pytest
 from openapi_schema_validator import OAS31Validator
 
-from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of
+from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of, recorded_train_job
 from singa.admin.services import quotas
 from singa.client import Client
 from singa.config import Settings
 from singa.constants import ServiceType
 from singa.errors import QuotaExceededError
-from singa.meta_store import services, train_jobs
+from singa.meta_store import services
 from singa.meta_store import users as users_repo
 
 
@@ -78,9 +78,7 @@ def test_usage_counts_live_jobs_workers_and_gpus(api, model_dev, admin_user):
     dataset = api.upload_dataset(model_dev, CLASSIFICATION_CSV).get_json()
     owner = uuid.UUID(model_dev.id)
     with api.ctx.meta_store.transaction() as cur:
-        job = train_jobs.insert_train_job(cur, owner_id=owner, app='u', task='TABULAR_CLASSIFICATION', budget={},
-                                          train_dataset_id=dataset['id'], val_dataset_id=dataset['id'], train_args={},
-                                          advisor_config={}, time_budget_seconds=None)
+        job, _ = recorded_train_job(cur, owner, dataset['id'], model['id'])
         for gpus in (1, 1, 0):
             services.insert_service(cur, service_type=ServiceType.TRAIN.value, job_id=job.id, gpus=gpus,
                                     container_manager='swarm')
