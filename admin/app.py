@@ -69,6 +69,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     idempotency = IdempotencyKeys(meta_store, settings.token_secret)
     reconciler.add_hook(functools.partial(users.forget_expired, meta_store, login_throttle, idempotency))
     webhooks = WebhookService(meta_store, settings)
+    reconciler.add_hook(webhooks.forget_old_deliveries)
     deliverer = WebhookDeliverer(meta_store, settings, webhooks)
     metrics = AdminMetrics(meta_store, redis_client, settings)
 

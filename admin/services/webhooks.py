@@ -34,6 +34,7 @@ DELIVERY_HEADER = 'Singa-Delivery'
 WEBHOOK_HEADER = 'Singa-Webhook'
 SIGNATURE_TOLERANCE_SECONDS = 300
 SECRET_PREFIX = 'whsec_'
+KEEP_DELIVERIES_DAYS = 30           # the delivery log keeps ended deliveries this long
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ class WebhookService:
             found = webhooks_repo.list_deliveries(cur, webhook_id, status=status, limit=limit)
             attempts = webhooks_repo.list_attempts(cur, [d.id for d in found])
         return [Delivery(d, attempts.get(d.id, [])) for d in found]
+
+    def forget_old_deliveries(self) -> None:
+        """Housekeeping, run by the reconciler: ended deliveries older than ``KEEP_DELIVERIES_DAYS``."""
+        with self.store.transaction() as cur:
+            webhooks_repo.purge_finished(cur, KEEP_DELIVERIES_DAYS)
 
     def secret(self, webhook: WebhookRecord) -> str:
         digest = hmac.new(self._key, webhook.secret_salt.encode(), hashlib.sha256).digest()

@@ -95,3 +95,10 @@ def list_attempts(cur, delivery_ids: list) -> dict:
     for attempt in from_rows(WebhookAttemptRecord, cur.fetchall()):
         found.setdefault(attempt.delivery_id, []).append(attempt)
     return found
+
+
+def purge_finished(cur, older_than_days: int) -> int:
+    """Forget deliveries that ended (DELIVERED or FAILED) more than ``older_than_days`` ago, with their attempts."""
+    cur.execute("DELETE FROM webhook_deliveries WHERE status <> 'PENDING'"
+                " AND finished_at < now() - %s * interval '1 day'", (older_than_days,))
+    return cur.rowcount

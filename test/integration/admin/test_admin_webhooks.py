@@ -171,3 +171,15 @@ def test_the_client_registers_lists_and_deletes_webhooks(admin_server, base_env)
     assert client.get_webhook_deliveries(created['id']) == []
     client.delete_webhook(created['id'])
     assert client.get_webhooks() == []
+
+
+def test_ended_deliveries_are_forgotten_after_a_month(api, app_dev, meta_store):
+    with Receiver() as receiver:
+        hook = register(api, app_dev, receiver.url)
+        assert deliver(api, lambda: receiver.requests)
+    api.ctx.webhooks.forget_old_deliveries()
+    assert len(api.get(f'/webhooks/{hook["id"]}/deliveries', app_dev).get_json()) == 1
+    with meta_store.transaction() as cur:
+        cur.execute("UPDATE webhook_deliveries SET finished_at = now() - interval '31 days'")
+    api.ctx.webhooks.forget_old_deliveries()
+    assert api.get(f'/webhooks/{hook["id"]}/deliveries', app_dev).get_json() == []
