@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from typing import Mapping
 
+from singa.container.process_files import process_table
 from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
                                 pipes, python_command)
 
@@ -50,17 +51,8 @@ class PlainProcess(SandboxedProcess):
         whatever is left in the child's session."""
         child, me = self.popen.pid, os.getpid()
         in_container = me == 1
-        strays = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit() or int(entry) in (child, me):
-                continue
-            try:
-                with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                    session = int(f.read().rsplit(')', 1)[1].split()[3])
-            except (OSError, IndexError, ValueError):
-                continue
-            if in_container or session == child:
-                strays.append(int(entry))
+        strays = [pid for pid, fields in process_table()
+                  if pid not in (child, me) and (in_container or int(fields[3]) == child)]
         killed = kill_and_wait(strays)
         if in_container:
             reap_orphans(keep=child)
@@ -77,54 +69,9 @@ class PlainProcess(SandboxedProcess):
 def reap_orphans(keep) -> None:
     """As PID 1 (a worker container has no init), collect the exited processes that the model
     code's children left to us, never the child ``keep`` that ``subprocess`` waits for itself."""
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) in (keep, 1):
-            continue
-        try:
-            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == 'Z' and fields[1] == '1':
+    for pid, fields in process_table():
+        if pid not in (keep, 1) and fields[0] == 'Z' and fields[1] == '1':
             try:
-                os.waitpid(int(entry), os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-
-
-class ContainerSandbox(BaseSandbox):
-    name = 'container'
-
-    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
-        if binds:
-            # Files are mounted into the container at their own paths; nothing to rebind.
-            missing = [target for target, source in dict(binds).items() if target != source]
-            if missing:
-                raise ValueError(f'a plain child sees host paths; cannot show {missing[0]} elsewhere')
-        workdir = tempfile.mkdtemp(prefix='singa-sandbox-')
-        to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w = pipes()
-        env = {'HOME': workdir, 'TMPDIR': workdir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-               'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1',
-               **limits.environment()}
-        if 'PYTHONPATH' in os.environ:
-            env['PYTHONPATH'] = os.environ['PYTHONPATH']
-        config = child_config(limits, (to_child_r, from_child_w), workdir)
-        try:
-            popen = subprocess.Popen(python_command() + [config], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
-                                     stdout=out_w, stderr=out_w, pass_fds=(to_child_r, from_child_w),
-                                     start_new_session=True, close_fds=True)
-        except OSError:
-            for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w):
-                os.close(fd)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
-        for fd in (to_child_r, from_child_w, out_w):
-            os.close(fd)
-        return PlainProcess(popen, to_child_w, from_child_r, out_r, workdir)
-
-
-class UnsandboxedProcess(ContainerSandbox):
-    """No isolation: the child runs as this user and sees what it sees. Only for an installation
-    whose one user trusts every template (``SINGA_SANDBOX=none`` with ``SINGA_SINGLE_USER``)."""
-    name = 'none'
-    isolated = False
