@@ -75,3 +75,41 @@ def reap_orphans(keep) -> None:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
+
+
+class ContainerSandbox(BaseSandbox):
+    name = 'container'
+
+    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
+        if binds:
+            # Files are mounted into the container at their own paths; nothing to rebind.
+            missing = [target for target, source in dict(binds).items() if target != source]
+            if missing:
+                raise ValueError(f'a plain child sees host paths; cannot show {missing[0]} elsewhere')
+        workdir = tempfile.mkdtemp(prefix='singa-sandbox-')
+        to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w = pipes()
+        env = {'HOME': workdir, 'TMPDIR': workdir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+               'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1',
+               **limits.environment()}
+        if 'PYTHONPATH' in os.environ:
+            env['PYTHONPATH'] = os.environ['PYTHONPATH']
+        config = child_config(limits, (to_child_r, from_child_w), workdir)
+        try:
+            popen = subprocess.Popen(python_command() + [config], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                     stdout=out_w, stderr=out_w, pass_fds=(to_child_r, from_child_w),
+                                     start_new_session=True, close_fds=True)
+        except OSError:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        for fd in (to_child_r, from_child_w, out_w):
+            os.close(fd)
+        return PlainProcess(popen, to_child_w, from_child_r, out_r, workdir)
+
+
+class UnsandboxedProcess(ContainerSandbox):
+    """No isolation: the child runs as this user and sees what it sees. Only for an installation
+    whose one user trusts every template (``SINGA_SANDBOX=none`` with ``SINGA_SINGLE_USER``)."""
+    name = 'none'
+    isolated = False
