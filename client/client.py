@@ -19,7 +19,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import requests
 
@@ -36,14 +36,15 @@ SAFE_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 
 class Client:
     def __init__(self, admin_host: Optional[str] = None, admin_port: Optional[int] = None, scheme: str = 'http',
-                 timeout: float = 60, retry: Optional[RetryPolicy] = None):
+                 timeout: float = 60, retry: Optional[RetryPolicy] = None, token: Optional[str] = None):
         """Talk to the admin at ``scheme://admin_host:admin_port``.
 
         When ``admin_host`` or ``admin_port`` is not given, the environment variables
         ``SINGA_ADMIN_HOST`` and ``SINGA_ADMIN_PORT`` are used if set, else ``localhost:3000``.
         ``timeout`` (seconds) bounds each wait for the admin, not a whole upload. ``retry`` says how
         often and how long to try a request again (default ``RetryPolicy()``: 6 tries within 30 s;
-        ``RetryPolicy(attempts=1)`` never retries).
+        ``RetryPolicy(attempts=1)`` never retries). ``token``: one ``login`` gave earlier (the ``token``
+        property), to go on without logging in again.
         """
         host = admin_host or os.environ.get('SINGA_ADMIN_HOST') or DEFAULT_HOST
         if host in ('0.0.0.0', '::'):        # a bind-everything address: the admin is local
@@ -52,9 +53,14 @@ class Client:
         self.base_url = f'{scheme}://{host}:{port}'
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._token: Optional[str] = None
+        self._token: Optional[str] = token
         self._user: Optional[dict] = None
         self._session = requests.Session()
+
+    @property
+    def token(self) -> Optional[str]:
+        """The login token the client sends, or None when not logged in."""
+        return self._token
 
     # Users ----------------------------------------------------------------------------------------
 
@@ -191,19 +197,24 @@ class Client:
                              params=_params(user_id=user_id))
 
     def wait_until_train_job_has_stopped(self, app: str, app_version: int = -1, timeout: Optional[float] = None,
-                                         interval: float = 2.0, progress: bool = True) -> dict:
+                                         interval: float = 2.0, progress: bool = True,
+                                         on_update: Optional[Callable[[dict], None]] = None) -> dict:
         """Poll until the job is STOPPED or ERRORED (or ``timeout`` s pass: ``TimeoutError``), printing
-        the trials done and the best score so far when ``progress``."""
+        the trials done and the best score so far when ``progress``. ``on_update``, if given, is called
+        with the job after every poll instead (the ``singa`` command draws its progress display so)."""
         started = time.monotonic()
         last = None
         while True:
             job = self.get_train_job(app, app_version)
-            line = (f'[{time.monotonic() - started:6.0f}s] {job["app"]} v{job["app_version"]} {job["status"]}: '
-                    f'{job["trials_completed"]}/{job["trials_total"]} trials completed, best score '
-                    + ('-' if job['best_score'] is None else f'{job["best_score"]:.4f}'))
-            if progress and line.split('] ', 1)[1] != last:
-                print(line, flush=True)
-                last = line.split('] ', 1)[1]
+            if on_update is not None:
+                on_update(job)
+            elif progress:
+                line = (f'{job["app"]} v{job["app_version"]} {job["status"]}: {job["trials_completed"]}/'
+                        f'{job["trials_total"]} trials completed, best score '
+                        + ('-' if job['best_score'] is None else f'{job["best_score"]:.4f}'))
+                if line != last:
+                    print(f'[{time.monotonic() - started:6.0f}s] {line}', flush=True)
+                    last = line
             if job['status'] in ('STOPPED', 'ERRORED'):
                 return job
             if timeout is not None and time.monotonic() - started > timeout:
@@ -233,8 +244,8 @@ class Client:
         return decode_params(self._send('GET', f'/trials/{trial_id}/parameters').content)
 
     def download_trial_parameters(self, trial_id: str, out_path: str) -> str:
-        """Save the trial's trained parameters as they are stored (SingaAuto's pickle-free format, read
-        with ``singa.param_store.decode_params``) to ``out_path``, whole or not at all; return the path."""
+        """Save the trial's parameters as the admin stores them (decode with
+        ``singa.param_store.codec.decode_params``), written whole or not at all; return the path."""
         return self._download(f'/trials/{trial_id}/parameters', out_path)
 
     def load_trial_model(self, trial_id: str, model_class):
@@ -276,16 +287,21 @@ class Client:
                              params=_params(user_id=user_id))
 
     def wait_until_inference_job_is_running(self, app: str, app_version: int = -1, timeout: float = 120.0,
-                                            interval: float = 0.5) -> dict:
+                                            interval: float = 0.5,
+                                            on_update: Optional[Callable[[dict], None]] = None) -> dict:
         """Poll until the job is RUNNING (its predictor answers and a model is up); ``TimeoutError`` after
-        ``timeout`` s; ``SingaError`` naming the reason if the job ends instead."""
+        ``timeout`` s; ``SingaError`` naming the reason if the job ends instead (its ``details`` hold the
+        job's ``status``). ``on_update``, if given, is called with the job after every poll."""
         started = time.monotonic()
         while True:
             job = self.get_running_inference_job(app, app_version)
+            if on_update is not None:
+                on_update(job)
             if job['status'] == 'RUNNING':
                 return job
             if job['status'] in ('STOPPED', 'ERRORED'):
-                raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}')
+                raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}',
+                                 resource='inference_job', id=job['id'], details={'status': job['status']})
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'inference job of {app} still {job["status"]} after {timeout} s')
             time.sleep(interval)
@@ -377,7 +393,7 @@ class Client:
         return self._request('PUT', f'/users/{user_id}/quota', json={k: v for k, v in limits.items() if v is not None})
 
     def _download(self, path: str, out_path: str) -> str:
-        """Stream a GET's body to ``out_path`` (through a ``.part`` file, so it is whole or absent)."""
+        """Stream the body of ``GET path`` into ``out_path`` through a partial file renamed at the end."""
         response = self._send('GET', path, stream=True)
         partial = f'{out_path}.part'
         try:

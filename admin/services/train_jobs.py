@@ -187,8 +187,9 @@ class TrainJobService:
             if model.id in allowed:
                 fitting.append(model)
         if not fitting:
-            raise InvalidRequestError(f'no available {new.task.value} template can be tuned with advisor '
-                                      f'{new.advisor.value} and pruner {new.pruner.value}', field='model_ids')
+            raise ConflictError(f'no available {new.task.value} template can be tuned with advisor '
+                                f'{new.advisor.value} and pruner {new.pruner.value}', resource='model',
+                                field='model_ids')
         return fitting
 
     def _usable_models(self, cur, actor, task: Task, model_ids: Optional[list]) -> list:

@@ -74,9 +74,9 @@ def signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether process group ``pgid`` has a member that is not a zombie (a zombie still counts
-    for ``kill``, and is reaped only when its parent, maybe init, gets round to it)."""
+def process_table():
+    """``(pid, fields)`` of every process, ``fields`` being ``/proc/<pid>/stat`` after the command
+    name: ``[state, ppid, pgid, session, ...]`` (field 3 onwards of proc(5))."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -85,9 +85,13 @@ def group_alive(pgid: int) -> bool:
                 fields = f.read().rsplit(')', 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] not in ('Z', 'X'):
-            return True
-    return False
+        yield int(entry), fields
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` has a member that is not a zombie (a zombie still counts
+    for ``kill``, and is reaped only when its parent, maybe init, gets round to it)."""
+    return any(int(fields[2]) == pgid and fields[0] not in ('Z', 'X') for _, fields in process_table())
 
 
 def owned_group(ref: ProcessRef) -> bool:
