@@ -84,6 +84,7 @@ def test_optuna_studies_that_optuna_dashboard_opens(trained, tmp_path):
 def test_mlflow_runs_with_knobs_metrics_and_parameters(trained, tmp_path, monkeypatch, store):
     from mlflow.tracking import MlflowClient
     monkeypatch.setenv('MLFLOW_ALLOW_FILE_STORE', 'true')       # MLflow 3 keeps its file store on request
+    monkeypatch.chdir(tmp_path)             # a database store keeps its artifacts in ./mlruns, as MLflow does
     uri = f'file://{tmp_path / "mlruns"}' if store == 'file' else f'sqlite:///{tmp_path / "mlflow.db"}'
     result = export_to_mlflow(trained, 'exp', 1, uri)
     assert (result['runs_created'], result['runs_skipped']) == (3, 0)
