@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 LIVE_CACHE_SECONDS = 0.25
 LISTEN_SECONDS = 0.05          # the listener's longest blocking pop
-STUCK_SECONDS = 10.0           # a loop silent this long is stuck (each beats at least once a second)
+IDLE_SECONDS = 1.0             # the longest an idle dispatcher waits between two beats
+STUCK_SECONDS = 10.0           # a loop silent this long is stuck (must be above IDLE_SECONDS)
 LOOK_FRACTION = 0.25           # of replica_timeout: how often an unanswered batch is looked at
 
 
@@ -177,7 +178,7 @@ class Batcher:
         with self._cond:
             while not self._stopped.is_set() and (not self._queue or self._inflight >= self.max_inflight):
                 self._beats['dispatcher'] = time.monotonic()
-                self._cond.wait(1.0)
+                self._cond.wait(IDLE_SECONDS)
             self._beats['dispatcher'] = time.monotonic()
             if self._stopped.is_set():
                 return []

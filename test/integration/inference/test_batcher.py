@@ -253,6 +253,15 @@ def test_ready_and_health_say_503_when_the_dispatcher_is_dead(serving):
     assert wait_until(lambda: watchdog.check() or restarts, 2) and restarts == [1]
 
 
+def test_a_loop_blocked_on_redis_is_reported_stuck_and_recovers(serving, settings):
+    batcher, _ = serving.start(['a'], {'a': [dict(model=lambda q: q)]}, stuck_after=1.5)
+    make_redis(settings).client_pause(3000)           # Redis answers nobody for 3 s
+    assert wait_until(lambda: batcher.health()['listener'].startswith('stuck for'), 3)
+    assert batcher.health()['dispatcher'] == 'ok'
+    assert wait_until(lambda: batcher.health() == {'dispatcher': 'ok', 'listener': 'ok'}, 5)
+    assert batcher.submit([7])['predictions'] == [7]
+
+
 def test_bodies_are_refused_with_400s_that_say_why(serving):
     serving.start(['a'], {'a': [dict(model=lambda q: 0)]})
     app = serving.app(predictor_max_body_bytes=4096, predictor_max_queries=10, predictor_max_depth=3)
