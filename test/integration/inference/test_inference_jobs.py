@@ -193,7 +193,8 @@ def test_bad_queries_get_400_and_say_why(platform, trained):
                           (b'{"query": ' + b'[' * 50 + b']' * 50 + b'}', 'at most 32 levels')):
         response = requests.post(url + '/predict', data=body, headers=headers, timeout=10)
         assert response.status_code == 400 and message in response.json()['error']['message'], response.text
-    good = requests.post(url + '/predict', json={'query': {'sepal_length_cm': 5.1}}, headers=headers, timeout=10)
+    iris_row = {'sepal_length_cm': 5.1, 'sepal_width_cm': 3.5, 'petal_length_cm': 1.4, 'petal_width_cm': 0.2}
+    good = requests.post(url + '/predict', json={'query': iris_row}, headers=headers, timeout=10)
     assert good.status_code == 200, good.text
 
 
@@ -290,8 +291,7 @@ def test_a_hung_then_killed_inference_worker_costs_only_its_vote(platform, train
     answered = [{m['trial_id']: m['answered'] for m in body['models']} for _, body in results]
     missing = [a for a in answered if not a[victim_trial]]
     assert missing and all(len(a) == 2 and sum(a.values()) == 1 for a in missing)
-    os.kill(pid, signal.SIGKILL)
-    os.kill(pid, signal.SIGCONT)
+    os.kill(pid, signal.SIGKILL)     # ends a stopped process too (SIGCONT after it raced its reaping)
 
     def all_answer():
         body = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'query': queries[0]})
