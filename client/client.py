@@ -348,6 +348,50 @@ class Client:
         """Superadmin only: stop every live train and inference job."""
         return self._request('POST', '/actions/stop_all_jobs')
 
+    # Audit log, webhooks, quotas -----------------------------------------------------------------
+
+    def get_events(self, kind: Optional[str] = None, user_id: Optional[str] = None, job_id: Optional[str] = None,
+                   since=None, until=None, after_id: Optional[int] = None, before_id: Optional[int] = None,
+                   limit: int = 100, order: str = 'desc') -> list[dict]:
+        """The audit log (admins: everyone's; others: their own), newest first unless ``order='asc'``.
+        ``since`` and ``until`` are datetimes (with a time zone; none: UTC) or RFC 3339 strings. Page
+        back with ``before_id`` (the last id seen), or follow the log with ``order='asc'`` and ``after_id``."""
+        return self._request('GET', '/events', params=_params(
+            kind=kind, user_id=user_id, job_id=job_id, since=_time(since), until=_time(until), after_id=after_id,
+            before_id=before_id, limit=limit, order=order))
+
+    def create_webhook(self, url: str, kinds: Optional[list] = None, description: str = '') -> dict:
+        """Have your events POSTed to ``url`` (only those of ``kinds``, if given). The answer's ``secret``,
+        shown only now, signs every request: check them with ``verify_webhook_signature``."""
+        body = {'url': url, 'description': description}
+        if kinds is not None:
+            body['kinds'] = [str(k) for k in kinds]
+        return self._request('POST', '/webhooks', json=body)
+
+    def get_webhooks(self) -> list[dict]:
+        return self._request('GET', '/webhooks')
+
+    def get_webhook(self, webhook_id: str) -> dict:
+        return self._request('GET', f'/webhooks/{webhook_id}')
+
+    def delete_webhook(self, webhook_id: str) -> dict:
+        return self._request('DELETE', f'/webhooks/{webhook_id}')
+
+    def get_webhook_deliveries(self, webhook_id: str, status: Optional[str] = None, limit: int = 100) -> list[dict]:
+        """The delivery log of a webhook, newest first: each delivery with every attempt at it."""
+        return self._request('GET', f'/webhooks/{webhook_id}/deliveries', params=_params(status=status, limit=limit))
+
+    def get_quota(self, user_id: Optional[str] = None) -> dict:
+        """A user's limits and what they use now (default: your own)."""
+        user_id = user_id or self._request('GET', '/users/me')['id']
+        return self._request('GET', f'/users/{user_id}/quota')
+
+    def set_quota(self, user_id: str, running_jobs: Optional[int] = None, workers: Optional[int] = None,
+                  gpus: Optional[int] = None, stored_bytes: Optional[int] = None) -> dict:
+        """Admins: replace a user's limits (-1: no limit; a limit left out is the platform's default)."""
+        limits = {'running_jobs': running_jobs, 'workers': workers, 'gpus': gpus, 'stored_bytes': stored_bytes}
+        return self._request('PUT', f'/users/{user_id}/quota', json={k: v for k, v in limits.items() if v is not None})
+
     def _download(self, path: str, out_path: str) -> str:
         """Stream the body of ``GET path`` into ``out_path`` through a partial file renamed at the end."""
         response = self._send('GET', path, stream=True)
@@ -408,6 +452,11 @@ def _error_from(response: requests.Response) -> SingaError:
 
 def _params(**values) -> dict:
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _time(value) -> Optional[str]:
+    """A datetime (or an RFC 3339 string) for a query parameter."""
+    return value.isoformat() if hasattr(value, 'isoformat') else value
 
 
 def _quote(segment: str) -> str:

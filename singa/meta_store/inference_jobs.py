@@ -4,7 +4,8 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import InferenceJobStatus
+from singa.constants import EventKind, InferenceJobStatus
+from singa.meta_store import events
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows, where
 
 LIVE = (InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value)
@@ -45,14 +46,24 @@ def set_predictor_service(cur, job_id, service_id) -> None:
     cur.execute('UPDATE inference_jobs SET predictor_service_id = %s WHERE id = %s', (service_id, job_id))
 
 
-def set_inference_job_status(cur, job_id, status: str, error: Optional[str] = None) -> bool:
-    """Move a live job to ``status``; a finished job stays finished. True if it changed."""
+_STATUS_EVENTS = {InferenceJobStatus.RUNNING: EventKind.INFERENCE_JOB_READY,
+                  InferenceJobStatus.STOPPED: EventKind.INFERENCE_JOB_STOPPED,
+                  InferenceJobStatus.ERRORED: EventKind.INFERENCE_JOB_ERRORED}
+
+
+def set_inference_job_status(cur, job_id, status: str, error: Optional[str] = None, *, actor_id=None) -> bool:
+    """Move a live job to ``status``; a finished job stays finished. True if it changed, and then
+    the change is recorded as an event (``actor_id``: who caused it, if anyone)."""
     finished = status in _FINISHED
     cur.execute('UPDATE inference_jobs SET status = %s, error = coalesce(%s, error),'
                 ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-                ' WHERE id = %s AND status = ANY(%s) AND status <> %s',
+                ' WHERE id = %s AND status = ANY(%s) AND status <> %s RETURNING train_job_id, error',
                 (status, error, finished, job_id, list(LIVE), status))
-    return cur.rowcount == 1
+    row = cur.fetchone()
+    if row is not None and status in _STATUS_EVENTS:
+        events.record_event(cur, _STATUS_EVENTS[status], job_id=job_id, subject_id=job_id, actor_id=actor_id,
+                            data={'train_job_id': str(row['train_job_id']), 'status': status, 'error': row['error']})
+    return row is not None
 
 
 def insert_key(cur, job_id, name: str, key_hash: str) -> PredictionKeyRecord:

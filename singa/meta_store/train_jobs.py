@@ -4,7 +4,8 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import JOB_LIVE_STATUSES, TrainJobStatus
+from singa.constants import JOB_LIVE_STATUSES, EventKind, TrainJobStatus
+from singa.meta_store import events
 from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row, where
 
 _FINISHED = (TrainJobStatus.STOPPED.value, TrainJobStatus.ERRORED.value)
@@ -57,14 +58,26 @@ def list_train_jobs(cur, *, owner_id=None, app: Optional[str] = None,
     return [from_row(TrainJobRecord, r) for r in cur.fetchall()]
 
 
-def set_train_job_status(cur, train_job_id, status: str, error: Optional[str] = None) -> None:
-    """Move a job to ``status``; a finished job stays finished (its first end wins)."""
+# The event each status a job moves to is recorded as (STOPPING has its own, with who asked).
+_STATUS_EVENTS = {TrainJobStatus.RUNNING: EventKind.TRAIN_JOB_STARTED, TrainJobStatus.STOPPED: EventKind.TRAIN_JOB_STOPPED,
+                  TrainJobStatus.ERRORED: EventKind.TRAIN_JOB_ERRORED}
+
+
+def set_train_job_status(cur, train_job_id, status: str, error: Optional[str] = None, *, actor_id=None) -> bool:
+    """Move a job to ``status``; a finished job stays finished (its first end wins). True if it
+    changed, and then the change is recorded as an event (``actor_id``: who caused it, if anyone)."""
     finished = status in _FINISHED
     cur.execute(
         'UPDATE train_jobs SET status = %s, error = coalesce(%s, error),'
         ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-        ' WHERE id = %s AND status <> ALL(%s)',
-        (status, error, finished, train_job_id, list(_FINISHED)))
+        ' WHERE id = %s AND status <> ALL(%s) AND status <> %s RETURNING app, app_version, error',
+        (status, error, finished, train_job_id, list(_FINISHED), status))
+    row = cur.fetchone()
+    if row is not None and status in _STATUS_EVENTS:
+        events.record_event(cur, _STATUS_EVENTS[status], job_id=train_job_id, subject_id=train_job_id,
+                            actor_id=actor_id, data={'app': row['app'], 'app_version': row['app_version'],
+                                                     'status': status, 'error': row['error']})
+    return row is not None
 
 
 def request_stop(cur, train_job_id) -> bool:
