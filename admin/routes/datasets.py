@@ -13,13 +13,13 @@ from singa.admin.routes.uploads import limit_upload, saved_upload
 from singa.admin.services import datasets
 from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 from singa.constants import Task
+from singa.tasks import get_task
 
 bp = Blueprint('datasets', __name__)
 
 CREATE_DATASET = FormBody(
     Field('name', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT), Field('task', Task),
-    files={'dataset': 'IMAGE_CLASSIFICATION: a zip with images.csv (path,class) or one folder per class; '
-                      'TABULAR_*: a CSV file with a header row, the target in the last column'})
+    files={'dataset': '; '.join(f'{t}: {get_task(t).dataset_format}' for t in Task)})
 LIST_DATASETS = Query(Field('task', Task, required=False),
                       Field('owner_id', uuid.UUID, required=False, description='Admins only: another owner'))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from singa.admin.services import code_policy, files, model_fields, quotas
-from singa.admin.services.archives import open_zip, safe_members
+from singa.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, ModelAccessRight, Task

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from singa.admin.services import code_policy, files, quotas
-from singa.admin.services.dataset_formats import check_train_args
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
@@ -24,6 +23,7 @@ from singa.meta_store import events, services, train_jobs
 from singa.meta_store import models as models_repo
 from singa.meta_store.records import TrainJobRecord, UserRecord
 from singa.queues import stop_advisors
+from singa.tasks import get_task
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
 APP_NAME_HINT = '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit'
@@ -173,8 +173,8 @@ class TrainJobService:
         if row['task'] != task.value:
             raise ConflictError(f'{name} is a {row["task"]} dataset, not {task.value}', resource='dataset',
                                 id=dataset_id, field=name)
-        check_train_args(task, files.storage_path(self.settings, row['store_path']), row['stat'] or {}, train_args,
-                         'the ' + name.removesuffix('_id').replace('_', ' '))
+        get_task(task).check_train_args(files.storage_path(self.settings, row['store_path']), row['stat'] or {},
+                                        train_args, 'the ' + name.removesuffix('_id').replace('_', ' '))
 
     def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
         """The templates a job that names none tunes: every available one that this search can

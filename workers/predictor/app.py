@@ -7,7 +7,8 @@ Unless the job is public, callers send a prediction key: ``Authorization: Bearer
 ``GET /ready``: that, and at least one model has a live replica.
 ``GET /metrics``: Prometheus metrics (``metrics.py``).
 Errors use the admin's envelope ``{"error": {"type", "message", ...}}`` and proper statuses:
-400 bad body (see ``body.py``), 401 no or unknown key, 413 too large, 503 no model answered.
+400 bad body (see ``body.py``) or a query not in the task's format (the task's ``check_queries``,
+``singa.tasks``), 401 no or unknown key, 413 too large, 503 no model answered.
 
 A watchdog renews the predictor's heartbeat in Redis while the batcher is healthy (the admin
 calls the job RUNNING only then); when the batcher stays unhealthy for ``restart_after`` seconds
@@ -30,6 +31,7 @@ from singa.errors import (InvalidRequestError, InvalidTokenError, PayloadTooLarg
                           SingaError, UnauthenticatedError)
 from singa.logs import configure_logging
 from singa.queues import ServingChannel, ServingConfig, make_redis
+from singa.tasks import get_task
 from singa.workers.loop import Ticker
 from singa.workers.predictor.batcher import Batcher, loops_ok
 from singa.workers.predictor.body import BodyLimits, parse_predict_body
@@ -89,6 +91,7 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None,
                       max_inflight=2 * replicas).start()
     watchdog = Watchdog(batcher, channel, restart_after).start()
     keys = KeyChecker(channel, config.is_public)
+    task = get_task(config.task)      # its query format is checked here, before anything is batched
     metrics = batcher.observer = PredictorMetrics(channel, batcher.trials, batcher.names, settings.metrics_token)
 
     app = Flask(__name__)
@@ -124,6 +127,7 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None,
         batcher.arriving()
         try:
             body = parse_predict_body(request.get_data(cache=False), limits)
+            task.check_queries(body.queries)
         except BaseException:
             batcher.abandon()
             raise
@@ -206,7 +210,8 @@ def openapi_document(limits: BodyLimits) -> dict:
     """The predictor's OpenAPI document (its limits are the settings')."""
     responses = {str(code): {'description': text, 'content': {'application/json': {'schema': _ERROR}}}
                  for code, text in ((400, 'Bad body (not JSON, NaN or Infinity, too many queries, nested too '
-                                          'deeply), or no model could predict the queries'),
+                                          'deeply), a query not in the task\'s format, or no model could '
+                                          'predict the queries'),
                                     (401, 'Missing or unknown prediction key'),
                                     (413, f'Body larger than {limits.max_bytes} bytes'),
                                     (503, 'No model answered in time'))}
