@@ -10,7 +10,7 @@ import numpy as np
 
 from singa.model import BaseModel, FixedKnob, FloatKnob, IntegerKnob, load_corpus_dataset, logger
 
-DEPENDENCIES = {'scikit-learn': '>=1.3'}
+DEPENDENCIES = {'scikit-learn': None}
 
 
 class SkPosTagger(BaseModel):

@@ -64,8 +64,8 @@ def check_image_queries(queries: list, task: str) -> None:
     for i, query in enumerate(queries):
         problem = image_query_problem(query)
         if problem:
-            raise InvalidRequestError(f'{which(i, len(queries))} is not an image: {problem}; a {task} query is '
-                                      f'an H x W or H x W x C array of pixel values (C of 1, 3 or 4)',
+            raise InvalidRequestError(f'{which(i, len(queries))} is not an image: {problem}; {task} queries are '
+                                      f'H x W or H x W x C arrays of pixel values (C of 1, 3 or 4)',
                                       field='query' if len(queries) == 1 else 'queries', details={'index': i})
 
 

@@ -67,8 +67,8 @@ class PosTagging(BaseTask):
                 if bad is not None:
                     problem = f'token {bad} is {describe(query[bad])}'
             if problem:
-                raise InvalidRequestError(f'{which(i, len(queries))} is not a sentence: {problem}; a POS_TAGGING '
-                                          f'query is a non-empty list of token strings',
+                raise InvalidRequestError(f'{which(i, len(queries))} is not a sentence: {problem}; POS_TAGGING '
+                                          f'queries are non-empty lists of token strings',
                                           field='query' if len(queries) == 1 else 'queries', details={'index': i})
 
     def ensemble(self, values: list, weights: list[float], method: EnsembleMethod):
