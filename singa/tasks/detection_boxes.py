@@ -113,4 +113,7 @@ def _category_ap(predictions, truths, category, threshold) -> float:
 
 
 def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:          # an integer beyond any double
+        return False

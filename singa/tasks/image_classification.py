@@ -10,7 +10,7 @@ class probabilities.
 - **Ensemble** (``combine.probabilities_rule``): probability vectors are averaged (``AUTO``,
   ``MEAN``; ``WEIGHTED_MEAN`` by validation score), labels voted on; ``VOTE`` always votes.
 - **SDK**: ``load_image_dataset(path)`` -> ``(images, labels, classes)``;
-  ``image_queries_to_array(queries)``.
+  ``image_queries_to_array(queries)`` (``images.py``).
 """
 import csv
 import io
@@ -28,7 +28,7 @@ from singa.errors import InvalidDatasetError, InvalidModelError
 from singa.tasks import combine
 from singa.tasks.base import BaseTask
 from singa.tasks.images import (FIELD, IMAGE_SUFFIXES, SIZE_SAMPLE, check_image_queries, decode_image,
-                                image_queries_to_array, images_to_queries, sample_sizes)
+                                images_to_queries, open_archive, sample_sizes)
 
 IMAGES_CSV = 'images.csv'
 MAX_IMAGES_CSV_BYTES = 256 << 20
@@ -175,11 +175,7 @@ def load_image_dataset(path: str, mode: Optional[str] = None) -> Tuple[np.ndarra
     (numbers sort numerically); ``labels[i]`` is the index of image i's class in ``classes``, so for
     classes ``0..k-1`` the label is the class itself.
     """
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise InvalidDatasetError(f'an image dataset must be a zip file: {e}') from e
-    with archive:
+    with open_archive(path, 'an image dataset') as archive:
         entries = image_entries(archive)
         if not entries:
             raise InvalidDatasetError('the zip has no images (need images.csv or one folder per class)')

@@ -20,6 +20,7 @@
 """
 import dataclasses
 import json
+import math
 import posixpath
 import re
 import zipfile
@@ -34,7 +35,7 @@ from singa.errors import InvalidDatasetError, InvalidModelError
 from singa.tasks import combine
 from singa.tasks.base import BaseTask
 from singa.tasks.detection_boxes import average_precision, detection_problem, fuse
-from singa.tasks.images import FIELD, SIZE_SAMPLE, check_image_queries, decode_image, sample_sizes
+from singa.tasks.images import FIELD, SIZE_SAMPLE, check_image_queries, decode_image, open_archive, sample_sizes
 
 ANNOTATIONS = re.compile(r'^annotations/instances_([^/]+)\.json$')
 MAX_ANNOTATIONS_BYTES = 256 << 20
@@ -119,11 +120,7 @@ class DetectionDataset:
 
 
 def load_detection_dataset(path: str, mode: str = 'RGB') -> DetectionDataset:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise InvalidDatasetError(f'a detection dataset must be a zip file: {e}') from e
-    with archive:
+    with open_archive(path, 'a detection dataset') as archive:
         coco = read_coco(archive)
         images = [np.asarray(decode_image(archive.read(m), m, mode), dtype=np.uint8) for m in coco.members]
     index = {c['id']: k for k, c in enumerate(coco.categories)}
@@ -154,6 +151,8 @@ def read_coco(zf: zipfile.ZipFile) -> CocoSplit:
         coco = json.loads(raw.decode('utf-8-sig'))
     except (UnicodeDecodeError, ValueError) as e:
         raise InvalidDatasetError(f'{name} is not UTF-8 JSON: {e}', field=FIELD) from None
+    except RecursionError:
+        raise InvalidDatasetError(f'{name} nests too deeply to be COCO annotations', field=FIELD) from None
     if not isinstance(coco, dict) or not all(isinstance(coco.get(k), list) for k in ('images', 'annotations',
                                                                                      'categories')):
         raise InvalidDatasetError(f'{name} must be an object with the lists images, annotations and categories',
@@ -181,7 +180,7 @@ def _check_split(coco: dict, split: str, name: str, files: dict) -> CocoSplit:
         if image['id'] in slot:
             fail(f'images[{k}] repeats the id {image["id"]}')
         member = posixpath.normpath(posixpath.join(split, image['file_name']))
-        if member not in files:
+        if not member.startswith(split + '/') or member not in files:
             fail(f'images[{k}] is {image["file_name"]!r}, but the zip has no {member}')
         slot[image['id']] = len(members)
         members.append(member)
@@ -206,4 +205,7 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return combine.is_number(value) and np.isfinite(value)
+    try:
+        return combine.is_number(value) and math.isfinite(value)
+    except OverflowError:          # an integer beyond any double
+        return False

@@ -48,6 +48,14 @@ def sample_sizes(zf: zipfile.ZipFile, infos: list) -> list[list[int]]:
     return [list(s) for s in sorted(sizes)]
 
 
+def open_archive(path: str, kind: str) -> zipfile.ZipFile:
+    """The dataset zip at ``path`` for a loader (``kind`` names the dataset in the error)."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InvalidDatasetError(f'{kind} must be a zip file: {e}') from e
+
+
 def decode_image(data: bytes, name: str, mode: Optional[str] = None):
     """A loaded Pillow image from an archive member's bytes (converted to ``mode`` if given)."""
     from PIL import Image, UnidentifiedImageError

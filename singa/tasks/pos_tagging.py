@@ -109,13 +109,12 @@ def read_corpus(path: str, tags: Sequence[str] = (TAG,), split_by: str = SENTENC
     columns, as integers); ``InvalidDatasetError`` (field ``dataset``) says what is wrong, where."""
     text = _corpus_text(path)
     reader = csv.DictReader(io.StringIO(text), dialect='excel-tab')
-    header = reader.fieldnames or []
-    missing = [c for c in ('token', *tags) if c not in header]
-    if missing:
-        raise InvalidDatasetError(f'corpus.tsv must start with a header naming the columns token and '
-                                  f'{", ".join(tags)} (tab-separated); it lacks {", ".join(missing)}', field=FIELD)
     sentences, sentence, opened = [], [], None
     try:
+        missing = [c for c in ('token', *tags) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InvalidDatasetError(f'corpus.tsv must start with a header naming the columns token and '
+                                      f'{", ".join(tags)} (tab-separated); it lacks {", ".join(missing)}', field=FIELD)
         for row in reader:
             line = reader.line_num
             token = row['token']

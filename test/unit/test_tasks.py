@@ -172,6 +172,8 @@ def test_a_coco_zip_is_checked_summarised_and_loaded(tmp_path):
     (lambda d: d['annotations'].append({'image_id': [1], 'category_id': 3, 'bbox': [0, 0, 1, 1]}), 'annotations\\[3\\]'),
     (lambda d: d['annotations'][0].update(bbox=[1, 1, 0, 3]), 'width and height above 0'),
     (lambda d: d['annotations'][0].update(bbox=[1, 1, 'x', 3]), 'annotations\\[0\\] needs a bbox'),
+    (lambda d: d['annotations'][0].update(bbox=[1, 1, 10 ** 400, 3]), 'annotations\\[0\\] needs a bbox'),
+    (lambda d: d['images'][0].update(file_name='../annotations/instances_val2017.json'), 'images\\[0\\] is'),
     (lambda d: d['categories'].append({'id': 4}), 'categories\\[2\\] needs an integer id and a name'),
     (lambda d: d.pop('categories'), 'the lists images, annotations and categories'),
 ])

@@ -18,6 +18,7 @@ from singa.model.dataset import average_precision
 
 POS_TAGGER = os.path.join(EXAMPLES, 'models', 'sk_pos_tagger.py')
 DETECTOR = os.path.join(EXAMPLES, 'models', 'torch_detector.py')
+SA_HMM = os.path.join(os.path.dirname(EXAMPLES), 'test', 'compat', 'templates', 'SaBigramHmm.py')
 
 
 @pytest.fixture(scope='module')
@@ -95,7 +96,9 @@ def test_pos_tagging_in_the_corpus_format_end_to_end(platform, generated, tmp_pa
                            if name == 'corpus.tsv' else raw)
     assert "the tag must be an integer 0..k-1; got 'NN'" in _refused_upload(platform, dev, bad_tag, 'POS_TAGGING')
     assert 'corpus.tsv at its root' in _refused_upload(platform, dev, generated['shapes']['val'], 'POS_TAGGING')
-    models = _two_models(platform, dev, POS_TAGGER, 'SkPosTagger', 'POS_TAGGING', tmp_path)
+    # Ours, and one written for SingaAuto (its corpus reader, PosTagModel): the ensemble votes per token.
+    models = [platform.upload_model(dev, POS_TAGGER, 'SkPosTagger', task='POS_TAGGING'),
+              platform.upload_model(dev, SA_HMM, 'SaBigramHmm', task='POS_TAGGING')]
     url, headers, trials = _train_and_deploy(platform, dev, 'pos', 'POS_TAGGING', data, models)
     assert min(t['score'] for t in trials) > 0.95
     datasets = platform.call('GET', '/datasets', dev, query_string={'task': 'POS_TAGGING'})
