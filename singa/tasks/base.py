@@ -87,3 +87,20 @@ class BaseTask(ABC):
 def which(index: int, count: int) -> str:
     """How a message names a query: ``the query`` alone, ``query 3`` among several."""
     return 'the query' if count == 1 else f'query {index}'
+
+
+def describe(value) -> str:
+    """How a message names a JSON value's kind."""
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'true or false'
+    if isinstance(value, (int, float)):
+        return 'a number'
+    if isinstance(value, str):
+        return 'a string'
+    if isinstance(value, dict):
+        return 'an object'
+    if isinstance(value, list):
+        return 'a list' if value else 'an empty list'
+    return f'a {type(value).__name__}'

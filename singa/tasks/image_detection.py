@@ -120,6 +120,7 @@ class DetectionDataset:
 
 
 def load_detection_dataset(path: str, mode: str = 'RGB') -> DetectionDataset:
+    """Every image of the dataset, decoded (to the Pillow ``mode``) into memory, with its boxes."""
     with open_archive(path, 'a detection dataset') as archive:
         coco = read_coco(archive)
         images = [np.asarray(decode_image(archive.read(m), m, mode), dtype=np.uint8) for m in coco.members]

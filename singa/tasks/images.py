@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from singa.errors import InvalidDatasetError, InvalidRequestError
-from singa.tasks.base import which
+from singa.tasks.base import describe, which
 
 FIELD = 'dataset'
 SIZE_SAMPLE = 20                 # images whose headers are read for their width and height
@@ -106,21 +106,6 @@ def image_query_problem(query) -> Optional[str]:
             elif this != depth:
                 return f'pixel ({r}, {c}) has {this or "no"} channels, pixel (0, 0) {depth or "none"}'
     return None
-
-
-def describe(value) -> str:
-    """How a message names a JSON value's kind."""
-    if value is None:
-        return 'null'
-    if isinstance(value, bool):
-        return 'true or false'
-    if isinstance(value, (int, float)):
-        return 'a number'
-    if isinstance(value, str):
-        return 'a string'
-    if isinstance(value, dict):
-        return 'an object'
-    return 'an empty list' if not value else 'a list'
 
 
 def image_queries_to_array(queries) -> np.ndarray:

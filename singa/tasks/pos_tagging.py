@@ -27,8 +27,7 @@ from singa.archives import is_ignorable, open_zip, read_member, safe_members
 from singa.constants import EnsembleMethod, Task
 from singa.errors import InvalidDatasetError, InvalidModelError, InvalidRequestError
 from singa.tasks import combine
-from singa.tasks.base import BaseTask, which
-from singa.tasks.images import describe
+from singa.tasks.base import BaseTask, describe, which
 
 FIELD = 'dataset'
 CORPUS_TSV = 'corpus.tsv'
