@@ -89,6 +89,7 @@ class Settings:
     predictor_max_body_bytes: int = 32 << 20
     predictor_max_queries: int = 1000        # per request
     predictor_max_depth: int = 32            # nesting levels of one query
+    predictor_max_image_pixels: int = 1 << 20   # in all the images of one POST / request
     predictor_threads: int = 32
     predictor_access_log: bool = False
     # Operating the platform: logs, metrics, webhooks, quotas.
@@ -186,7 +187,8 @@ class Settings:
             raise ConfigError('SINGA_PREDICTOR_REPLICA_TIMEOUT must be above 0 and below '
                               f'SINGA_PREDICTOR_TIMEOUT_SECONDS ({self.predictor_timeout_seconds:g}); '
                               f'got {self.predictor_replica_timeout:g}')
-        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth'):
+        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth',
+                     'predictor_max_image_pixels'):
             if getattr(self, name) < 1:
                 raise ConfigError(f'{PREFIX}{name.upper()} must be at least 1; got {getattr(self, name)}')
 

@@ -92,7 +92,7 @@ class Deployer:
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms', 'predictor_timeout_seconds',
                                      'predictor_replica_timeout', 'predictor_max_body_bytes',
-                                     'predictor_max_queries', 'predictor_max_depth']))
+                                     'predictor_max_queries', 'predictor_max_depth', 'predictor_max_image_pixels']))
         if service.service_type == ServiceType.PREDICT and s.metrics_token:
             env.update(s.to_env(['metrics_token']))      # the predictor's /metrics asks for it too
         return env
