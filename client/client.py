@@ -26,7 +26,7 @@ import requests
 from singa.client.multipart import MultipartStream
 from singa.client.retry import RetryPolicy
 from singa.constants import ModelAccessRight
-from singa.errors import ServiceUnavailableError, SingaError, UnauthenticatedError
+from singa.errors import InvalidRequestError, ServiceUnavailableError, SingaError, UnauthenticatedError
 
 DEFAULT_HOST = 'localhost'
 DEFAULT_PORT = 3000
@@ -119,9 +119,15 @@ class Client:
 
     # Datasets -------------------------------------------------------------------------------------
 
-    def create_dataset(self, name: str, task: str, dataset_path: str) -> dict:
-        """Upload the file at ``dataset_path`` (streamed) as a dataset for ``task``."""
-        body = MultipartStream({'name': name, 'task': str(task)}, {'dataset': dataset_path})
+    def create_dataset(self, name: str, task: str, dataset_path: Optional[str] = None,
+                       dataset_url: Optional[str] = None) -> dict:
+        """Upload the file at ``dataset_path`` (streamed) as a dataset for ``task``, or have the admin
+        download it from ``dataset_url`` (an http(s) URL it may reach; within its size and time limits)."""
+        if (dataset_path is None) == (dataset_url is None):
+            raise InvalidRequestError('give the dataset file as dataset_path or its URL as dataset_url (one of them)',
+                                      field='dataset_path')
+        body = MultipartStream({'name': name, 'task': str(task), 'dataset_url': dataset_url},
+                               {'dataset': dataset_path} if dataset_path is not None else {})
         return self._request('POST', '/datasets', data=body, headers={'Content-Type': body.content_type})
 
     def get_datasets(self, task: Optional[str] = None) -> list[dict]:

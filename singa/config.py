@@ -51,6 +51,8 @@ class Settings:
     superadmin_password: str = ''
     max_dataset_bytes: int = 1 << 30
     max_model_bytes: int = 16 << 20
+    dataset_url_networks: str = 'public'      # where a dataset_url may point: 'public' and/or CIDRs (as webhooks)
+    dataset_url_timeout_seconds: float = 300.0   # the whole download of a dataset_url
     model_check_timeout: float = 30.0
     model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
     model_check_memory_mb: int = 2048         # memory a template check may use

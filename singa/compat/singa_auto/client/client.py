@@ -95,12 +95,7 @@ class Client(_OurClient):
     # Datasets -------------------------------------------------------------------------------------
 
     def create_dataset(self, name: str, task: str, dataset_path: str = None, dataset_url: str = None) -> dict:
-        if dataset_url is not None:
-            raise InvalidRequestError('this platform does not download datasets from a URL yet (dataset_url); '
-                                      'download it and pass dataset_path', field='dataset_url')
-        if dataset_path is None:
-            raise InvalidRequestError('give the dataset file to upload as dataset_path', field='dataset_path')
-        return _dated(super().create_dataset(name, task, dataset_path), created=True)
+        return _dated(super().create_dataset(name, task, dataset_path, dataset_url), created=True)
 
     def get_datasets(self, task: str = None) -> List[Dict[str, Any]]:
         return _each(super().get_datasets(task), created=True)
