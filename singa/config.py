@@ -51,6 +51,7 @@ class Settings:
     superadmin_password: str = ''
     max_dataset_bytes: int = 1 << 30
     max_model_bytes: int = 16 << 20
+    max_checkpoint_bytes: int = 256 << 20     # trained parameters uploaded with a template
     dataset_url_networks: str = 'public'      # where a dataset_url may point: 'public' and/or CIDRs (as webhooks)
     dataset_url_timeout_seconds: float = 300.0   # the whole download of a dataset_url
     model_check_timeout: float = 30.0

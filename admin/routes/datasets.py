@@ -14,7 +14,6 @@ from singa.admin.services import datasets
 from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 from singa.admin.services.outbound_http import MAX_URL_LENGTH, URL_PATTERN
 from singa.constants import Task
-from singa.errors import InvalidRequestError
 
 bp = Blueprint('datasets', __name__)
 
@@ -27,7 +26,7 @@ CREATE_DATASET = FormBody(
     files={'dataset': 'IMAGE_CLASSIFICATION: a zip with images.csv (path,class) or one folder per class; '
                       'TABULAR_*: a CSV file with a header row, the target in the last column (or the column '
                       'a train job names); send it or dataset_url'},
-    optional_files=('dataset',))
+    optional_files=('dataset',), one_of=('dataset', 'dataset_url'))
 LIST_DATASETS = Query(Field('task', Task, required=False),
                       Field('owner_id', uuid.UUID, required=False, description='Admins only: another owner'))
 
@@ -46,17 +45,12 @@ def create_dataset():
     ctx = admin_context()
     limit_upload(ctx.settings.max_dataset_bytes)
     fields, parts = CREATE_DATASET.parse()
-    url = fields['dataset_url']
-    if url is None:
-        if 'dataset' not in parts:
-            raise InvalidRequestError('send the dataset file, or a dataset_url to download it from', field='dataset')
+    if 'dataset' in parts:
         record = datasets.create_dataset(ctx.meta_store, ctx.settings, current_user(), fields['name'],
                                          fields['task'], saved_upload(parts['dataset']))
-    elif 'dataset' in parts:
-        raise InvalidRequestError('send the dataset file or a dataset_url, not both', field='dataset_url')
     else:
         record = datasets.create_dataset_from_url(ctx.meta_store, ctx.settings, current_user(), fields['name'],
-                                                  fields['task'], url, ctx.dataset_downloads)
+                                                  fields['task'], fields['dataset_url'], ctx.dataset_downloads)
     return jsonify(dataset_json(record))
 
 

@@ -150,7 +150,7 @@ def test_by_default_internal_addresses_are_refused_before_any_request(api, app_d
     both = api.post('/datasets', app_dev, content_type='multipart/form-data', data={
         'name': 'x', 'task': 'TABULAR_CLASSIFICATION', 'dataset_url': f'{file_server}/iris.csv',
         'dataset': (io.BytesIO(CLASSIFICATION_CSV), 'a.csv')})
-    assert 'not both' in error_of(both, 400, 'InvalidRequestError', 'dataset_url')['message']
+    assert 'exactly one of dataset and dataset_url' in error_of(both, 400, 'InvalidRequestError', 'dataset_url')['message']
     neither = api.post('/datasets', app_dev, content_type='multipart/form-data',
                        data={'name': 'x', 'task': 'TABULAR_CLASSIFICATION'})
     error_of(neither, 400, 'InvalidRequestError', 'dataset')
