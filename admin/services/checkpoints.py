@@ -4,9 +4,9 @@ The file comes as the ``checkpoint_id`` part of ``POST /models`` (SingaAuto's na
 client's ``model_preload_file_path``). What is accepted, and what it becomes (nothing is ever
 unpickled, and everything ends as our parameter file, validated by ``singa.param_store.codec``):
 
-- our parameter file, recognised by its content whatever its name: what a trial's parameters are
-  stored as and ``download_trial_parameters`` saves (``get_trial_parameters`` written back with
-  ``codec.encode_params`` too). Kept as it is.
+- our parameter file, recognised by its content whatever its name (and required of a file named
+  ``*.params``): what a trial's parameters are stored as and ``download_trial_parameters`` saves
+  (``get_trial_parameters`` written back with ``codec.encode_params`` too). Kept as it is.
 - SingaAuto's ``.model`` file, what its parameter store wrote after training: msgpack of the
   parameter dict, numpy arrays as lists under ``NP//<name>``. Decoded with msgpack (which builds
   only plain values), the arrays rebuilt, then encoded in our format.
@@ -34,6 +34,7 @@ from singa.param_store import codec
 
 FIELD = 'checkpoint_id'
 SINGA_AUTO_ARRAY = 'NP//'
+PARAMS_SUFFIX = '.params'         # what the admin names a trial's parameters for download
 
 
 def read_checkpoint(settings: Settings, upload: files.UploadedFile) -> bytes:
@@ -53,10 +54,10 @@ def read_checkpoint(settings: Settings, upload: files.UploadedFile) -> bytes:
 
 def to_params_file(data: bytes, file_name: Optional[str]) -> bytes:
     """``data`` (a checkpoint file named ``file_name``) as our parameter file; see the module docstring."""
-    if _claims_our_format(data):
+    extension = os.path.splitext(file_name or '')[1].lower()
+    if extension == PARAMS_SUFFIX or _claims_our_format(data):
         codec.decode_params(data)         # every entry checked: InvalidParamsError saying what is wrong
         return data
-    extension = os.path.splitext(file_name or '')[1].lower()
     if extension == '.model':
         return _encode(_from_singa_auto_model(data))
     key = 'zip_file_base64' if extension == '.zip' else 'weight_base64'
