@@ -27,7 +27,9 @@ def _png(width: int, height: int, mode: str = 'L', color=7) -> bytes:
 def echo(settings):
     """A private job whose one model answers every query with the query itself."""
     serving = Serving(settings)
-    config = ServingConfig((ServedTrial('a', 'echo', 1.0, 1),), task='IMAGE_CLASSIFICATION', is_public=False)
+    # A tabular task: its queries are checked by the models only (IMAGE_CLASSIFICATION would refuse
+    # the queries that are not images at the edge), so the echo sees any JSON.
+    config = ServingConfig((ServedTrial('a', 'echo', 1.0, 1),), task='TABULAR_CLASSIFICATION', is_public=False)
     serving.channel.publish(config, {}, [hashlib.sha256(KEY.encode()).hexdigest()])
     replica = Replica(settings, serving.job_id, 'a', model=lambda q: q)
     replica.start()

@@ -2,7 +2,6 @@
 uploaded (and malformed ones refused with a 400 that says why), the example templates train in
 real jobs in the sandbox, two models of each are deployed behind a predictor, which answers good
 queries with the task's ensemble and refuses malformed ones at its edge."""
-import json
 import os
 import shutil
 import zipfile
@@ -121,6 +120,11 @@ def test_pos_tagging_in_the_corpus_format_end_to_end(platform, generated, tmp_pa
     _refused_query(url, headers, {'query': 'The dog barks .'}, 'the query is not a sentence: it is a string')
     _refused_query(url, headers, {'queries': [['A', 'dog'], ['A', 3]]}, 'query 1 is not a sentence: token 1 is a number')
     _refused_query(url, headers, {'query': []}, 'it is an empty list')
+    # SingaAuto's POST /: the JSON body is one query, checked the same way.
+    assert requests.post(url + '/', json=['A', 'dog', 'sees', 'me', '.'], headers=headers,
+                         timeout=10).json() == [[0, 1, 2, 5, 9]]
+    refused = requests.post(url + '/', json={'tokens': ['A']}, headers=headers, timeout=10)
+    assert refused.status_code == 400 and 'not a sentence: it is an object' in refused.json()['error']['message']
 
 
 def test_image_detection_in_coco_layout_end_to_end(platform, generated, tmp_path):
@@ -155,5 +159,9 @@ def test_image_detection_in_coco_layout_end_to_end(platform, generated, tmp_path
     _refused_query(url, headers, {'query': [1, 2, 3]}, 'the query is not an image: row 0 is a number')
     _refused_query(url, headers, {'query': [[[1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]}, 'row 1 has 2 pixels, row 0 has 1')
     _refused_query(url, headers, {'queries': [queries[0], 'aGVsbG8=']}, 'query 1 is not an image: it is a string')
-    assert json.dumps(requests.post(url + '/predict', json={'query': queries[0]}, headers=headers,
-                                    timeout=10).json()['prediction'])
+    # SingaAuto's POST / with an uploaded image file: decoded to pixels, detected as the same array.
+    with zipfile.ZipFile(data['test']) as z:
+        png = z.read('test/00000.png')
+    uploaded = requests.post(url + '/', files={'img': ('q.png', png, 'image/png')}, headers=headers, timeout=10)
+    direct = requests.post(url + '/predict', json={'query': queries[0]}, headers=headers, timeout=10)
+    assert uploaded.status_code == 200 and uploaded.json() == [direct.json()['prediction']]
