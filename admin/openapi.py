@@ -92,7 +92,11 @@ SCHEMAS = {
         dependencies={'type': 'array', 'items': _STRING}, docker_image={'type': ['string', 'null']},
         model_description=_STRING,
         knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
-        owner_id=_UUID, created_at=_TIME),
+        owner_id=_UUID, created_at=_TIME,
+        dependencies_env={'type': ['string', 'null'],
+                          'description': 'The environment its dependencies were installed in, shared by every '
+                                         'template with the same (<storage>/envs/<key>); null when the platform '
+                                         'ships them all'}),
     'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
     'TrainJob': _record(
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),

@@ -23,7 +23,8 @@ def model_json(model: ModelRecord) -> dict:
     return {'id': str(model.id), 'name': model.name, 'task': model.task, 'model_class': model.model_class,
             'access_right': model.access_right, 'dependencies': model.dependencies,
             'docker_image': model.docker_image, 'model_description': model.description,
-            'knob_config': model.knob_config, 'owner_id': str(model.owner_id), 'created_at': iso(model.created_at)}
+            'knob_config': model.knob_config, 'owner_id': str(model.owner_id), 'created_at': iso(model.created_at),
+            'dependencies_env': model.env_key}
 
 
 def deleted_json(object_id) -> dict:

@@ -148,12 +148,12 @@ class InferenceJobService:
             specs, entries = {}, []
             for service in rows:
                 trial = trials.get_trial(cur, service.trial_id)
-                cur.execute('SELECT name, model_class, file_kind, file_name, file_sha256, store_path FROM models'
-                            ' WHERE id = %s', (trial.model_id,))
+                cur.execute('SELECT name, model_class, file_kind, file_name, file_sha256, store_path, env_key'
+                            ' FROM models WHERE id = %s', (trial.model_id,))
                 model = cur.fetchone()
                 specs[str(trial.id)] = {'model': {'path': model['store_path'], 'class': model['model_class'],
                                                   'kind': model['file_kind'], 'module_file': model['file_name'],
-                                                  'sha256': model['file_sha256']},
+                                                  'sha256': model['file_sha256'], 'env': model['env_key']},
                                         'knobs': trial.knobs, 'params_id': trial.params_id}
                 entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
                                 'replicas': service.replicas})

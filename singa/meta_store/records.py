@@ -81,6 +81,7 @@ class ModelRecord:
     knob_config: Any
     created_at: datetime
     deleted_at: Optional[datetime] = None
+    env_key: Optional[str] = None   # its dependencies' environment, <storage>/envs/<key> (singa.envs)
     file_bytes: Optional[bytes] = None
 
 
