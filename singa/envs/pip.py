@@ -88,6 +88,9 @@ def reason(output: bytes) -> str:
                 continue
             kept.append(line.strip())
     text = '\n'.join(kept) or 'pip failed without saying why'
+    unreachable = [line for line in lines if line.startswith('WARNING: Retrying')]
+    if unreachable:                  # why nothing was found: the index did not answer
+        text += '\n(the package index could not be reached: ' + unreachable[-1][len('WARNING: '):][:400] + ')'
     if 'No matching distribution found' in text:
         text += ('\n(only binary wheels are installed: a package or version published only as source code '
                  'cannot be)')

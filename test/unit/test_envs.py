@@ -57,6 +57,10 @@ ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics
     missing = reason(b'ERROR: Could not find a version that satisfies the requirement nope (from versions: none)\n'
                      b'ERROR: No matching distribution found for nope\n')
     assert 'No matching distribution found for nope' in missing and 'only binary wheels' in missing
+    offline = reason(b"WARNING: Retrying (Retry(total=0)) after connection broken by 'SSLError(...)': /simple/nope/\n"
+                     b'ERROR: No matching distribution found for nope\n')
+    assert "the package index could not be reached: Retrying (Retry(total=0)) after connection broken by 'SSLError" \
+        in offline
     assert len(reason(b'ERROR: ' + b'x' * 10000)) <= 2000
     assert reason(b'Traceback...\nOSError: disk full\n') == 'Traceback...\nOSError: disk full'
 
