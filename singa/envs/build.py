@@ -14,6 +14,7 @@
 Any failure is an ``InvalidModelError`` (a 400) that carries pip's reason.
 """
 import datetime
+import logging
 import os
 import shutil
 import stat
@@ -27,6 +28,8 @@ from singa.envs.sandboxes import env_sandbox_for
 from singa.envs.store import EnvStore, TemplateEnv, env_key, normalised_requirements
 from singa.errors import InvalidModelError, ServiceUnavailableError
 from singa.sandbox.base import SandboxLimits
+
+log = logging.getLogger(__name__)
 
 WHEELHOUSE_DIR = 'wheelhouse'          # <storage>/wheelhouse: wheels pip may also take (offline sites)
 MAX_CONCURRENT_BUILDS = 2              # per admin process; more wait briefly, then get a 503
@@ -97,10 +100,13 @@ def _build(settings, store: EnvStore, key: str, requirements: list, facts, sandb
                                     field=pip.FIELD)
         _settle(prefix, max_bytes, 'the installed dependencies')
         sites, packages = _contents(prefix)
-        return store.publish(key, prefix, {
+        env = store.publish(key, prefix, {
             'python': facts.python, 'tag': facts.tag, 'requirements': normalised_requirements(requirements),
             'sites': sites, 'packages': packages, 'wheel_bytes': size,
             'built_at': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')})
+        log.info('built the template environment %s (%s) in %.1f s', key, ' '.join(packages),
+                 settings.dependency_timeout - (deadline - time.monotonic()))
+        return env
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

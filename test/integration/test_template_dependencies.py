@@ -4,6 +4,7 @@ shared; what cannot be installed is a 400 with pip's reason; model code cannot c
 
 The wheels come from wherever this machine's pip gets them (its index, or an offline wheelhouse).
 """
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -63,25 +64,27 @@ def _env_files(stack, key: str) -> dict:
 
 def test_a_template_that_needs_xgboost_trains_deploys_and_answers(stack, tmp_path):
     dev = stack.dev
-    xgb = dev.create_model('xgb', 'TABULAR_CLASSIFICATION', XGB, 'XgbBoostingClf', dependencies=DEPENDENCIES)
+    # Two templates declaring the same set (spelled otherwise), uploaded at once: one environment,
+    # built once. The second also tries to change it at import: in its check, trial and serving.
+    tamperer = tmp_path / 'tamperer.py'
+    with open(XGB) as f:
+        tamperer.write_text(TAMPERER + f.read())
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        uploads = [pool.submit(dev.create_model, 'xgb', 'TABULAR_CLASSIFICATION', XGB, 'XgbBoostingClf',
+                               dependencies=DEPENDENCIES),
+                   pool.submit(dev.create_model, 'xgb-tamperer', 'TABULAR_CLASSIFICATION', str(tamperer),
+                               'XgbBoostingClf', dependencies={'XGBoost_CPU': '>=2.1'})]
+        xgb, second = [upload.result() for upload in uploads]
     key = xgb['dependencies_env']
-    assert key and xgb['dependencies'] == DEPENDENCIES
+    assert key and second['dependencies_env'] == key and xgb['dependencies'] == DEPENDENCIES
+    with open(stack.path('admin', 'admin.log'), errors='replace') as f:
+        assert f.read().count(f'built the template environment {key}') == 1
+    assert sorted(os.listdir(stack.path('storage', 'envs'))) == ['.build', '.locks', key]
     with open(stack.path('storage', 'envs', key, 'env.json')) as f:
         info = json.load(f)
     assert [p.split('==')[0] for p in info['packages']] == ['xgboost_cpu']     # numpy and scipy are the platform's
     files = _env_files(stack, key)
     assert all(mode & 0o022 == 0 for _, mode in files.values())
-
-    # The same set, spelled otherwise, in another template: the same environment, not built again.
-    tamperer = tmp_path / 'tamperer.py'
-    with open(XGB) as f:
-        tamperer.write_text(TAMPERER + f.read())
-    second = dev.create_model('xgb-tamperer', 'TABULAR_CLASSIFICATION', str(tamperer), 'XgbBoostingClf',
-                              dependencies={'XGBoost_CPU': '>=2.1'})
-    assert second['dependencies_env'] == key
-    with open(stack.path('storage', 'envs', key, 'env.json')) as f:
-        assert json.load(f)['built_at'] == info['built_at']
-    assert sorted(os.listdir(stack.path('storage', 'envs'))) == ['.build', '.locks', key]
 
     train_id, val_id = stack.datasets
     dev.create_train_job('xgb-app', 'TABULAR_CLASSIFICATION', train_id, val_id,
@@ -115,3 +118,20 @@ def test_what_cannot_be_installed_is_a_400_with_pips_reason(stack, dependencies,
     assert refused.value.status_code == 400 and refused.value.field == 'dependencies'
     assert reason in refused.value.message, refused.value.message
     assert 'broken' not in [m['name'] for m in stack.dev.get_available_models()]
+
+
+def test_a_worker_refuses_an_environment_that_is_gone(stack):
+    dev = stack.dev
+    model = dev.create_model('xgb-gone', 'TABULAR_CLASSIFICATION', XGB, 'XgbBoostingClf', dependencies=DEPENDENCIES)
+    envs = stack.path('storage', 'envs')
+    os.rename(os.path.join(envs, model['dependencies_env']), os.path.join(envs, 'moved-away'))
+    try:
+        train_id, val_id = stack.datasets
+        dev.create_train_job('xgb-gone', 'TABULAR_CLASSIFICATION', train_id, val_id,
+                             budget={'MODEL_TRIAL_COUNT': 1, 'TIME_HOURS': 0.05}, models=[model['id']])
+        dev.wait_until_train_job_has_stopped('xgb-gone', timeout=120)
+        trial, = dev.get_trials_of_train_job('xgb-gone')
+    finally:
+        os.rename(os.path.join(envs, 'moved-away'), os.path.join(envs, model['dependencies_env']))
+    assert trial['status'] == 'ERRORED', trial
+    assert "the environment of the template's dependencies" in trial['error'] and 'missing' in trial['error']
