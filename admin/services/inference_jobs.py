@@ -29,7 +29,7 @@ from singa.errors import ConflictError, NotFoundError, ServiceUnavailableError, 
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.meta_store import users as users_repo
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
-from singa.queues import ServingChannel, delete_job_user
+from singa.queues import ServedTrial, ServingChannel, ServingConfig, TrialSpec, delete_job_user
 
 MAX_MODELS = 20
 MAX_REPLICAS = 16
@@ -145,28 +145,27 @@ class InferenceJobService:
             owner = users_repo.get_user(cur, job.owner_id)
             train_job = train_jobs.get_train_job(cur, job.train_job_id)
             rows = [s for s in services.list_services(cur, job_id=job_id, service_type=ServiceType.INFERENCE.value)]
-            specs, entries = {}, []
+            specs, served = {}, []
             for service in rows:
                 trial = trials.get_trial(cur, service.trial_id)
                 cur.execute('SELECT name, model_class, file_kind, file_name, file_sha256, store_path, env_key'
                             ' FROM models WHERE id = %s', (trial.model_id,))
                 model = cur.fetchone()
-                specs[str(trial.id)] = {'model': {'path': model['store_path'], 'class': model['model_class'],
-                                                  'kind': model['file_kind'], 'module_file': model['file_name'],
-                                                  'sha256': model['file_sha256'], 'env': model['env_key']},
-                                        'knobs': trial.knobs, 'params_id': trial.params_id}
-                entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
-                                'replicas': service.replicas})
+                specs[str(trial.id)] = TrialSpec(model_path=model['store_path'], model_class=model['model_class'],
+                                                 file_kind=model['file_kind'], module_file=model['file_name'],
+                                                 sha256=model['file_sha256'], env=model['env_key'],
+                                                 knobs=trial.knobs, params_id=trial.params_id)
+                served.append(ServedTrial(str(trial.id), model['name'], trial.score, service.replicas))
             hashes = [k.key_hash for k in inference_jobs.list_keys(cur, job_id) if k.revoked_at is None]
         if owner is None or owner.is_banned:
             hashes = []         # a banned owner's job answers no key, not even the admin's own
         else:
             hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
         ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
-        ServingChannel(self.r, job_id).publish(
-            {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
-             'is_public': job.is_public, 'max_batch_size': job.config.get('max_batch_size'),
-             'max_wait_ms': job.config.get('max_wait_ms')}, specs, hashes)
+        config = ServingConfig(tuple(served), ensemble=job.config.get('ensemble', 'AUTO'), task=train_job.task,
+                               is_public=job.is_public, max_batch_size=job.config.get('max_batch_size'),
+                               max_wait_ms=job.config.get('max_wait_ms'))
+        ServingChannel(self.r, job_id).publish(config, specs, hashes)
 
     def internal_key(self, job_id) -> str:
         """The admin's own prediction key for a job (for the playground proxy); derived, never stored."""
@@ -368,8 +367,9 @@ class InferenceJobService:
             return
         live = channel.live_trials(str(s.trial_id) for s in workers)
         waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and str(s.trial_id) not in live]
-        # RUNNING once every model answers (a model given up on no longer holds the job back).
+        # RUNNING once every model answers (a model given up on no longer holds the job back) and the
+        # predictor says its threads are healthy (it renews a heartbeat only then).
         if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
-                and live and not waiting:
+                and live and not waiting and channel.live_predictors():
             with self.store.transaction() as cur:
                 inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING.value)
