@@ -35,6 +35,7 @@ WHEELHOUSE_DIR = 'wheelhouse'          # <storage>/wheelhouse: wheels pip may al
 MAX_CONCURRENT_BUILDS = 2              # per admin process; more wait briefly, then get a 503
 BUILD_QUEUE_SECONDS = 1.0
 INSTALL_MAX_PIDS = 64
+OUT_OF_TIME = 'installing the dependencies ran out of time (SINGA_DEPENDENCY_TIMEOUT)'
 _BUILDS = threading.BoundedSemaphore(MAX_CONCURRENT_BUILDS)
 MB = 1 << 20
 
@@ -77,21 +78,21 @@ def _build(settings, store: EnvStore, key: str, requirements: list, facts, sandb
     deadline = time.monotonic() + settings.dependency_timeout
     max_bytes = settings.dependency_max_mb * MB
     work = store.work_dir(key)
-    wheels, prefix = os.path.join(work, 'wheels'), os.path.join(work, 'env')
+    wheels, prefix, scratch = (os.path.join(work, name) for name in ('wheels', 'env', 'tmp'))
     try:
-        for path in (wheels, prefix):
+        for path in (wheels, prefix, scratch):
             os.mkdir(path, 0o755)
             os.chmod(path, 0o755)
         local = os.path.join(settings.storage_dir, WHEELHOUSE_DIR)
-        pip.download(requirements, facts, wheels, _left(deadline), find_links=[local] if os.path.isdir(local) else [])
+        pip.download(requirements, facts, wheels, scratch, _left(deadline), max_bytes,
+                     find_links=[local] if os.path.isdir(local) else [])
         pip.drop_platform_wheels(wheels, facts)
         size = _settle(wheels, max_bytes, 'the wheels of the dependencies')
         limits = SandboxLimits(memory_mb=settings.model_check_memory_mb, max_pids=INSTALL_MAX_PIDS,
                                tmp_mb=settings.dependency_max_mb, cpu_seconds=int(_left(deadline)) + 1, threads=1)
         run = sandbox.install(wheels, prefix, requirements, limits, _left(deadline), image)
         if run.exit_code is None:
-            raise InvalidModelError(f'installing the dependencies took longer than '
-                                    f'{settings.dependency_timeout:g} s (SINGA_DEPENDENCY_TIMEOUT)', field=pip.FIELD)
+            raise InvalidModelError(OUT_OF_TIME, field=pip.FIELD)
         if run.out_of_memory:
             raise InvalidModelError(f'installing the dependencies used more than {limits.memory_mb} MiB of memory',
                                     field=pip.FIELD)
@@ -114,8 +115,7 @@ def _build(settings, store: EnvStore, key: str, requirements: list, facts, sandb
 def _left(deadline: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise InvalidModelError('installing the dependencies ran out of time (SINGA_DEPENDENCY_TIMEOUT)',
-                                field=pip.FIELD)
+        raise InvalidModelError(OUT_OF_TIME, field=pip.FIELD)
     return left
 
 

@@ -11,8 +11,12 @@
    platform package fails with pip's reason.
 """
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from typing import Optional
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
@@ -20,17 +24,19 @@ from packaging.version import Version
 from singa.config import current_environment
 from singa.envs.platform import PlatformFacts
 from singa.errors import InvalidModelError
-from singa.sandbox.base import collect
 
 CONSTRAINTS = 'constraints.txt'        # in the wheelhouse, next to the wheels
 MAX_REASON_CHARS = 2000
 FIELD = 'dependencies'
+WATCH_SECONDS = 0.5
 _QUIET = ['--no-input', '--progress-bar', 'off', '--disable-pip-version-check']
 
 
-def download(requirements: list, facts: PlatformFacts, wheelhouse: str, timeout: float, find_links=()) -> None:
+def download(requirements: list, facts: PlatformFacts, wheelhouse: str, scratch: str, timeout: float,
+             max_bytes: int, find_links=()) -> None:
     """Stage 1: the wheels of ``requirements`` and of what they need into ``wheelhouse``;
-    ``InvalidModelError`` carrying pip's reason if they cannot be resolved."""
+    ``InvalidModelError`` carrying pip's reason if they cannot be resolved, or when they take more
+    than ``timeout`` seconds or (with pip's temporary files, kept in ``scratch``) ``max_bytes``."""
     constraints = os.path.join(wheelhouse, CONSTRAINTS)
     with open(constraints, 'w', encoding='utf-8') as f:
         f.write(facts.constraints())
@@ -40,13 +46,51 @@ def download(requirements: list, facts: PlatformFacts, wheelhouse: str, timeout:
         argv += ['--find-links', link]
     # pip is trusted and gets the host's pip settings, never the platform's own.
     env = {k: v for k, v in current_environment().items() if not k.startswith('SINGA_')}
-    popen = subprocess.Popen(argv + ['--', *requirements], env=env, cwd=wheelhouse, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    code, out, _ = collect(popen, timeout)
-    if code is None:
-        raise InvalidModelError(f'resolving the dependencies took longer than {timeout:g} s', field=FIELD)
-    if code != 0:
+    env['TMPDIR'] = scratch
+    with tempfile.TemporaryFile() as output:
+        popen = subprocess.Popen(argv + ['--', *requirements], env=env, cwd=wheelhouse, stdin=subprocess.DEVNULL,
+                                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        over = _watch(popen, timeout, lambda: tree_size(wheelhouse) + tree_size(scratch) > max_bytes)
+        output.seek(0)
+        out = output.read()
+    if over:
+        raise InvalidModelError(over.format(mib=max_bytes >> 20), field=FIELD)
+    if popen.returncode != 0:
         raise InvalidModelError('the dependencies cannot be installed: ' + reason(out), field=FIELD)
+
+
+def _watch(popen: subprocess.Popen, timeout: float, too_big) -> Optional[str]:
+    """Wait for ``popen``; kill its process group at ``timeout`` or as soon as ``too_big()``, and
+    say which (a message, with ``{mib}`` for the size); None when it ended by itself."""
+    deadline = time.monotonic() + timeout
+    over = None
+    while over is None:
+        try:
+            popen.wait(timeout=WATCH_SECONDS)
+            return None
+        except subprocess.TimeoutExpired:
+            if time.monotonic() > deadline:
+                over = 'resolving the dependencies ran out of time (SINGA_DEPENDENCY_TIMEOUT)'
+            elif too_big():
+                over = 'the wheels of the dependencies are over {mib} MiB (SINGA_DEPENDENCY_MAX_MB)'
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    popen.wait()
+    return over
+
+
+def tree_size(root: str) -> int:
+    """Bytes of the files under ``root`` (symbolic links not followed)."""
+    total = 0
+    for directory, _, names in os.walk(root):
+        for name in names:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass             # gone meanwhile (pip moves its temporary files)
+    return total
 
 
 def drop_platform_wheels(wheelhouse: str, facts: PlatformFacts) -> None:

@@ -12,7 +12,10 @@ import os
 import pytest
 
 from local_stack import REPO, LocalStack
+from singa.config import Settings
+from singa.envs import prepare_env
 from singa.errors import InvalidModelError
+from singa.model.inspect import default_check_sandbox
 from singa.sandbox import bubblewrap_works
 
 XGB = os.path.join(REPO, 'examples', 'models', 'xgb_boosting.py')
@@ -135,3 +138,15 @@ def test_a_worker_refuses_an_environment_that_is_gone(stack):
         os.rename(os.path.join(envs, 'moved-away'), os.path.join(envs, model['dependencies_env']))
     assert trial['status'] == 'ERRORED', trial
     assert "the environment of the template's dependencies" in trial['error'] and 'missing' in trial['error']
+
+
+@pytest.mark.parametrize('limits, message', [
+    ({'dependency_max_mb': 1}, 'the wheels of the dependencies are over 1 MiB (SINGA_DEPENDENCY_MAX_MB)'),
+    ({'dependency_timeout': 0.2}, 'resolving the dependencies ran out of time (SINGA_DEPENDENCY_TIMEOUT)'),
+])
+def test_resolving_is_bounded_in_size_and_time(tmp_path, limits, message):
+    settings = Settings.from_env({}, storage_dir=str(tmp_path / 'storage'), **limits)
+    with pytest.raises(InvalidModelError) as refused:
+        prepare_env(settings, DEPENDENCIES, default_check_sandbox())
+    assert message in refused.value.message
+    assert os.listdir(tmp_path / 'storage' / 'envs' / '.build') == []      # nothing half-built is left
