@@ -92,7 +92,9 @@ SCHEMAS = {
         dependencies={'type': 'array', 'items': _STRING}, docker_image={'type': ['string', 'null']},
         model_description=_STRING,
         knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
-        owner_id=_UUID, created_at=_TIME,
+        has_checkpoint={'type': 'boolean', 'description': 'Uploaded with trained parameters: deployable with no '
+                                                          'train job (POST /inference_jobs/checkpoint)'},
+        checkpoint_bytes={'type': 'integer'}, owner_id=_UUID, created_at=_TIME,
         dependencies_env={'type': ['string', 'null'],
                           'description': 'The environment its dependencies were installed in, shared by every '
                                          'template with the same (<storage>/envs/<key>); null when the platform '
@@ -129,14 +131,18 @@ SCHEMAS = {
                       'description': 'Searched knobs left out: inactive in some trials, or never varied'},
         note=_NULLABLE_STRING),
     'InferenceJob': _record(
-        id=_UUID, app=_STRING, app_version={'type': 'integer'}, train_job_id=_UUID,
+        id=_UUID, app=_STRING, app_version={'type': 'integer'},
+        train_job_id={**_NULLABLE_UUID, 'description': 'The train job whose trials it serves; null for a checkpoint job'},
+        model_id={**_NULLABLE_UUID, 'description': 'A checkpoint job\'s template (its app is the template\'s name)'},
         status=_enum(InferenceJobStatus), error=_NULLABLE_STRING,
-        predictor_url={'type': ['string', 'null'], 'description': 'Where application users POST /predict'},
+        predictor_url={'type': ['string', 'null'],
+                       'description': 'Where application users POST /predict (or, as SingaAuto\'s users did, POST /)'},
         is_public={'type': 'boolean'}, description=_STRING, budget={'type': 'object'},
         config={'type': 'object', 'description': 'models_per_template, max_models, replicas, ensemble'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, stopped_at=_NULLABLE_TIME,
-        workers={'type': 'array', 'items': _record(trial_id=_UUID, model_name=_STRING, score=_NULLABLE_NUMBER,
-                                                   replicas={'type': 'integer'}, status=_STRING)}),
+        workers={'type': 'array', 'items': _record(
+            trial_id=_NULLABLE_UUID, model_id={**_NULLABLE_UUID, 'description': 'A checkpoint job\'s template'},
+            model_name=_STRING, score=_NULLABLE_NUMBER, replicas={'type': 'integer'}, status=_STRING)}),
     'PredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME),
     'NewPredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME,
                                 key={'type': 'string', 'description': 'Shown only now'}),

@@ -51,6 +51,9 @@ class Settings:
     superadmin_password: str = ''
     max_dataset_bytes: int = 1 << 30
     max_model_bytes: int = 16 << 20
+    max_checkpoint_bytes: int = 256 << 20     # trained parameters uploaded with a template
+    dataset_url_networks: str = 'public'      # where a dataset_url may point: 'public' and/or CIDRs (as webhooks)
+    dataset_url_timeout_seconds: float = 300.0   # the whole download of a dataset_url
     model_check_timeout: float = 30.0
     model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
     model_check_memory_mb: int = 2048         # memory a template check may use
@@ -91,6 +94,7 @@ class Settings:
     predictor_max_body_bytes: int = 32 << 20
     predictor_max_queries: int = 1000        # per request
     predictor_max_depth: int = 32            # nesting levels of one query
+    predictor_max_image_pixels: int = 1 << 20   # in all the images of one POST / request
     predictor_threads: int = 32
     predictor_access_log: bool = False
     # Operating the platform: logs, metrics, webhooks, quotas.
@@ -190,7 +194,8 @@ class Settings:
             raise ConfigError('SINGA_PREDICTOR_REPLICA_TIMEOUT must be above 0 and below '
                               f'SINGA_PREDICTOR_TIMEOUT_SECONDS ({self.predictor_timeout_seconds:g}); '
                               f'got {self.predictor_replica_timeout:g}')
-        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth'):
+        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth',
+                     'predictor_max_image_pixels'):
             if getattr(self, name) < 1:
                 raise ConfigError(f'{PREFIX}{name.upper()} must be at least 1; got {getattr(self, name)}')
 

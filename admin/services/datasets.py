@@ -1,4 +1,4 @@
-"""Datasets: upload (checked against the task's format), list, get, delete.
+"""Datasets: upload or download (checked against the task's format), list, get, delete.
 
 A user sees only their own datasets; admins see every one. A dataset that exists but is not the
 caller's is reported as not found, so ids cannot be probed.
@@ -60,6 +60,14 @@ def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name
         files.remove_quietly(final_path)
         raise
     return record
+
+
+def create_dataset_from_url(store: MetaStore, settings: Settings, owner: UserRecord, name: str, task: Task,
+                            url: str, downloader) -> DatasetRecord:
+    """Download ``url`` (``downloader``: a ``dataset_downloads.DatasetDownloader``, which keeps to its
+    networks, size and time limits), then check and record it as ``create_dataset`` does an upload."""
+    check_name(name)
+    return create_dataset(store, settings, owner, name, task, downloader.download(url))
 
 
 def check_name(name: str) -> str:

@@ -16,6 +16,7 @@ import logging
 import os
 import posixpath
 import re
+import uuid
 from typing import Optional
 
 from singa.constants import ServiceType
@@ -23,7 +24,7 @@ from singa.container.base import Confinement, ContainerService, ServiceSpec
 from singa.container.storage import STORAGE_TARGET, job_mounts
 from singa.envs.store import ENVS_DIR
 from singa.errors import SingaError
-from singa.meta_store import services, train_jobs, trials
+from singa.meta_store import models, services, train_jobs, trials
 from singa.meta_store.records import ServiceRecord
 from singa.param_store import param_scope, params_relative_path, scope_relative_path
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
@@ -70,8 +71,8 @@ class Deployer:
                'SINGA_STOP_GRACE_SECONDS': str(s.stop_grace_seconds), 'SINGA_LOG_FORMAT': s.log_format}
         if service.sub_job_id is not None:
             env['SINGA_SUB_JOB_ID'] = str(service.sub_job_id)
-        if service.trial_id is not None:
-            env['SINGA_TRIAL_ID'] = str(service.trial_id)
+        if service.trial_id is not None or service.service_type == ServiceType.INFERENCE:
+            env['SINGA_TRIAL_ID'] = service.served_id      # a trial, or a checkpoint job's template
         if service.service_type == ServiceType.ADVISOR:
             env.update(s.to_env(['postgres_host', 'postgres_port', 'postgres_user', 'postgres_password',
                                  'postgres_db', 'max_trial_retries']))
@@ -94,7 +95,7 @@ class Deployer:
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms', 'predictor_timeout_seconds',
                                      'predictor_replica_timeout', 'predictor_max_body_bytes',
-                                     'predictor_max_queries', 'predictor_max_depth']))
+                                     'predictor_max_queries', 'predictor_max_depth', 'predictor_max_image_pixels']))
         if service.service_type == ServiceType.PREDICT and s.metrics_token:
             env.update(s.to_env(['metrics_token']))      # the predictor's /metrics asks for it too
         return env
@@ -106,8 +107,8 @@ class Deployer:
     def job_files(self, service: ServiceRecord) -> tuple[list, list]:
         """(read-only files and folders, writable folders) a worker that runs model code needs,
         relative to the storage root: its template, its dependencies' environment if it has one,
-        and its datasets (train) or its trial's parameters (inference); train workers write their
-        sub-job's parameter folder."""
+        and its datasets (train) or its trial's parameters or checkpoint (inference); train workers
+        write their sub-job's parameter folder."""
         with self.store.transaction() as cur:
             if service.service_type == ServiceType.TRAIN:
                 spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
@@ -115,6 +116,10 @@ class Deployer:
                 os.makedirs(os.path.join(self.settings.storage_dir, scope), exist_ok=True)
                 return [spec['model_path'], *_env_dir(spec['env_key']), spec['train_dataset_path'],
                         spec['val_dataset_path']], [scope]
+            if service.trial_id is None:          # a checkpoint job's: the template and its checkpoint
+                model = models.get_model(cur, uuid.UUID(service.info['model_id']), include_deleted=True)
+                return [model.store_path, *_env_dir(model.env_key),
+                        params_relative_path(model.checkpoint_params_id)], []
             trial = trials.get_trial(cur, service.trial_id)
             cur.execute('SELECT store_path, env_key FROM models WHERE id = %s', (trial.model_id,))
             model = cur.fetchone()

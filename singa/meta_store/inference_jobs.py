@@ -12,12 +12,13 @@ LIVE = (InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value)
 _FINISHED = [InferenceJobStatus.STOPPED.value, InferenceJobStatus.ERRORED.value]
 
 
-def insert_inference_job(cur, *, owner_id, train_job_id, budget: dict, config: dict, is_public: bool,
-                         description: str) -> InferenceJobRecord:
-    cur.execute('INSERT INTO inference_jobs (id, owner_id, train_job_id, status, budget, config, is_public,'
-                ' description, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now()) RETURNING *',
-                (uuid.uuid4(), owner_id, train_job_id, InferenceJobStatus.STARTED.value, Json(budget), Json(config),
-                 is_public, description))
+def insert_inference_job(cur, *, owner_id, train_job_id=None, model_id=None, budget: dict, config: dict,
+                         is_public: bool, description: str) -> InferenceJobRecord:
+    """A job of a train job's trials, or (``model_id``) of a template's checkpoint: one of the two."""
+    cur.execute('INSERT INTO inference_jobs (id, owner_id, train_job_id, model_id, status, budget, config, is_public,'
+                ' description, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now()) RETURNING *',
+                (uuid.uuid4(), owner_id, train_job_id, model_id, InferenceJobStatus.STARTED.value, Json(budget),
+                 Json(config), is_public, description))
     return from_row(InferenceJobRecord, cur.fetchone())
 
 
@@ -33,12 +34,20 @@ def get_for_train_job(cur, train_job_id) -> Optional[InferenceJobRecord]:
     return from_row(InferenceJobRecord, cur.fetchone())
 
 
+def get_for_model(cur, model_id) -> Optional[InferenceJobRecord]:
+    """The live checkpoint inference job of a template, else its latest one."""
+    cur.execute('SELECT * FROM inference_jobs WHERE model_id = %s'
+                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1', (model_id, list(LIVE)))
+    return from_row(InferenceJobRecord, cur.fetchone())
+
+
 def list_inference_jobs(cur, *, owner_id=None, app: Optional[str] = None,
                         statuses: Optional[tuple] = None) -> list[InferenceJobRecord]:
-    clause, args = where(('i.owner_id = %s', owner_id), ('j.app = %s', app),
+    """Newest first; a checkpoint job's app is its template's name."""
+    clause, args = where(('i.owner_id = %s', owner_id), ('coalesce(j.app, m.name) = %s', app),
                          ('i.status = ANY(%s)', list(statuses) if statuses else None))
-    cur.execute('SELECT i.* FROM inference_jobs i JOIN train_jobs j ON j.id = i.train_job_id'
-                f'{clause} ORDER BY i.created_at DESC', args)
+    cur.execute('SELECT i.* FROM inference_jobs i LEFT JOIN train_jobs j ON j.id = i.train_job_id'
+                f' LEFT JOIN models m ON m.id = i.model_id{clause} ORDER BY i.created_at DESC', args)
     return from_rows(InferenceJobRecord, cur.fetchall())
 
 
@@ -57,12 +66,13 @@ def set_inference_job_status(cur, job_id, status: str, error: Optional[str] = No
     finished = status in _FINISHED
     cur.execute('UPDATE inference_jobs SET status = %s, error = coalesce(%s, error),'
                 ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-                ' WHERE id = %s AND status = ANY(%s) AND status <> %s RETURNING train_job_id, error',
+                ' WHERE id = %s AND status = ANY(%s) AND status <> %s RETURNING train_job_id, model_id, error',
                 (status, error, finished, job_id, list(LIVE), status))
     row = cur.fetchone()
     if row is not None and status in _STATUS_EVENTS:
+        source = {'model_id': str(row['model_id'])} if row['model_id'] else {'train_job_id': str(row['train_job_id'])}
         events.record_event(cur, _STATUS_EVENTS[status], job_id=job_id, subject_id=job_id, actor_id=actor_id,
-                            data={'train_job_id': str(row['train_job_id']), 'status': status, 'error': row['error']})
+                            data={**source, 'status': status, 'error': row['error']})
     return row is not None
 
 

@@ -32,11 +32,11 @@ def lock_usage(cur, user_id: uuid.UUID) -> None:
 
 def usage(cur, user_id: uuid.UUID) -> dict:
     """What a user uses now: live jobs, live train and inference workers (replicas counted), the GPUs
-    those hold, and the bytes of their datasets and (not deleted) templates."""
+    those hold, and the bytes of their datasets and (not deleted) templates with their checkpoints."""
     cur.execute('SELECT (SELECT count(*) FROM train_jobs WHERE owner_id = %(u)s AND status = ANY(%(tj)s))'
                 ' + (SELECT count(*) FROM inference_jobs WHERE owner_id = %(u)s AND status = ANY(%(ij)s)) AS jobs,'
                 ' (SELECT coalesce(sum(size_bytes), 0) FROM datasets WHERE owner_id = %(u)s)'
-                ' + (SELECT coalesce(sum(octet_length(file_bytes)), 0) FROM models'
+                ' + (SELECT coalesce(sum(octet_length(file_bytes) + checkpoint_bytes), 0) FROM models'
                 '    WHERE owner_id = %(u)s AND deleted_at IS NULL) AS stored',
                 {'u': user_id, 'tj': _LIVE_TRAIN_JOBS, 'ij': _LIVE_INFERENCE_JOBS})
     row = cur.fetchone()

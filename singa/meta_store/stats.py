@@ -31,8 +31,10 @@ def live_sub_train_jobs(cur) -> list[dict]:
 
 def inference_services(cur, service_type: str) -> list[dict]:
     """The live services of one type of every live inference job: ``{inference_job_id, trial_id,
-    model_name, replicas, hostname, port}`` (inference workers: one per deployed trial; a predictor)."""
-    cur.execute("SELECT s.job_id AS inference_job_id, s.trial_id, coalesce(s.info->>'model_name', '') AS model_name,"
+    model_name, replicas, hostname, port}`` (inference workers: one per deployed trial; a predictor).
+    A checkpoint job's worker serves its template: ``trial_id`` is then the template's id."""
+    cur.execute("SELECT s.job_id AS inference_job_id, coalesce(s.trial_id::text, s.info->>'model_id') AS trial_id,"
+                " coalesce(s.info->>'model_name', '') AS model_name,"
                 ' s.replicas, s.hostname, s.port FROM services s JOIN inference_jobs i ON i.id = s.job_id'
                 ' WHERE i.status = ANY(%s) AND s.service_type = %s AND s.status = ANY(%s) ORDER BY s.created_at',
                 (['STARTED', 'RUNNING'], service_type, list(LIVE_SERVICES)))
