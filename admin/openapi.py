@@ -94,7 +94,11 @@ SCHEMAS = {
         knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
         has_checkpoint={'type': 'boolean', 'description': 'Uploaded with trained parameters: deployable with no '
                                                           'train job (POST /inference_jobs/checkpoint)'},
-        checkpoint_bytes={'type': 'integer'}, owner_id=_UUID, created_at=_TIME),
+        checkpoint_bytes={'type': 'integer'}, owner_id=_UUID, created_at=_TIME,
+        dependencies_env={'type': ['string', 'null'],
+                          'description': 'The environment its dependencies were installed in, shared by every '
+                                         'template with the same (<storage>/envs/<key>); null when the platform '
+                                         'ships them all'}),
     'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
     'TrainJob': _record(
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),

@@ -57,6 +57,8 @@ class Settings:
     model_check_timeout: float = 30.0
     model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
     model_check_memory_mb: int = 2048         # memory a template check may use
+    dependency_timeout: float = 600.0         # seconds to resolve and install a template's dependencies
+    dependency_max_mb: int = 2048             # most a template's dependencies may take (wheels, installed)
     # Model code (singa.sandbox): where it runs, and what one sandbox may use.
     sandbox: str = 'auto'                     # 'auto', 'bubblewrap', 'container' (Swarm workers), 'none'
     single_user: bool = False                 # one trusted user: templates may run without a sandbox
@@ -170,6 +172,8 @@ class Settings:
             if self.sandbox == 'none' and not self.single_user:
                 raise ConfigError('SINGA_SANDBOX=none runs every template without isolation: set SINGA_SINGLE_USER=true '
                                   'too if one trusted user is all this installation has')
+            if self.dependency_timeout <= 0 or self.dependency_max_mb <= 0:
+                raise ConfigError('SINGA_DEPENDENCY_TIMEOUT and SINGA_DEPENDENCY_MAX_MB must be above 0')
             if self.model_check_sandbox not in ('auto', 'process', 'container'):
                 raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
                                   f'got {self.model_check_sandbox!r}')

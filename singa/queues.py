@@ -334,8 +334,8 @@ class ServingConfig(_Message):
 @dataclass(frozen=True)
 class TrialSpec(_Message):
     """What the replicas of one deployed trial load: the template (its path under the storage
-    root, class, file kind, module file name and the SHA-256 recorded at upload), the trial's
-    knobs and its parameters' id."""
+    root, class, file kind, module file name, the SHA-256 recorded at upload and the key of its
+    dependencies' environment, ``singa.envs``), the trial's knobs and its parameters' id."""
     model_path: str
     model_class: str
     knobs: dict
@@ -343,12 +343,14 @@ class TrialSpec(_Message):
     file_kind: str = 'py'
     module_file: Optional[str] = None
     sha256: Optional[str] = None
+    env: Optional[str] = None
     _TYPES: ClassVar[dict] = {'model_path': (str,), 'model_class': (str,), 'knobs': (dict,), 'params_id': (str,),
-                              'file_kind': (str,), 'module_file': (str, type(None)), 'sha256': (str, type(None))}
+                              'file_kind': (str,), 'module_file': (str, type(None)), 'sha256': (str, type(None)),
+                              'env': (str, type(None))}
 
     def to_dict(self) -> dict:
         return {'model': {'path': self.model_path, 'class': self.model_class, 'kind': self.file_kind,
-                          'module_file': self.module_file, 'sha256': self.sha256},
+                          'module_file': self.module_file, 'sha256': self.sha256, 'env': self.env},
                 'knobs': self.knobs, 'params_id': self.params_id}
 
     @classmethod
@@ -358,8 +360,8 @@ class TrialSpec(_Message):
             raise ValueError('a TrialSpec needs its model')
         return super().from_dict({'model_path': model.get('path'), 'model_class': model.get('class'),
                                   'file_kind': model.get('kind', 'py'), 'module_file': model.get('module_file'),
-                                  'sha256': model.get('sha256'), 'knobs': data.get('knobs'),
-                                  'params_id': data.get('params_id')})
+                                  'sha256': model.get('sha256'), 'env': model.get('env'),
+                                  'knobs': data.get('knobs'), 'params_id': data.get('params_id')})
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,8 @@ class AdvisorWorker:
         s = self.spec
         return {'type': 'job', 'task': s['task'], 'train_args': s['train_args'] or {},
                 'model': {'path': s['model_path'], 'class': s['model_class'], 'kind': s['file_kind'],
-                          'module_file': s['file_name'], 'name': s['model_name'], 'sha256': s['file_sha256']},
+                          'module_file': s['file_name'], 'name': s['model_name'], 'sha256': s['file_sha256'],
+                          'env': s['env_key']},
                 'train_dataset': s['train_dataset_path'], 'val_dataset': s['val_dataset_path'],
                 'lease_seconds': self.settings.trial_lease_seconds,
                 'heartbeat_seconds': min(1.0, self.settings.trial_lease_seconds / 3)}

@@ -1,6 +1,7 @@
 """The inference worker: serves one deployed trial. It never imports the template: a
 ``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``) that gets the template's bytes
-(checked against the SHA-256 recorded at upload) and the trial's parameters over a pipe.
+(checked against the SHA-256 recorded at upload) and the trial's parameters over a pipe, and its
+dependencies' environment (``singa.envs``), read-only, when it has one.
 
 Replicas of the same trial share one queue, so adding replicas adds throughput. A worker loads
 its trial's template and parameters once, then pops batches, predicts and replies. A batch whose
@@ -21,6 +22,7 @@ import time
 import uuid
 from typing import Optional
 
+from singa.envs import template_env
 from singa.param_store import make_param_store
 from singa.queues import Batch, Reply, ServingChannel
 from singa.sandbox import ModelRunner, SandboxFailed, TemplateSource, make_sandbox, worker_limits
@@ -85,7 +87,8 @@ class InferenceWorker:
         model = spec['model']
         path = os.path.normpath(os.path.join(self.settings.storage_dir, model['path']))
         runner = ModelRunner(self.sandbox or make_sandbox(self.settings), worker_limits(self.settings, threads=1),
-                             on_output=lambda line: log.info('template: %s', line))
+                             on_output=lambda line: log.info('template: %s', line),
+                             env=template_env(self.settings.storage_dir, model.get('env')))
         runner.load_template(TemplateSource(path, model['class'], model.get('kind', 'py'), model.get('module_file'),
                                             model.get('sha256')), self.settings.max_model_bytes)
         runner.serve(spec['knobs'], make_param_store(self.settings).load_encoded(spec['params_id']),

@@ -3,7 +3,8 @@ template: a ``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``).
 
 The worker holds a Redis user scoped to its job and the shared storage; it never sees the
 database, and the child sees neither: only the template's bytes (checked against the SHA-256
-recorded at upload), the job's two dataset files, read-only, and a private temporary directory.
+recorded at upload), its dependencies' environment if it has one (``singa.envs``), the job's two
+dataset files, read-only, and a private temporary directory.
 Per trial: ask the advisor for knobs (handing in the previous trial's result in the same round
 trip), run the trial in the child, store the parameters it sends back (after decoding them),
 report. While the trial runs a heartbeat thread renews its lease and ships log lines in batches;
@@ -18,6 +19,7 @@ import threading
 from typing import Optional
 
 from singa.constants import TrialStatus
+from singa.envs import template_env
 from singa.errors import SingaError
 from singa.param_store import make_param_store, param_scope
 from singa.queues import TuningChannel, new_worker_id
@@ -94,19 +96,22 @@ class TrainWorker:
 
     def _prepare(self, job: dict) -> None:
         """The runner for this job's template; a template that is refused (changed on storage,
-        does not import) makes every trial fail with the reason, so the advisor ends the sub-job."""
+        its environment missing, does not import) makes every trial fail with the reason, so the
+        advisor ends the sub-job."""
         model = job['model']
         train, val = self._storage_path(job['train_dataset']), self._storage_path(job['val_dataset'])
-        if getattr(self.sandbox, 'name', '') == 'bubblewrap':
+        if self.sandbox.private_paths:
             self.train_path = f'{JOB_DIR}/train{_suffix(train)}'
             self.val_path = f'{JOB_DIR}/val{_suffix(val)}'
         else:                       # a plain child sees the host's (or container's) paths
             self.train_path, self.val_path = train, val
-        self.runner = ModelRunner(self.sandbox, worker_limits(self.settings),
-                                  binds={self.train_path: train, self.val_path: val}, on_output=self._output)
         template = TemplateSource(self._storage_path(model['path']), model['class'], model.get('kind', 'py'),
                                   model.get('module_file'), model.get('sha256'))
         try:
+            env = template_env(self.settings.storage_dir, model.get('env'))
+            self.runner = ModelRunner(self.sandbox, worker_limits(self.settings),
+                                      binds={self.train_path: train, self.val_path: val}, on_output=self._output,
+                                      env=env)
             self.runner.load_template(template, self.settings.max_model_bytes)
         except SingaError as e:
             self.load_error = f'the template cannot be used: {e.message}'

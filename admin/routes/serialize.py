@@ -25,7 +25,7 @@ def model_json(model: ModelRecord) -> dict:
             'docker_image': model.docker_image, 'model_description': model.description,
             'knob_config': model.knob_config, 'has_checkpoint': model.checkpoint_params_id is not None,
             'checkpoint_bytes': model.checkpoint_bytes, 'owner_id': str(model.owner_id),
-            'created_at': iso(model.created_at)}
+            'created_at': iso(model.created_at), 'dependencies_env': model.env_key}
 
 
 def deleted_json(object_id) -> dict:

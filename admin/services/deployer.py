@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+import posixpath
 import re
 import uuid
 from typing import Optional
@@ -21,6 +22,7 @@ from typing import Optional
 from singa.constants import ServiceType
 from singa.container.base import Confinement, ContainerService, ServiceSpec
 from singa.container.storage import STORAGE_TARGET, job_mounts
+from singa.envs.store import ENVS_DIR
 from singa.errors import SingaError
 from singa.meta_store import models, services, train_jobs, trials
 from singa.meta_store.records import ServiceRecord
@@ -103,21 +105,25 @@ class Deployer:
         return self.settings.storage_dir if self.settings.container_manager == 'process' else STORAGE_TARGET
 
     def job_files(self, service: ServiceRecord) -> tuple[list, list]:
-        """(read-only files, writable folders) a worker that runs model code needs, relative to
-        the storage root: its template and datasets (train), or its template and trial's
-        parameters or checkpoint (inference); train workers write their sub-job's parameter folder."""
+        """(read-only files and folders, writable folders) a worker that runs model code needs,
+        relative to the storage root: its template, its dependencies' environment if it has one,
+        and its datasets (train) or its trial's parameters or checkpoint (inference); train workers
+        write their sub-job's parameter folder."""
         with self.store.transaction() as cur:
             if service.service_type == ServiceType.TRAIN:
                 spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
                 scope = scope_relative_path(param_scope(service.sub_job_id))
                 os.makedirs(os.path.join(self.settings.storage_dir, scope), exist_ok=True)
-                return [spec['model_path'], spec['train_dataset_path'], spec['val_dataset_path']], [scope]
+                return [spec['model_path'], *_env_dir(spec['env_key']), spec['train_dataset_path'],
+                        spec['val_dataset_path']], [scope]
             if service.trial_id is None:          # a checkpoint job's: the template and its checkpoint
                 model = models.get_model(cur, uuid.UUID(service.info['model_id']), include_deleted=True)
-                return [model.store_path, params_relative_path(model.checkpoint_params_id)], []
+                return [model.store_path, *_env_dir(model.env_key),
+                        params_relative_path(model.checkpoint_params_id)], []
             trial = trials.get_trial(cur, service.trial_id)
-            cur.execute('SELECT store_path FROM models WHERE id = %s', (trial.model_id,))
-            return [cur.fetchone()['store_path'], params_relative_path(trial.params_id)], []
+            cur.execute('SELECT store_path, env_key FROM models WHERE id = %s', (trial.model_id,))
+            model = cur.fetchone()
+            return [model['store_path'], *_env_dir(model['env_key']), params_relative_path(trial.params_id)], []
 
     def confinement(self, service: ServiceRecord) -> Optional[Confinement]:
         """How a manager that isolates whole services (Swarm) confines one that runs model code."""
@@ -183,6 +189,11 @@ def container_service_of(service: ServiceRecord) -> ContainerService:
     return ContainerService(id=service.container_service_id, name=service.container_service_name or '',
                             hostname=service.hostname or '', port=service.port, ext_hostname=service.ext_hostname,
                             ext_port=service.ext_port, info=service.info or {})
+
+
+def _env_dir(env_key: Optional[str]) -> list:
+    """The template's environment directory, relative to the storage root (none without one)."""
+    return [posixpath.join(ENVS_DIR, env_key)] if env_key else []
 
 
 def _service_name(service: ServiceRecord) -> str:

@@ -212,7 +212,7 @@ class InferenceJobService:
                 model = models_repo.get_model(cur, trial.model_id if trial else job.model_id, include_deleted=True)
                 specs[service.served_id] = TrialSpec(
                     model_path=model.store_path, model_class=model.model_class, file_kind=model.file_kind,
-                    module_file=model.file_name, sha256=model.file_sha256,
+                    module_file=model.file_name, sha256=model.file_sha256, env=model.env_key,
                     knobs=trial.knobs if trial else job.config['knobs'],
                     params_id=trial.params_id if trial else model.checkpoint_params_id)
                 served.append(ServedTrial(service.served_id, model.name, trial.score if trial else None,

@@ -1,12 +1,14 @@
 """Model templates: upload (checked without importing it here), list, get, download, delete.
 
 Visibility: the owner and admins see a template, everyone sees PUBLIC ones; a template the caller
-may not see is "not found". The file is checked by ``singa.model.inspect.check_model_template``,
-which imports it in a sandbox (a short-lived subprocess with a scrubbed environment, or a locked-down
-throwaway container) with a time limit and returns the knob space as JSON. The bytes are kept in the row and copied to
-``models/<id>/template.<py|zip>`` on shared storage for the workers. A template may come with trained
-parameters, its checkpoint (``checkpoints``), kept in the parameter store for inference jobs deployed
-with no train job.
+may not see is "not found". Declared dependencies the platform lacks are installed at upload into
+an environment on shared storage (``singa.envs.prepare_env``). The file is checked by
+``singa.model.inspect.check_model_template``, which imports it in a sandbox (a short-lived
+subprocess with a scrubbed environment, or a locked-down throwaway container), with that
+environment, with a time limit and returns the knob space as JSON. The bytes are kept in the row
+and copied to ``models/<id>/template.<py|zip>`` on shared storage for the workers. A template may
+come with trained parameters, its checkpoint (``checkpoints``), kept in the parameter store for
+inference jobs deployed with no train job.
 """
 import io
 import os
@@ -22,13 +24,14 @@ from singa.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, ModelAccessRight, Task
+from singa.envs import prepare_env
 from singa.errors import (ConflictError, ForbiddenError, InvalidModelError, NotFoundError, PayloadTooLargeError,
                           ServiceUnavailableError)
 from singa.meta_store import events
 from singa.meta_store import models as models_repo
 from singa.meta_store.db import MetaStore
 from singa.meta_store.records import ModelRecord, UserRecord
-from singa.model.inspect import check_model_template
+from singa.model.inspect import check_model_template, default_check_sandbox
 from singa.param_store import make_param_store
 
 FILE_FIELD = 'model_file_bytes'
@@ -55,9 +58,11 @@ class NewModel:
 def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: NewModel,
                  upload: files.UploadedFile, sandbox=None,
                  checkpoint: Optional[files.UploadedFile] = None) -> ModelRecord:
-    """Validate every field and the ``checkpoint`` if there is one, check the template in ``sandbox``
-    (see ``singa.model.inspect``; a container of the template's own image if it names one), then
-    store and record it."""
+    """Validate every field and the ``checkpoint`` if there is one, install the dependencies it
+    declares that the platform lacks into their environment (``singa.envs``; shared by every
+    template that declares the same), check the template in ``sandbox`` with that environment (see
+    ``singa.model.inspect``; a container of the template's own image if it names one), then store
+    and record it."""
     try:
         if upload.size > settings.max_model_bytes:
             raise PayloadTooLargeError(f'the model file is {upload.size} bytes; the limit is '
@@ -77,6 +82,8 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
     with store.transaction() as cur:
         if models_repo.name_taken(cur, owner.id, name):
             raise _name_conflict(name)
+    sandbox = sandbox or default_check_sandbox()
+    env = prepare_env(settings, dependencies, sandbox, image=docker_image)
     if not _CHECKS.acquire(timeout=CHECK_QUEUE_SECONDS):
         raise ServiceUnavailableError(f'{MAX_CONCURRENT_CHECKS} template checks are already running in this admin '
                                       'process; try again in a few seconds', resource='model')
@@ -85,7 +92,7 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
                                            module_file=file_name if file_kind == 'zip' else None,
                                            timeout=settings.model_check_timeout,
                                            memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
-                                           image=docker_image)
+                                           image=docker_image, env=env)
     finally:
         _CHECKS.release()
     model_id = uuid.uuid4()
@@ -102,7 +109,7 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
                 file_kind=file_kind, file_name=file_name, file_bytes=file_bytes, store_path=relative,
                 dependencies=dependencies, docker_image=docker_image, access_right=new.access_right.value,
                 description=description, knob_config=knob_config, checkpoint_params_id=params_id,
-                checkpoint_bytes=len(params or b''))
+                checkpoint_bytes=len(params or b''), env_key=env.key if env else None)
             events.record_event(cur, events.MODEL_CREATED, subject_id=model_id, actor_id=owner.id,
                                 data={'owner_id': str(owner.id), 'name': name, 'task': new.task.value,
                                       'checkpoint': params_id is not None})

@@ -83,6 +83,7 @@ class ModelRecord:
     deleted_at: Optional[datetime] = None
     checkpoint_params_id: Optional[str] = None   # trained parameters uploaded with it (param store id)
     checkpoint_bytes: int = 0
+    env_key: Optional[str] = None   # its dependencies' environment, <storage>/envs/<key> (singa.envs)
     file_bytes: Optional[bytes] = None
 
 

@@ -150,7 +150,7 @@ def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
     cur.execute(
         'SELECT s.id AS sub_job_id, s.status AS sub_job_status, j.id AS train_job_id, j.status AS job_status,'
         ' j.task, j.budget, j.train_args, j.advisor_config, extract(epoch FROM j.deadline_at) AS deadline,'
-        ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256,'
+        ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256, m.env_key,'
         ' m.store_path AS model_path, m.knob_config, td.store_path AS train_dataset_path,'
         ' vd.store_path AS val_dataset_path'
         ' FROM sub_train_jobs s JOIN train_jobs j ON j.id = s.train_job_id JOIN models m ON m.id = s.model_id'
