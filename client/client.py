@@ -25,7 +25,7 @@ import requests
 
 from singa.client.multipart import MultipartStream
 from singa.client.retry import RetryPolicy
-from singa.constants import ModelAccessRight
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
 from singa.errors import ServiceUnavailableError, SingaError, UnauthenticatedError
 
 DEFAULT_HOST = 'localhost'
@@ -217,7 +217,7 @@ class Client:
             if progress and line.split('] ', 1)[1] != last:
                 print(line, flush=True)
                 last = line.split('] ', 1)[1]
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in TrainJobStatus.FINISHED:
                 return job
             if timeout is not None and time.monotonic() - started > timeout:
                 raise TimeoutError(f'train job {app} v{job["app_version"]} still {job["status"]} after {timeout} s')
@@ -290,9 +290,9 @@ class Client:
         started = time.monotonic()
         while True:
             job = self.get_running_inference_job(app, app_version)
-            if job['status'] == 'RUNNING':
+            if job['status'] == InferenceJobStatus.RUNNING:
                 return job
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in InferenceJobStatus.FINISHED:
                 raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}')
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'inference job of {app} still {job["status"]} after {timeout} s')

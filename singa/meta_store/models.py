@@ -9,13 +9,12 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import JOB_LIVE_STATUSES, InferenceJobStatus, ModelAccessRight
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
 from singa.meta_store.records import ModelRecord, from_row, from_rows
 
 # Every column but the file itself, which only the download and the workers need.
 _META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, file_sha256, store_path, '
                  'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at')
-_INFERENCE_LIVE = [InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value]
 
 
 def insert_model(cur, *, model_id: uuid.UUID, owner_id: uuid.UUID, name: str, task: str,
@@ -68,11 +67,11 @@ def model_usage(cur, model_id: uuid.UUID) -> dict:
     row would orphan trials.
     """
     cur.execute('SELECT DISTINCT train_job_id FROM sub_train_jobs WHERE model_id = %s AND status = ANY(%s)',
-                (model_id, list(JOB_LIVE_STATUSES)))
+                (model_id, list(TrainJobStatus.LIVE)))
     live_train = [row['train_job_id'] for row in cur.fetchall()]
     cur.execute('SELECT DISTINCT i.id FROM inference_jobs i JOIN sub_train_jobs s '
                 'ON s.train_job_id = i.train_job_id WHERE s.model_id = %s AND i.status = ANY(%s)',
-                (model_id, _INFERENCE_LIVE))
+                (model_id, list(InferenceJobStatus.LIVE)))
     live_inference = [row['id'] for row in cur.fetchall()]
     cur.execute('SELECT EXISTS (SELECT 1 FROM sub_train_jobs WHERE model_id = %s) AS used', (model_id,))
     return {'live_train_jobs': live_train, 'live_inference_jobs': live_inference,
