@@ -19,6 +19,8 @@ MODEL_DELETED = 'model_deleted'
 TRAIN_JOB_CREATED = 'train_job_created'
 TRAIN_JOB_STOP_REQUESTED = 'train_job_stop_requested'
 SUB_TRAIN_JOB_ENDED = 'sub_train_job_ended'
+INFERENCE_JOB_CREATED = 'inference_job_created'
+INFERENCE_JOB_ENDED = 'inference_job_ended'
 TRIAL_LOST = 'trial_lost'
 SERVICE_REPLACED = 'service_replaced'
 

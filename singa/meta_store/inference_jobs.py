@@ -7,8 +7,6 @@ from psycopg2.extras import Json
 from singa.constants import InferenceJobStatus
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows, where
 
-LIVE = (InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value)
-_FINISHED = [InferenceJobStatus.STOPPED.value, InferenceJobStatus.ERRORED.value]
 
 
 def insert_inference_job(cur, *, owner_id, train_job_id, budget: dict, config: dict, is_public: bool,
@@ -28,7 +26,7 @@ def get_inference_job(cur, job_id, *, for_update: bool = False) -> Optional[Infe
 def get_for_train_job(cur, train_job_id) -> Optional[InferenceJobRecord]:
     """The live inference job of a train job, else its latest one."""
     cur.execute('SELECT * FROM inference_jobs WHERE train_job_id = %s'
-                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1', (train_job_id, list(LIVE)))
+                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1', (train_job_id, list(InferenceJobStatus.LIVE)))
     return from_row(InferenceJobRecord, cur.fetchone())
 
 
@@ -45,13 +43,13 @@ def set_predictor_service(cur, job_id, service_id) -> None:
     cur.execute('UPDATE inference_jobs SET predictor_service_id = %s WHERE id = %s', (service_id, job_id))
 
 
-def set_inference_job_status(cur, job_id, status: str, error: Optional[str] = None) -> bool:
-    """Move a live job to ``status``; a finished job stays finished. True if it changed."""
-    finished = status in _FINISHED
+def set_inference_job_status(cur, job_id, status: InferenceJobStatus, *, allowed_from: list,
+                             error: Optional[str] = None) -> bool:
+    """Move a job in one of ``allowed_from`` to ``status`` (``singa.lifecycle`` says which); True if it moved."""
     cur.execute('UPDATE inference_jobs SET status = %s, error = coalesce(%s, error),'
                 ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-                ' WHERE id = %s AND status = ANY(%s) AND status <> %s',
-                (status, error, finished, job_id, list(LIVE), status))
+                ' WHERE id = %s AND status = ANY(%s)',
+                (status.value, error, status in InferenceJobStatus.FINISHED, job_id, list(allowed_from)))
     return cur.rowcount == 1
 
 

@@ -5,10 +5,10 @@ from typing import Iterable, Optional
 
 from psycopg2.extras import Json, execute_values
 
-from singa.constants import TRIAL_LIVE_STATUSES, TrialStatus
+from singa.constants import TrialStatus
 from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
 
-_LIVE = [s.value for s in TRIAL_LIVE_STATUSES]
+_LIVE = list(TrialStatus.LIVE)
 
 
 def insert_trial(cur, *, sub_job_id, no: int, model_id, knobs: dict, proposal: dict, worker_id: str,
@@ -82,6 +82,12 @@ def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, p
         ' updated_at = now() WHERE id = %s AND status = ANY(%s)',
         (status, score, params_id, error, trial_id, _LIVE))
     return cur.rowcount == 1
+
+
+def count_trials(cur, sub_job_id, status: TrialStatus) -> int:
+    cur.execute('SELECT count(*) AS n FROM trials WHERE sub_train_job_id = %s AND status = %s',
+                (sub_job_id, status.value))
+    return cur.fetchone()['n']
 
 
 def append_intermediate(cur, trial_id, step: int, score: float) -> None:
