@@ -84,14 +84,19 @@ class TrainWorker:
         self.job = job
         self._prepare(job)
         finished: Optional[TrialResult] = None
+        beat: Optional[Ticker] = None
         try:
             while not self.stop.is_set():
                 reply = self._call(Propose(worker_id=self.worker_id, service_id=self.settings.service_id,
                                            finished=finished))
+                if beat is not None:
+                    beat.stop()
+                    beat = None
                 if reply is None:
                     break
                 finished = None
                 if isinstance(reply, TrialAssignment):
+                    beat = self._heartbeat(reply)
                     finished = self.run_trial(reply)
                 elif isinstance(reply, Wait):
                     self.stop.wait(reply.seconds)
@@ -101,6 +106,8 @@ class TrainWorker:
         finally:
             if finished is not None:
                 self._farewell(Finished(worker_id=self.worker_id, result=finished))
+            if beat is not None:
+                beat.stop()
             self._farewell(Bye(worker_id=self.worker_id))
             if self.runner is not None:
                 self.runner.teardown()
@@ -163,17 +170,25 @@ class TrainWorker:
 
     # -- one trial ---------------------------------------------------------------------------
 
+    def _heartbeat(self, trial: TrialAssignment) -> Ticker:
+        """Renew the trial's lease and ship its log lines, until stopped: through the trial and on
+        until the advisor has taken its result, so that a slow answer never costs a finished trial."""
+        self.lease_lost.clear()
+        buffer = self.buffer = LogBuffer()
+        beat = Ticker(float(self.job.heartbeat_seconds),
+                      lambda: self._beat(trial.trial_id, float(trial.lease_seconds), buffer), name='heartbeat')
+        beat.start()
+        return beat
+
     def run_trial(self, trial: TrialAssignment) -> TrialResult:
+        """Run one trial in the child (``_heartbeat`` renews its lease meanwhile)."""
         trial_id = trial.trial_id
+        buffer = self.buffer
         if self.load_error is not None:
+            self.buffer = None
             return TrialResult(trial_id=trial_id, status=TrialStatus.ERRORED, error=self.load_error,
                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
                                       'time': _now()}])
-        buffer = self.buffer = LogBuffer()
-        self.lease_lost.clear()
-        beat = Ticker(float(self.job.heartbeat_seconds),
-                      lambda: self._beat(trial_id, float(trial.lease_seconds), buffer), name='heartbeat')
-        beat.start()
         status, score, params_id, error = TrialStatus.ERRORED, None, None, None
         try:
             shared = None
@@ -190,7 +205,6 @@ class TrainWorker:
         except SingaError as e:      # shared parameters gone, parameters that do not decode, a template refused
             status, score, params_id, error = TrialStatus.ERRORED, None, None, e.message
         finally:
-            beat.stop()
             self.buffer = None
         if error and status == TrialStatus.ERRORED:
             buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
@@ -200,9 +214,10 @@ class TrainWorker:
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         try:
             if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
-                log.warning('trial %s: cancelled by the advisor; stopping it', trial_id)
                 self.lease_lost.set()
-                self.runner.kill('the trial was cancelled')
+                if self.buffer is buffer:          # still running
+                    log.warning('trial %s: cancelled by the advisor; stopping it', trial_id)
+                    self.runner.kill('the trial was cancelled')
             lines = buffer.take()
             if lines:
                 try:

@@ -10,6 +10,8 @@ so a crash of the server, or of the machine, loses no committed transaction. Red
 write to its append-only file and syncs it every second; it holds only coordination, which the
 workers and the advisor rebuild when it is lost.
 """
+import contextlib
+import glob
 import importlib.util
 import os
 import pwd
@@ -129,6 +131,7 @@ class EmbeddedPostgres:
             self._init_cluster()
         if self.running_pid() is None:
             self._make_durable()
+            self._remove_stale_lock()
             with open(self._port_file, 'w', encoding='utf-8') as f:
                 f.write(str(self.port))
             log_file = os.path.join(self.root, 'postgres.log')
@@ -169,6 +172,15 @@ class EmbeddedPostgres:
         if kept != lines:
             with open(conf, 'w', encoding='utf-8') as f:
                 f.writelines(kept)
+
+    def _remove_stale_lock(self) -> None:
+        """Remove the lock files (data directory, socket) of a postmaster that is gone. PostgreSQL
+        would remove them itself unless that pid still exists, which a crashed postmaster's does as
+        a zombie where nothing reaps orphans (an init that does not, in a container): it would then
+        refuse to start. Its backends end on their own when their postmaster dies."""
+        for path in [os.path.join(self.pgdata, 'postmaster.pid')] + glob.glob(os.path.join(self.root, '.s.PGSQL.*.lock')):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
     def stop(self) -> None:
         if self.running_pid() is not None:
