@@ -15,7 +15,9 @@ connection of its own elects the leader). Every ``settings.reconcile_interval`` 
 4. removes the services, queues and Redis users of ended jobs, and ends any trial still
    PENDING or RUNNING in an ended job;
 5. removes container services that no live record claims (left by an admin that crashed
-   mid-deploy, or finished), and re-creates the Redis users of live jobs (in case Redis lost them).
+   mid-deploy, or finished);
+
+and, first of all, re-creates the Redis users of live jobs (a restarted Redis has none).
 
 What each of these does to a job's status is ``singa.lifecycle``'s rule.
 """
@@ -29,7 +31,7 @@ import psycopg2
 from singa.constants import InferenceJobStatus, ServiceStatus, ServiceType, TrainJobStatus, TrialStatus
 from singa.errors import SingaError
 from singa.lifecycle import EndCause, JobEnd, end_sub_job, end_train_job, overdue_cause
-from singa.meta_store import events, services, train_jobs, trials
+from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.queues import (TuningChannel, WorkerLost, delete_job_user, delete_keys, stop_advisors, train_job_prefix,
                           worker_task)
 from singa.admin.services.deployer import (Deployer, container_service_of, ensure_job_redis_user,
@@ -63,8 +65,8 @@ class Reconciler:
     # -- one round ---------------------------------------------------------------------------
 
     def run_once(self) -> None:
-        for step in (self._check_services, self._report_lost_workers, self._finish_overdue_jobs,
-                     self._clean_ended_train_jobs, self._remove_orphans, *self._hooks):
+        for step in (self._ensure_redis_users, self._check_services, self._report_lost_workers,
+                     self._finish_overdue_jobs, self._clean_ended_train_jobs, self._remove_orphans, *self._hooks):
             try:
                 step()
             except SingaError as e:
@@ -168,10 +170,16 @@ class Reconciler:
             ended = [row['job_id'] for row in cur.fetchall()]
         for job_id in ended:
             self.clean_up_train_job(job_id)
+
+    def _ensure_redis_users(self) -> None:
+        """Re-create the Redis users of live jobs: a Redis that restarted has none (they are not
+        in its data), and their workers cannot log in until then."""
         with self.store.transaction() as cur:
-            live = [job.id for job in train_jobs.list_train_jobs(cur, statuses=TrainJobStatus.LIVE)]
-        for job_id in live:
-            ensure_job_redis_user(self.settings, self.r, ServiceType.TRAIN.value, job_id)
+            live = [(ServiceType.TRAIN, job.id) for job in train_jobs.list_train_jobs(cur, statuses=TrainJobStatus.LIVE)]
+            live += [(ServiceType.PREDICT, job.id)
+                     for job in inference_jobs.list_inference_jobs(cur, statuses=InferenceJobStatus.LIVE)]
+        for service_type, job_id in live:
+            ensure_job_redis_user(self.settings, self.r, service_type.value, job_id)
 
     def clean_up_train_job(self, job_id) -> None:
         """Remove every service, queue and Redis user of an ended train job."""

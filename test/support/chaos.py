@@ -1,7 +1,12 @@
-"""What the chaos suite (``test/chaos/``) watches while it kills parts of a platform, in process mode
-and on Swarm alike: the results the API acknowledged, prediction requests under load, and how long
-each part took to recover. Each suite writes its figures to ``test-artifacts/chaos/<mode>.json``
-(the README reports them)."""
+"""The chaos suite's scenarios (``test/chaos/``), the same in process mode and on Swarm: only how a
+part is killed and brought back differs, and each test passes that in.
+
+``TrainingChaos`` runs a train job with two workers and kills one part at a time in the middle of
+a trial; ``ServingChaos`` sends prediction requests from four clients and kills one part at a time
+under that load. Both watch what the platform acknowledged (trials the API showed COMPLETED,
+requests answered) and time each recovery; ``Figures`` writes the times to
+``test-artifacts/chaos/<mode>.json``, which the README reports."""
+import csv
 import dataclasses
 import json
 import os
@@ -13,6 +18,19 @@ import requests
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(REPO, 'test', 'chaos', 'templates')
+TASK = 'TABULAR_CLASSIFICATION'
+
+
+def equip(client, iris: dict):
+    """A model developer's client with what the scenarios need: the iris datasets, a template whose
+    trials take 1.5 s (``steady``), a quick decision tree (``tree``) and a query."""
+    client.datasets = [client.create_dataset(f'iris-{split}', TASK, iris[split])['id'] for split in ('train', 'val')]
+    client.steady = client.create_model('steady', TASK, os.path.join(TEMPLATES, 'steady_tree.py'), 'SteadyTree')['id']
+    client.tree = client.create_model('tree', TASK, os.path.join(REPO, 'examples', 'models', 'sk_decision_tree.py'),
+                                      'SkDecisionTree')['id']
+    with open(iris['test'], encoding='utf-8') as f:
+        client.query = {k: float(v) for k, v in next(csv.DictReader(f)).items() if k != 'target'}
+    return client
 
 
 def wait_until(condition: Callable, timeout: float, what: str, interval: float = 0.2):
@@ -148,16 +166,163 @@ class Figures:
     def __init__(self, mode: str):
         self.mode = mode
         self.rows: list[dict] = []
+        self.serving: dict = {}
 
     def add(self, component: str, when: str, recovery_seconds: Optional[float], lost: int, note: str = '') -> None:
         self.rows.append({'killed': component, 'when': when,
                           'recovery_seconds': None if recovery_seconds is None else round(recovery_seconds, 1),
                           'lost': lost, 'note': note})
 
+    def add_serving(self, requests: int, slowest_seconds: float) -> None:
+        self.serving = {'requests': requests, 'slowest_seconds': round(slowest_seconds, 2)}
+
     def save(self, **extra) -> str:
         out = os.path.join(REPO, 'test-artifacts', 'chaos')
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, f'{self.mode}.json')
         with open(path, 'w', encoding='utf-8') as f:
-            json.dump({'mode': self.mode, 'kills': self.rows, **extra}, f, indent=2)
+            json.dump({'mode': self.mode, 'kills': self.rows, 'serving': self.serving, **extra}, f, indent=2)
         return path
+
+
+class TrainingChaos:
+    """A train job of ``trials`` trials on two workers, killed part by part mid-trial."""
+
+    def __init__(self, client, app: str, figures: Figures, timeout: float = 120.0):
+        self.client, self.app, self.figures, self.timeout = client, app, figures, timeout
+
+    def start(self, trials: int) -> 'TrainingChaos':
+        """A job of ``trials`` trials of the client's ``steady`` template (see ``equip``)."""
+        self.trials = trials
+        self.client.create_train_job(self.app, TASK, *self.client.datasets, models=[self.client.steady],
+                                     budget={'MODEL_TRIAL_COUNT': trials, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.5})
+        self.job_id = self.client.get_train_job(self.app)['id']
+        self.acknowledged = Acknowledged(self.client, self.app).start()
+        return self
+
+    def mid_trial(self) -> list:
+        """Once one more trial completed since the last kill and both workers run one: those two."""
+        done = self.acknowledged.completed()
+
+        def ready():
+            running = [t for t in self.acknowledged.poll() if t['status'] == 'RUNNING']
+            return running if self.acknowledged.completed() > done and len(running) == 2 else None
+        return wait_until(ready, self.timeout, 'a completion and two running trials')
+
+    def status_of(self, trial_id: str) -> str:
+        return next(t['status'] for t in self.acknowledged.poll() if t['id'] == trial_id)
+
+    def _next_completion(self, after: int) -> float:
+        wait_until(lambda: self.acknowledged.completed() > after, self.timeout, 'a trial to complete')
+        return time.monotonic()
+
+    def kill_worker(self, kill: Callable[[dict], None]) -> None:
+        """``kill(trial)`` kills the worker running ``trial``: it is released (and retried) as soon
+        as the container manager reports the worker gone, long before its lease would expire."""
+        trial = self.mid_trial()[0]
+        killed = time.monotonic()
+        kill(trial)
+        wait_until(lambda: self.status_of(trial['id']) == 'ERRORED', self.timeout, 'the lost trial to be released')
+        self.figures.add('a train worker', 'mid-trial', time.monotonic() - killed, 0, 'until its trial was released')
+
+    def kill_advisor(self, kill: Callable[[], None]) -> None:
+        """It is restarted and resumes the study from the database."""
+        self.mid_trial()
+        done, killed = self.acknowledged.completed(), time.monotonic()
+        kill()
+        self.figures.add('the advisor', 'mid-trial', self._next_completion(done) - killed, 0,
+                         'until the next trial completed')
+
+    def kill_admin(self, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
+        """Training goes on without it; ``bring_back`` returns once it answers ``GET /health``."""
+        self.mid_trial()
+        killed = time.monotonic()
+        kill()
+        bring_back()
+        self.figures.add('the admin', 'mid-trial', time.monotonic() - killed, 0, 'until GET /health answered')
+
+    def kill_store(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
+        """Redis or PostgreSQL: the trials running through its restart complete."""
+        running = {t['id'] for t in self.mid_trial()}
+        done, killed = self.acknowledged.completed(), time.monotonic()
+        kill()
+        bring_back()
+        self.figures.add(name, 'mid-trial', self._next_completion(done) - killed, 0, 'until the next trial completed')
+        wait_until(lambda: all(self.status_of(t) != 'RUNNING' for t in running), self.timeout,
+                   'the running trials to end')
+        assert {self.status_of(t) for t in running} == {'COMPLETED'}, f'trials running through a kill of {name}'
+
+    def finish(self, lost_to_workers: int) -> None:
+        """Nothing acknowledged was lost and exactly ``trials`` trials completed; the
+        ``lost_to_workers`` trials lost with their workers were run again."""
+        job = self.client.wait_until_train_job_has_stopped(self.app, timeout=300, interval=1, progress=False)
+        self.acknowledged.stop()
+        final = self.client.get_trials_of_train_job(self.app)
+        assert self.acknowledged.lost(final) == []
+        assert job['status'] == 'STOPPED' and job['trials_completed'] == self.trials, job
+        assert len([t for t in final if t['status'] == 'COMPLETED']) == self.trials
+        retried = {t['retry_of'] for t in final if t['retry_of']}
+        lost = [t for t in final if t['status'] != 'COMPLETED']
+        assert len(lost) == lost_to_workers and all(t['status'] == 'ERRORED' and t['id'] in retried for t in lost), lost
+        for trial_id in self.acknowledged.seen:
+            assert self.client.get_trial_parameters(trial_id)
+
+
+def deploy_twice(client, app: str) -> dict:
+    """Train a decision tree quickly and deploy its best trial as two replicas: the running job."""
+    client.create_train_job(app, TASK, *client.datasets, models=[client.tree], budget={'MODEL_TRIAL_COUNT': 2})
+    client.wait_until_train_job_has_stopped(app, timeout=180, interval=1, progress=False)
+    client.create_inference_job(app, replicas=2)
+    return client.wait_until_inference_job_is_running(app, timeout=180)
+
+
+class ServingChaos:
+    """Prediction requests from four clients to a job's predictor while parts are killed one by one;
+    ``deadline``: the predictor's (no request may outlive it by more than 1 s, whatever is killed)."""
+
+    def __init__(self, client, job: dict, figures: Figures, deadline: float):
+        self.figures, self.deadline = figures, deadline
+        key = client.create_prediction_key(job['app'], job['app_version'])['key']
+        self.load = Load(job['predictor_url'], key, client.query).start()
+        self.load.wait_for_answers(time.time(), count=20)
+
+    def kill_redundant(self, name: str, kill: Callable[[], None], replaced: Callable[[], bool]) -> None:
+        """A part with a live twin (a replica): not one request fails, before or after ``replaced()``."""
+        killed = time.time()
+        kill()
+        wait_until(replaced, 90, f'{name} to be replaced')
+        back = time.time()
+        self.load.wait_for_answers(back + 1, count=20)
+        failed = self._note(name, killed, back, 'until its replacement started; its twin answered meanwhile')
+        assert failed == [], failed[:3]
+
+    def kill_unneeded(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
+        """A part serving does not use (the admin, PostgreSQL): not one request fails."""
+        killed = time.time()
+        kill()
+        bring_back()
+        back = time.time()
+        self.load.wait_for_answers(back, count=20)
+        failed = self._note(name, killed, back, 'until it was back; serving went on without it')
+        assert failed == [], failed[:3]
+
+    def kill_needed(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
+        """A part without a twin (the predictor, Redis): requests fail until it is back, none hangs."""
+        killed = time.time()
+        kill()
+        bring_back()
+        self.load.wait_for_answers(killed, count=20, timeout=120)
+        self._note(name, killed, self.load.first_success_after(killed), 'until requests were answered again')
+
+    def _note(self, name: str, killed: float, back: float, what: str) -> list:
+        window = self.load.between(killed, time.time())
+        failed = [o for o in window if not o.ok]
+        self.figures.add(name, 'under load', back - killed, len(failed),
+                         f'{what}; {len(window)} requests, the slowest {max(o.seconds for o in window):.2f} s')
+        return failed
+
+    def finish(self) -> None:
+        self.load.stop()
+        slowest = max(o.seconds for o in self.load.outcomes)
+        self.figures.add_serving(requests=len(self.load.outcomes), slowest_seconds=slowest)
+        assert slowest <= self.deadline + 1.0, slowest
