@@ -10,10 +10,11 @@ import signal
 
 import pytest
 
-from chaos import Figures, ServingChaos, TrainingChaos, deploy_twice, equip
+from chaos import ServingChaos, TrainingChaos, deploy_twice, equip
 from local_stack import LocalStack
 
-TRIALS = 14
+MODE = 'process'
+TRIALS = 20
 DEADLINE = 10.0          # the predictor's (SINGA_PREDICTOR_TIMEOUT_SECONDS, its default)
 
 
@@ -30,13 +31,6 @@ def dev(stack, iris):
     return equip(stack.user('chaos-dev', 'MODEL_DEVELOPER'), iris)
 
 
-@pytest.fixture(scope='module')
-def figures():
-    figures = Figures('process')
-    yield figures
-    figures.save(trials=TRIALS, deadline_seconds=DEADLINE)
-
-
 def _kill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
@@ -50,9 +44,9 @@ def test_training_through_killed_parts_loses_nothing_acknowledged(stack, dev, fi
 
     chaos.kill_worker(lambda trial: _kill(pid_of(trial)))
     chaos.kill_advisor(lambda: _kill(stack.service_tasks('ADVISOR', chaos.job_id)[0][0]))
-    chaos.kill_admin(stack.kill_admin, stack.up)
     chaos.kill_store('Redis (its data lost)', lambda: stack.kill_redis(lose_data=True), stack.up)
     chaos.kill_store('PostgreSQL', stack.kill_postgres, stack.up)
+    chaos.kill_admin(stack.kill_admin, stack.up)
     chaos.finish(lost_to_workers=1)
 
 

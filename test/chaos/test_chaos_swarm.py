@@ -7,13 +7,14 @@ The recovery times go to ``test-artifacts/chaos/swarm.json``.
 """
 import pytest
 
-from chaos import Figures, ServingChaos, TrainingChaos, deploy_twice, equip, wait_until
+from chaos import ServingChaos, TrainingChaos, deploy_twice, equip, wait_until
 from docker_cli import docker
 from swarm_stack import SwarmStack, service_containers, task_container
 
 pytestmark = pytest.mark.swarm
 
-TRIALS = 10
+MODE = 'swarm'
+TRIALS = 20
 DEADLINE = 10.0
 RESTART = 180.0         # Swarm restarts a stack service 5 s after it died; then it must start
 
@@ -33,13 +34,6 @@ def dev(stack, iris):
     return equip(stack.client('chaos@example.com', 'amber-walrus-5'), iris)
 
 
-@pytest.fixture(scope='module')
-def figures():
-    figures = Figures('swarm')
-    yield figures
-    figures.save(trials=TRIALS, deadline_seconds=DEADLINE)
-
-
 def _restarted(stack: SwarmStack, service: str, killed: list):
     """Returns when Swarm has started a new container of ``service`` (and the admin answers)."""
     def back():
@@ -54,7 +48,7 @@ def test_training_on_swarm_through_killed_containers_loses_nothing_acknowledged(
     job = f'singa.job_id={chaos.job_id}'
     chaos.kill_worker(lambda trial: docker('kill', task_container(trial['worker_id'].rsplit('/', 1)[1])))
     chaos.kill_advisor(lambda: stack.kill(stack.job_services(job, 'singa.service_type=ADVISOR')[0]))
-    for name, role in (('the admin', 'admin'), ('Redis', 'redis'), ('PostgreSQL', 'postgres')):
+    for name, role in (('Redis', 'redis'), ('PostgreSQL', 'postgres'), ('the admin', 'admin')):
         service, killed = f'{stack.name}-{role}', []
         kill = (lambda service=service, killed=killed: killed.extend(stack.kill(service)))
         if role == 'admin':

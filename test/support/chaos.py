@@ -16,6 +16,8 @@ from typing import Callable, Optional
 
 import requests
 
+from singa.errors import SingaError
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEMPLATES = os.path.join(REPO, 'test', 'chaos', 'templates')
 TASK = 'TABULAR_CLASSIFICATION'
@@ -35,12 +37,12 @@ def equip(client, iris: dict):
 
 def wait_until(condition: Callable, timeout: float, what: str, interval: float = 0.2):
     """``condition()``'s first truthy value; fails the test naming ``what`` after ``timeout`` s.
-    A condition that raises (a part of the platform is down) counts as not yet."""
+    A condition that cannot reach the platform (a part of it is down) counts as not yet."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             value = condition()
-        except Exception:  # noqa: BLE001 - the platform is being killed; asking again is the point
+        except (SingaError, requests.RequestException, OSError):   # being killed: ask again
             value = None
         if value:
             return value
@@ -72,7 +74,7 @@ class Acknowledged:
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - the admin or its database may be down right now
+            except (SingaError, requests.RequestException, OSError):   # the admin or its database is down
                 pass
 
     def poll(self) -> list:
@@ -206,6 +208,7 @@ class TrainingChaos:
 
         def ready():
             running = [t for t in self.acknowledged.poll() if t['status'] == 'RUNNING']
+            assert self.acknowledged.completed() < self.trials, 'the job ran out of trials before the next kill'
             return running if self.acknowledged.completed() > done and len(running) == 2 else None
         return wait_until(ready, self.timeout, 'a completion and two running trials')
 
@@ -288,22 +291,20 @@ class ServingChaos:
 
     def kill_redundant(self, name: str, kill: Callable[[], None], replaced: Callable[[], bool]) -> None:
         """A part with a live twin (a replica): not one request fails, before or after ``replaced()``."""
-        killed = time.time()
-        kill()
-        wait_until(replaced, 90, f'{name} to be replaced')
-        back = time.time()
-        self.load.wait_for_answers(back + 1, count=20)
-        failed = self._note(name, killed, back, 'until its replacement started; its twin answered meanwhile')
-        assert failed == [], failed[:3]
+        self._survive(name, kill, lambda: wait_until(replaced, 90, f'{name} to be replaced'),
+                      'until its replacement started; its twin answered meanwhile')
 
     def kill_unneeded(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
         """A part serving does not use (the admin, PostgreSQL): not one request fails."""
+        self._survive(name, kill, bring_back, 'until it was back; serving went on without it')
+
+    def _survive(self, name: str, kill: Callable[[], None], back: Callable[[], None], what: str) -> None:
         killed = time.time()
         kill()
-        bring_back()
-        back = time.time()
-        self.load.wait_for_answers(back, count=20)
-        failed = self._note(name, killed, back, 'until it was back; serving went on without it')
+        back()
+        came_back = time.time()
+        self.load.wait_for_answers(came_back + 1, count=20)
+        failed = self._note(name, killed, came_back, what)
         assert failed == [], failed[:3]
 
     def kill_needed(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from singa.client import Client
-from singa.container.process_files import group_alive
+from singa.container.process_files import group_alive, proc_start_time, process_stats
 from singa.local.servers import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -149,30 +149,11 @@ class LocalStack:
             except ProcessLookupError:
                 pass
         # Gone, not just signalled: a new postmaster refuses to start beside old backends.
-        assert wait_until(lambda: not any(_running(pid) for pid in victims), 10), 'PostgreSQL survived SIGKILL'
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f'/proc/{pid}/stat', encoding='utf-8') as f:
-            return f.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
-    except (OSError, IndexError):
-        return False
+        assert wait_until(lambda: not any(proc_start_time(pid) for pid in victims), 10), 'PostgreSQL survived SIGKILL'
 
 
 def _children(parent: int) -> list:
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == parent:
-            found.append(int(entry))
-    return found
+    return [pid for pid, fields in process_stats() if int(fields[1]) == parent]
 
 
 def sandbox_processes() -> list:
