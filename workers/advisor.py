@@ -15,12 +15,19 @@ and enforces the budget on the server side:
 
 How the sub-job ends (which status, for which ``EndCause``) is ``singa.lifecycle``'s rule.
 
-It rides out outages of Redis and PostgreSQL: whatever it records goes to PostgreSQL before its
-memory changes, so a step that fails is simply done again (a request is resent by its worker,
-a one-way message put back), and after an outage it grants every running trial a fresh lease
-before it judges any (their workers could not renew them meanwhile). On start it rebuilds its
-search from the trials recorded so far, so a restart resumes the study.
+On start it rebuilds its search from the trials recorded so far, so a restart resumes the study.
+It rides out outages of Redis and PostgreSQL the same way: a step that fails (an outage in the
+middle of answering a request, say) leaves its memory in doubt, so once the outage is over it
+rebuilds it from PostgreSQL as a restart would, and does the step again (a request is resent by
+its worker, a one-way message is put back). It then grants every running trial a fresh lease
+before it judges any: their workers could not renew them meanwhile.
+
+Each step writes in one transaction (``_transaction``): ending a trial and recording the next one
+in the same round trip costs one commit, one wait for the disk. What the step tells others (its
+answer, leases granted, released or cancelled) goes out only once that commit is done
+(``_after_commit``): nobody hears of a trial the database does not have.
 """
+import contextlib
 import dataclasses
 import logging
 import math
@@ -64,18 +71,26 @@ class AdvisorWorker:
         self.stop = stop
         self.clock = clock
         self.service_id = settings.service_id
+        self.heartbeat_seconds = min(1.0, settings.trial_lease_seconds / 3)
+        # Kept through a rebuild: the answers to the last request of each worker, so that one sent
+        # again gets the same answer, and the services known to run.
+        self.last_reply: dict[str, tuple] = {}
+        self.seen_services: set = set()
+        self._cur = None
+        self._after: list = []
+        self._forget()
+
+    def _forget(self) -> None:
+        """Clear what is rebuilt from the database (``_load``)."""
         self.running: dict[str, LiveTrial] = {}
         self.retry_queue: list[LiveTrial] = []
         self.unrecorded: Optional[Proposal] = None     # asked of the search, not yet recorded
         self.params_by_advisor_no: dict[int, str] = {}
-        self.last_reply: dict[str, tuple] = {}
-        self.seen_services: set = set()
         self.end: Optional[JobEnd] = None
         self.errors_in_a_row = 0
         self.completed = 0
         self.trials_started = 0
         self.next_no = 1
-        self.heartbeat_seconds = min(1.0, settings.trial_lease_seconds / 3)
         self._next_maintenance = 0.0
         self._leases_seen_at: Optional[float] = None
         self._grace_until: Optional[float] = None
@@ -85,13 +100,13 @@ class AdvisorWorker:
     def run(self) -> int:
         """Serve the sub-job until it ends (0) or a warm stop is requested (0, not finalised)."""
         outage = Outage(self.stop)
-        loaded = None
+        loaded, rebuild = False, False
         while not self.stop.is_set():
             try:
-                if loaded is None:
-                    loaded = self._load()
-                    if not loaded:
+                if not loaded or rebuild:
+                    if not self._load(rebuild):
                         return 0
+                    loaded, rebuild = True, False
                 if self._finished():
                     self._finish()
                     return 0
@@ -101,11 +116,38 @@ class AdvisorWorker:
                 self._maintain()
                 outage.over()
             except ServiceUnavailableError as e:
+                rebuild = loaded
                 outage.wait(e)
         log.info('warm stop (%s): leaving the sub-job to a restarted advisor', self.stop.reason)
         return 0
 
-    def _load(self) -> bool:
+    @contextlib.contextmanager
+    def _transaction(self):
+        """The transaction of the step under way: the writes of one step (nested uses share it)
+        commit together, or not at all."""
+        if self._cur is not None:
+            yield self._cur
+            return
+        with self.store.transaction() as cur:
+            self._cur, self._after = cur, []
+            try:
+                yield cur
+            finally:
+                self._cur = None
+        after, self._after = self._after, []
+        for action in after:
+            action()
+
+    def _after_commit(self, action) -> None:
+        """Do ``action`` once the step's transaction has committed (at once outside a step)."""
+        if self._cur is None:
+            action()
+        else:
+            self._after.append(action)
+
+    def _load(self, rebuild: bool = False) -> bool:
+        """Read the sub-job and rebuild the search; False if it has ended already."""
+        self._forget()
         with self.store.transaction() as cur:
             service = services.get_service(cur, self.service_id)
             if service is None or service.sub_job_id is None:
@@ -138,6 +180,8 @@ class AdvisorWorker:
             self._finish()
             return False
         self._restore(past)
+        if not rebuild:
+            self._leases_seen_at = self.clock()   # workers renewed their leases while no advisor ran
         if spec['job_status'] == TrainJobStatus.STOPPING:
             self._request_end(EndCause.USER_STOP)
         return True
@@ -169,7 +213,6 @@ class AdvisorWorker:
             live = LiveTrial(str(t.id), t.no, advisor_no, t.worker_id, t.knobs, t.proposal, t.attempt)
             self.running[live.id] = live
         self.advisor.restore(restored)
-        self._leases_seen_at = self.clock()      # the workers renewed them: judge them as they are
         if past:
             log.info('resumed sub-job %s: %d trials recorded, %d still running', self.sub_job_id,
                      len(past), len(self.running))
@@ -178,10 +221,11 @@ class AdvisorWorker:
 
     def _handle(self, message: TuningMessage) -> None:
         try:
-            if isinstance(message, (Hello, Propose, Report)):
-                self._answer(message)
-            else:
-                self._take(message)
+            with self._transaction():
+                if isinstance(message, (Hello, Propose, Report)):
+                    self._answer(message)
+                else:
+                    self._take(message)
         except ServiceUnavailableError:
             if not isinstance(message, (Hello, Propose, Report)):   # a request is resent by its worker
                 self._put_back(message)
@@ -202,8 +246,11 @@ class AdvisorWorker:
             reply = self._on_propose(request)
         else:
             reply = self._on_report(request)
-        self.last_reply[worker_id] = (request.req_id, reply)
-        self.channel.reply(request, reply)
+
+        def answer():
+            self.last_reply[worker_id] = (request.req_id, reply)
+            self.channel.reply(request, reply)
+        self._after_commit(answer)
 
     def _take(self, message: TuningMessage) -> None:
         if isinstance(message, StopSubJob):
@@ -227,11 +274,11 @@ class AdvisorWorker:
 
     def _note_service(self, service_id) -> None:
         if service_id and service_id not in self.seen_services:
-            with self.store.transaction() as cur:
+            with self._transaction() as cur:
                 service = services.get_service(cur, service_id)
                 if service is not None and str(service.sub_job_id) == str(self.sub_job_id):
                     services.set_service_status(cur, service_id, ServiceStatus.RUNNING.value)
-            self.seen_services.add(service_id)
+            self._after_commit(lambda: self.seen_services.add(service_id))
 
     def _job_spec(self) -> JobSpec:
         s = self.spec
@@ -249,7 +296,7 @@ class AdvisorWorker:
             if self.end is None:
                 return Wait(seconds=0.5)
             return Stop(reason=self.end.reason)
-        self.channel.grant_leases([live.id], self.settings.trial_lease_seconds)
+        self._after_commit(lambda: self.channel.grant_leases([live.id], self.settings.trial_lease_seconds))
         return TrialAssignment(trial_id=live.id, trial_no=live.no, knobs=live.knobs,
                                meta=live.proposal.get('meta', {}),
                                shared_params_id=live.proposal.get('shared_params_id'),
@@ -289,7 +336,7 @@ class AdvisorWorker:
         return live
 
     def _record_trial(self, worker_id, advisor_no, knobs, proposal, attempt=0, retry_of=None) -> LiveTrial:
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             row = trials.insert_trial(cur, sub_job_id=self.sub_job_id, no=self.next_no, model_id=self.spec['model_id'],
                                       knobs=knobs, proposal=proposal, worker_id=worker_id, attempt=attempt,
                                       retry_of=retry_of)
@@ -303,7 +350,7 @@ class AdvisorWorker:
         if live is None:
             return ReportReply(prune=True, reason='the trial is no longer running')
         score = _finite(request.score)
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             trials.append_intermediate(cur, live.id, request.step, score)
         live.last_score = score
         return ReportReply(prune=bool(self.advisor.report(live.advisor_no, request.step, score)))
@@ -311,7 +358,7 @@ class AdvisorWorker:
     def _on_logs(self, message: Logs) -> None:
         live = self._owned(message.worker_id, message.trial_id)
         if live is not None:
-            with self.store.transaction() as cur:
+            with self._transaction() as cur:
                 trials.insert_logs(cur, live.id, [x for x in message.lines if isinstance(x, dict)])
 
     def _on_finished(self, worker_id: str, result: TrialResult) -> None:
@@ -338,15 +385,14 @@ class AdvisorWorker:
 
     def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, error=None,
                    lines=()) -> None:
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             trials.insert_logs(cur, live.id, list(lines))
             trials.finish_trial(cur, live.id, status=status.value, score=score, params_id=params_id,
                                 error=(error or None) and str(error)[-20000:])
         self.running.pop(live.id, None)
-        if status == TrialStatus.STOPPED:
-            self.channel.cancel(live.id)           # its worker abandons it, if it still runs it
-        else:
-            self.channel.release_lease(live.id)
+        # A trial stopped here is cancelled: its worker abandons it, if it still runs it.
+        self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED
+                                    else self.channel.release_lease)(live.id))
         self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id))
         if params_id:
             self.params_by_advisor_no[live.advisor_no] = params_id
@@ -362,12 +408,12 @@ class AdvisorWorker:
         """A trial whose worker died: retry it if the policy allows, else record it ERRORED."""
         may_retry = live.attempt < self.max_retries and self.end is None and self.clock() < self.deadline
         error = f'{why}; retried' if may_retry else why
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             trials.finish_trial(cur, live.id, status=TrialStatus.ERRORED.value, error=error)
             events.record_event(cur, events.TRIAL_LOST, job_id=self.train_job_id, subject_id=live.id,
                                 data={'worker_id': live.worker_id, 'retried': may_retry})
         self.running.pop(live.id, None)
-        self.channel.cancel(live.id)
+        self._after_commit(lambda: self.channel.cancel(live.id))
         if may_retry:
             self.retry_queue.append(live)
         else:

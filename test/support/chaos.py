@@ -170,10 +170,11 @@ class Figures:
         self.rows: list[dict] = []
         self.serving: dict = {}
 
-    def add(self, component: str, when: str, recovery_seconds: Optional[float], lost: int, note: str = '') -> None:
-        self.rows.append({'killed': component, 'when': when,
-                          'recovery_seconds': None if recovery_seconds is None else round(recovery_seconds, 1),
-                          'lost': lost, 'note': note})
+    def add(self, component: str, when: str, recovery_seconds: float, note: str, failed_requests: int = None) -> None:
+        """A kill: ``failed_requests`` under serving load; mid-training nothing acknowledged was lost
+        (the scenario asserts it)."""
+        self.rows.append({'killed': component, 'when': when, 'recovery_seconds': round(recovery_seconds, 1),
+                          'failed_requests': failed_requests, 'note': note})
 
     def add_serving(self, requests: int, slowest_seconds: float) -> None:
         self.serving = {'requests': requests, 'slowest_seconds': round(slowest_seconds, 2)}
@@ -226,14 +227,14 @@ class TrainingChaos:
         killed = time.monotonic()
         kill(trial)
         wait_until(lambda: self.status_of(trial['id']) == 'ERRORED', self.timeout, 'the lost trial to be released')
-        self.figures.add('a train worker', 'mid-trial', time.monotonic() - killed, 0, 'until its trial was released')
+        self.figures.add('a train worker', 'mid-trial', time.monotonic() - killed, 'until its trial was released')
 
     def kill_advisor(self, kill: Callable[[], None]) -> None:
         """It is restarted and resumes the study from the database."""
         self.mid_trial()
         done, killed = self.acknowledged.completed(), time.monotonic()
         kill()
-        self.figures.add('the advisor', 'mid-trial', self._next_completion(done) - killed, 0,
+        self.figures.add('the advisor', 'mid-trial', self._next_completion(done) - killed,
                          'until the next trial completed')
 
     def kill_admin(self, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
@@ -242,7 +243,7 @@ class TrainingChaos:
         killed = time.monotonic()
         kill()
         bring_back()
-        self.figures.add('the admin', 'mid-trial', time.monotonic() - killed, 0, 'until GET /health answered')
+        self.figures.add('the admin', 'mid-trial', time.monotonic() - killed, 'until GET /health answered')
 
     def kill_store(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
         """Redis or PostgreSQL: the trials running through its restart complete."""
@@ -250,7 +251,7 @@ class TrainingChaos:
         done, killed = self.acknowledged.completed(), time.monotonic()
         kill()
         bring_back()
-        self.figures.add(name, 'mid-trial', self._next_completion(done) - killed, 0, 'until the next trial completed')
+        self.figures.add(name, 'mid-trial', self._next_completion(done) - killed, 'until the next trial completed')
         wait_until(lambda: all(self.status_of(t) != 'RUNNING' for t in running), self.timeout,
                    'the running trials to end')
         assert {self.status_of(t) for t in running} == {'COMPLETED'}, f'trials running through a kill of {name}'
@@ -308,18 +309,22 @@ class ServingChaos:
         assert failed == [], failed[:3]
 
     def kill_needed(self, name: str, kill: Callable[[], None], bring_back: Callable[[], None]) -> None:
-        """A part without a twin (the predictor, Redis): requests fail until it is back, none hangs."""
+        """A part without a twin (the predictor, Redis): requests fail until it is back, none hangs.
+        Its recovery: from the kill to the first answer after the last failure."""
         killed = time.time()
         kill()
         bring_back()
         self.load.wait_for_answers(killed, count=20, timeout=120)
-        self._note(name, killed, self.load.first_success_after(killed), 'until requests were answered again')
+        failures = [o.started for o in self.load.between(killed, time.time()) if not o.ok]
+        back = self.load.first_success_after(max(failures, default=killed))
+        self._note(name, killed, back, 'until requests were answered again')
 
     def _note(self, name: str, killed: float, back: float, what: str) -> list:
         window = self.load.between(killed, time.time())
         failed = [o for o in window if not o.ok]
-        self.figures.add(name, 'under load', back - killed, len(failed),
-                         f'{what}; {len(window)} requests, the slowest {max(o.seconds for o in window):.2f} s')
+        self.figures.add(name, 'under load', back - killed,
+                         f'{what}; {len(window)} requests, the slowest {max(o.seconds for o in window):.2f} s',
+                         failed_requests=len(failed))
         return failed
 
     def finish(self) -> None:
