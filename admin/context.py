@@ -25,6 +25,9 @@ class AdminContext:
     model_sandbox: Optional[Any] = None       # where templates are checked (singa.model.inspect)
     login_throttle: Optional[Any] = None      # singa.admin.services.login_throttle.LoginThrottle
     idempotency: Optional[Any] = None         # singa.admin.services.idempotency.IdempotencyKeys
+    webhooks: Optional[Any] = None            # singa.admin.services.webhooks.WebhookService
+    webhook_deliverer: Optional[Any] = None   # singa.admin.services.webhook_delivery.WebhookDeliverer
+    metrics: Optional[Any] = None             # singa.admin.metrics.AdminMetrics
 
 
 def admin_context() -> AdminContext:

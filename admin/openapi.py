@@ -13,12 +13,14 @@ from werkzeug.routing import IntegerConverter
 
 from singa.admin.services.idempotency import KEEP_SECONDS, KEEP_SECRET_SECONDS
 from singa.admin.services.text import MAX_JSON_DEPTH, text_pattern
-from singa.constants import InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus, UserType
+from singa.constants import (EventKind, InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus,
+                             UserType)
 
 OPENAPI_VERSION = '3.1.0'
 _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
                401: 'Not logged in, or the token is malformed, forged, expired or revoked',
-               403: 'The caller\'s role may not do this', 404: 'No such object, or not visible to the caller',
+               403: 'The caller\'s role may not do this, or a quota would be exceeded (QuotaExceededError)',
+               404: 'No such object, or not visible to the caller',
                405: 'Method not allowed', 409: 'Conflicts with the current state, or a request with the same '
                                                   'Idempotency-Key is still being processed (retry after Retry-After)',
                413: 'Upload over the size limit',
@@ -56,6 +58,8 @@ def _record(optional: tuple = (), **properties) -> dict:
 
 
 _STRING = {'type': 'string'}
+_LIMITS = {'type': 'object', 'properties': {name: {'type': 'integer'} for name in
+                                            ('running_jobs', 'workers', 'gpus', 'stored_bytes')}}
 # Free-form JSON (train_args, a prediction query): any value whose strings, keys included, pass the
 # text check. ``JsonValue`` is not null (a field sent as null is an absent one); inside it nulls are
 # fine. A schema cannot count nesting, so the depth limit is said in the description.
@@ -138,6 +142,34 @@ SCHEMAS = {
     'StoppedJobs': _record(train_jobs={'type': 'array', 'items': _record(id=_UUID)},
                            inference_jobs={'type': 'array', 'items': _record(id=_UUID)}),
     'OpenAPI': {'type': 'object', 'description': 'This document'},
+    'Event': _record(
+        id={'type': 'integer'}, kind=_enum(EventKind), time=_TIME,
+        owner_id={**_NULLABLE_UUID, 'description': 'Whose event it is: the owner of what it is about'},
+        actor_id={**_NULLABLE_UUID, 'description': 'Who caused it; null: the platform itself'},
+        job_id=_NULLABLE_UUID, subject_id=_NULLABLE_UUID,
+        data={'type': 'object', 'description': 'What happened, by kind (scores, statuses, errors, names)'}),
+    'Webhook': _record(id=_UUID, url=_STRING, kinds={'type': 'array', 'items': _enum(EventKind),
+                                                     'description': 'Empty: every kind'},
+                       description=_STRING, owner_id=_UUID, created_at=_TIME),
+    'NewWebhook': _record(id=_UUID, url=_STRING, kinds={'type': 'array', 'items': _enum(EventKind)},
+                          description=_STRING, owner_id=_UUID, created_at=_TIME,
+                          secret={'type': 'string', 'description': 'Signs every delivery; shown only now'}),
+    'WebhookDelivery': _record(
+        id={**_UUID, 'description': 'Sent as Singa-Delivery on every attempt'}, event_id={'type': 'integer'},
+        event_kind=_enum(EventKind), status={'type': 'string', 'enum': ['PENDING', 'DELIVERED', 'FAILED']},
+        attempts={'type': 'integer'}, next_attempt_at=_NULLABLE_TIME, last_error=_NULLABLE_STRING,
+        created_at=_TIME, finished_at=_NULLABLE_TIME,
+        log={'type': 'array', 'items': _record(
+            attempt={'type': 'integer'}, time=_TIME, status_code={'type': ['integer', 'null']},
+            error=_NULLABLE_STRING, duration_ms={'type': 'number'})}),
+    'Quota': _record(
+        user_id=_UUID,
+        limits={**_LIMITS, 'description': 'The limits in force (-1: none)'},
+        custom={'type': 'object', 'additionalProperties': {'type': ['integer', 'null']},
+                'description': 'What an admin set (null: the platform default)'},
+        usage={**_LIMITS, 'description': 'What is in use now'}, updated_at=_NULLABLE_TIME, updated_by=_NULLABLE_UUID),
+    'ScrapeTargets': {'type': 'array', 'items': _record(targets={'type': 'array', 'items': _STRING},
+                                                        labels={'type': 'object'})},
 }
 
 

@@ -19,7 +19,7 @@ import os
 import time
 import urllib.parse
 import uuid
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import requests
 
@@ -36,14 +36,15 @@ SAFE_METHODS = frozenset({'GET', 'HEAD', 'OPTIONS'})
 
 class Client:
     def __init__(self, admin_host: Optional[str] = None, admin_port: Optional[int] = None, scheme: str = 'http',
-                 timeout: float = 60, retry: Optional[RetryPolicy] = None):
+                 timeout: float = 60, retry: Optional[RetryPolicy] = None, token: Optional[str] = None):
         """Talk to the admin at ``scheme://admin_host:admin_port``.
 
         When ``admin_host`` or ``admin_port`` is not given, the environment variables
         ``SINGA_ADMIN_HOST`` and ``SINGA_ADMIN_PORT`` are used if set, else ``localhost:3000``.
         ``timeout`` (seconds) bounds each wait for the admin, not a whole upload. ``retry`` says how
         often and how long to try a request again (default ``RetryPolicy()``: 6 tries within 30 s;
-        ``RetryPolicy(attempts=1)`` never retries).
+        ``RetryPolicy(attempts=1)`` never retries). ``token``: one ``login`` gave earlier (the ``token``
+        property), to go on without logging in again.
         """
         host = admin_host or os.environ.get('SINGA_ADMIN_HOST') or DEFAULT_HOST
         if host in ('0.0.0.0', '::'):        # a bind-everything address: the admin is local
@@ -52,9 +53,14 @@ class Client:
         self.base_url = f'{scheme}://{host}:{port}'
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self._token: Optional[str] = None
+        self._token: Optional[str] = token
         self._user: Optional[dict] = None
         self._session = requests.Session()
+
+    @property
+    def token(self) -> Optional[str]:
+        """The login token the client sends, or None when not logged in."""
+        return self._token
 
     # Users ----------------------------------------------------------------------------------------
 
@@ -151,20 +157,7 @@ class Client:
 
     def download_model_file(self, model_id: str, out_model_file_path: str) -> str:
         """Save the template's file to ``out_model_file_path`` (written whole or not at all); return the path."""
-        response = self._send('GET', f'/models/{model_id}/model_file', stream=True)
-        partial = f'{out_model_file_path}.part'
-        try:
-            with open(partial, 'wb') as f:
-                for chunk in response.iter_content(chunk_size=1 << 16):
-                    f.write(chunk)
-            os.replace(partial, out_model_file_path)
-        except BaseException:
-            if os.path.exists(partial):
-                os.remove(partial)
-            raise
-        finally:
-            response.close()
-        return out_model_file_path
+        return self._download(f'/models/{model_id}/model_file', out_model_file_path)
 
     def delete_model(self, model_id: str) -> dict:
         return self._request('DELETE', f'/models/{model_id}')
@@ -204,19 +197,24 @@ class Client:
                              params=_params(user_id=user_id))
 
     def wait_until_train_job_has_stopped(self, app: str, app_version: int = -1, timeout: Optional[float] = None,
-                                         interval: float = 2.0, progress: bool = True) -> dict:
+                                         interval: float = 2.0, progress: bool = True,
+                                         on_update: Optional[Callable[[dict], None]] = None) -> dict:
         """Poll until the job is STOPPED or ERRORED (or ``timeout`` s pass: ``TimeoutError``), printing
-        the trials done and the best score so far when ``progress``."""
+        the trials done and the best score so far when ``progress``. ``on_update``, if given, is called
+        with the job after every poll instead (the ``singa`` command draws its progress display so)."""
         started = time.monotonic()
         last = None
         while True:
             job = self.get_train_job(app, app_version)
-            line = (f'[{time.monotonic() - started:6.0f}s] {job["app"]} v{job["app_version"]} {job["status"]}: '
-                    f'{job["trials_completed"]}/{job["trials_total"]} trials completed, best score '
-                    + ('-' if job['best_score'] is None else f'{job["best_score"]:.4f}'))
-            if progress and line.split('] ', 1)[1] != last:
-                print(line, flush=True)
-                last = line.split('] ', 1)[1]
+            if on_update is not None:
+                on_update(job)
+            elif progress:
+                line = (f'{job["app"]} v{job["app_version"]} {job["status"]}: {job["trials_completed"]}/'
+                        f'{job["trials_total"]} trials completed, best score '
+                        + ('-' if job['best_score'] is None else f'{job["best_score"]:.4f}'))
+                if line != last:
+                    print(f'[{time.monotonic() - started:6.0f}s] {line}', flush=True)
+                    last = line
             if job['status'] in TrainJobStatus.FINISHED:
                 return job
             if timeout is not None and time.monotonic() - started > timeout:
@@ -244,6 +242,11 @@ class Client:
         """The trained parameters, decoded without pickle (arrays keep their dtype and shape)."""
         from singa.param_store.codec import decode_params
         return decode_params(self._send('GET', f'/trials/{trial_id}/parameters').content)
+
+    def download_trial_parameters(self, trial_id: str, out_path: str) -> str:
+        """Save the trial's parameters as the admin stores them (decode with
+        ``singa.param_store.codec.decode_params``), written whole or not at all; return the path."""
+        return self._download(f'/trials/{trial_id}/parameters', out_path)
 
     def load_trial_model(self, trial_id: str, model_class):
         """An instance of ``model_class`` with the trial's knobs and trained parameters, ready to predict."""
@@ -284,16 +287,21 @@ class Client:
                              params=_params(user_id=user_id))
 
     def wait_until_inference_job_is_running(self, app: str, app_version: int = -1, timeout: float = 120.0,
-                                            interval: float = 0.5) -> dict:
+                                            interval: float = 0.5,
+                                            on_update: Optional[Callable[[dict], None]] = None) -> dict:
         """Poll until the job is RUNNING (its predictor answers and a model is up); ``TimeoutError`` after
-        ``timeout`` s; ``SingaError`` naming the reason if the job ends instead."""
+        ``timeout`` s; ``SingaError`` naming the reason if the job ends instead (its ``details`` hold the
+        job's ``status``). ``on_update``, if given, is called with the job after every poll."""
         started = time.monotonic()
         while True:
             job = self.get_running_inference_job(app, app_version)
+            if on_update is not None:
+                on_update(job)
             if job['status'] == InferenceJobStatus.RUNNING:
                 return job
             if job['status'] in InferenceJobStatus.FINISHED:
-                raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}')
+                raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}',
+                                 resource='inference_job', id=job['id'], details={'status': job['status']})
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'inference job of {app} still {job["status"]} after {timeout} s')
             time.sleep(interval)
@@ -340,6 +348,67 @@ class Client:
         """Superadmin only: stop every live train and inference job."""
         return self._request('POST', '/actions/stop_all_jobs')
 
+    # Audit log, webhooks, quotas -----------------------------------------------------------------
+
+    def get_events(self, kind: Optional[str] = None, user_id: Optional[str] = None, job_id: Optional[str] = None,
+                   since=None, until=None, after_id: Optional[int] = None, before_id: Optional[int] = None,
+                   limit: int = 100, order: str = 'desc') -> list[dict]:
+        """The audit log (admins: everyone's; others: their own), newest first unless ``order='asc'``.
+        ``since`` and ``until`` are datetimes (with a time zone; none: UTC) or RFC 3339 strings. Page
+        back with ``before_id`` (the last id seen), or follow the log with ``order='asc'`` and ``after_id``."""
+        return self._request('GET', '/events', params=_params(
+            kind=kind, user_id=user_id, job_id=job_id, since=_time(since), until=_time(until), after_id=after_id,
+            before_id=before_id, limit=limit, order=order))
+
+    def create_webhook(self, url: str, kinds: Optional[list] = None, description: str = '') -> dict:
+        """Have your events POSTed to ``url`` (only those of ``kinds``, if given). The answer's ``secret``,
+        shown only now, signs every request: check them with ``verify_webhook_signature``."""
+        body = {'url': url, 'description': description}
+        if kinds is not None:
+            body['kinds'] = [str(k) for k in kinds]
+        return self._request('POST', '/webhooks', json=body)
+
+    def get_webhooks(self) -> list[dict]:
+        return self._request('GET', '/webhooks')
+
+    def get_webhook(self, webhook_id: str) -> dict:
+        return self._request('GET', f'/webhooks/{webhook_id}')
+
+    def delete_webhook(self, webhook_id: str) -> dict:
+        return self._request('DELETE', f'/webhooks/{webhook_id}')
+
+    def get_webhook_deliveries(self, webhook_id: str, status: Optional[str] = None, limit: int = 100) -> list[dict]:
+        """The delivery log of a webhook, newest first: each delivery with every attempt at it."""
+        return self._request('GET', f'/webhooks/{webhook_id}/deliveries', params=_params(status=status, limit=limit))
+
+    def get_quota(self, user_id: Optional[str] = None) -> dict:
+        """A user's limits and what they use now (default: your own)."""
+        user_id = user_id or self._request('GET', '/users/me')['id']
+        return self._request('GET', f'/users/{user_id}/quota')
+
+    def set_quota(self, user_id: str, running_jobs: Optional[int] = None, workers: Optional[int] = None,
+                  gpus: Optional[int] = None, stored_bytes: Optional[int] = None) -> dict:
+        """Admins: replace a user's limits (-1: no limit; a limit left out is the platform's default)."""
+        limits = {'running_jobs': running_jobs, 'workers': workers, 'gpus': gpus, 'stored_bytes': stored_bytes}
+        return self._request('PUT', f'/users/{user_id}/quota', json={k: v for k, v in limits.items() if v is not None})
+
+    def _download(self, path: str, out_path: str) -> str:
+        """Stream the body of ``GET path`` into ``out_path`` through a partial file renamed at the end."""
+        response = self._send('GET', path, stream=True)
+        partial = f'{out_path}.part'
+        try:
+            with open(partial, 'wb') as f:
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    f.write(chunk)
+            os.replace(partial, out_path)
+        except BaseException:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise
+        finally:
+            response.close()
+        return out_path
+
     def _request(self, method: str, path: str, **kwargs) -> Any:
         """Send a request and return its JSON body, or raise the error the admin answered with."""
         return self._send(method, path, **kwargs).json()
@@ -383,6 +452,11 @@ def _error_from(response: requests.Response) -> SingaError:
 
 def _params(**values) -> dict:
     return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _time(value) -> Optional[str]:
+    """A datetime (or an RFC 3339 string) for a query parameter."""
+    return value.isoformat() if hasattr(value, 'isoformat') else value
 
 
 def _quote(segment: str) -> str:

@@ -22,4 +22,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["singa-healthcheck", "http://127.0.0.1:3000/"]
 # gunicorn also reads GUNICORN_CMD_ARGS, so a deployment can tune workers without a new image.
 CMD ["gunicorn", "--bind", "0.0.0.0:3000", "--worker-class", "gthread", "--workers", "2", \
-     "--threads", "8", "singa.admin.app:create_app()"]
+     "--threads", "8", "--logger-class", "singa.logs.GunicornLogger", "singa.admin.app:create_app()"]

@@ -16,6 +16,7 @@ from typing import Mapping, Optional
 from singa.errors import ConfigError
 
 PREFIX = 'SINGA_'
+LOG_FORMATS = ('text', 'json')
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,21 @@ class Settings:
     predictor_timeout_seconds: float = 10.0
     predictor_threads: int = 32
     predictor_access_log: bool = False
+    # Operating the platform: logs, metrics, webhooks, quotas.
+    log_format: str = 'text'                  # 'text', or 'json': one JSON object a line (admin, workers, predictors)
+    metrics_token: str = ''                   # bearer token for GET /metrics (Prometheus); admins' tokens work too
+    metrics_public: bool = False              # the admin's /metrics and /metrics/targets answer without a token
+    metrics_dir: str = ''                     # where gunicorn's admin workers share counts; default: under /tmp
+    webhook_networks: str = 'public'          # where webhooks may point: 'public' and/or CIDRs (127.0.0.0/8, ...)
+    webhook_timeout_seconds: float = 5.0      # one delivery attempt
+    webhook_max_attempts: int = 8             # then the delivery is FAILED
+    webhook_backoff_seconds: float = 2.0      # before the first retry; doubled each time ...
+    webhook_max_backoff: float = 600.0        # ... up to this many seconds
+    webhook_poll_seconds: float = 1.0         # how often each admin process looks for deliveries due
+    quota_running_jobs: int = 10              # defaults of every user's quota (-1: no limit); admins set
+    quota_workers: int = 32                   # per-user limits through the API
+    quota_gpus: int = 8
+    quota_stored_bytes: int = 10 << 30
     # Set by the admin for the worker it starts.
     service_id: str = ''
     service_type: str = ''
@@ -150,6 +166,8 @@ class Settings:
             if self.model_check_sandbox not in ('auto', 'process', 'container'):
                 raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
                                   f'got {self.model_check_sandbox!r}')
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f'SINGA_LOG_FORMAT must be one of {", ".join(LOG_FORMATS)}; got {self.log_format!r}')
         if role in ('advisor', 'train', 'inference', 'predictor') and not self.service_id:
             missing.append('service_id')
         if missing:
@@ -201,6 +219,14 @@ def _render(value) -> str:
     if isinstance(value, bool):
         return 'true' if value else 'false'
     return str(value)
+
+
+def gunicorn_master_pid() -> Optional[int]:
+    """The pid of the gunicorn master when this process is one of its workers, else None (gunicorn
+    sets ``SERVER_SOFTWARE`` in the master's environment, which its workers inherit)."""
+    if not os.environ.get('SERVER_SOFTWARE', '').startswith('gunicorn/'):
+        return None
+    return os.getppid()
 
 
 def current_environment() -> dict:

@@ -151,6 +151,36 @@ class EnsembleMethod(StrEnum):
     WEIGHTED_MEAN = 'WEIGHTED_MEAN'
 
 
+class EventKind(StrEnum):
+    """What the events table records (the audit log and what webhooks receive)."""
+    USER_CREATED = 'user_created'
+    USER_BANNED = 'user_banned'
+    USER_UNBANNED = 'user_unbanned'
+    USER_PASSWORD_CHANGED = 'user_password_changed'
+    QUOTA_CHANGED = 'quota_changed'
+    DATASET_CREATED = 'dataset_created'
+    DATASET_DELETED = 'dataset_deleted'
+    MODEL_CREATED = 'model_created'
+    MODEL_DELETED = 'model_deleted'
+    TRAIN_JOB_CREATED = 'train_job_created'
+    TRAIN_JOB_STARTED = 'train_job_started'
+    TRAIN_JOB_STOP_REQUESTED = 'train_job_stop_requested'
+    TRAIN_JOB_STOPPED = 'train_job_stopped'
+    TRAIN_JOB_ERRORED = 'train_job_errored'
+    SUB_TRAIN_JOB_ENDED = 'sub_train_job_ended'
+    TRIAL_COMPLETED = 'trial_completed'
+    TRIAL_ERRORED = 'trial_errored'
+    TRIAL_LOST = 'trial_lost'
+    BEST_SCORE_IMPROVED = 'best_score_improved'
+    INFERENCE_JOB_CREATED = 'inference_job_created'
+    INFERENCE_JOB_READY = 'inference_job_ready'
+    INFERENCE_JOB_STOPPED = 'inference_job_stopped'
+    INFERENCE_JOB_ERRORED = 'inference_job_errored'
+    SERVICE_REPLACED = 'service_replaced'
+    WEBHOOK_CREATED = 'webhook_created'
+    WEBHOOK_DELETED = 'webhook_deleted'
+
+
 # The most queries one prediction request may carry (the predictor's limit, which the admin's
 # playground documents and checks too).
 MAX_PREDICT_QUERIES = 1000

@@ -86,6 +86,11 @@ class ForbiddenError(SingaError):
     """The caller is known but may not do this."""
 
 
+class QuotaExceededError(ForbiddenError):
+    """A request that would take the caller over one of their quotas; ``details`` names the limit
+    (``limit``), what it allows (``allowed``), what is in use (``in_use``) and what was asked (``requested``)."""
+
+
 # 404 / 405 / 409 / 413 / 422.
 class NotFoundError(SingaError):
     """No such object, or one the caller may not see (never tells which)."""

@@ -144,11 +144,10 @@ def end_sub_job(cur, sub_job_id, end: JobEnd, *, by: str) -> Optional[TrainJobSt
     status, error = end.sub_job_outcome(completed)
     train_jobs.set_sub_train_job_status(cur, sub_job_id, status, error=error,
                                         allowed_from=sources(SUB_TRAIN_JOB, status))
-    job_status = roll_up_train_job(cur, sub.train_job_id)
     events.record_event(cur, events.SUB_TRAIN_JOB_ENDED, job_id=sub.train_job_id, subject_id=sub_job_id,
                         data={'status': status.value, 'cause': end.cause.value, 'reason': end.reason,
-                              'job_status': job_status and job_status.value, 'trials_completed': completed,
-                              'by': by})
+                              'trials_completed': completed, 'by': by})
+    roll_up_train_job(cur, sub.train_job_id)
     return status
 
 
@@ -170,7 +169,7 @@ def request_stop(cur, train_job_id, actor_id) -> list:
     if job.status != TrainJobStatus.STOPPING:
         train_jobs.request_stop(cur, train_job_id, allowed_from=sources(TRAIN_JOB, TrainJobStatus.STOPPING))
         events.record_event(cur, events.TRAIN_JOB_STOP_REQUESTED, job_id=train_job_id, subject_id=train_job_id,
-                            data={'by': str(actor_id)})
+                            actor_id=actor_id, data={'by': str(actor_id)})
     return [s.id for s in train_jobs.list_sub_train_jobs(cur, train_job_id)
             if s.status not in TrainJobStatus.FINISHED]
 
@@ -215,16 +214,14 @@ def overdue_cause(job, now: datetime.datetime, stop_grace_seconds: float,
 
 # -- inference jobs -------------------------------------------------------------------------------
 
-def end_inference_job(cur, job_id, end: JobEnd, *, by: str) -> bool:
-    """End a live inference job (STOPPED, or ERRORED for a failure); False if it had ended."""
+def end_inference_job(cur, job_id, end: JobEnd, *, actor_id=None) -> bool:
+    """End a live inference job (STOPPED, or ERRORED for a failure); False if it had ended. The
+    event that records it says why (``actor_id``: the user who stopped it, if one did)."""
     status = end.inference_job_status()
-    changed = inference_jobs.set_inference_job_status(cur, job_id, status,
-                                                      error=end.reason if end.cause.is_failure else None,
-                                                      allowed_from=sources(INFERENCE_JOB, status))
-    if changed:
-        events.record_event(cur, events.INFERENCE_JOB_ENDED, job_id=job_id, subject_id=job_id,
-                            data={'status': status.value, 'cause': end.cause.value, 'reason': end.reason, 'by': by})
-    return changed
+    return inference_jobs.set_inference_job_status(cur, job_id, status, allowed_from=sources(INFERENCE_JOB, status),
+                                                   error=end.reason if end.cause.is_failure else None,
+                                                   actor_id=actor_id,
+                                                   event_data={'cause': end.cause.value, 'reason': end.reason})
 
 
 def roll_up_inference_job(cur, job, predictor, workers: list, live_trial_ids: set,
@@ -239,11 +236,16 @@ def roll_up_inference_job(cur, job, predictor, workers: list, live_trial_ids: se
     elif workers and all(s.status == ServiceStatus.ERRORED for s in workers):
         end = JobEnd(EndCause.WORKERS_FAILED)
     if end is not None:
-        end_inference_job(cur, job.id, end, by='reconciler')
+        end_inference_job(cur, job.id, end)
         return end
     waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and str(s.trial_id) not in live_trial_ids]
     if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
             and predictor_healthy and live_trial_ids and not waiting:
-        inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING,
-                                                allowed_from=sources(INFERENCE_JOB, InferenceJobStatus.RUNNING))
+        inference_job_ready(cur, job.id)
     return None
+
+
+def inference_job_ready(cur, job_id) -> bool:
+    """A job whose models and predictor answer is RUNNING (once: False if it was not STARTED)."""
+    return inference_jobs.set_inference_job_status(cur, job_id, InferenceJobStatus.RUNNING,
+                                                   allowed_from=sources(INFERENCE_JOB, InferenceJobStatus.RUNNING))

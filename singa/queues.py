@@ -171,6 +171,16 @@ def delete_keys(r: redis.Redis, prefix: str) -> int:
     return removed
 
 
+def list_lengths(r: redis.Redis, keys: list[str]) -> list[int]:
+    """The length of each list (0 for a missing key), in one round trip: the depth of the queues
+    whose names the channels below give (``TuningChannel.inbox``, ``ServingChannel.queue``)."""
+    with translate_redis_errors():
+        pipe = r.pipeline(transaction=False)
+        for key in keys:
+            pipe.llen(key)
+        return [int(n) for n in pipe.execute()]
+
+
 # -- the tuning messages ----------------------------------------------------------------------------
 
 class _Message:
@@ -607,14 +617,17 @@ class ServingChannel:
 
     def live_trials(self, trial_ids: Iterable[str], now: Optional[float] = None) -> set:
         """The trials with at least one replica whose heartbeat has not expired."""
+        return {t for t, n in self.replica_counts(trial_ids, now).items() if n}
+
+    def replica_counts(self, trial_ids: Iterable[str], now: Optional[float] = None) -> dict[str, int]:
+        """Trial id -> how many of its replicas have a heartbeat that has not expired."""
         now = time.time() if now is None else now
         trial_ids = list(trial_ids)
         with translate_redis_errors():
             pipe = self.r.pipeline(transaction=False)
             for trial_id in trial_ids:
                 pipe.zcount(f'{self.prefix}alive:{trial_id}', now, '+inf')
-            counts = pipe.execute()
-        return {t for t, n in zip(trial_ids, counts) if n}
+            return {t: int(n) for t, n in zip(trial_ids, pipe.execute())}
 
     # -- inference workers ------------------------------------------------------------------------
 

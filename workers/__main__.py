@@ -24,6 +24,7 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    configure_logging(args.role, settings=settings)
     stop = StopFlag()
     from singa.queues import make_redis
     redis_client = make_redis(settings)

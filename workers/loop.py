@@ -8,11 +8,11 @@ sandboxed child that runs the template; see ``workers.train``).
 """
 import logging
 import signal
-import sys
 import threading
 import time
 from typing import Callable, Optional
 
+from singa import logs
 from singa.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,9 @@ def install_signal_handlers(stop: StopFlag, on_signal: Optional[Callable[[int], 
     signal.signal(signal.SIGINT, handle)
 
 
-def configure_logging(role: str, level: int = logging.INFO) -> None:
-    logging.basicConfig(stream=sys.stderr, level=level,
-                        format=f'%(asctime)s %(levelname)s {role} %(name)s: %(message)s')
+def configure_logging(role: str, level: int = logging.INFO, settings=None) -> None:
+    """Text until the settings are read; then in their ``log_format`` (see ``singa.logs``)."""
+    logs.configure_logging(role, settings, level)
 
 
 class Ticker(threading.Thread):

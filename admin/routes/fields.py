@@ -12,6 +12,7 @@ Two checks are shared by every field:
 - **Numbers.** Every integer and number field declares its range (``minimum``, ``maximum``), so no
   value reaches the database or a worker that either could not hold.
 """
+import datetime
 import json
 import math
 import re
@@ -35,8 +36,8 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Field:
-    """One input. ``kind`` is str, int, float, bool, list, dict, uuid.UUID, a StrEnum, or
-    ``object`` (any JSON value).
+    """One input. ``kind`` is str, int, float, bool, list, dict, uuid.UUID, datetime.datetime (an
+    RFC 3339 date-time), a StrEnum, or ``object`` (any JSON value).
 
     Text: ``max_length`` (required), ``min_length``, ``multiline``, and ``pattern``, a rule of the
     field's own that must itself exclude control characters (``hint`` says it in words). Numbers:
@@ -89,6 +90,8 @@ class Field:
                 return uuid.UUID(check_text(self._expect(raw, str), self.name))
             except ValueError:
                 raise InvalidRequestError(f'{self.name} must be a UUID; got {raw!r}', field=self.name) from None
+        if self.kind is datetime.datetime:
+            return self._time(check_text(self._expect(raw, str), self.name))
         if from_text:
             return self._in_range(self._from_text(check_text(raw, self.name)))
         if self.kind is float and isinstance(raw, int) and not isinstance(raw, bool):
@@ -113,6 +116,15 @@ class Field:
             raise InvalidRequestError(f'{self.name} must be {self.hint or "of the documented pattern"}; got {value!r}',
                                       field=self.name)
         return value
+
+    def _time(self, text: str) -> datetime.datetime:
+        """An RFC 3339 date-time (``Z`` or an offset; none: UTC); a leap second counts as the second before."""
+        try:
+            value = datetime.datetime.fromisoformat(re.sub(r'(T\d\d:\d\d:)60', r'\g<1>59', text.upper()))
+        except ValueError:
+            raise InvalidRequestError(f'{self.name} must be a date-time such as 2024-05-01T12:00:00Z; got {text!r}',
+                                      field=self.name) from None
+        return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
 
     def _in_range(self, value):
         if self.kind in (int, float) and not (self.minimum <= value <= self.maximum):   # False for NaN too
@@ -183,6 +195,8 @@ class Field:
             return {'type': 'string', 'enum': [m.value for m in self.kind]}
         if self.kind is uuid.UUID:
             return {'type': 'string', 'format': 'uuid'}
+        if self.kind is datetime.datetime:
+            return {'type': 'string', 'format': 'date-time'}
         if self.kind is object:
             return dict(JSON_VALUE_REF)
         out = {'type': _JSON_TYPES[self.kind]}

@@ -1,5 +1,6 @@
 """``require_user``: the route decorator that authenticates the caller and checks their role."""
 import functools
+import hmac
 
 from flask import g, request
 
@@ -39,3 +40,19 @@ def current_user() -> UserRecord:
 def current_token() -> TokenClaims:
     """The claims of the token the caller sent (its id, for a logout)."""
     return g.singa_token
+
+
+def require_metrics_reader(view):
+    """Let Prometheus in: with ``SINGA_METRICS_TOKEN`` set, ``Authorization: Bearer <that token>``;
+    an admin's login token always; anyone at all with ``SINGA_METRICS_PUBLIC=true``."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        ctx = admin_context()
+        header = request.headers.get('Authorization') or ''
+        token = ctx.settings.metrics_token
+        if not ctx.settings.metrics_public and not (
+                token and hmac.compare_digest(header.encode(), f'Bearer {token}'.encode())):
+            authenticate(ctx.meta_store, ctx.signer, header or None, ADMINS)
+        return view(*args, **kwargs)
+    wrapper.singa_roles = ADMINS
+    return wrapper

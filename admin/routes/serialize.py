@@ -85,3 +85,23 @@ def inference_job_json(view) -> dict:
 
 def prediction_key_json(key) -> dict:
     return {'id': str(key.id), 'name': key.name, 'created_at': iso(key.created_at), 'revoked_at': iso(key.revoked_at)}
+
+
+def webhook_json(webhook) -> dict:
+    return {'id': str(webhook.id), 'url': webhook.url, 'kinds': list(webhook.kinds), 'description': webhook.description,
+            'owner_id': str(webhook.owner_id), 'created_at': iso(webhook.created_at)}
+
+
+def delivery_json(found) -> dict:
+    """A ``webhooks.Delivery``: the delivery with every attempt at it."""
+    d = found.delivery
+    return {'id': str(d.id), 'event_id': d.event_id, 'event_kind': d.event_kind, 'status': d.status,
+            'attempts': d.attempts, 'next_attempt_at': iso(d.next_attempt_at) if d.status == 'PENDING' else None,
+            'last_error': d.last_error, 'created_at': iso(d.created_at), 'finished_at': iso(d.finished_at),
+            'log': [{'attempt': a.attempt, 'time': iso(a.time), 'status_code': a.status_code, 'error': a.error,
+                     'duration_ms': round(a.duration_ms, 3)} for a in found.attempts]}
+
+
+def quota_json(quota) -> dict:
+    return {'user_id': str(quota.user_id), 'limits': quota.limits, 'custom': quota.custom, 'usage': quota.usage,
+            'updated_at': iso(quota.updated_at), 'updated_by': _str(quota.updated_by)}

@@ -7,7 +7,7 @@ import os
 import uuid
 from typing import Optional
 
-from singa.admin.services import files
+from singa.admin.services import files, quotas
 from singa.admin.services.dataset_formats import check_dataset, dataset_extension
 from singa.admin.services.text import NOT_BLANK_PATTERN
 from singa.config import Settings
@@ -47,12 +47,14 @@ def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name
     try:
         os.replace(upload.path, final_path)
         with store.transaction() as cur:
+            quotas.check(cur, settings, owner, stored_bytes=upload.size)
             record = datasets_repo.insert_dataset(
                 cur, dataset_id=dataset_id, owner_id=owner.id, name=name, task=task.value, store_path=relative,
                 file_name=os.path.basename(upload.file_name or '')[:MAX_NAME_LENGTH], size_bytes=upload.size,
                 stat=stat)
-            events.record_event(cur, events.DATASET_CREATED, subject_id=dataset_id,
-                                data={'owner_id': str(owner.id), 'task': task.value, 'size_bytes': upload.size})
+            events.record_event(cur, events.DATASET_CREATED, subject_id=dataset_id, actor_id=owner.id,
+                                data={'owner_id': str(owner.id), 'name': name, 'task': task.value,
+                                      'size_bytes': upload.size})
     except BaseException:
         files.remove_quietly(upload.path)
         files.remove_quietly(final_path)
@@ -94,7 +96,8 @@ def delete_dataset(store: MetaStore, settings: Settings, actor: UserRecord, data
                                 resource='dataset', id=dataset_id,
                                 details={'train_job_ids': [str(j) for j in live]})
         datasets_repo.delete_dataset(cur, dataset_id)
-        events.record_event(cur, events.DATASET_DELETED, subject_id=dataset_id, data={'by': str(actor.id)})
+        events.record_event(cur, events.DATASET_DELETED, subject_id=dataset_id, owner_id=dataset.owner_id,
+                            data={'by': str(actor.id), 'name': dataset.name})
     files.remove_quietly(files.storage_path(settings, dataset.store_path))
     return dataset
 

@@ -65,7 +65,7 @@ class Deployer:
                'SINGA_JOB_ID': str(service.job_id), 'SINGA_MODE': s.mode,
                'SINGA_REDIS_HOST': s.redis_host, 'SINGA_REDIS_PORT': str(s.redis_port),
                'SINGA_TRIAL_LEASE_SECONDS': str(s.trial_lease_seconds),
-               'SINGA_STOP_GRACE_SECONDS': str(s.stop_grace_seconds)}
+               'SINGA_STOP_GRACE_SECONDS': str(s.stop_grace_seconds), 'SINGA_LOG_FORMAT': s.log_format}
         if service.sub_job_id is not None:
             env['SINGA_SUB_JOB_ID'] = str(service.sub_job_id)
         if service.trial_id is not None:
@@ -92,6 +92,8 @@ class Deployer:
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
                                      'predictor_timeout_seconds']))
+        if service.service_type == ServiceType.PREDICT and s.metrics_token:
+            env.update(s.to_env(['metrics_token']))      # the predictor's /metrics asks for it too
         return env
 
     def storage_target(self) -> str:

@@ -19,12 +19,12 @@ from typing import Optional
 
 import requests
 
-from singa.admin.services import code_policy
+from singa.admin.services import code_policy, quotas
 from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_redis_credentials
 from singa.admin.services.numbers import split_evenly
 from singa.admin.services.train_jobs import owner_of
-from singa.constants import (ADMIN_TYPES, BudgetKey, ContainerManagerType, EnsembleMethod, InferenceJobStatus,
-                             ServiceStatus, ServiceType, TrainJobStatus)
+from singa.constants import (ADMIN_TYPES, BudgetKey, ContainerManagerType, EnsembleMethod, EventKind,
+                             InferenceJobStatus, ServiceStatus, ServiceType, TrainJobStatus)
 from singa.errors import ConflictError, NotFoundError, ServiceUnavailableError, SingaError
 from singa.lifecycle import EndCause, JobEnd, end_inference_job, roll_up_inference_job
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
@@ -88,6 +88,8 @@ class InferenceJobService:
                 raise ConflictError(f'train job {new.app} v{train_job.app_version} already has a live inference job; '
                                     'stop it first', resource='inference_job', id=live.id)
             chosen = self._choose_trials(cur, train_job.id, new)
+            quotas.check(cur, self.settings, actor, running_jobs=1, workers=len(chosen) * new.replicas,
+                         gpus=gpus * new.replicas)
             code_policy.check_owners(cur, self.settings, {trial.model_id for trial, _ in chosen})
             config = {'models_per_template': new.models_per_template, 'max_models': new.max_models,
                       'replicas': new.replicas, 'ensemble': new.ensemble.value,
@@ -107,7 +109,8 @@ class InferenceJobService:
                     cur, service_type=ServiceType.INFERENCE.value, job_id=job.id, trial_id=trial.id,
                     replicas=new.replicas, gpus=trial_gpus, container_manager=manager,
                     info={'model_name': model['name'], 'score': trial.score}), model['docker_image']))
-            events.record_event(cur, events.INFERENCE_JOB_CREATED, job_id=job.id, subject_id=job.id,
+            events.record_event(cur, EventKind.INFERENCE_JOB_CREATED, job_id=job.id, subject_id=job.id,
+                                actor_id=actor.id,
                                 data={'train_job_id': str(train_job.id), 'trials': [str(t.id) for t, _ in chosen]})
         self.publish(job.id)
         self._deploy(job, [(s, image) for s, image in workers] + [(predictor, None)])
@@ -178,7 +181,7 @@ class InferenceJobService:
             with self.store.transaction() as cur:
                 for service, _ in to_deploy:
                     services.set_service_status(cur, service.id, ServiceStatus.ERRORED.value, error=end.reason)
-                end_inference_job(cur, job.id, end, by='admin')
+                end_inference_job(cur, job.id, end)
             self.clean_up(job.id)
             raise ServiceUnavailableError(end.reason, resource='inference_job', id=job.id) from e
 
@@ -233,7 +236,7 @@ class InferenceJobService:
     def stop_by_id(self, actor: UserRecord, job_id, cause: EndCause = EndCause.USER_STOP) -> InferenceJobView:
         with self.store.transaction() as cur:
             job = self._visible(cur, actor, job_id, for_update=True)
-            end_inference_job(cur, job.id, JobEnd(cause), by=str(actor.id))
+            end_inference_job(cur, job.id, JobEnd(cause), actor_id=actor.id)
         self.clean_up(job.id)
         return self.get_by_id(actor, job.id)
 

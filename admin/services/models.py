@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services import code_policy, files, model_fields
+from singa.admin.services import code_policy, files, model_fields, quotas
 from singa.admin.services.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
@@ -87,12 +87,13 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
     try:
         files.write_atomically(files.storage_path(settings, relative), file_bytes)
         with store.transaction() as cur:
+            quotas.check(cur, settings, owner, stored_bytes=len(file_bytes))
             record = models_repo.insert_model(
                 cur, model_id=model_id, owner_id=owner.id, name=name, task=new.task.value, model_class=model_class,
                 file_kind=file_kind, file_name=file_name, file_bytes=file_bytes, store_path=relative,
                 dependencies=dependencies, docker_image=docker_image, access_right=new.access_right.value,
                 description=description, knob_config=knob_config)
-            events.record_event(cur, events.MODEL_CREATED, subject_id=model_id,
+            events.record_event(cur, events.MODEL_CREATED, subject_id=model_id, actor_id=owner.id,
                                 data={'owner_id': str(owner.id), 'name': name, 'task': new.task.value})
     except ConflictError:
         _remove_model_dir(settings, model_id)
@@ -154,8 +155,8 @@ def delete_model(store: MetaStore, settings: Settings, actor: UserRecord, model_
             models_repo.soft_delete_model(cur, model_id)
         else:
             models_repo.delete_model(cur, model_id)
-        events.record_event(cur, events.MODEL_DELETED, subject_id=model_id,
-                            data={'by': str(actor.id), 'soft': usage['referenced']})
+        events.record_event(cur, events.MODEL_DELETED, subject_id=model_id, owner_id=model.owner_id,
+                            data={'by': str(actor.id), 'name': model.name, 'soft': usage['referenced']})
     if not usage['referenced']:
         _remove_model_dir(settings, model_id)
     return model

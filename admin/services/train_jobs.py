@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
-from singa.admin.services import code_policy
+from singa.admin.services import code_policy, quotas
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
@@ -105,14 +105,16 @@ class TrainJobService:
             # A job with only a trial count ends by a deadline all the same (the budget, which the
             # advisor plans with, keeps what was asked).
             hours = budget.get(BudgetKey.TIME_HOURS.value, COUNT_ONLY_TIME_HOURS)
+            workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
+            gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(models))
+            quotas.check(cur, self.settings, actor, running_jobs=1, workers=sum(g or workers for g in gpus),
+                         gpus=budget[BudgetKey.GPU_COUNT.value])
             job = train_jobs.insert_train_job(
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
                 train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
                 train_args=new.train_args, advisor_config=config,
                 time_budget_seconds=hours * 3600)
             to_deploy = []
-            workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
-            gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(models))
             for model, model_gpus in zip(models, gpus):
                 sub = train_jobs.insert_sub_train_job(cur, job.id, model.id)
                 advisor = services.insert_service(cur, service_type=ServiceType.ADVISOR.value, job_id=job.id,
@@ -125,7 +127,7 @@ class TrainJobService:
                                                      sub_job_id=sub.id, gpus=gpu_share,
                                                      container_manager=self.settings.container_manager)
                     to_deploy.append((worker, model.docker_image))
-            events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id,
+            events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id, actor_id=actor.id,
                                 data={'app': app, 'app_version': job.app_version,
                                       'models': [str(m.id) for m in models]})
         self._deploy(job, to_deploy)
@@ -185,8 +187,9 @@ class TrainJobService:
             if model.id in allowed:
                 fitting.append(model)
         if not fitting:
-            raise InvalidRequestError(f'no available {new.task.value} template can be tuned with advisor '
-                                      f'{new.advisor.value} and pruner {new.pruner.value}', field='model_ids')
+            raise ConflictError(f'no available {new.task.value} template can be tuned with advisor '
+                                f'{new.advisor.value} and pruner {new.pruner.value}', resource='model',
+                                field='model_ids')
         return fitting
 
     def _usable_models(self, cur, actor, task: Task, model_ids: Optional[list]) -> list:

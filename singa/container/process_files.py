@@ -18,7 +18,7 @@ import dataclasses
 import json
 import os
 import tempfile
-from typing import Iterator, Optional
+from typing import Optional
 
 SPEC = 'spec.json'
 STATE = 'state.json'
@@ -74,23 +74,24 @@ def signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
-def process_stats() -> Iterator[tuple[int, list]]:
-    """(pid, the fields of ``/proc/<pid>/stat`` after the command name: state, ppid, pgrp, ...)
-    of every process there is (those that vanish while they are read are left out)."""
+def process_table():
+    """``(pid, fields)`` of every process, ``fields`` being ``/proc/<pid>/stat`` after the command
+    name: ``[state, ppid, pgid, session, ...]`` (field 3 onwards of proc(5))."""
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
         try:
             with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                yield int(entry), f.read().rsplit(')', 1)[1].split()
+                fields = f.read().rsplit(')', 1)[1].split()
         except (OSError, IndexError):
             continue
+        yield int(entry), fields
 
 
 def group_alive(pgid: int) -> bool:
     """Whether process group ``pgid`` has a member that is not a zombie (a zombie still counts
     for ``kill``, and is reaped only when its parent, maybe init, gets round to it)."""
-    return any(int(fields[2]) == pgid and fields[0] not in ('Z', 'X') for _, fields in process_stats())
+    return any(int(fields[2]) == pgid and fields[0] not in ('Z', 'X') for _, fields in process_table())
 
 
 def owned_group(ref: ProcessRef) -> bool:

@@ -60,7 +60,7 @@ class AdminProcess:
                        '--worker-class', 'gthread', '--workers', str(settings.admin_workers),
                        '--threads', str(settings.admin_threads), '--graceful-timeout', '10',
                        '--timeout', '120', '--no-control-socket', '--name', 'singa-admin',
-                       settings.admin_app]
+                       '--logger-class', 'singa.logs.GunicornLogger', settings.admin_app]
             with open(self.log_path, 'ab') as log:
                 log.write(f'--- singa up: starting the admin at {time.strftime("%Y-%m-%d %H:%M:%S")} ---\n'.encode())
                 log.flush()

@@ -4,9 +4,9 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import InferenceJobStatus
+from singa.constants import EventKind, InferenceJobStatus
+from singa.meta_store import events
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, from_row, from_rows, where
-
 
 
 def insert_inference_job(cur, *, owner_id, train_job_id, budget: dict, config: dict, is_public: bool,
@@ -26,7 +26,8 @@ def get_inference_job(cur, job_id, *, for_update: bool = False) -> Optional[Infe
 def get_for_train_job(cur, train_job_id) -> Optional[InferenceJobRecord]:
     """The live inference job of a train job, else its latest one."""
     cur.execute('SELECT * FROM inference_jobs WHERE train_job_id = %s'
-                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1', (train_job_id, list(InferenceJobStatus.LIVE)))
+                ' ORDER BY (status = ANY(%s)) DESC, created_at DESC LIMIT 1',
+                (train_job_id, list(InferenceJobStatus.LIVE)))
     return from_row(InferenceJobRecord, cur.fetchone())
 
 
@@ -43,14 +44,26 @@ def set_predictor_service(cur, job_id, service_id) -> None:
     cur.execute('UPDATE inference_jobs SET predictor_service_id = %s WHERE id = %s', (service_id, job_id))
 
 
+_STATUS_EVENTS = {InferenceJobStatus.RUNNING: EventKind.INFERENCE_JOB_READY,
+                   InferenceJobStatus.STOPPED: EventKind.INFERENCE_JOB_STOPPED,
+                   InferenceJobStatus.ERRORED: EventKind.INFERENCE_JOB_ERRORED}
+
+
 def set_inference_job_status(cur, job_id, status: InferenceJobStatus, *, allowed_from: list,
-                             error: Optional[str] = None) -> bool:
-    """Move a job in one of ``allowed_from`` to ``status`` (``singa.lifecycle`` says which); True if it moved."""
+                             error: Optional[str] = None, actor_id=None, event_data: Optional[dict] = None) -> bool:
+    """Move a job in one of ``allowed_from`` to ``status`` (``singa.lifecycle`` says which). True if it
+    moved, and then the change is recorded as an event (``actor_id``: who caused it, if anyone;
+    ``event_data``: more to say, such as why it ended)."""
     cur.execute('UPDATE inference_jobs SET status = %s, error = coalesce(%s, error),'
                 ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-                ' WHERE id = %s AND status = ANY(%s)',
+                ' WHERE id = %s AND status = ANY(%s) RETURNING train_job_id, error',
                 (status.value, error, status in InferenceJobStatus.FINISHED, job_id, list(allowed_from)))
-    return cur.rowcount == 1
+    row = cur.fetchone()
+    if row is not None and status in _STATUS_EVENTS:
+        events.record_event(cur, _STATUS_EVENTS[status], job_id=job_id, subject_id=job_id, actor_id=actor_id,
+                            data={'train_job_id': str(row['train_job_id']), 'status': status.value,
+                                  'error': row['error'], **(event_data or {})})
+    return row is not None
 
 
 def insert_key(cur, job_id, name: str, key_hash: str) -> PredictionKeyRecord:

@@ -92,6 +92,8 @@ class EventRecord:
     job_id: Optional[uuid.UUID]
     subject_id: Optional[uuid.UUID]
     data: dict
+    owner_id: Optional[uuid.UUID] = None      # whose event it is (their audit log, their webhooks)
+    actor_id: Optional[uuid.UUID] = None      # who caused it; None: the platform itself
 
 
 @dataclass(frozen=True)
@@ -230,3 +232,52 @@ class IdempotentRequestRecord:
     content_type: Optional[str]
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    url: str
+    kinds: list
+    description: str
+    secret_salt: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDeliveryRecord:
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    claimed_until: Optional[datetime] = None
+    last_error: Optional[str] = None
+    finished_at: Optional[datetime] = None
+    event_kind: Optional[str] = None          # read with the delivery, not a column of its own
+
+
+@dataclass(frozen=True)
+class WebhookAttemptRecord:
+    id: int
+    delivery_id: uuid.UUID
+    attempt: int
+    time: datetime
+    duration_ms: float
+    status_code: Optional[int] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class QuotaRecord:
+    """One user's limits as an admin set them; None: the platform's default, -1: no limit."""
+    user_id: uuid.UUID
+    running_jobs: Optional[int] = None
+    workers: Optional[int] = None
+    gpus: Optional[int] = None
+    stored_bytes: Optional[int] = None
+    updated_at: Optional[datetime] = None
+    updated_by: Optional[uuid.UUID] = None

@@ -8,7 +8,8 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import TrainJobStatus
+from singa.constants import EventKind, TrainJobStatus
+from singa.meta_store import events
 from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row, where
 
 
@@ -59,15 +60,26 @@ def list_train_jobs(cur, *, owner_id=None, app: Optional[str] = None,
     return [from_row(TrainJobRecord, r) for r in cur.fetchall()]
 
 
+# The event each status a job moves to is recorded as (STOPPING has its own, with who asked).
+_STATUS_EVENTS = {TrainJobStatus.RUNNING: EventKind.TRAIN_JOB_STARTED, TrainJobStatus.STOPPED: EventKind.TRAIN_JOB_STOPPED,
+                  TrainJobStatus.ERRORED: EventKind.TRAIN_JOB_ERRORED}
+
+
 def set_train_job_status(cur, train_job_id, status: TrainJobStatus, *, allowed_from: list,
-                         error: Optional[str] = None) -> bool:
-    """Move a job in one of ``allowed_from`` to ``status``; True if it moved."""
+                         error: Optional[str] = None, actor_id=None) -> bool:
+    """Move a job in one of ``allowed_from`` to ``status``. True if it moved, and then the change
+    is recorded as an event (``actor_id``: who caused it, if anyone)."""
     cur.execute(
         'UPDATE train_jobs SET status = %s, error = coalesce(%s, error),'
         ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-        ' WHERE id = %s AND status = ANY(%s)',
+        ' WHERE id = %s AND status = ANY(%s) RETURNING app, app_version, error',
         (status.value, error, status in TrainJobStatus.FINISHED, train_job_id, list(allowed_from)))
-    return cur.rowcount == 1
+    row = cur.fetchone()
+    if row is not None and status in _STATUS_EVENTS:
+        events.record_event(cur, _STATUS_EVENTS[status], job_id=train_job_id, subject_id=train_job_id,
+                            actor_id=actor_id, data={'app': row['app'], 'app_version': row['app_version'],
+                                                     'status': status.value, 'error': row['error']})
+    return row is not None
 
 
 def request_stop(cur, train_job_id, *, allowed_from: list) -> bool:

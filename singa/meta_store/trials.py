@@ -5,7 +5,8 @@ from typing import Iterable, Optional
 
 from psycopg2.extras import Json, execute_values
 
-from singa.constants import TrialStatus
+from singa.constants import EventKind, TrialStatus
+from singa.meta_store import events
 from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
 
 _LIVE = list(TrialStatus.LIVE)
@@ -76,12 +77,48 @@ def best_trials_of_each_template(cur, train_job_id, per_template: int) -> list[T
 
 def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, params_id: Optional[str] = None,
                  error: Optional[str] = None) -> bool:
-    """Record the end of a live trial; False if it had already ended (the first end wins)."""
+    """Record the end of a live trial; False if it had already ended (the first end wins).
+
+    A trial that completed or errored is recorded as an event, and so is a completed trial whose
+    score beats every other completed trial of its train job (``best_score_improved``).
+    """
     cur.execute(
-        'UPDATE trials SET status = %s, score = %s, params_id = %s, error = %s, stopped_at = now(),'
-        ' updated_at = now() WHERE id = %s AND status = ANY(%s)',
+        'UPDATE trials t SET status = %s, score = %s, params_id = %s, error = %s, stopped_at = now(),'
+        ' updated_at = now() FROM sub_train_jobs s WHERE t.id = %s AND t.status = ANY(%s) AND s.id = t.sub_train_job_id'
+        ' RETURNING s.train_job_id, t.no, t.model_id, t.sub_train_job_id,'
+        ' extract(epoch FROM t.stopped_at - t.started_at) AS seconds',
         (status, score, params_id, error, trial_id, _LIVE))
-    return cur.rowcount == 1
+    row = cur.fetchone()
+    if row is None:
+        return False
+    if status in _TRIAL_EVENTS:
+        job_id = row['train_job_id']
+        data = {'trial_no': row['no'], 'model_id': str(row['model_id']), 'sub_train_job_id': str(row['sub_train_job_id']),
+                'score': score, 'duration_seconds': _float(row['seconds']), 'error': error and error[-1000:]}
+        events.record_event(cur, _TRIAL_EVENTS[status], job_id=job_id, subject_id=trial_id, data=data)
+        if status == TrialStatus.COMPLETED and score is not None:
+            _record_if_best(cur, job_id, trial_id, score, data)
+    return True
+
+
+_TRIAL_EVENTS = {TrialStatus.COMPLETED: EventKind.TRIAL_COMPLETED, TrialStatus.ERRORED: EventKind.TRIAL_ERRORED}
+
+
+def _record_if_best(cur, train_job_id, trial_id, score: float, data: dict) -> None:
+    """Record ``best_score_improved`` when ``score`` beats the job's other completed trials. Trials of
+    one job ending at once take turns here, so each sees the others' scores once committed."""
+    cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'best_score:{train_job_id}',))
+    cur.execute("SELECT max(t.score) AS best FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id"
+                " WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.id <> %s", (train_job_id, trial_id))
+    previous = cur.fetchone()['best']
+    if previous is None or score > previous:
+        events.record_event(cur, EventKind.BEST_SCORE_IMPROVED, job_id=train_job_id, subject_id=trial_id,
+                            data={'trial_no': data['trial_no'], 'model_id': data['model_id'], 'score': score,
+                                  'previous_best': previous})
+
+
+def _float(value) -> Optional[float]:
+    return None if value is None else float(value)
 
 
 def count_trials(cur, sub_job_id, status: TrialStatus) -> int:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 from typing import Mapping, Optional
 
+from singa.container.process_files import process_table
 from singa.errors import ConfigError
 from singa.sandbox.base import (BaseSandbox, MB, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
                                 pipes, python_command)
@@ -205,7 +206,7 @@ class BubblewrapProcess(SandboxedProcess):
         namespaces = {os.readlink(f'/proc/{pid}/ns/pid') for pid in own - {self.popen.pid}
                       if os.path.exists(f'/proc/{pid}')}
         strays = []
-        for pid in _pids():
+        for pid, _ in process_table():
             try:
                 if pid not in own and os.readlink(f'/proc/{pid}/ns/pid') in namespaces:
                     strays.append(pid)
@@ -247,10 +248,6 @@ def _grant_group_read(path: str, gid: int) -> None:
         return
     os.chown(path, -1, gid)
     os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_IRGRP)
-
-
-def _pids():
-    return [int(entry) for entry in os.listdir('/proc') if entry.isdigit()]
 
 
 def _children(pid: int) -> list:

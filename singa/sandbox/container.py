@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from typing import Mapping
 
+from singa.container.process_files import process_table
 from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
                                 pipes, python_command)
 
@@ -50,17 +51,8 @@ class PlainProcess(SandboxedProcess):
         whatever is left in the child's session."""
         child, me = self.popen.pid, os.getpid()
         in_container = me == 1
-        strays = []
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit() or int(entry) in (child, me):
-                continue
-            try:
-                with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                    session = int(f.read().rsplit(')', 1)[1].split()[3])
-            except (OSError, IndexError, ValueError):
-                continue
-            if in_container or session == child:
-                strays.append(int(entry))
+        strays = [pid for pid, fields in process_table()
+                  if pid not in (child, me) and (in_container or int(fields[3]) == child)]
         killed = kill_and_wait(strays)
         if in_container:
             reap_orphans(keep=child)
@@ -77,17 +69,10 @@ class PlainProcess(SandboxedProcess):
 def reap_orphans(keep) -> None:
     """As PID 1 (a worker container has no init), collect the exited processes that the model
     code's children left to us, never the child ``keep`` that ``subprocess`` waits for itself."""
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit() or int(entry) in (keep, 1):
-            continue
-        try:
-            with open(f'/proc/{entry}/stat', encoding='utf-8') as f:
-                fields = f.read().rsplit(')', 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] == 'Z' and fields[1] == '1':
+    for pid, fields in process_table():
+        if pid not in (keep, 1) and fields[0] == 'Z' and fields[1] == '1':
             try:
-                os.waitpid(int(entry), os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
 

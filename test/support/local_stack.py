@@ -14,7 +14,7 @@ import sys
 import time
 
 from singa.client import Client
-from singa.container.process_files import group_alive, proc_start_time, process_stats
+from singa.container.process_files import group_alive, proc_start_time, process_table
 from singa.local.servers import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -153,7 +153,7 @@ class LocalStack:
 
 
 def _children(parent: int) -> list:
-    return [pid for pid, fields in process_stats() if int(fields[1]) == parent]
+    return [pid for pid, fields in process_table() if int(fields[1]) == parent]
 
 
 def sandbox_processes() -> list:

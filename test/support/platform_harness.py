@@ -30,14 +30,18 @@ class Platform:
         return app
 
     def restart_admin(self) -> None:
-        """What an admin restart looks like: the old reconciler stops, a new app starts from the database."""
-        self.ctx.reconciler.stop()
+        """What an admin restart looks like: the old app's threads stop, a new app starts from the database."""
+        self._stop_threads()
         self.app = self._new_app()
 
     def close(self) -> None:
-        self.ctx.reconciler.stop()
+        self._stop_threads()
         for service in self.manager.list_services({}):
             self.manager.destroy_service(service, timeout=2)
+
+    def _stop_threads(self) -> None:
+        self.ctx.reconciler.stop()
+        self.ctx.webhook_deliverer.stop()
 
     # -- HTTP --------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ def main() -> None:
             '--worker-class', 'gthread', '--threads', str(threads), '--timeout', '120',
             '--graceful-timeout', '5', '--keep-alive', '30', '--no-control-socket',
             '--access-logfile', '-' if settings.predictor_access_log else '/dev/null',
+            '--logger-class', 'singa.logs.GunicornLogger',
             'singa.workers.predictor.app:create_app()']
     os.execv(sys.executable, args)
 

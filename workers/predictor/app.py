@@ -4,6 +4,7 @@
 and answers ``{"prediction": p, "models": [...]}`` or ``{"predictions": [...], "models": [...]}``.
 Unless the job is public, callers send a prediction key: ``Authorization: Bearer <key>``.
 ``GET /health``: the process is up. ``GET /ready``: at least one model has a live replica.
+``GET /metrics``: Prometheus metrics (``metrics.py``).
 Errors use the admin's envelope ``{"error": {"type", "message", ...}}`` and proper statuses:
 400 bad body, 401 no or unknown key, 413 too large, 503 no model answered.
 """
@@ -13,14 +14,16 @@ import threading
 import time
 from typing import Optional
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from singa.config import Settings
 from singa.errors import (InvalidRequestError, InvalidTokenError, PayloadTooLargeError, ServiceUnavailableError,
                           SingaError, UnauthenticatedError)
+from singa.logs import configure_logging
 from singa.queues import ServingChannel, make_redis
 from singa.workers.predictor.batcher import Batcher
+from singa.workers.predictor.metrics import CONTENT_TYPE, PredictorMetrics
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class KeyChecker:
 
 def create_app(settings: Optional[Settings] = None, *, redis_client=None) -> Flask:
     settings = (settings or Settings.from_env()).require('predictor')
+    configure_logging('predictor', settings)
     redis_client = redis_client or make_redis(settings)
     channel = ServingChannel(redis_client, settings.job_id)
     config = _wait_for_config(channel)
@@ -69,10 +73,12 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None) -> Fla
                       max_wait=(settings.predictor_max_wait_ms if max_wait_ms is None else max_wait_ms) / 1000.0,
                       timeout=settings.predictor_timeout_seconds, max_inflight=2 * replicas).start()
     keys = KeyChecker(channel, bool(config.get('is_public')))
+    metrics = batcher.observer = PredictorMetrics(channel, batcher.trials, batcher.names, settings.metrics_token)
 
     app = Flask(__name__)
     app.config['MAX_CONTENT_LENGTH'] = MAX_BODY_BYTES
     app.extensions['singa_predictor'] = batcher
+    metrics.http.instrument(app)
 
     @app.get('/')
     @app.get('/health')
@@ -99,6 +105,11 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None) -> Fla
         if single:
             answer['prediction'] = answer.pop('predictions')[0]
         return jsonify(answer)
+
+    @app.get('/metrics')
+    def prometheus():
+        metrics.check_reader(request.headers.get('Authorization'))
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE)
 
     @app.get('/openapi.json')
     def openapi():
@@ -187,6 +198,13 @@ OPENAPI = {
         '/health': {'get': {'summary': 'The predictor process is up', 'responses': {'200': {'description': 'Up'}}}},
         '/ready': {'get': {'summary': 'At least one model has a live replica',
                            'responses': {'200': {'description': 'Ready'}, '503': {'description': 'Not ready'}}}},
+        '/metrics': {'get': {
+            'summary': 'Prometheus metrics: requests, batch sizes, each model\'s answer time, live replicas',
+            'description': 'Open, unless the platform sets SINGA_METRICS_TOKEN: then send it as a bearer token.',
+            'responses': {'200': {'description': 'Prometheus\'s text format',
+                                  'content': {'text/plain': {'schema': {'type': 'string'}}}},
+                          '401': {'description': 'The metrics token is missing or wrong',
+                                  'content': {'application/json': {'schema': _ERROR}}}}}},
     },
     'components': {
         'schemas': {'Error': {'type': 'object', 'properties': {'error': {'type': 'object', 'properties': {

@@ -42,6 +42,16 @@ class Pending:
     replies: dict = dataclasses.field(default_factory=dict)   # trial id -> reply
 
 
+class BatchObserver:
+    """What a batcher tells whoever watches it (the predictor's metrics); this one ignores it."""
+
+    def batch_sent(self, queries: int) -> None:
+        """A batch of ``queries`` queries went to the models."""
+
+    def model_answered(self, trial_id: str, seconds: float) -> None:
+        """A deployed trial answered a batch ``seconds`` after it was sent."""
+
+
 class Batcher:
     def __init__(self, channel, config: dict, *, max_batch_size: int = 32, max_wait: float = 0.005,
                  timeout: float = 10.0, max_inflight: int = 2):
@@ -56,6 +66,7 @@ class Batcher:
         self.timeout = timeout
         self.max_inflight = max(1, max_inflight)
         self.predictor_id = uuid.uuid4().hex[:12]
+        self.observer = BatchObserver()
         self._queue: collections.deque = collections.deque()
         self._cond = threading.Condition()
         self._arriving = 0          # requests being parsed, not yet queued
@@ -156,6 +167,7 @@ class Batcher:
         with self._pending_lock:
             self._pending[batch_id] = pending
         queries = [q for request in batch for q in request.queries]
+        self.observer.batch_sent(len(queries))
         try:
             self.channel.send_batch(live, {'batch_id': batch_id, 'queries': queries, 'deadline': deadline,
                                            'reply_to': self.channel.replies(self.predictor_id)})
@@ -193,6 +205,8 @@ class Batcher:
                     if pending is None or str(reply.get('trial_id')) not in pending.expected:
                         continue
                     pending.replies[str(reply['trial_id'])] = reply
+                    self.observer.model_answered(str(reply['trial_id']),
+                                                 time.monotonic() - (pending.deadline - self.timeout))
                     complete = len(pending.replies) == len(pending.expected)
                     if complete:
                         del self._pending[pending.batch_id]

@@ -10,6 +10,7 @@ from PIL import Image
 from singa.admin.context import admin_context
 from singa.admin.services import users as users_service
 from singa.constants import UserType
+from singa.meta_store import train_jobs
 from singa.meta_store import users as users_repo
 
 PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
@@ -82,6 +83,15 @@ def make_user(api: Api, user_type: UserType, email: str) -> User:
         superadmin = users_repo.get_user_by_email(cur, api.ctx.settings.superadmin_email)
     record = users_service.create_user(api.ctx.meta_store, superadmin, email, PASSWORD, user_type)
     return User(str(record.id), record.email, record.user_type, api.token_for(record.id))
+
+
+def recorded_train_job(cur, owner_id, dataset_id, model_id, app: str = 'job'):
+    """``(job, sub-job)``: a train job of one template recorded as the admin records one, with no
+    service started (the tests then record trials, statuses and services of their own)."""
+    job = train_jobs.insert_train_job(cur, owner_id=uuid.UUID(str(owner_id)), app=app, task='TABULAR_CLASSIFICATION',
+                                      budget={}, train_dataset_id=dataset_id, val_dataset_id=dataset_id,
+                                      train_args={}, advisor_config={}, time_budget_seconds=None)
+    return job, train_jobs.insert_sub_train_job(cur, job.id, uuid.UUID(str(model_id)))
 
 
 def error_of(response, status: int, error_type: str, field: Optional[str] = None) -> dict:

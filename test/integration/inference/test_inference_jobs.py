@@ -357,3 +357,35 @@ def test_a_banned_owners_predictors_stop_answering_and_an_unban_restores_them(pl
     with pytest.raises(requests.ConnectionError):
         requests.post(public['predictor_url'] + '/predict', json={'query': queries[0]}, timeout=2)
 
+
+
+def test_the_predictor_serves_its_metrics(platform, trained, iris):
+    """Requests by route and status, batch sizes, each model's answer time and live replicas, read
+    from a real predictor after real predictions."""
+    from prometheus_client.parser import text_string_to_metric_families
+    dev = trained
+    job = _deploy(platform, dev, is_public=False)
+    url = job['predictor_url']
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={'name': 'm'})['key']
+    queries, _ = _rows(iris['test'])
+    headers = {'Authorization': f'Bearer {key}'}
+    assert requests.post(url + '/predict', json={'queries': queries[:5]}, headers=headers, timeout=10).ok
+    assert requests.post(url + '/predict', json={'query': queries[0]}, headers=headers, timeout=10).ok
+    assert requests.post(url + '/predict', json={'query': queries[0]}, timeout=10).status_code == 401
+    response = requests.get(url + '/metrics', timeout=10)
+    assert response.ok and response.headers['Content-Type'].startswith('text/plain')
+    found = {(s.name, frozenset(s.labels.items())): s.value
+             for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+    def value(name, **labels):
+        return found.get((name, frozenset(labels.items())), 0.0)
+
+    assert value('singa_http_requests_total', method='POST', route='/predict', status='200') == 2
+    assert value('singa_http_requests_total', method='POST', route='/predict', status='401') == 1
+    assert value('singa_http_request_duration_seconds_count', method='POST', route='/predict') == 3
+    assert value('singa_predictor_batch_size_count') == 2 and value('singa_predictor_batch_size_sum') == 6
+    for worker in job['workers']:
+        labels = {'trial_id': worker['trial_id'], 'model': worker['model_name']}
+        assert value('singa_predictor_model_answer_seconds_count', **labels) == 2, worker
+        assert 0 < value('singa_predictor_model_answer_seconds_sum', **labels) < 10
+        assert value('singa_predictor_live_replicas', **labels) == worker['replicas']

@@ -1,0 +1,6 @@
+"""``python -m singa.cli``: the ``singa`` command."""
+import sys
+
+from singa.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""SINGA_LOG_FORMAT: one JSON object a line with the process's context, or plain text."""
+import json
+import logging
+
+import pytest
+
+from singa.config import Settings
+from singa.errors import ConfigError
+from singa.logs import configure_logging
+
+
+@pytest.fixture
+def root_logging():
+    """Put the root logger back as it was (configure_logging replaces its handlers)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_lines_carry_the_context_extras_and_tracebacks(root_logging, capsys):
+    settings = Settings.from_env({}, log_format='json', service_id='svc-1', job_id='job-9', trial_id='')
+    configure_logging('advisor', settings)
+    log = logging.getLogger('singa.test')
+    log.info('trial %s ended', 3, extra={'score': 0.5})
+    try:
+        raise ValueError('bad knob')
+    except ValueError:
+        log.exception('failed')
+    first, second = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert first['message'] == 'trial 3 ended' and first['level'] == 'INFO' and first['logger'] == 'singa.test'
+    assert first['role'] == 'advisor' and first['service_id'] == 'svc-1' and first['job_id'] == 'job-9'
+    assert first['score'] == 0.5 and 'trial_id' not in first and first['time'].endswith('+00:00')
+    assert second['level'] == 'ERROR' and 'ValueError: bad knob' in second['exception']
+
+
+def test_text_is_the_default(root_logging, capsys):
+    configure_logging('train', Settings.from_env({}))
+    logging.getLogger('singa.test').warning('careful')
+    line = capsys.readouterr().err.strip()
+    assert line.endswith('WARNING train singa.test: careful')
+
+
+def test_an_unknown_format_is_refused_at_start_up():
+    with pytest.raises(ConfigError, match='SINGA_LOG_FORMAT'):
+        Settings.from_env({'SINGA_LOG_FORMAT': 'xml', 'SINGA_SERVICE_ID': 's'}).require('train')
