@@ -10,7 +10,9 @@ costs about the same for 32 rows as for 1), each batch still answered on its own
 ``predict`` raises for a batch, the child predicts the queries one by one, so that one bad query
 costs only its own answer. Answers must be JSON; numpy scalars and arrays are converted. A child
 that hangs past the batch's deadline or dies is replaced (and the model loaded again); the
-batches it held are answered with an error.
+batches it held are answered with an error. An outage of Redis does not end the worker: it waits
+until Redis answers again (and lets it in: a restarted Redis knows the job's user only once the
+admin has made it again), with its model loaded.
 """
 import logging
 import os
@@ -18,10 +20,11 @@ import time
 import uuid
 from typing import Optional
 
+from singa.errors import ServiceUnavailableError
 from singa.param_store import make_param_store
 from singa.queues import ServingChannel
 from singa.sandbox import ModelRunner, SandboxFailed, TemplateSource, make_sandbox, worker_limits
-from singa.workers.loop import Ticker
+from singa.workers.loop import Outage, Ticker
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class InferenceWorker:
         self.replica_id = f'{settings.service_id[:8]}-{settings.replica_index}-{uuid.uuid4().hex[:6]}'
         self.sandbox = sandbox
         self.runner: Optional[ModelRunner] = None
+        self.outage = Outage(stop)
 
     def run(self) -> int:
         spec = self._wait_for_spec()
@@ -54,9 +58,13 @@ class InferenceWorker:
         log.info('serving trial %s as replica %s', self.trial_id, self.replica_id)
         try:
             while not self.stop.is_set():
-                batch = self.channel.next_batch(self.trial_id, timeout=POP_TIMEOUT)
-                if batch is not None:
-                    self.serve([batch] + self.channel.more_batches(self.trial_id, MAX_COALESCED - 1))
+                try:
+                    batch = self.channel.next_batch(self.trial_id, timeout=POP_TIMEOUT)
+                    if batch is not None:
+                        self.serve([batch] + self.channel.more_batches(self.trial_id, MAX_COALESCED - 1))
+                    self.outage.over()
+                except ServiceUnavailableError as e:
+                    self.outage.wait(e)
         finally:
             beat.stop()
             self.channel.leave(self.trial_id, self.replica_id)
@@ -66,7 +74,12 @@ class InferenceWorker:
     def _wait_for_spec(self) -> Optional[dict]:
         deadline = time.monotonic() + SPEC_WAIT_SECONDS
         while not self.stop.is_set():
-            spec = self.channel.trial_spec(self.trial_id)
+            try:
+                spec = self.channel.trial_spec(self.trial_id)
+            except ServiceUnavailableError as e:
+                self.outage.wait(e)
+                deadline = time.monotonic() + SPEC_WAIT_SECONDS      # it may be published once Redis is back
+                continue
             if spec is not None:
                 return spec
             if time.monotonic() > deadline:
@@ -88,7 +101,10 @@ class InferenceWorker:
         return runner
 
     def _beat(self) -> None:
-        self.channel.heartbeat(self.trial_id, self.replica_id, HEARTBEAT_TTL)
+        try:
+            self.channel.heartbeat(self.trial_id, self.replica_id, HEARTBEAT_TTL)
+        except ServiceUnavailableError:
+            pass            # Redis is down: the serving loop says so, and waits for it
 
     def serve(self, batches: list[dict]) -> None:
         """Predict the live, well-formed ``batches`` in one model call and answer each of them."""

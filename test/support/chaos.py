@@ -101,6 +101,7 @@ def _result(trial: dict) -> dict:
 
 @dataclasses.dataclass
 class Outcome:
+    client: int
     started: float
     seconds: float
     ok: bool
@@ -116,7 +117,8 @@ class Load:
         self.outcomes: list[Outcome] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True, name=f'load-{i}') for i in range(threads)]
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True, name=f'load-{i}')
+                         for i in range(threads)]
 
     def start(self) -> 'Load':
         for thread in self._threads:
@@ -128,7 +130,7 @@ class Load:
         for thread in self._threads:
             thread.join(timeout=self.timeout + 5)
 
-    def _run(self) -> None:
+    def _run(self, client: int) -> None:
         with requests.Session() as session:
             session.headers['Authorization'] = f'Bearer {self.key}'
             while not self._stop.is_set():
@@ -138,15 +140,22 @@ class Load:
                     ok, error = response.status_code == 200, '' if response.ok else response.text[:200]
                 except requests.RequestException as e:
                     ok, error = False, type(e).__name__
-                outcome = Outcome(started, time.time() - started, ok, error)
+                outcome = Outcome(client, started, time.time() - started, ok, error)
                 with self._lock:
                     self.outcomes.append(outcome)
                 if not ok:
                     self._stop.wait(0.05)      # a dead predictor refuses at once: do not spin
 
     def between(self, start: float, end: float) -> list[Outcome]:
+        """The requests under way at some moment from ``start`` to ``end`` (those in flight at
+        ``start`` included: a kill may cost them too)."""
         with self._lock:
-            return [o for o in self.outcomes if start <= o.started < end]
+            return [o for o in self.outcomes if o.started < end and o.started + o.seconds >= start]
+
+    def settled(self, moment: float) -> bool:
+        """Whether every client has sent a request since ``moment``: none sent before is still under way."""
+        with self._lock:
+            return {o.client for o in self.outcomes if o.started >= moment} == set(range(len(self._threads)))
 
     def first_success_after(self, moment: float) -> Optional[float]:
         with self._lock:
@@ -320,7 +329,9 @@ class ServingChaos:
         self._note(name, killed, back, 'until requests were answered again')
 
     def _note(self, name: str, killed: float, back: float, what: str) -> list:
-        window = self.load.between(killed, time.time())
+        now = time.time()
+        wait_until(lambda: self.load.settled(now), self.deadline + 5, 'the requests under way to end')
+        window = self.load.between(killed, now)
         failed = [o for o in window if not o.ok]
         self.figures.add(name, 'under load', back - killed,
                          f'{what}; {len(window)} requests, the slowest {max(o.seconds for o in window):.2f} s',
