@@ -2,12 +2,18 @@
 
 The repository keeps the fixed top level of the original project: ``singa/`` is the shared core
 and ``admin/``, ``workers/`` and ``client/`` install as ``singa.admin``, ``singa.workers`` and
-``singa.client``.
+``singa.client``. ``singa/compat/singa_auto/`` installs as the top-level package ``singa_auto``,
+the original SingaAuto's names on top of ours (templates and scripts written for it import
+``singa_auto.model``, ``singa_auto.client``...). It sits in the ``singa`` tree, and not beside
+it, because model code runs in a sandbox that sees only the ``singa`` package's tree (and the
+installed packages); ``singa/compat`` has no ``__init__.py``, so it is not also a ``singa``
+subpackage (one set of files, one name).
 """
 from setuptools import find_packages, setup
 
-CORE = [p for p in find_packages(include=['singa', 'singa.*'])]
-MAPPED = {'admin': 'singa.admin', 'workers': 'singa.workers', 'client': 'singa.client'}
+CORE = [p for p in find_packages(include=['singa', 'singa.*'], exclude=['singa.compat', 'singa.compat.*'])]
+MAPPED = {'admin': 'singa.admin', 'workers': 'singa.workers', 'client': 'singa.client',
+          'singa/compat/singa_auto': 'singa_auto'}
 
 
 def _mapped_packages():

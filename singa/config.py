@@ -85,6 +85,10 @@ class Settings:
     predictor_max_batch_size: int = 32
     predictor_max_wait_ms: float = 5.0
     predictor_timeout_seconds: float = 10.0
+    predictor_replica_timeout: float = 2.0   # then a batch a replica took goes to another replica
+    predictor_max_body_bytes: int = 32 << 20
+    predictor_max_queries: int = 1000        # per request
+    predictor_max_depth: int = 32            # nesting levels of one query
     predictor_threads: int = 32
     predictor_access_log: bool = False
     # Operating the platform: logs, metrics, webhooks, quotas.
@@ -168,12 +172,24 @@ class Settings:
                                   f'got {self.model_check_sandbox!r}')
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f'SINGA_LOG_FORMAT must be one of {", ".join(LOG_FORMATS)}; got {self.log_format!r}')
+        if role in ('admin', 'predictor'):
+            self._check_serving()
         if role in ('advisor', 'train', 'inference', 'predictor') and not self.service_id:
             missing.append('service_id')
         if missing:
             names = ', '.join(PREFIX + m.upper() for m in missing)
             raise ConfigError(f'{role} cannot start: set {names}')
         return self
+
+    def _check_serving(self) -> None:
+        """The predictor's settings (the admin hands them to every predictor it starts)."""
+        if not 0 < self.predictor_replica_timeout < self.predictor_timeout_seconds:
+            raise ConfigError('SINGA_PREDICTOR_REPLICA_TIMEOUT must be above 0 and below '
+                              f'SINGA_PREDICTOR_TIMEOUT_SECONDS ({self.predictor_timeout_seconds:g}); '
+                              f'got {self.predictor_replica_timeout:g}')
+        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth'):
+            if getattr(self, name) < 1:
+                raise ConfigError(f'{PREFIX}{name.upper()} must be at least 1; got {getattr(self, name)}')
 
     def to_env(self, names) -> dict:
         """The ``SINGA_*`` variables for the given fields, to hand to a process the admin starts."""

@@ -4,8 +4,10 @@
 
 Replicas of the same trial share one queue, so adding replicas adds throughput. A worker loads
 its trial's template and parameters once, then pops batches, predicts and replies. A batch whose
-deadline has passed is dropped unanswered (the predictor has already answered without it). The
-batches already waiting when the worker is free are predicted in one call (a model call often
+deadline has passed is dropped unanswered (the predictor has already answered without it), and
+so is a batch this replica has taken already (the predictor sends a batch again when the
+replica that took it does not answer in time, so a slow replica may pop its own). The batches
+already waiting when the worker is free are predicted in one call (a model call often
 costs about the same for 32 rows as for 1), each batch still answered on its own. When
 ``predict`` raises for a batch, the child predicts the queries one by one, so that one bad query
 costs only its own answer. Answers must be JSON; numpy scalars and arrays are converted. A child
@@ -14,6 +16,7 @@ batches it held are answered with an error. An outage of Redis does not end the 
 until Redis answers again (and lets it in: a restarted Redis knows the job's user only once the
 admin has made it again), with its model loaded.
 """
+import collections
 import logging
 import os
 import time
@@ -22,7 +25,7 @@ from typing import Optional
 
 from singa.errors import ServiceUnavailableError
 from singa.param_store import make_param_store
-from singa.queues import ServingChannel
+from singa.queues import Batch, Reply, ServingChannel
 from singa.sandbox import ModelRunner, SandboxFailed, TemplateSource, make_sandbox, worker_limits
 from singa.workers.loop import Outage, Ticker
 
@@ -33,6 +36,7 @@ HEARTBEAT_TTL = 3.0
 POP_TIMEOUT = 1.0
 MAX_COALESCED = 16      # batches predicted in one model call
 MAX_COALESCED_QUERIES = 1024
+TAKEN_MEMORY = 1024     # ids of the batches taken, remembered to skip copies sent again
 SPEC_WAIT_SECONDS = 60.0
 
 
@@ -46,6 +50,7 @@ class InferenceWorker:
         self.sandbox = sandbox
         self.runner: Optional[ModelRunner] = None
         self.outage = Outage(stop)
+        self._taken: collections.OrderedDict = collections.OrderedDict()
 
     def run(self) -> int:
         spec = self._wait_for_spec()
@@ -81,7 +86,7 @@ class InferenceWorker:
                 deadline = time.monotonic() + SPEC_WAIT_SECONDS      # it may be published once Redis is back
                 continue
             if spec is not None:
-                return spec
+                return spec.to_dict()
             if time.monotonic() > deadline:
                 raise RuntimeError(f'no load spec for trial {self.trial_id} was published')
             self.stop.wait(0.5)
@@ -106,29 +111,29 @@ class InferenceWorker:
         except ServiceUnavailableError:
             pass            # Redis is down: the serving loop says so, and waits for it
 
-    def serve(self, batches: list[dict]) -> None:
-        """Predict the live, well-formed ``batches`` in one model call and answer each of them."""
+    def serve(self, batches: list[Batch]) -> None:
+        """Predict the live ``batches`` in one model call and answer each of them."""
         now, live, queries = time.time(), [], []
         for batch in batches:
-            if not isinstance(batch.get('reply_to'), str) or not isinstance(batch.get('queries'), list):
-                log.warning('dropped a malformed batch')
-            elif batch.get('deadline') is not None and now > float(batch['deadline']):
-                pass   # the predictor has answered without this model already
-            elif live and len(queries) + len(batch['queries']) > MAX_COALESCED_QUERIES:
+            if now > batch.deadline or batch.batch_id in self._taken:
+                pass   # the predictor has answered without this model, or this replica has taken it
+            elif live and len(queries) + len(batch.queries) > MAX_COALESCED_QUERIES:
                 self.serve([batch])
             else:
                 live.append(batch)
-                queries.extend(batch['queries'])
+                queries.extend(batch.queries)
+                self._taken[batch.batch_id] = None
+        while len(self._taken) > TAKEN_MEMORY:
+            self._taken.popitem(last=False)
         if not live:
             return
         predictions, errors = self.predict(queries)
         offset = 0
         for batch in live:
-            n = len(batch['queries'])
+            n = len(batch.queries)
             own_errors = {str(int(i) - offset): e for i, e in errors.items() if offset <= int(i) < offset + n}
-            self.channel.reply(batch['reply_to'], {'batch_id': batch.get('batch_id'), 'trial_id': self.trial_id,
-                                                   'replica_id': self.replica_id,
-                                                   'predictions': predictions[offset:offset + n], 'errors': own_errors})
+            self.channel.reply(batch.reply_to, Reply(batch.batch_id, self.trial_id, self.replica_id,
+                                                     predictions[offset:offset + n], own_errors))
             offset += n
 
     def predict(self, queries: list) -> tuple[list, dict]:

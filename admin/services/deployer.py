@@ -90,8 +90,9 @@ class Deployer:
                 env.update({'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'})
                 env.update(s.to_env(['predictor_timeout_seconds']))
             if service.service_type == ServiceType.PREDICT:
-                env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms',
-                                     'predictor_timeout_seconds']))
+                env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms', 'predictor_timeout_seconds',
+                                     'predictor_replica_timeout', 'predictor_max_body_bytes',
+                                     'predictor_max_queries', 'predictor_max_depth']))
         if service.service_type == ServiceType.PREDICT and s.metrics_token:
             env.update(s.to_env(['metrics_token']))      # the predictor's /metrics asks for it too
         return env

@@ -30,7 +30,7 @@ from singa.lifecycle import EndCause, JobEnd, end_inference_job, roll_up_inferen
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.meta_store import users as users_repo
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
-from singa.queues import ServingChannel, delete_job_user
+from singa.queues import ServedTrial, ServingChannel, ServingConfig, TrialSpec, delete_job_user
 
 MAX_MODELS = 20
 MAX_REPLICAS = 16
@@ -146,28 +146,27 @@ class InferenceJobService:
             owner = users_repo.get_user(cur, job.owner_id)
             train_job = train_jobs.get_train_job(cur, job.train_job_id)
             rows = [s for s in services.list_services(cur, job_id=job_id, service_type=ServiceType.INFERENCE.value)]
-            specs, entries = {}, []
+            specs, served = {}, []
             for service in rows:
                 trial = trials.get_trial(cur, service.trial_id)
                 cur.execute('SELECT name, model_class, file_kind, file_name, file_sha256, store_path FROM models'
                             ' WHERE id = %s', (trial.model_id,))
                 model = cur.fetchone()
-                specs[str(trial.id)] = {'model': {'path': model['store_path'], 'class': model['model_class'],
-                                                  'kind': model['file_kind'], 'module_file': model['file_name'],
-                                                  'sha256': model['file_sha256']},
-                                        'knobs': trial.knobs, 'params_id': trial.params_id}
-                entries.append({'trial_id': str(trial.id), 'model_name': model['name'], 'score': trial.score,
-                                'replicas': service.replicas})
+                specs[str(trial.id)] = TrialSpec(model_path=model['store_path'], model_class=model['model_class'],
+                                                 file_kind=model['file_kind'], module_file=model['file_name'],
+                                                 sha256=model['file_sha256'], knobs=trial.knobs,
+                                                 params_id=trial.params_id)
+                served.append(ServedTrial(str(trial.id), model['name'], trial.score, service.replicas))
             hashes = [k.key_hash for k in inference_jobs.list_keys(cur, job_id) if k.revoked_at is None]
         if owner is None or owner.is_banned:
             hashes = []         # a banned owner's job answers no key, not even the admin's own
         else:
             hashes.append(hashlib.sha256(self.internal_key(job_id).encode()).hexdigest())
         ensure_job_redis_user(self.settings, self.r, ServiceType.PREDICT.value, job_id)
-        ServingChannel(self.r, job_id).publish(
-            {'trials': entries, 'ensemble': job.config.get('ensemble', 'AUTO'), 'task': train_job.task,
-             'is_public': job.is_public, 'max_batch_size': job.config.get('max_batch_size'),
-             'max_wait_ms': job.config.get('max_wait_ms')}, specs, hashes)
+        config = ServingConfig(tuple(served), ensemble=job.config.get('ensemble', 'AUTO'), task=train_job.task,
+                               is_public=job.is_public, max_batch_size=job.config.get('max_batch_size'),
+                               max_wait_ms=job.config.get('max_wait_ms'))
+        ServingChannel(self.r, job_id).publish(config, specs, hashes)
 
     def internal_key(self, job_id) -> str:
         """The admin's own prediction key for a job (for the playground proxy); derived, never stored."""
@@ -358,7 +357,8 @@ class InferenceJobService:
         predictor = next((s for s in rows if s.service_type == ServiceType.PREDICT), None)
         workers = [s for s in rows if s.service_type == ServiceType.INFERENCE]
         live = channel.live_trials(str(s.trial_id) for s in workers)
+        healthy = bool(channel.live_predictors())     # predictors renew a heartbeat while their threads work
         with self.store.transaction() as cur:
-            ended = roll_up_inference_job(cur, job, predictor, workers, live)
+            ended = roll_up_inference_job(cur, job, predictor, workers, live, predictor_healthy=healthy)
         if ended is not None:
             self.clean_up(job.id)

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
-from singa.admin.services import code_policy, quotas
+from singa.admin.services import code_policy, files, quotas
+from singa.admin.services.dataset_formats import check_train_args
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
@@ -91,7 +92,7 @@ class TrainJobService:
         config = self._advisor_config(new)
         with self.store.transaction() as cur:
             for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
-                self._usable_dataset(cur, actor, dataset_id, new.task, name)
+                self._usable_dataset(cur, actor, dataset_id, new.task, name, new.train_args)
             models = self._usable_models(cur, actor, new.task, new.model_ids)
             if new.model_ids is None:
                 models = self._default_models(cur, models, budget, new)
@@ -164,14 +165,16 @@ class TrainJobService:
         return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
                 'seed': new.seed}
 
-    def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str) -> None:
-        cur.execute('SELECT id, owner_id, task FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))
+    def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str, train_args: dict) -> None:
+        cur.execute('SELECT id, owner_id, task, store_path, stat FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))
         row = cur.fetchone()
         if row is None or (row['owner_id'] != actor.id and actor.user_type not in ADMIN_TYPES):
             raise NotFoundError(f'no such dataset ({name})', resource='dataset', id=dataset_id, field=name)
         if row['task'] != task.value:
             raise ConflictError(f'{name} is a {row["task"]} dataset, not {task.value}', resource='dataset',
                                 id=dataset_id, field=name)
+        check_train_args(task, files.storage_path(self.settings, row['store_path']), row['stat'] or {}, train_args,
+                         'the ' + name.removesuffix('_id').replace('_', ' '))
 
     def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
         """The templates a job that names none tunes: every available one that this search can

@@ -38,7 +38,7 @@ def load_image_dataset(path: str, mode: Optional[str] = None) -> Tuple[np.ndarra
     except (zipfile.BadZipFile, OSError) as e:
         raise InvalidDatasetError(f'an image dataset must be a zip file: {e}') from e
     with archive:
-        entries = _image_entries(archive)
+        entries = image_entries(archive)
         if not entries:
             raise InvalidDatasetError('the zip has no images (need images.csv or one folder per class)')
         decoded = []
@@ -58,14 +58,15 @@ def load_image_dataset(path: str, mode: Optional[str] = None) -> Tuple[np.ndarra
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise InvalidDatasetError(f'images differ in size: {sorted(shapes)[:3]}; resize them to one size')
-    classes = _sorted_classes({c for _, c in entries})
+    classes = sorted_classes({c for _, c in entries})
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[c] for _, c in entries], dtype=np.int64)
     classes = [int(c) if c.lstrip('-').isdigit() else c for c in classes]
     return np.stack(arrays), labels, classes
 
 
-def _image_entries(archive: zipfile.ZipFile) -> List[Tuple[str, str]]:
+def image_entries(archive: zipfile.ZipFile) -> List[Tuple[str, str]]:
+    """``(member, class)`` of every image in an image dataset zip, in the dataset's order."""
     names = [n for n in archive.namelist() if not n.endswith('/') and not n.startswith('__MACOSX/')]
     csv_name = next((n for n in names if os.path.basename(n) == 'images.csv'), None)
     if csv_name is not None:
@@ -93,7 +94,8 @@ def _image_entries(archive: zipfile.ZipFile) -> List[Tuple[str, str]]:
     return entries
 
 
-def _sorted_classes(classes: set) -> list:
+def sorted_classes(classes: set) -> list:
+    """Class names in label order: numerically when every name is an integer, else alphabetically."""
     if all(c.lstrip('-').isdigit() for c in classes):
         return sorted(classes, key=int)
     return sorted(classes)

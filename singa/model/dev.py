@@ -78,31 +78,47 @@ test_model_class.__test__ = False   # not a pytest test, whatever its name
 
 def run_model_class(model_file_path, model_class, task, dependencies, train_dataset_path, val_dataset_path,
                     budget=None, train_args=None, queries=None, knobs=None, advisor=None, pruner='NONE',
-                    seed=None, module_file=None, out: TextIO = sys.stdout) -> DevResult:
+                    seed=None, module_file=None, out: Optional[TextIO] = None) -> DevResult:
     """``test_model_class`` returning everything it found (trials, best trial, model, predictions)."""
     task = Task.parse(task, 'task').value
-    budget = dict(budget or DEFAULT_BUDGET)
-    say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
-    _check_dependencies(dependencies or {}, say)
+    check_dependencies(dependencies or {}, lambda *a: print(*a, file=out or sys.stdout, flush=True))
     kind = 'zip' if str(model_file_path).endswith('.zip') else 'py'
     cls = load_model_class(model_file_path, model_class, kind, module_file)
     config = deserialize_knob_config(validate_model_class(cls))
     if knobs:
         config = fix_knobs(config, knobs)
+    return tune_class(cls, config, task, train_dataset_path, val_dataset_path, budget, train_args, queries,
+                      advisor, pruner, seed, out)
+
+
+def tune_class(cls, config: dict, task: Optional[str], train_dataset_path: str, val_dataset_path: str,
+               budget=None, train_args=None, queries=None, advisor=None, pruner='NONE', seed=None,
+               out: Optional[TextIO] = None, eval_args: Optional[dict] = None) -> DevResult:
+    """Tune a loaded, checked template class over the knob space ``config`` and check its best model.
+
+    ``task`` None: no convention of a task is checked and no queries are sampled, so predictions
+    are made (and compared after the reload) only for the ``queries`` given. ``eval_args``: keyword
+    arguments for every ``evaluate()`` call.
+    """
+    budget = dict(budget or DEFAULT_BUDGET)
+    say = lambda *a: print(*a, file=out or sys.stdout, flush=True)  # noqa: E731
     if not isinstance(advisor, BaseAdvisor):
         advisor = make_advisor(config, budget, advisor or 'AUTO', pruner, seed)
-    say(f'Tuning {model_class} ({task}) with {type(advisor).__name__} '
+    say(f'Tuning {cls.__name__} ({task or "no task"}) with {type(advisor).__name__} '
         f'{getattr(advisor, "advisor_type", "")}, budget {json.dumps(budget)}')
-    tuner = _Tuner(cls, advisor, train_dataset_path, val_dataset_path, dict(train_args or {}), say)
+    tuner = _Tuner(cls, advisor, train_dataset_path, val_dataset_path, dict(train_args or {}), dict(eval_args or {}),
+                   say)
     try:
         tuner.tune(budget)
         best = tuner.best
         if best is None:
             errors = [t.error for t in tuner.trials if t.error is not None]
-            raise ModelRuntimeError(f'no trial of {model_class} completed '
+            raise ModelRuntimeError(f'no trial of {cls.__name__} completed '
                                     f'({len(tuner.trials)} tried)') from (errors[-1] if errors else None)
-        queries = queries if queries is not None else sample_queries(task, val_dataset_path, train_args)
-        model, predictions = _check_reload(cls, best, tuner.best_model, task, queries, val_dataset_path)
+        if queries is None and task is not None:
+            queries = sample_queries(task, val_dataset_path, train_args)
+        model, predictions = _check_reload(cls, best, tuner.best_model, task, queries or [], val_dataset_path,
+                                           tuner.eval_args)
     finally:
         tuner.close()
         cls.teardown()
@@ -111,9 +127,9 @@ def run_model_class(model_file_path, model_class, task, dependencies, train_data
 
 
 class _Tuner:
-    def __init__(self, cls, advisor, train_path, val_path, train_args, say):
+    def __init__(self, cls, advisor, train_path, val_path, train_args, eval_args, say):
         self.cls, self.advisor, self.say = cls, advisor, say
-        self.train_path, self.val_path, self.train_args = train_path, val_path, train_args
+        self.train_path, self.val_path, self.train_args, self.eval_args = train_path, val_path, train_args, eval_args
         self.trials: List[DevTrial] = []
         self.best: Optional[DevTrial] = None
         self.best_model = None
@@ -142,7 +158,7 @@ class _Tuner:
             shared = self._shared_params(proposal.shared_params_trial_no)
             model = self.cls(**proposal.knobs)
             model.train(self.train_path, shared_params=shared, **self.train_args)
-            trial.score = as_score(model.evaluate(self.val_path))
+            trial.score = as_score(model.evaluate(self.val_path, **self.eval_args))
             if proposal.to_save_params:
                 trial.params = encode_params(model.dump_parameters())
             trial.status = TrialStatus.COMPLETED.value
@@ -187,25 +203,27 @@ class _Tuner:
         self.best_model = None
 
 
-
-
-def _check_reload(cls, best: DevTrial, trained, task: str, queries: list, val_path: str):
+def _check_reload(cls, best: DevTrial, trained, task: Optional[str], queries: list, val_path: str,
+                  eval_args: dict):
     """Reload the best parameters into a fresh instance; it must predict exactly as the trained one."""
     model = cls(**best.knobs)
     model.load_parameters(decode_params(best.params))
-    expected, predictions = trained.predict(list(queries)), model.predict(list(queries))
-    for name, preds in (('predict()', expected), ('predict() after load_parameters()', predictions)):
-        if not isinstance(preds, list) or len(preds) != len(queries):
-            raise InvalidModelError(f'{name} must return a list with one prediction per query')
-        try:
-            json.dumps(preds, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            raise InvalidModelError(f'{name} returned something not JSON-serialisable: {e}') from e
-    if not _same(expected, predictions):
-        raise InvalidModelError('predictions differ after dump_parameters() -> load_parameters(): '
-                                'the parameters do not capture the whole trained state')
-    _check_convention(task, predictions)
-    reloaded_score = as_score(model.evaluate(val_path))
+    predictions = None
+    if queries:
+        expected, predictions = trained.predict(list(queries)), model.predict(list(queries))
+        for name, preds in (('predict()', expected), ('predict() after load_parameters()', predictions)):
+            if not isinstance(preds, list) or len(preds) != len(queries):
+                raise InvalidModelError(f'{name} must return a list with one prediction per query')
+            try:
+                json.dumps(preds, allow_nan=False)
+            except (TypeError, ValueError) as e:
+                raise InvalidModelError(f'{name} returned something not JSON-serialisable: {e}') from e
+        if not _same(expected, predictions):
+            raise InvalidModelError('predictions differ after dump_parameters() -> load_parameters(): '
+                                    'the parameters do not capture the whole trained state')
+        if task is not None:
+            _check_convention(task, predictions)
+    reloaded_score = as_score(model.evaluate(val_path, **eval_args))
     if not math.isclose(reloaded_score, best.score, rel_tol=1e-6, abs_tol=1e-9):
         raise InvalidModelError(f'the reloaded model scores {reloaded_score:.6f}, the trained one '
                                 f'{best.score:.6f}: the parameters do not capture the trained state')
@@ -244,7 +262,8 @@ def sample_queries(task: str, dataset_path: str, train_args: Optional[dict] = No
     return [{n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row)} for row in X[:count]]
 
 
-def _check_dependencies(dependencies: dict, say) -> None:
+def check_dependencies(dependencies: dict, say) -> None:
+    """Say which of ``{package: version}`` are not installed here, or at another version."""
     for name, wanted in dependencies.items():
         try:
             have = importlib.metadata.version(name)

@@ -73,7 +73,7 @@ def world(tmp_path_factory, iris_splits):
         world['users'] = sorted((u['email'], u['user_type'], u.get('banned_date')) for u in stack.client(
             *stack.superadmin).get_users())
         world['files'] = stack.file_hashes()
-        world['procs'] = set(sandbox_processes())       # the victim's serving child, nothing else
+        world['procs'] = set(sandbox_processes(stack))       # the victim's serving child, nothing else
         yield world
     finally:
         stack.down()
@@ -120,8 +120,8 @@ def _assert_nothing_changed(world) -> None:
                                            'petal_width_cm': 0.2}})
     assert answer.status_code == 200, answer.text
     # Model code left running: nothing but the victim's serving child.
-    assert wait_until(lambda: set(sandbox_processes()) <= world['procs'], 15), \
-        (sorted(sandbox_processes()), sorted(world['procs']))
+    assert wait_until(lambda: set(sandbox_processes(stack)) <= world['procs'], 15), \
+        (sorted(sandbox_processes(stack)), sorted(world['procs']))
 
 
 def _no_secret_in(world, *texts) -> None:
@@ -149,7 +149,7 @@ def test_the_check_reaches_nothing(world, tmp_path):
     # Time: a sleeper whose grandchild holds the output pipe open is still stopped at the limit.
     ('import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\ntime.sleep(600)\n', 'timed out'),
     # An answer forged on the protocol's pipe is checked like any answer, and refused.
-    ('import os\nfor fd in range(3, 20):\n    try:\n        os.write(fd, (48).to_bytes(4, "big") + '
+    ('import os\nfor fd in os.listdir("/proc/self/fd"):\n    try:\n        os.write(int(fd), (48).to_bytes(4, "big") + '
      'b\'{"done":true,"ok":true,"knob_config":{"junk":1}}\')\n    except OSError:\n        pass\n',
      'knob config'),
     # The exception that would carry a secret back carries nothing: there is nothing to read.
@@ -171,7 +171,7 @@ def test_processes_left_by_a_check_do_not_outlive_it(world, tmp_path):
     source = ('import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(600)\n'
               '    os._exit(0)\n') + VALID.format(name='Leaver')
     world['attacker'].create_model('leaver', 'TABULAR_CLASSIFICATION', _write_template(tmp_path, source), 'Leaver')
-    assert set(sandbox_processes()) <= world['procs']
+    assert set(sandbox_processes(world['stack'])) <= world['procs']
 
 
 def test_output_floods_are_bounded(world, tmp_path):

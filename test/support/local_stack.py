@@ -156,26 +156,40 @@ def _children(parent: int) -> list:
     return [pid for pid, fields in process_table() if int(fields[1]) == parent]
 
 
-def sandbox_processes() -> list:
-    """Live processes of the sandbox user (model code, or what it left behind)."""
+def sandbox_processes(stack: 'LocalStack') -> list:
+    """Live processes of the sandbox user started by ``stack`` (model code, or what it left
+    behind): those with the stack's admin or one of its services' supervisors among their
+    ancestors (other stacks on this machine have their own)."""
     try:
         uid = pwd.getpwnam('singa-sandbox').pw_uid
     except KeyError:
         return []
-    found = []
+    table = {}
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
         try:
             with open(f'/proc/{entry}/status', encoding='ascii') as f:
                 status = f.read()
+            with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                cmdline = f.read().decode(errors='replace')
         except OSError:
             continue
-        real_uid = int(re.search(r'^Uid:\s+(\d+)', status, re.M).group(1))
-        state = re.search(r'^State:\s+(\S)', status, re.M).group(1)
-        if real_uid == uid and state not in 'ZX':
-            found.append(int(entry))
-    return found
+        table[int(entry)] = (int(re.search(r'^PPid:\s+(\d+)', status, re.M).group(1)),
+                             int(re.search(r'^Uid:\s+(\d+)', status, re.M).group(1)),
+                             re.search(r'^State:\s+(\S)', status, re.M).group(1), cmdline)
+    admin = stack.admin_pid()
+
+    def ours(pid: int) -> bool:
+        while pid in table and pid > 1:
+            ppid, _, _, cmdline = table[pid]
+            if pid == admin or stack.data_dir in cmdline:
+                return True
+            pid = ppid
+        return False
+
+    return sorted(pid for pid, (_, real_uid, state, _) in table.items()
+                  if real_uid == uid and state not in 'ZX' and ours(pid))
 
 
 def wait_until(condition, timeout: float, interval: float = 0.2):

@@ -7,9 +7,11 @@ scripts/stop.sh. One scenario, each step needing the one before:
    and kill a train worker's container in the middle of a trial: Swarm restarts it, the lost trial
    is retried and the job completes every trial; workers could not write to their dataset;
    nothing of the job is left running afterwards;
-3. deploy the best trial of each template, predict with a key on the predictor's published port
-   and through the admin; kill an inference worker's container while queries keep coming: every
-   query is answered, and the restarted worker answers again; stop the inference job;
+3. deploy the best trial of each template with two replicas each, predict with a key on the
+   predictor's published port and through the admin; kill one inference worker's container while
+   4 clients keep querying: every query is answered by both models, none takes longer than the
+   replica timeout + 1 s (the batch the killed worker held goes to the other replica), and Swarm
+   restarts the worker; stop the inference job;
 4. stop.sh keeps the data: the stack comes back with the same password and the same records;
    all along, no process on this machine had a secret of the stack on its command line;
 5. stop.sh --purge leaves no service, container, volume, secret, network or file of the stack.
@@ -26,19 +28,21 @@ import pytest
 from command_lines import CommandLineWatch
 from docker_cli import docker
 from singa.admin.services.deployer import job_redis_credentials
+from singa.client import Client
 from swarm_stack import REPO, SwarmStack, service_containers, wait_for
 
 pytestmark = pytest.mark.swarm
 
 TEMPLATES = Path(__file__).parent / 'templates'
 BUDGET = 4                                   # trials per template
+REPLICA_TIMEOUT = 1.0                        # the predictor's deadline for one replica
 
 
 @pytest.fixture(scope='module')
 def stack(singa_images, swarm, tmp_path_factory):
     stack = SwarmStack.new(singa_images, tmp_path_factory.mktemp('swarm-home'),
                            trial_lease_seconds=3, stop_grace_seconds=5, reconcile_interval=1,
-                           predictor_timeout_seconds=2,
+                           predictor_timeout_seconds=2, predictor_replica_timeout=REPLICA_TIMEOUT,
                            predictor_port_min=32200, predictor_port_max=32299, stop_timeout=30)
     yield stack
     stack.stop(purge=True)                   # whatever the test reached; safe to repeat
@@ -115,7 +119,7 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
              'the services and containers of the ended job to be removed')
 
     # 3. serve, killing an inference worker under load
-    dev.create_inference_job('wine')
+    dev.create_inference_job('wine', replicas=2)
     served = dev.wait_until_inference_job_is_running('wine', timeout=120)
     assert served['predictor_url'].endswith(tuple(f':{p}' for p in range(32200, 32300)))
     key = dev.create_prediction_key('wine', name='test')['key']
@@ -123,18 +127,28 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
         header, row = f.readline().strip().split(','), f.readline().strip().split(',')
     query = {name: float(value) for name, value in zip(header, row) if name != 'target'}
     assert len(dev.predict('wine', [query])[0]) == 3                       # through the admin
-    load = _QueryLoad(lambda: dev.predict('wine', [query], prediction_key=key,
-                                          predictor_url=served['predictor_url'], details=True))
+    load = _QueryLoad(lambda client: client.predict('wine', [query], prediction_key=key,
+                                                    predictor_url=served['predictor_url'], details=True),
+                      lambda: Client(admin_host='127.0.0.1', admin_port=stack.port), clients=4)
     with load:
-        wait_for(lambda: load.answered >= 10 and load.all_models_since(0), 30, 'queries answered by both models')
+        wait_for(lambda: load.answered >= 40, 30, 'queries answered before the kill')
         worker = stack.job_services(f'singa.job_id={served["id"]}', 'singa.service_type=INFERENCE')[0]
         killed = service_containers(worker, running_only=True)
+        assert len(killed) == 2
+        _freeze_until_it_holds_a_query(killed[0], load)
         docker('kill', killed[0])
         wait_for(lambda: set(service_containers(worker, running_only=True)) - set(killed), 60,
                  'Swarm to restart the killed inference worker')
         after_restart = load.answered
-        wait_for(lambda: load.all_models_since(after_restart), 60, 'the restarted worker to answer again')
-    assert load.failures == [] and load.answered > after_restart
+        wait_for(lambda: load.answered > after_restart + 40, 30, 'queries answered after the restart')
+    print(f'\nserving through a killed replica: {load.answered} queries, none failed, slowest '
+          f'{max(load.latencies):.3f} s')
+    assert load.failures == []
+    assert all(len(names) == 2 for names in load.models), 'a model lost its vote while its other replica was up'
+    assert max(load.latencies) < REPLICA_TIMEOUT + 1.0, (max(load.latencies), len(load.latencies))
+    predictor = stack.job_services(f'singa.job_id={served["id"]}', 'singa.service_type=PREDICT')[0]
+    logs = docker('service', 'logs', predictor)
+    assert 'sent it to another replica' in logs.stdout + logs.stderr
     dev.stop_inference_job('wine')
     wait_for(lambda: not stack.job_services() and not stack.containers(jobs_only=True), 60,
              'the services and containers of the stopped inference job to be removed')
@@ -164,37 +178,60 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
 
 
 class _QueryLoad:
-    """Queries in a loop on a thread while the ``with`` block runs: how many were answered, which
-    failed, and the models that answered each."""
+    """``clients`` threads, each with its own client from ``new_client``, query with ``ask(client)``
+    in a loop while the ``with`` block runs: how many were answered, which failed, how long each
+    took, and the models that answered each."""
 
-    def __init__(self, ask):
-        self.ask = ask
+    def __init__(self, ask, new_client, clients: int = 1):
+        self.ask, self.new_client = ask, new_client
         self.answered = 0
         self.failures: list = []
+        self.latencies: list = []
         self.models: list = []                   # per answer: names of the models that answered
+        self.asking: dict = {}                   # client -> when its current query started
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
 
-    def _run(self):
+    def _run(self, index: int):
+        client = self.new_client()
         while not self._stop.is_set():
+            self.asking[index] = started = time.monotonic()
             try:
-                answer = self.ask()
+                answer = self.ask(client)
+                self.latencies.append(time.monotonic() - started)
                 self.models.append(sorted(m['model_name'] for m in answer['models'] if m['answered']))
                 self.answered += 1
             except Exception as e:  # noqa: BLE001 - every failure is a finding
                 self.failures.append(repr(e))
-            time.sleep(0.02)
+            self.asking[index] = None
 
-    def all_models_since(self, index: int) -> bool:
-        return any(len(names) == 2 for names in self.models[index:])
+    def held(self, seconds: float) -> bool:
+        """Whether a query has been waiting for its answer longer than ``seconds``."""
+        return any(t is not None and time.monotonic() - t > seconds for t in list(self.asking.values()))
 
     def __enter__(self):
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def _freeze_until_it_holds_a_query(container: str, load: _QueryLoad) -> None:
+    """Pause ``container`` until a query waits on it (a worker frozen between two batches holds
+    none: then thaw it and try again), so that killing it surely loses a batch it took."""
+    for _ in range(5):
+        docker('pause', container)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if load.held(REPLICA_TIMEOUT / 2):
+                return
+            time.sleep(0.05)
+        docker('unpause', container)
+    raise AssertionError('no query waited on the frozen worker')
 
 
 def _service_id_prefix(stack: SwarmStack, trial: dict) -> str:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from singa import queues
+from singa.queues import base, tuning
 from singa.constants import TrialStatus
 from singa.lifecycle import EndCause
 from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
@@ -28,18 +28,18 @@ def _wire(message) -> bytes:
 
 @pytest.mark.parametrize('message', TO_ADVISOR, ids=lambda m: type(m).__name__)
 def test_messages_to_the_advisor_come_back_equal(message):
-    assert queues._read_tuning(_wire(message), queues._TO_ADVISOR) == message
+    assert tuning._read_tuning(_wire(message), tuning._TO_ADVISOR) == message
 
 
 @pytest.mark.parametrize('message', TO_WORKER, ids=lambda m: type(m).__name__)
 def test_replies_come_back_equal(message):
-    assert queues._read_tuning(_wire(message), queues._TO_WORKER) == message
+    assert tuning._read_tuning(_wire(message), tuning._TO_WORKER) == message
 
 
 def test_a_request_keeps_its_req_id_and_each_new_one_gets_its_own():
     first, second = Hello(worker_id='w'), Hello(worker_id='w')
     assert first.req_id != second.req_id
-    assert queues._read_tuning(_wire(first), queues._TO_ADVISOR).req_id == first.req_id
+    assert tuning._read_tuning(_wire(first), tuning._TO_ADVISOR).req_id == first.req_id
 
 
 @pytest.mark.parametrize('raw', [
@@ -52,17 +52,17 @@ def test_a_request_keeps_its_req_id_and_each_new_one_gets_its_own():
     b'{"type": "bye"}',
 ])
 def test_malformed_messages_are_dropped(raw):
-    assert queues._read_tuning(raw, queues._TO_ADVISOR) is None
+    assert tuning._read_tuning(raw, tuning._TO_ADVISOR) is None
 
 
 def test_worker_ids_name_their_service_and_task():
-    assert queues.worker_task(queues.new_worker_id('svc', 'task1')) == ('svc', 'task1')
-    service, task = queues.worker_task(queues.new_worker_id('svc'))
-    assert service == 'svc' and task and task != queues.worker_task(queues.new_worker_id('svc'))[1]
+    assert tuning.worker_task(tuning.new_worker_id('svc', 'task1')) == ('svc', 'task1')
+    service, task = tuning.worker_task(tuning.new_worker_id('svc'))
+    assert service == 'svc' and task and task != tuning.worker_task(tuning.new_worker_id('svc'))[1]
 
 
 def test_blocking_pops_are_bounded_below_the_socket_timeout():
-    assert queues.SOCKET_TIMEOUT_SECONDS > queues.MAX_POP_SECONDS
-    for timeout in (0, -1, None, queues.MAX_POP_SECONDS + 1):
+    assert base.SOCKET_TIMEOUT_SECONDS > base.MAX_POP_SECONDS
+    for timeout in (0, -1, None, base.MAX_POP_SECONDS + 1):
         with pytest.raises(ValueError):
-            queues._check_timeout(timeout)
+            base._check_timeout(timeout)

@@ -21,11 +21,12 @@ from singa.meta_store.records import ServiceRecord, from_row
 TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
 LOGREG = os.path.join(EXAMPLES, 'models', 'sk_logistic_regression.py')
 
-PICKY = '''
+TEMPLATE = '''
+import time
+
 from singa.model import BaseModel, FloatKnob
 
-class Picky(BaseModel):
-    """Answers [1 - x, x] for queries that are dicts, fails on anything else."""
+class NAME(BaseModel):
     @staticmethod
     def get_knob_config():
         return {"x": FloatKnob(0.0, 1.0)}
@@ -37,10 +38,7 @@ class Picky(BaseModel):
         return 0.5
 
     def predict(self, queries):
-        for q in queries:
-            if not isinstance(q, dict):
-                raise ValueError("queries must be objects of features")
-        return [[0.25, 0.75] for q in queries]
+PREDICT
 
     def dump_parameters(self):
         return {"x": 1.0}
@@ -50,10 +48,27 @@ class Picky(BaseModel):
 '''
 
 
+def _template(name: str, predict: str) -> str:
+    """A template ``name`` whose trials train nothing and whose ``predict(self, queries)`` is ``predict``."""
+    return TEMPLATE.replace('NAME', name).replace('PREDICT', predict)
+
+
+# Answers [0.25, 0.75] for queries that are dicts, fails on anything else.
+PICKY = _template('Picky', '''        for q in queries:
+            if not isinstance(q, dict):
+                raise ValueError("queries must be objects of features")
+        return [[0.25, 0.75] for q in queries]''')
+# Takes 20 ms a batch, so that a replica under load nearly always holds one.
+STEADY = _template('Steady', '''        time.sleep(0.02)
+        return [[0.5, 0.5] for q in queries]''')
+REPLICA_TIMEOUT = 1.0
+
+
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
     monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store, predictor_timeout_seconds=5.0)
+    p = Platform(settings, meta_store, predictor_timeout_seconds=5.0,
+                 predictor_replica_timeout=REPLICA_TIMEOUT)
     yield p
     p.close()
 
@@ -171,6 +186,16 @@ def test_bad_queries_get_400_and_say_why(platform, trained):
     assert bad.status_code == 400
     huge = requests.post(url + '/predict', json={'queries': [{}] * 1001}, headers=headers, timeout=10)
     assert huge.status_code == 400
+    # Not JSON numbers, or nested too deeply: refused at the edge, and later queries are answered.
+    for body, message in ((b'{"query": [NaN]}', 'NaN is not a JSON number'),
+                          (b'{"queries": [{"a": Infinity}]}', 'Infinity is not a JSON number'),
+                          (b'{"query": 1e400}', 'too large for a double'),
+                          (b'{"query": ' + b'[' * 50 + b']' * 50 + b'}', 'at most 32 levels')):
+        response = requests.post(url + '/predict', data=body, headers=headers, timeout=10)
+        assert response.status_code == 400 and message in response.json()['error']['message'], response.text
+    iris_row = {'sepal_length_cm': 5.1, 'sepal_width_cm': 3.5, 'petal_length_cm': 1.4, 'petal_width_cm': 0.2}
+    good = requests.post(url + '/predict', json={'query': iris_row}, headers=headers, timeout=10)
+    assert good.status_code == 200, good.text
 
 
 def test_a_query_lacking_trained_features_gets_400_naming_them(platform, trained, iris):
@@ -266,12 +291,60 @@ def test_a_hung_then_killed_inference_worker_costs_only_its_vote(platform, train
     answered = [{m['trial_id']: m['answered'] for m in body['models']} for _, body in results]
     missing = [a for a in answered if not a[victim_trial]]
     assert missing and all(len(a) == 2 and sum(a.values()) == 1 for a in missing)
-    os.kill(pid, signal.SIGKILL)             # a stopped process dies of it too
+    os.kill(pid, signal.SIGKILL)     # ends a stopped process too (SIGCONT after it raced its reaping)
 
     def all_answer():
         body = platform.call('POST', '/inference_jobs/iris/-1/predict', dev, json={'query': queries[0]})
         return all(m['answered'] for m in body['models'])
     platform.wait_for(all_answer, timeout=30, what='the replacement replica')
+
+
+def test_a_replica_killed_under_load_costs_no_request(platform, iris, tmp_path):
+    """Two replicas of one model; one is killed -9 while 4 clients keep querying. The batch it held
+    goes to the other replica after the replica timeout: no request fails, none takes longer than
+    that timeout + 1 s. (The victim is frozen for a moment first, so that it surely holds a batch.)"""
+    dev = platform.make_user('dev')
+    path = tmp_path / 'steady.py'
+    path.write_text(STEADY)
+    model = platform.upload_model(dev, str(path), 'Steady')
+    platform.create_job(dev, 'iris', platform.upload_dataset(dev, iris['train']),
+                        platform.upload_dataset(dev, iris['val']), [model], {'MODEL_TRIAL_COUNT': 1})
+    platform.wait_job(dev, 'iris')
+    job = _deploy(platform, dev, replicas=2)
+    key = platform.call('POST', '/inference_jobs/iris/-1/keys', dev, json={})['key']
+    with platform.meta_store.transaction() as cur:
+        cur.execute("SELECT * FROM services WHERE job_id = %s AND service_type = 'INFERENCE'", (job['id'],))
+        service = from_row(ServiceRecord, cur.fetchone())
+    victim = next(r['process']['pid'] for r in platform.manager.replica_states(container_service_of(service))
+                  if r['state'] == 'running')
+    stop = time.monotonic() + 6
+    results, asking = [], {}      # asking: client -> when its current request started
+
+    def load(client):
+        with requests.Session() as s:
+            while time.monotonic() < stop:
+                asking[client] = started = time.monotonic()
+                r = s.post(job['predictor_url'] + '/predict', json={'query': {'a': 1}},
+                           headers={'Authorization': f'Bearer {key}'}, timeout=15)
+                results.append((r.status_code, time.monotonic() - started))
+                asking[client] = None
+
+    def held():
+        return any(t is not None and time.monotonic() - t > 0.2 for t in list(asking.values()))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(load, client) for client in range(4)]
+        platform.wait_for(lambda: len(results) >= 40, timeout=10, what='queries answered before the kill')
+        os.kill(victim, signal.SIGSTOP)
+        platform.wait_for(held, timeout=5, what='a request held by the frozen replica')
+        os.kill(victim, signal.SIGKILL)
+        for f in futures:
+            f.result()
+    failed = [status for status, _ in results if status != 200]
+    slowest = max(took for _, took in results)
+    assert len(results) > 100 and not failed, failed[:5]
+    assert slowest < REPLICA_TIMEOUT + 1.0, (slowest, len(results))
+    assert 'sent it to another replica' in platform.worker_logs()
 
 
 def test_one_live_job_per_train_job_and_stop_cleans_everything(platform, trained):

@@ -20,7 +20,7 @@ export async function datasetsPage(main) {
       field('Name', h('input', { type: 'text', name: 'name', required: true, maxlength: 255 })),
       field('Task', select('task', tasks)),
       field('File', h('input', { type: 'file', name: 'dataset', required: true, accept: '.csv,.zip' }),
-        'Tabular tasks: a CSV with a header row, the target in the last column. Image classification: a zip.')),
+        'Tabular tasks: a CSV with a header row; the target is the last column unless a train job names another. Image classification: a zip.')),
     progressBox, formSlot,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Upload')));
 
@@ -65,6 +65,7 @@ function describeStat(d) {
   if (s.images !== undefined) parts.push(`${s.images} images`);
   if (s.class_count !== undefined) parts.push(`${s.class_count} classes`);
   if (s.target_min !== undefined) parts.push(`target ${s.target_min} to ${s.target_max}`);
+  if (s.target_error) parts.push('no default target (name one in train_args)');
   return parts.join(', ') || '—';
 }
 
