@@ -27,7 +27,7 @@ _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown 
                422: 'The Idempotency-Key was used for a different request (method, path or body)',
                429: 'Too many failed logins for the account or from the address; retry after Retry-After',
                500: 'Internal error (details only in the server log)',
-               503: 'A dependency (the database) is unavailable'}
+               503: 'A dependency (PostgreSQL, Redis) is unavailable'}
 _RETRY_AFTER = {'Retry-After': {'description': 'Seconds to wait before trying again',
                                 'schema': {'type': 'integer', 'minimum': 1}}}
 IDEMPOTENCY_KEY = {
@@ -78,7 +78,8 @@ SCHEMAS = {
         optional=('resource', 'id', 'field', 'details'),
         type={'type': 'string', 'description': 'The SingaError class name'}, message=_STRING,
         resource=_STRING, id=_STRING, field=_STRING, details={'type': 'object'})),
-    'Health': _record(service=_STRING, status=_STRING),
+    'Health': _record(optional=('dependencies',), service=_STRING, status=_STRING,
+                      dependencies=_record(postgres=_STRING, redis=_STRING)),
     'Token': _record(user_id=_UUID, user_type=_enum(UserType), token=_STRING, expires_at=_TIME),
     'LoggedOut': _record(user_id=_UUID, everywhere={'type': 'boolean',
                                                     'description': 'Every token of the user, not just this one'}),

@@ -25,7 +25,7 @@ import requests
 
 from singa.client.multipart import MultipartStream
 from singa.client.retry import RetryPolicy
-from singa.constants import ModelAccessRight
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
 from singa.errors import InvalidRequestError, ServiceUnavailableError, SingaError, UnauthenticatedError
 
 DEFAULT_HOST = 'localhost'
@@ -228,7 +228,7 @@ class Client:
                 if line != last:
                     print(f'[{time.monotonic() - started:6.0f}s] {line}', flush=True)
                     last = line
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in TrainJobStatus.FINISHED:
                 return job
             if timeout is not None and time.monotonic() - started > timeout:
                 raise TimeoutError(f'train job {app} v{job["app_version"]} still {job["status"]} after {timeout} s')
@@ -324,9 +324,9 @@ class Client:
             job = self.get_running_inference_job(app, app_version)
             if on_update is not None:
                 on_update(job)
-            if job['status'] == 'RUNNING':
+            if job['status'] == InferenceJobStatus.RUNNING:
                 return job
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in InferenceJobStatus.FINISHED:
                 raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}',
                                  resource='inference_job', id=job['id'], details={'status': job['status']})
             if time.monotonic() - started > timeout:

@@ -85,7 +85,7 @@ class Settings:
     # Train jobs.
     trial_lease_seconds: float = 30.0
     stop_grace_seconds: float = 30.0
-    max_trial_retries: int = 0
+    max_trial_retries: int = 2                # re-runs of a trial whose worker died
     # Serving.
     predictor_max_batch_size: int = 32
     predictor_max_wait_ms: float = 5.0
@@ -119,6 +119,7 @@ class Settings:
     sub_job_id: str = ''
     trial_id: str = ''
     replica_index: int = 0
+    task_id: str = ''                         # set by the container manager: this start of this replica
     service_port: int = 0                     # set by the process manager for published services
 
     @classmethod

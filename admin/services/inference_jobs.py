@@ -32,8 +32,9 @@ from singa.admin.services.deployer import Deployer, ensure_job_redis_user, job_r
 from singa.admin.services.numbers import split_evenly
 from singa.admin.services.train_jobs import owner_of
 from singa.constants import (ADMIN_TYPES, BudgetKey, ContainerManagerType, EnsembleMethod, EventKind,
-                             InferenceJobStatus, ServiceStatus, ServiceType)
+                             InferenceJobStatus, ServiceStatus, ServiceType, TrainJobStatus)
 from singa.errors import ConflictError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.lifecycle import EndCause, JobEnd, end_inference_job, roll_up_inference_job
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.meta_store import models as models_repo
 from singa.meta_store import users as users_repo
@@ -103,12 +104,12 @@ class InferenceJobService:
             train_job = train_jobs.get_train_job_by_app(cur, actor.id, new.app, new.app_version)
             if train_job is None:
                 raise NotFoundError(f'no train job {new.app!r} version {new.app_version}', resource='train_job')
-            if train_job.status not in ('STOPPED', 'ERRORED'):
+            if train_job.status not in TrainJobStatus.FINISHED:
                 raise ConflictError(f'train job {new.app} v{train_job.app_version} is {train_job.status}; '
                                     'deploy it once it has stopped', resource='train_job', id=train_job.id, field='app')
             cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'inference:{train_job.id}',))
             live = inference_jobs.get_for_train_job(cur, train_job.id)
-            if live is not None and live.status in inference_jobs.LIVE:
+            if live is not None and live.status in InferenceJobStatus.LIVE:
                 raise ConflictError(f'train job {new.app} v{train_job.app_version} already has a live inference job; '
                                     'stop it first', resource='inference_job', id=live.id)
             chosen = self._choose_trials(cur, train_job.id, new)
@@ -240,13 +241,13 @@ class InferenceJobService:
         try:
             self.deployer.deploy_all(to_deploy)
         except SingaError as e:
-            reason = f'could not start the inference services: {e.message}'
+            end = JobEnd(EndCause.DEPLOY_FAILED, e.message)
             with self.store.transaction() as cur:
                 for service, _ in to_deploy:
-                    services.set_service_status(cur, service.id, ServiceStatus.ERRORED.value, error=reason)
-                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
+                    services.set_service_status(cur, service.id, ServiceStatus.ERRORED.value, error=end.reason)
+                end_inference_job(cur, job.id, end)
             self.clean_up(job.id)
-            raise ServiceUnavailableError(reason, resource='inference_job', id=job.id) from e
+            raise ServiceUnavailableError(end.reason, resource='inference_job', id=job.id) from e
 
     # -- read ------------------------------------------------------------------------------------
 
@@ -291,7 +292,7 @@ class InferenceJobService:
         rows = services.list_services(cur, job_id=job.id)
         predictor = next((s for s in rows if s.service_type == ServiceType.PREDICT), None)
         url = None
-        if predictor is not None and predictor.ext_port and job.status in inference_jobs.LIVE:
+        if predictor is not None and predictor.ext_port and job.status in InferenceJobStatus.LIVE:
             url = f'http://{predictor.ext_hostname or "127.0.0.1"}:{predictor.ext_port}'
         workers = [{'trial_id': str(s.trial_id) if s.trial_id else None, 'model_id': s.info.get('model_id'),
                     'model_name': s.info.get('model_name', ''), 'score': s.info.get('score'),
@@ -306,16 +307,16 @@ class InferenceJobService:
         view = self.get_inference_job(actor, app, app_version, owner_id)
         return self.stop_by_id(actor, view.job.id)
 
-    def stop_by_id(self, actor: UserRecord, job_id) -> InferenceJobView:
+    def stop_by_id(self, actor: UserRecord, job_id, cause: EndCause = EndCause.USER_STOP) -> InferenceJobView:
         with self.store.transaction() as cur:
             job = self._visible(cur, actor, job_id, for_update=True)
-            inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.STOPPED.value, actor_id=actor.id)
+            end_inference_job(cur, job.id, JobEnd(cause), actor_id=actor.id)
         self.clean_up(job.id)
         return self.get_by_id(actor, job.id)
 
     def stop_all(self, actor: UserRecord) -> list:
         with self.store.transaction() as cur:
-            live = inference_jobs.list_inference_jobs(cur, statuses=inference_jobs.LIVE)
+            live = inference_jobs.list_inference_jobs(cur, statuses=InferenceJobStatus.LIVE)
         for job in live:
             self.stop_by_id(actor, job.id)
         return [job.id for job in live]
@@ -327,7 +328,7 @@ class InferenceJobService:
         The predictors check keys in Redis (a key they accepted is trusted for at most 2 s more)."""
         for job in self._live_jobs_of(owner_id):
             if job.is_public:
-                self.stop_by_id(actor, job.id)
+                self.stop_by_id(actor, job.id, EndCause.OWNER_BANNED)
             else:
                 self.publish(job.id)
 
@@ -338,7 +339,7 @@ class InferenceJobService:
 
     def _live_jobs_of(self, owner_id) -> list[InferenceJobRecord]:
         with self.store.transaction() as cur:
-            return inference_jobs.list_inference_jobs(cur, owner_id=owner_id, statuses=inference_jobs.LIVE)
+            return inference_jobs.list_inference_jobs(cur, owner_id=owner_id, statuses=InferenceJobStatus.LIVE)
 
     def clean_up(self, job_id) -> None:
         """Remove every service, queue, key set and the Redis user of an ended inference job."""
@@ -362,7 +363,7 @@ class InferenceJobService:
         digest = hashlib.sha256(key.encode()).hexdigest()
         with self.store.transaction() as cur:
             record = inference_jobs.insert_key(cur, view.job.id, name, digest)
-        if view.job.status in inference_jobs.LIVE:
+        if view.job.status in InferenceJobStatus.LIVE:
             ServingChannel(self.r, view.job.id).add_key(digest)
         return record, key
 
@@ -385,7 +386,7 @@ class InferenceJobService:
     def predict(self, actor: UserRecord, app: str, app_version: int, body: dict) -> tuple[dict, int]:
         """Forward a prediction request to the job's predictor with the admin's own key."""
         view = self.get_inference_job(actor, app, app_version)
-        if view.job.status not in inference_jobs.LIVE:
+        if view.job.status not in InferenceJobStatus.LIVE:
             raise ConflictError(f'the inference job is {view.job.status}', resource='inference_job', id=view.job.id)
         with self.store.transaction() as cur:
             predictor = services.get_service(cur, view.job.predictor_service_id)
@@ -412,10 +413,10 @@ class InferenceJobService:
     def reconcile(self) -> None:
         """Roll live jobs' statuses up from their services; re-publish lost Redis state; clean ended jobs."""
         with self.store.transaction() as cur:
-            live = inference_jobs.list_inference_jobs(cur, statuses=inference_jobs.LIVE)
+            live = inference_jobs.list_inference_jobs(cur, statuses=InferenceJobStatus.LIVE)
             cur.execute("SELECT DISTINCT s.job_id FROM services s JOIN inference_jobs i ON i.id = s.job_id"
                         " WHERE i.status = ANY(%s) AND s.status = ANY(%s)",
-                        (['STOPPED', 'ERRORED'], list(services.LIVE)))
+                        (list(InferenceJobStatus.FINISHED), list(ServiceStatus.LIVE)))
             ended = [row['job_id'] for row in cur.fetchall()]
         for job_id in ended:
             self.clean_up(job_id)
@@ -430,21 +431,9 @@ class InferenceJobService:
             rows = services.list_services(cur, job_id=job.id)
         predictor = next((s for s in rows if s.service_type == ServiceType.PREDICT), None)
         workers = [s for s in rows if s.service_type == ServiceType.INFERENCE]
-        reason = None
-        if predictor is None or predictor.status == ServiceStatus.ERRORED:
-            reason = 'the predictor kept failing'
-        elif workers and all(s.status == ServiceStatus.ERRORED for s in workers):
-            reason = 'every inference worker kept failing'
-        if reason is not None:
-            with self.store.transaction() as cur:
-                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.ERRORED.value, error=reason)
-            self.clean_up(job.id)
-            return
         live = channel.live_trials(s.served_id for s in workers)
-        waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and s.served_id not in live]
-        # RUNNING once every model answers (a model given up on no longer holds the job back) and the
-        # predictor says its threads are healthy (it renews a heartbeat only then).
-        if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
-                and live and not waiting and channel.live_predictors():
-            with self.store.transaction() as cur:
-                inference_jobs.set_inference_job_status(cur, job.id, InferenceJobStatus.RUNNING.value)
+        healthy = bool(channel.live_predictors())     # predictors renew a heartbeat while their threads work
+        with self.store.transaction() as cur:
+            ended = roll_up_inference_job(cur, job, predictor, workers, live, predictor_healthy=healthy)
+        if ended is not None:
+            self.clean_up(job.id)

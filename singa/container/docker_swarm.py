@@ -136,6 +136,10 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
                 return ServiceStatus.ERRORED
             return specs.service_status(current, self._tasks(service.id))
 
+    def running_tasks(self, service: ContainerService) -> set[str]:
+        with docker_errors(f'reading the tasks of {service.name}', service.id):
+            return specs.running_tasks(self._tasks(service.id))
+
     def list_services(self, labels: Optional[Mapping[str, str]] = None) -> list[ContainerService]:
         wanted = [f'{specs.LABEL_STACK}={self.stack}'] + [f'{k}={v}' for k, v in (labels or {}).items()]
         with docker_errors('listing services'):

@@ -9,14 +9,13 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import JOB_LIVE_STATUSES, InferenceJobStatus, ModelAccessRight
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
 from singa.meta_store.records import ModelRecord, from_row, from_rows
 
 # Every column but the file itself, which only the download and the workers need.
 _META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, file_sha256, store_path, '
                  'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at, '
                  'checkpoint_params_id, checkpoint_bytes, env_key')
-_INFERENCE_LIVE = [InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value]
 
 
 def insert_model(cur, *, model_id: uuid.UUID, owner_id: uuid.UUID, name: str, task: str,
@@ -79,11 +78,11 @@ def model_usage(cur, model_id: uuid.UUID) -> dict:
     it, so that deleting the row would orphan their records.
     """
     cur.execute('SELECT DISTINCT train_job_id FROM sub_train_jobs WHERE model_id = %s AND status = ANY(%s)',
-                (model_id, list(JOB_LIVE_STATUSES)))
+                (model_id, list(TrainJobStatus.LIVE)))
     live_train = [row['train_job_id'] for row in cur.fetchall()]
     cur.execute('SELECT DISTINCT i.id FROM inference_jobs i LEFT JOIN sub_train_jobs s '
                 'ON s.train_job_id = i.train_job_id WHERE %s IN (s.model_id, i.model_id) AND i.status = ANY(%s)',
-                (model_id, _INFERENCE_LIVE))
+                (model_id, list(InferenceJobStatus.LIVE)))
     live_inference = [row['id'] for row in cur.fetchall()]
     cur.execute('SELECT EXISTS (SELECT 1 FROM sub_train_jobs WHERE model_id = %(m)s)'
                 ' OR EXISTS (SELECT 1 FROM inference_jobs WHERE model_id = %(m)s) AS used', {'m': model_id})
