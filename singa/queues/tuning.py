@@ -181,7 +181,7 @@ class JobSpec(TuningMessage):
     module_file: Optional[str]
     model_name: str
     file_sha256: Optional[str]
-    env: Optional[str]
+    env: Optional[str] = None
     train_dataset: str
     val_dataset: str
     train_args: dict
