@@ -73,6 +73,11 @@ class InvalidParamsError(InvalidRequestError):
     """Model parameters of a type that cannot be stored, or a corrupt parameter file."""
 
 
+class DownloadError(InvalidRequestError):
+    """A URL the platform was given to fetch (``dataset_url``) could not be fetched: its host does
+    not resolve or answer, it answered an error, or it took too long."""
+
+
 # 401 / 403: who is asking.
 class UnauthenticatedError(SingaError):
     """No credentials, or credentials that are wrong."""

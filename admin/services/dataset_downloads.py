@@ -26,7 +26,7 @@ from singa.admin.services import files
 from singa.admin.services.outbound_http import (NetworkPolicy, RefusedAddress, check_url, checked_session,
                                                 innermost_error)
 from singa.config import Settings
-from singa.errors import InvalidRequestError, PayloadTooLargeError, ServiceUnavailableError
+from singa.errors import DownloadError, PayloadTooLargeError, ServiceUnavailableError
 
 FIELD = 'dataset_url'
 MAX_REDIRECTS = 5
@@ -78,7 +78,7 @@ class DatasetDownloader:
             name = os.path.basename(urllib.parse.urlsplit(response.url).path)
             return files.UploadedFile(path=out.name, size=size, file_name=name)
         except requests.exceptions.TooManyRedirects:
-            raise InvalidRequestError(f'{url} redirects more than {MAX_REDIRECTS} times', field=FIELD) from None
+            raise DownloadError(f'{url} redirects more than {MAX_REDIRECTS} times', field=FIELD) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
             inner = innermost_error(e)
             if isinstance(inner, RefusedAddress):
@@ -86,7 +86,7 @@ class DatasetDownloader:
             timed_out = isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError))
             if timed_out and not isinstance(inner, urllib3.exceptions.NewConnectionError):   # one subclasses the other
                 raise _too_slow(timeout) from None
-            raise InvalidRequestError(f'cannot download {url}: {_reason(inner)}', field=FIELD) from None
+            raise DownloadError(f'cannot download {url}: {_reason(inner)}', field=FIELD) from None
         finally:
             session.close()
             if not done:
@@ -95,11 +95,11 @@ class DatasetDownloader:
 
 def _check_answer(response: requests.Response, limit: int) -> None:
     if response.status_code != 200:
-        raise InvalidRequestError(f'{response.url} answered HTTP {response.status_code}; a dataset URL must answer '
+        raise DownloadError(f'{response.url} answered HTTP {response.status_code}; a dataset URL must answer '
                                   '200 with the file', field=FIELD)
     encoding = response.headers.get('Content-Encoding', 'identity').strip().lower()
     if encoding not in ('', 'identity'):
-        raise InvalidRequestError(f'{response.url} sent the file compressed (Content-Encoding: {encoding}) though '
+        raise DownloadError(f'{response.url} sent the file compressed (Content-Encoding: {encoding}) though '
                                   'asked not to; give a URL that serves it as it is', field=FIELD)
     length = response.headers.get('Content-Length', '')
     if length.isdigit() and int(length) > limit:
@@ -111,9 +111,9 @@ def _too_large(limit: int, length: int = 0) -> PayloadTooLargeError:
     return PayloadTooLargeError(f'datasets may be at most {limit} bytes; the file at dataset_url {told}', field=FIELD)
 
 
-def _too_slow(timeout: float) -> InvalidRequestError:
-    return InvalidRequestError(f'the download of dataset_url took longer than {timeout:g} s '
-                               '(SINGA_DATASET_URL_TIMEOUT_SECONDS)', field=FIELD)
+def _too_slow(timeout: float) -> DownloadError:
+    return DownloadError(f'the download of dataset_url took longer than {timeout:g} s '
+                         '(SINGA_DATASET_URL_TIMEOUT_SECONDS)', field=FIELD)
 
 
 def _reason(error: BaseException) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from admin_helpers import CLASSIFICATION_CSV, error_of
 from singa.client import Client
-from singa.errors import ForbiddenError, InvalidDatasetError, InvalidRequestError, PayloadTooLargeError
+from singa.errors import DownloadError, ForbiddenError, InvalidDatasetError, InvalidRequestError, PayloadTooLargeError
 
 LIMIT = 64 << 10
 TIMEOUT = 2.0
@@ -117,11 +117,11 @@ def test_downloads_keep_to_the_limits_and_say_why_not(loopback_admin, file_serve
     assert e.status_code == 413 and f'at most {LIMIT} bytes' in e.message and str(LIMIT + 1) in e.message
     assert refused('/endless.csv', PayloadTooLargeError).status_code == 413
     started = time.monotonic()
-    e = refused('/trickle.csv', InvalidRequestError)
+    e = refused('/trickle.csv', DownloadError)
     assert e.status_code == 400 and f'longer than {TIMEOUT:g} s' in e.message
     assert time.monotonic() - started < TIMEOUT + 3
-    assert 'Content-Encoding: gzip' in refused('/gzipped.csv', InvalidRequestError).message
-    assert 'answered HTTP 404' in refused('/missing.csv', InvalidRequestError).message
+    assert 'Content-Encoding: gzip' in refused('/gzipped.csv', DownloadError).message
+    assert 'answered HTTP 404' in refused('/missing.csv', DownloadError).message
     e = refused('/not-a-dataset.csv', InvalidDatasetError)       # the checks of an upload
     assert e.status_code == 400 and e.field
     e = refused('', InvalidRequestError)
@@ -131,7 +131,7 @@ def test_downloads_keep_to_the_limits_and_say_why_not(loopback_admin, file_serve
             loopback_admin.create_dataset('remote', 'TABULAR_CLASSIFICATION', dataset_url=url)
         assert caught.value.status_code == 400 and caught.value.field == 'dataset_url', url
     port = file_server.rsplit(':', 1)[1]
-    with pytest.raises(InvalidRequestError, match='cannot download'):
+    with pytest.raises(DownloadError, match='cannot download'):
         loopback_admin.create_dataset('remote', 'TABULAR_CLASSIFICATION', dataset_url='http://127.0.0.1:1/x.csv')
     with pytest.raises(ForbiddenError) as caught:    # allowed: 127.0.0.0/8; not: other private addresses
         loopback_admin.create_dataset('remote', 'TABULAR_CLASSIFICATION', dataset_url=f'http://10.0.0.1:{port}/x')
