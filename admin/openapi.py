@@ -105,7 +105,7 @@ SCHEMAS = {
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),
         error=_NULLABLE_STRING, budget={'type': 'object'}, train_dataset_id=_NULLABLE_UUID,
         val_dataset_id=_NULLABLE_UUID, train_args={'type': 'object'},
-        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed'},
+        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed, allow_repeats'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, deadline_at=_NULLABLE_TIME,
         stopped_at=_NULLABLE_TIME, trials_completed={'type': 'integer'}, trials_total={'type': 'integer'},
         best_score=_NULLABLE_NUMBER,

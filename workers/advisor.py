@@ -173,7 +173,8 @@ class AdvisorWorker:
             self.advisor = make_advisor(deserialize_knob_config(spec['knob_config']), budget,
                                         advisor_type=config.get('advisor', AdvisorType.AUTO.value),
                                         pruner=config.get('pruner', PrunerType.NONE.value),
-                                        seed=config.get('seed'))
+                                        seed=config.get('seed'),
+                                        allow_repeats=bool(config.get('allow_repeats', False)))
         except SingaError as e:
             # A configuration the search cannot run with will not get better on a restart.
             self._request_end(EndCause.UNSEARCHABLE, e.message)
