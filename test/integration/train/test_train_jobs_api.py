@@ -430,6 +430,7 @@ def test_a_finite_space_is_searched_without_repeats_and_the_job_ends_when_it_is_
     trials = platform.trials(dev, 'eight')
     knob_sets = {tuple(sorted(t['knobs'].items())) for t in trials}
     assert len(trials) == 8 and len(knob_sets) == 8
+    assert all(t['params_bytes'] > 0 for t in trials)   # what ties are broken by
     ended = platform.call('GET', '/events', dev, query_string={'job_id': job['id'], 'kind': 'sub_train_job_ended'})
     assert [(e['data']['cause'], e['data']['trials_completed']) for e in ended] == [('SEARCH_EXHAUSTED', 8)]
     # Allowed repeats: the same space runs until its trial budget.
