@@ -105,7 +105,7 @@ SCHEMAS = {
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),
         error=_NULLABLE_STRING, budget={'type': 'object'}, train_dataset_id=_NULLABLE_UUID,
         val_dataset_id=_NULLABLE_UUID, train_args={'type': 'object'},
-        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed'},
+        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed, allow_repeats'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, deadline_at=_NULLABLE_TIME,
         stopped_at=_NULLABLE_TIME, trials_completed={'type': 'integer'}, trials_total={'type': 'integer'},
         best_score=_NULLABLE_NUMBER,
@@ -118,7 +118,12 @@ SCHEMAS = {
         intermediate={'type': 'array', 'description': '[[step, score], ...] as reported'},
         phase=_NULLABLE_STRING, worker_id=_NULLABLE_STRING, attempt={'type': 'integer'}, retry_of=_NULLABLE_UUID,
         is_params_saved={'type': 'boolean'}, error=_NULLABLE_STRING, started_at=_NULLABLE_TIME,
-        stopped_at=_NULLABLE_TIME, duration_seconds=_NULLABLE_NUMBER),
+        stopped_at=_NULLABLE_TIME, duration_seconds=_NULLABLE_NUMBER,
+        params_bytes={'type': ['integer', 'null'], 'description': 'Size of the saved parameters, as stored'},
+        rank_rule={'type': 'string', 'description': 'With type=best: the rule that ranked the trials'},
+        tied_with_best={'type': 'boolean', 'description': 'With type=best: whether its score ties with the '
+                                                          'best one, so that the rule\'s tie-breaks placed it'},
+        optional=('rank_rule', 'tied_with_best')),
     'TrialLogs': _record(
         plots={'type': 'array', 'items': {'type': 'object'}}, metrics={'type': 'array', 'items': {'type': 'object'}},
         messages={'type': 'array', 'items': {'type': 'object'}}, last_id={'type': 'integer'}),

@@ -183,13 +183,15 @@ class Client:
                          budget: Optional[dict] = None, models: Optional[list] = None,
                          train_args: Optional[dict] = None, advisor: Optional[str] = None,
                          pruner: Optional[str] = None, max_trial_retries: Optional[int] = None,
-                         seed: Optional[int] = None) -> dict:
+                         seed: Optional[int] = None, allow_repeats: Optional[bool] = None) -> dict:
         """Tune ``models`` (template ids; default every template available for ``task``) within ``budget``
-        (``TIME_HOURS``, ``MODEL_TRIAL_COUNT``, ``GPU_COUNT``, ``WORKERS_PER_MODEL``)."""
+        (``TIME_HOURS``, ``MODEL_TRIAL_COUNT``, ``GPU_COUNT``, ``WORKERS_PER_MODEL``). ``allow_repeats``: let
+        the advisor propose a knob set twice (by default a finite space is searched without repeats)."""
         body = {'app': app, 'task': str(task), 'train_dataset_id': str(train_dataset_id),
                 'val_dataset_id': str(val_dataset_id), 'budget': budget or {}, 'train_args': train_args or {}}
         optional = {'model_ids': [str(m) for m in models] if models is not None else None, 'advisor': advisor,
-                    'pruner': pruner, 'max_trial_retries': max_trial_retries, 'seed': seed}
+                    'pruner': pruner, 'max_trial_retries': max_trial_retries, 'seed': seed,
+                    'allow_repeats': allow_repeats}
         body.update({k: (str(v) if k in ('advisor', 'pruner') else v) for k, v in optional.items() if v is not None})
         return self._request('POST', '/train_jobs', json=body)
 

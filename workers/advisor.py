@@ -173,7 +173,8 @@ class AdvisorWorker:
             self.advisor = make_advisor(deserialize_knob_config(spec['knob_config']), budget,
                                         advisor_type=config.get('advisor', AdvisorType.AUTO.value),
                                         pruner=config.get('pruner', PrunerType.NONE.value),
-                                        seed=config.get('seed'))
+                                        seed=config.get('seed'),
+                                        allow_repeats=bool(config.get('allow_repeats', False)))
         except SingaError as e:
             # A configuration the search cannot run with will not get better on a restart.
             self._request_end(EndCause.UNSEARCHABLE, e.message)
@@ -372,8 +373,10 @@ class AdvisorWorker:
         if status == TrialStatus.PRUNED and score is None:
             score = live.last_score
         params_id = result.params_id if status == TrialStatus.COMPLETED else None
+        params_bytes = result.params_bytes if params_id else None
         lines = [x for x in result.logs if isinstance(x, dict)]
-        self._end_trial(live, status, score=score, params_id=params_id, error=error, lines=lines)
+        self._end_trial(live, status, score=score, params_id=params_id, params_bytes=params_bytes, error=error,
+                        lines=lines)
 
     def _owned(self, worker_id: str, trial_id) -> Optional[LiveTrial]:
         live = self.running.get(str(trial_id))
@@ -383,12 +386,12 @@ class AdvisorWorker:
 
     # -- trial ends --------------------------------------------------------------------------
 
-    def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, error=None,
-                   lines=()) -> None:
+    def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, params_bytes=None,
+                   error=None, lines=()) -> None:
         with self._transaction() as cur:
             trials.insert_logs(cur, live.id, list(lines))
             trials.finish_trial(cur, live.id, status=status.value, score=score, params_id=params_id,
-                                error=(error or None) and str(error)[-20000:])
+                                params_bytes=params_bytes, error=(error or None) and str(error)[-20000:])
         self.running.pop(live.id, None)
         # A trial stopped here is cancelled: its worker abandons it, if it still runs it.
         self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED

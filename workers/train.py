@@ -194,7 +194,7 @@ class TrainWorker:
             return TrialResult(trial_id=trial_id, status=TrialStatus.ERRORED, error=self.load_error,
                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
                                       'time': _now()}])
-        status, score, params_id, error = TrialStatus.ERRORED, None, None, None
+        status, score, params_id, error, params_bytes = TrialStatus.ERRORED, None, None, None, None
         try:
             shared = None
             if trial.shared_params_id:
@@ -207,6 +207,7 @@ class TrainWorker:
                 error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
             elif status == TrialStatus.COMPLETED and outcome.params is not None:
                 params_id = self.param_store.save_encoded(outcome.params, scope=param_scope(self.settings.sub_job_id))
+                params_bytes = len(outcome.params)
         except SingaError as e:      # shared parameters gone, parameters that do not decode, a template refused
             status, score, params_id, error = TrialStatus.ERRORED, None, None, e.message
         finally:
@@ -214,7 +215,7 @@ class TrainWorker:
         if error and status == TrialStatus.ERRORED:
             buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
         return TrialResult(trial_id=trial_id, status=status, score=score, params_id=params_id, error=error,
-                           logs=buffer.take())
+                           logs=buffer.take(), params_bytes=params_bytes if params_id else None)
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         try:

@@ -52,12 +52,16 @@ def train_job_json(view) -> dict:
 def trial_json(view) -> dict:
     t = view.trial
     duration = (t.stopped_at - t.started_at).total_seconds() if t.stopped_at and t.started_at else None
-    return {'id': str(t.id), 'no': t.no, 'train_job_id': str(view.train_job_id),
+    out = {'id': str(t.id), 'no': t.no, 'train_job_id': str(view.train_job_id),
             'sub_train_job_id': str(t.sub_train_job_id), 'model_id': str(t.model_id), 'model_name': view.model_name,
             'status': t.status, 'knobs': t.knobs, 'score': t.score, 'intermediate': t.intermediate,
             'phase': (t.proposal.get('meta') or {}).get('phase'), 'worker_id': t.worker_id, 'attempt': t.attempt,
             'retry_of': _str(t.retry_of), 'is_params_saved': t.params_id is not None, 'error': t.error,
-            'started_at': iso(t.started_at), 'stopped_at': iso(t.stopped_at), 'duration_seconds': duration}
+            'started_at': iso(t.started_at), 'stopped_at': iso(t.stopped_at), 'duration_seconds': duration,
+            'params_bytes': t.params_bytes}
+    if view.rank_rule is not None:
+        out.update(rank_rule=view.rank_rule, tied_with_best=view.tied_with_best)
+    return out
 
 
 def trial_logs_json(logs) -> dict:

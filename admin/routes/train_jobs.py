@@ -43,7 +43,11 @@ CREATE_TRAIN_JOB = JsonBody(
           description='How often a trial whose worker died is re-run with the same knobs '
                       '(default: SINGA_MAX_TRIAL_RETRIES)'),
     Field('seed', int, required=False, minimum=0, maximum=MAX_SEED,
-          description='Seeds the advisor, for proposals that repeat'))
+          description='Seeds the advisor, for proposals that repeat'),
+    Field('allow_repeats', bool, required=False, default=False,
+          description='Let the advisor propose a knob set it has proposed before. By default a template whose '
+                      'knobs all take finitely many values gets each knob set at most once, and its search ends '
+                      '(SEARCH_EXHAUSTED) when every one has been tried'))
 
 
 class TrialListing(StrEnum):
@@ -79,7 +83,8 @@ def create_train_job():
     new = NewTrainJob(app=f['app'], task=f['task'], train_dataset_id=f['train_dataset_id'],
                       val_dataset_id=f['val_dataset_id'], budget=f['budget'] or {}, model_ids=f['model_ids'],
                       train_args=f['train_args'] or {}, advisor=f['advisor'], pruner=f['pruner'],
-                      max_trial_retries=f['max_trial_retries'], seed=f['seed'])
+                      max_trial_retries=f['max_trial_retries'], seed=f['seed'],
+                      allow_repeats=f['allow_repeats'])
     return jsonify(train_job_json(_service().create_train_job(current_user(), new)))
 
 

@@ -68,6 +68,7 @@ class NewTrainJob:
     pruner: PrunerType = PrunerType.NONE
     max_trial_retries: Optional[int] = None
     seed: Optional[int] = None
+    allow_repeats: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class TrainJobService:
     def _advisor_config(self, new: NewTrainJob) -> dict:
         retries = self.settings.max_trial_retries if new.max_trial_retries is None else new.max_trial_retries
         return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
-                'seed': new.seed}
+                'seed': new.seed, 'allow_repeats': new.allow_repeats}
 
     def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str, train_args: dict) -> None:
         cur.execute('SELECT id, owner_id, task, store_path, stat FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))

@@ -24,6 +24,9 @@ class TrialView:
     trial: TrialRecord
     model_name: str
     train_job_id: uuid.UUID
+    # In a listing of the best trials: the rule that ranked them, and whether this one ties with the best.
+    rank_rule: Optional[str] = None
+    tied_with_best: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class TrialService:
             else:
                 found = trials.list_trials_of_train_job(cur, job.id, limit=limit, offset=offset)
             names = _model_names(cur, {t.model_id for t in found})
+        if best:
+            top = found[0].score if found else None
+            return [TrialView(t, names.get(t.model_id, ''), job.id, trials.RANK_RULE, trials.is_tie(t.score, top))
+                    for t in found]
         return [TrialView(t, names.get(t.model_id, ''), job.id) for t in found]
 
     def get_trial(self, actor: UserRecord, trial_id: uuid.UUID) -> TrialView:

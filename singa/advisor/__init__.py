@@ -25,8 +25,11 @@ AUTO_GRID_MAX = 24
 
 
 def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',
-                 pruner: str = 'NONE', seed: Optional[int] = None) -> BaseAdvisor:
+                 pruner: str = 'NONE', seed: Optional[int] = None, allow_repeats: bool = False) -> BaseAdvisor:
     """Build the advisor for a knob space (``{name: knob}`` or its serialized JSON form).
+
+    ``allow_repeats``: whether a finite space may see a configuration proposed twice (by default
+    it may not, and the search ends once every configuration was proposed).
 
     Raises ``InvalidRequestError`` naming the valid choices for an unknown type or pruner, and
     saying why when a named type does not fit the space.
@@ -43,7 +46,7 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
         check_fits(advisor_type, space)
     if advisor_type == AdvisorType.FIXED:
         return FixedAdvisor(knob_config, budget)
-    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed)
+    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed, allow_repeats)
 
 
 def check_advisor_choice(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',

@@ -53,7 +53,8 @@ class BaseAdvisor(ABC):
 
     Contract, for every implementation:
 
-    * Built by ``singa.advisor.make_advisor(knob_config, budget, advisor_type, pruner, seed)``.
+    * Built by ``singa.advisor.make_advisor(knob_config, budget, advisor_type, pruner, seed,
+      allow_repeats)``.
       Budget keys ``TIME_HOURS`` and ``MODEL_TRIAL_COUNT`` (-1 or absent = unlimited) are used to
       *plan* (search phase vs final training); enforcing them is the platform's job.
     * ``restore(past)`` once, before the first ``propose``, rebuilds the search state from the
@@ -62,6 +63,11 @@ class BaseAdvisor(ABC):
     * ``propose(trial_no, now=None) -> Proposal | None``: fast (no I/O). ``trial_no`` is chosen by
       the caller (see ``next_trial_no``); several proposals may be outstanding at once (N train
       workers). ``None`` means nothing more to propose (search space exhausted).
+    * No repeats: in a finite space, unless built with ``allow_repeats``, no two proposals (nor a
+      proposal and a restored trial) have the same configuration, compared on the values of their
+      active knobs, policy knobs aside; ``None`` once every configuration was proposed. A trial the
+      caller runs again with the same knobs (a retry of a lost trial) is the same trial, not a
+      repeat: it is not proposed again.
     * ``report(trial_no, step, score) -> bool``: an intermediate score; True = prune the trial.
     * ``feedback(trial_no, score, status, params_saved=True)``: the trial ended. ``status`` is
       ``COMPLETED`` (score set), ``PRUNED`` (score = last intermediate or None), ``ERRORED`` or

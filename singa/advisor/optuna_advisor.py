@@ -1,6 +1,8 @@
 """``OptunaAdvisor``: ask/tell on an in-memory Optuna study (rebuilt from recorded trials on
 restart; Optuna's RDB storage is too slow for the hot path), and ``FixedAdvisor``."""
+import functools
 import math
+import random
 import time
 import warnings
 from typing import Dict, List, Optional
@@ -16,6 +18,9 @@ from singa.errors import InvalidRequestError
 from singa.model.knob import policies_of
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+MAX_RESAMPLES = 8          # draws of the sampler before a repeat is replaced by a uniform draw
+MAX_RANDOM_DRAWS = 1000    # uniform draws in a space too large to list before it counts as exhausted
 
 _TELL_STATE = {TrialStatus.PRUNED.value: TrialState.PRUNED, TrialStatus.ERRORED.value: TrialState.FAIL,
                TrialStatus.STOPPED.value: TrialState.FAIL}
@@ -51,19 +56,30 @@ def make_pruner(pruner: str):
 
 class OptunaAdvisor(BaseAdvisor):
     """TPE, random, grid, CMA-ES or GP search with optional pruning; see ``plan`` for phases and
-    policies. Built by ``make_advisor``, which checks that the advisor type fits the space."""
+    policies. Built by ``make_advisor``, which checks that the advisor type fits the space.
+
+    In a finite space (``SearchSpace.is_finite``) and unless ``allow_repeats``, no configuration
+    (the values of its active knobs) is proposed twice, whatever became of the trial that had it
+    (running, completed, failed, or restored from the database): a sample that repeats one is
+    dropped (told FAIL, which the samplers ignore) and drawn again, and after ``MAX_RESAMPLES``
+    such draws an unproposed configuration is drawn uniformly. Once every configuration has been
+    proposed, ``propose`` returns None. A final-training trial that retrains a searched
+    configuration in full (see ``plan``) is not a repeat: that is its purpose.
+    """
 
     def __init__(self, knob_config: dict, budget: Optional[dict], advisor_type: str = AdvisorType.TPE,
-                 pruner: str = PrunerType.NONE, seed: Optional[int] = None):
+                 pruner: str = PrunerType.NONE, seed: Optional[int] = None, allow_repeats: bool = False):
         super().__init__(knob_config, budget)
         self.advisor_type, self.pruner_type = str(advisor_type), str(pruner)
         self.space = SearchSpace(knob_config)
+        self.no_repeats = self.space.is_finite and not allow_repeats
         self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed)
         self.study = optuna.create_study(
             direction='maximize', sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget,
                                  self.space.is_conditional),
             pruner=make_pruner(self.pruner_type))
         self._live: Dict[int, optuna.trial.Trial] = {}   # trial_no -> asked, untold Optuna trial
+        self._fallback_rng = random.Random(seed)
         self._grid: Optional[List[dict]] = None
         if self.advisor_type == AdvisorType.GRID:
             self._grid = self.space.enumerate_grid(self.plan.policy_values(SEARCH, None))
@@ -115,22 +131,16 @@ class OptunaAdvisor(BaseAdvisor):
         self.plan.start(now)
         phase = self.plan.phase_for(trial_no, now)
         retrains = self.plan.final_candidate() if phase == FINAL_TRAIN else None
-        trial = None
-        if retrains is None:
-            trial = self._ask()
-            if trial is None and phase == SEARCH and self.plan.split:
-                phase, retrains = FINAL_TRAIN, self.plan.final_candidate()
-            if trial is None and retrains is None:
-                return None
         shared = self.plan.shared_source(phase, retrains, trial_no, now)
-        policy_values = self.plan.policy_values(phase, shared)
-        if trial is not None:
-            knobs = self.space.sample(trial, policy_values)
-        else:
-            knobs = dict(retrains.knobs)
-            for policy, name in self.space.policies.items():
-                if knobs.get(name) is not None:
-                    knobs[name] = policy_values[policy]
+        asked = None
+        if retrains is None:
+            asked = self._ask(self.plan.policy_values(phase, shared))
+            if asked is None and phase == SEARCH and self.plan.split:
+                phase, retrains = FINAL_TRAIN, self.plan.final_candidate()
+                shared = self.plan.shared_source(phase, retrains, trial_no, now)
+            if asked is None and retrains is None:
+                return None
+        trial, knobs = asked if asked is not None else (None, self._retrained_knobs(retrains, phase, shared))
         record = TrialRecord(no=trial_no, knobs=knobs, key=self.space.config_key(knobs), phase=phase,
                              retrains=retrains.no if retrains else None,
                              optuna_number=trial.number if trial is not None else None)
@@ -143,12 +153,55 @@ class OptunaAdvisor(BaseAdvisor):
             meta['retrains'] = record.retrains
         return Proposal(trial_no=trial_no, knobs=knobs, meta=meta, shared_params_trial_no=shared)
 
-    def _ask(self) -> Optional[optuna.trial.Trial]:
+    def _retrained_knobs(self, retrains: TrialRecord, phase: str, shared: Optional[int]) -> dict:
+        policy_values = self.plan.policy_values(phase, shared)
+        knobs = dict(retrains.knobs)
+        for policy, name in self.space.policies.items():
+            if knobs.get(name) is not None:
+                knobs[name] = policy_values[policy]
+        return knobs
+
+    def _ask(self, policy_values: dict) -> Optional[tuple]:
+        """``(Optuna trial, its knobs)`` for a new configuration, or None when none is left."""
         if self._grid is not None:
             if not self._grid:
                 return None
             self.study.enqueue_trial(self._grid.pop(0))
-        return self.study.ask()
+        elif self.no_repeats and self._finite_points is not None \
+                and len(self.plan.proposed_keys) >= len(self._finite_points):
+            return None
+        for _ in range(MAX_RESAMPLES):
+            trial = self.study.ask()
+            knobs = self.space.sample(trial, policy_values)
+            if not self.no_repeats or self.space.config_key(knobs) not in self.plan.proposed_keys:
+                return trial, knobs
+            self.study.tell(trial.number, state=TrialState.FAIL)   # a repeat: never run
+        params = self._unproposed_params()
+        if params is None:
+            return None
+        self.study.enqueue_trial(params)
+        trial = self.study.ask()
+        return trial, self.space.sample(trial, policy_values)
+
+    @functools.cached_property
+    def _finite_points(self) -> Optional[List[tuple]]:
+        """``(config key, Optuna params)`` of every configuration of the space, or None when it has
+        more than ``MAX_GRID_SIZE`` (or is infinite)."""
+        points = self.space.enumerate_points({})
+        return None if points is None else [(self.space.config_key(values), params) for values, params in points]
+
+    def _unproposed_params(self) -> Optional[dict]:
+        """Optuna params of a configuration never proposed, drawn uniformly; None if there is none.
+        A space too large to list has so many that random draws find one at once."""
+        taken = self.plan.proposed_keys
+        if self._finite_points is None:
+            for _ in range(MAX_RANDOM_DRAWS):
+                values, params = self.space.random_point(self._fallback_rng)
+                if self.space.config_key(values) not in taken:
+                    return params
+            return None
+        left = [params for key, params in self._finite_points if key not in taken]
+        return self._fallback_rng.choice(left) if left else None
 
     def report(self, trial_no: int, step: int, score: float) -> bool:
         record = self._record(trial_no)

@@ -70,6 +70,7 @@ class TrialPlan:
         self.time_hours = time_hours
         self.rng = random.Random(seed)
         self.records: Dict[int, TrialRecord] = {}
+        self.proposed_keys: set = set()         # config keys of every trial proposed or restored
         self.started_at: Optional[float] = None
         self.final_started = False
         has_cheap = bool(self.policies & set(CHEAP_POLICIES))
@@ -130,6 +131,7 @@ class TrialPlan:
     # Bookkeeping.
     def add(self, record: TrialRecord) -> None:
         self.records[record.no] = record
+        self.proposed_keys.add(record.key)
         if record.phase == FINAL_TRAIN:
             self.final_started = True
 

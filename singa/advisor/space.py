@@ -29,6 +29,13 @@ class SearchSpace:
     def is_conditional(self) -> bool:
         return any(k.condition for k in self.config.values())
 
+    @property
+    def is_finite(self) -> bool:
+        """Whether every searchable knob takes one of finitely many values: categorical, integer and
+        arch knobs, and float knobs fixed to one value."""
+        return all(isinstance(self.config[n], (ArchKnob, IntegerKnob)) or self.config[n].enumerate_values()
+                   is not None for n in self.searchable)
+
     def kinds(self) -> set:
         return {type(self.config[n]) for n in self.searchable}
 
@@ -93,13 +100,24 @@ class SearchSpace:
         return params, dists
 
     def config_key(self, knobs: dict) -> tuple:
-        """Identity of a configuration, ignoring policy knobs (a JSON-able, hashable tuple)."""
-        return tuple((n, _hashable(knobs.get(n))) for n in self.order
+        """Identity of a configuration: the values of its active knobs, policy knobs left out (a
+        JSON-able, hashable tuple). Two configurations that differ only in the value of a knob
+        inactive in both (a recorded value its condition switches off) have the same key."""
+        active = {}
+        for name in self.order:
+            active[name] = knobs.get(name) if is_active(self.config[name], active) else None
+        return tuple((n, _hashable(active[n])) for n in self.order
                      if not isinstance(self.config[n], PolicyKnob))
 
     # Grid.
     def enumerate_grid(self, policy_values: dict, limit: int = MAX_GRID_SIZE) -> Optional[List[dict]]:
         """Every distinct configuration as Optuna params (active searchable knobs only), or None."""
+        points = self.enumerate_points(policy_values, limit)
+        return None if points is None else [params for _, params in points]
+
+    def enumerate_points(self, policy_values: dict, limit: int = MAX_GRID_SIZE) -> Optional[List[tuple]]:
+        """Every distinct configuration as ``(knob values, Optuna params)``, or None when the space is
+        infinite or has more than ``limit`` configurations."""
         partials = [({}, {})]   # (knob values so far, optuna params)
         for name in self.order:
             knob = self.config[name]
@@ -123,7 +141,27 @@ class SearchSpace:
                 if len(grown) > limit:
                     return None
             partials = grown
-        return [params for _, params in partials]
+        return partials
+
+    def random_point(self, rng) -> tuple:
+        """One configuration of a finite space drawn uniformly knob by knob, as ``(knob values,
+        Optuna params)`` (policy knobs False)."""
+        values, params = {}, {}
+        for name in self.order:
+            knob = self.config[name]
+            if not is_active(knob, values):
+                values[name] = None
+            elif isinstance(knob, PolicyKnob):
+                values[name] = False
+            elif isinstance(knob, ArchKnob):
+                values[name] = [rng.choice(choices) for choices in knob.items]
+                params.update({f'{name}[{i}]': v for i, v in enumerate(values[name])})
+            else:
+                values[name] = rng.randint(knob.value_min, knob.value_max) if isinstance(knob, IntegerKnob) \
+                    else rng.choice(knob.enumerate_values())
+                if not isinstance(knob, FixedKnob):
+                    params[name] = values[name]
+        return values, params
 
 
 def _hashable(value):

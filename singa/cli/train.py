@@ -53,6 +53,9 @@ def register(commands) -> None:
                                                                       '(default NONE)')
     search.add_argument('--max-trial-retries', type=int, metavar='N', help='re-runs of a trial whose worker died')
     search.add_argument('--seed', type=int, help='seeds the advisor, for proposals that repeat')
+    search.add_argument('--allow-repeats', action='store_true', default=None,
+                        help='let the advisor propose a knob set twice (a finite space is otherwise searched '
+                             'without repeats and ends when every knob set was tried)')
     search.add_argument('--train-args', metavar='JSON', help='a JSON object passed to train() as keyword arguments')
     _add_wait_options(create)
     create.add_argument('--detach', action='store_true', help='print the new job and return without waiting')
@@ -82,7 +85,8 @@ def _create(args, ctx) -> int:
     budget = {key.value: getattr(args, name) for name, key in BUDGET_OPTIONS if getattr(args, name) is not None}
     job = client.create_train_job(args.app, args.task or train_set['task'], train_set['id'], val_set['id'],
                                   budget=budget, models=model_ids, train_args=train_args, advisor=args.advisor,
-                                  pruner=args.pruner, max_trial_retries=args.max_trial_retries, seed=args.seed)
+                                  pruner=args.pruner, max_trial_retries=args.max_trial_retries, seed=args.seed,
+                                  allow_repeats=args.allow_repeats)
     if args.detach:
         ctx.out.result(job, lambda: _describe(ctx, job))
         return exits.OK

@@ -153,6 +153,7 @@ class TrialRecord:
     started_at: Optional[datetime]
     updated_at: Optional[datetime]
     stopped_at: Optional[datetime]
+    params_bytes: Optional[int] = None
 
 
 @dataclass(frozen=True)

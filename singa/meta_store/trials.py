@@ -48,46 +48,72 @@ def list_trials_of_train_job(cur, train_job_id, *, limit: int = 1000, offset: in
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
+# -- which trials are best ------------------------------------------------------------------------
+
+TIE_TOLERANCE = 1e-9
+RANK_RULE = ('the highest validation score; trials within 1e-9 of the best score tie with it, and among '
+             'tied trials the one with the smallest saved parameters wins, then the one that trained the '
+             'shortest, then the earliest to finish')
+
+
+def is_tie(score: Optional[float], best_score: Optional[float]) -> bool:
+    """Whether a trial with ``score`` ties with the best one (``RANK_RULE``)."""
+    return score is not None and best_score is not None and score >= best_score - TIE_TOLERANCE
+
+
+def _ranked(alias: str) -> str:
+    """``RANK_RULE`` as ``ORDER BY`` terms, over rows ``alias`` that carry their group's best score as
+    ``best_score`` (a window function cannot be nested in another's ``OVER``, so it is a column)."""
+    return (f'CASE WHEN {alias}.score >= {alias}.best_score - {TIE_TOLERANCE!r} THEN {alias}.best_score'
+            f' ELSE {alias}.score END DESC, {alias}.params_bytes ASC NULLS LAST,'
+            f' {alias}.stopped_at - {alias}.started_at ASC NULLS LAST, {alias}.stopped_at, {alias}.no')
+
+
+_DEPLOYABLE = "t.status = 'COMPLETED' AND t.score IS NOT NULL"
+
+
 def best_trials_of_train_job(cur, train_job_id, max_count: int, *, with_params: bool = True) -> list[TrialRecord]:
-    """The completed trials with the highest scores."""
+    """The ``max_count`` best completed trials of a job, best first, by ``RANK_RULE``."""
     params_clause = ' AND t.params_id IS NOT NULL' if with_params else ''
     cur.execute(
-        'SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
-        f" WHERE s.train_job_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL{params_clause}"
-        ' ORDER BY t.score DESC, t.stopped_at LIMIT %s', (train_job_id, max_count))
+        'SELECT * FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
+        f' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id WHERE s.train_job_id = %s AND {_DEPLOYABLE}{params_clause}'
+        f') best ORDER BY {_ranked("best")} LIMIT %s', (train_job_id, max_count))
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
 def best_trials_of_each_template(cur, train_job_id, per_template: int) -> list[TrialRecord]:
     """The ``per_template`` best completed trials with saved parameters of every sub-job (template)
-    of a job: each template's best first, then the second bests, ...,
-    and by score within a rank, so a cap on the total keeps the best of as many templates as it can.
+    of a job, by ``RANK_RULE`` within each: each template's best first, then the second bests, ...,
+    and by the same rule within a rank, so a cap on the total keeps the best of as many templates
+    as it can.
 
-    One top-N per sub-job, read from the ``(sub_train_job_id, score)`` index: however many trials a
-    job has, and however the templates' scores compare, every template with a trial to deploy is in.
+    One top-N per sub-job: however many trials a job has, and however the templates' scores
+    compare, every template with a trial to deploy is in.
     """
     cur.execute(
-        'SELECT row_number() OVER (PARTITION BY best.sub_train_job_id ORDER BY best.score DESC, best.no) AS rank,'
+        f'SELECT row_number() OVER (PARTITION BY best.sub_train_job_id ORDER BY {_ranked("best")}) AS rank,'
         ' best.* FROM sub_train_jobs s CROSS JOIN LATERAL ('
-        "  SELECT t.* FROM trials t WHERE t.sub_train_job_id = s.id AND t.status = 'COMPLETED'"
-        '  AND t.score IS NOT NULL AND t.params_id IS NOT NULL ORDER BY t.score DESC NULLS LAST, t.no LIMIT %s) best'
-        ' WHERE s.train_job_id = %s ORDER BY rank, best.score DESC, best.no', (per_template, train_job_id))
+        '  SELECT ranked.* FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
+        f'  WHERE t.sub_train_job_id = s.id AND {_DEPLOYABLE} AND t.params_id IS NOT NULL) ranked'
+        f'  ORDER BY {_ranked("ranked")} LIMIT %s) best'
+        f' WHERE s.train_job_id = %s ORDER BY rank, {_ranked("best")}', (per_template, train_job_id))
     return [from_row(TrialRecord, row) for row in cur.fetchall()]
 
 
 def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, params_id: Optional[str] = None,
-                 error: Optional[str] = None) -> bool:
+                 error: Optional[str] = None, params_bytes: Optional[int] = None) -> bool:
     """Record the end of a live trial; False if it had already ended (the first end wins).
 
     A trial that completed or errored is recorded as an event, and so is a completed trial whose
     score beats every other completed trial of its train job (``best_score_improved``).
     """
     cur.execute(
-        'UPDATE trials t SET status = %s, score = %s, params_id = %s, error = %s, stopped_at = now(),'
+        'UPDATE trials t SET status = %s, score = %s, params_id = %s, params_bytes = %s, error = %s, stopped_at = now(),'
         ' updated_at = now() FROM sub_train_jobs s WHERE t.id = %s AND t.status = ANY(%s) AND s.id = t.sub_train_job_id'
         ' RETURNING s.train_job_id, t.no, t.model_id, t.sub_train_job_id,'
         ' extract(epoch FROM t.stopped_at - t.started_at) AS seconds',
-        (status, score, params_id, error, trial_id, _LIVE))
+        (status, score, params_id, params_bytes, error, trial_id, _LIVE))
     row = cur.fetchone()
     if row is None:
         return False

@@ -46,15 +46,17 @@ class TuningMessage(_Message):
 @dataclass(frozen=True, kw_only=True)
 class TrialResult(_Message):
     """How a trial ended, as its worker saw it. ``score`` and ``params_id`` only for COMPLETED
-    (``score`` also for PRUNED); ``logs``: the trial's last log lines."""
+    (``score`` also for PRUNED); ``params_bytes``: the size of the saved parameters, as encoded;
+    ``logs``: the trial's last log lines."""
     trial_id: str
     status: TrialStatus
     score: Optional[float] = None
     params_id: Optional[str] = None
     error: Optional[str] = None
     logs: list = field(default_factory=list)
+    params_bytes: Optional[int] = None
     _TYPES: ClassVar[dict] = {'trial_id': (str,), 'status': (str,), 'score': (*_NUMBER, type(None)),
-                              'params_id': _TEXT, 'error': _TEXT, 'logs': (list,)}
+                              'params_id': _TEXT, 'error': _TEXT, 'logs': (list,), 'params_bytes': (int, type(None))}
 
     @classmethod
     def from_dict(cls, data) -> 'TrialResult':

@@ -386,3 +386,55 @@ def test_trial_logs_are_readable_while_the_trial_runs(platform, setup):
     assert newer['last_id'] > first['last_id'] and min(m['epoch'] for m in newer['metrics']) > 0
     assert platform.call('GET', f'/trials/{trial["id"]}', dev)['status'] == 'RUNNING'
     platform.call('POST', '/train_jobs/chatty/1/stop', dev)
+
+
+EIGHT_KNOB_SETS = '''
+from singa.model import BaseModel, CategoricalKnob, IntegerKnob
+
+class Eight(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {"criterion": CategoricalKnob(["gini", "entropy"]), "depth": IntegerKnob(2, 3),
+                "balanced": CategoricalKnob([False, True])}
+
+    def train(self, dataset_path, shared_params=None, **kwargs):
+        pass
+
+    def evaluate(self, dataset_path):
+        return 0.5 + 0.1 * (self.knobs["depth"] - 2) + 0.2 * self.knobs["balanced"]
+
+    def predict(self, queries):
+        return [[0.5, 0.5] for _ in queries]
+
+    def dump_parameters(self):
+        return {"depth": self.knobs["depth"]}
+
+    def load_parameters(self, params):
+        pass
+'''
+
+
+def test_a_finite_space_is_searched_without_repeats_and_the_job_ends_when_it_is_exhausted(platform, setup):
+    """8 knob sets, a budget of 20 trials, TPE (which repeats itself on so small a space): 8
+    distinct trials, then the sub-job ends (SEARCH_EXHAUSTED) and the job finishes normally."""
+    dev, train_id, val_id, template = setup
+    eight = template(EIGHT_KNOB_SETS, 'Eight')
+    job = platform.create_job(dev, 'eight', train_id, val_id, [eight],
+                              {'MODEL_TRIAL_COUNT': 20, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1},
+                              advisor='TPE', seed=0)
+    assert job['advisor_config']['allow_repeats'] is False
+    job = platform.wait_job(dev, 'eight', timeout=120)
+    assert job['status'] == 'STOPPED' and job['error'] is None, job
+    (sub,) = job['sub_train_jobs']
+    assert sub['status'] == 'STOPPED' and sub['error'] is None and sub['trials'] == {'COMPLETED': 8}
+    trials = platform.trials(dev, 'eight')
+    knob_sets = {tuple(sorted(t['knobs'].items())) for t in trials}
+    assert len(trials) == 8 and len(knob_sets) == 8
+    assert all(t['params_bytes'] > 0 for t in trials)   # what ties are broken by
+    ended = platform.call('GET', '/events', dev, query_string={'job_id': job['id'], 'kind': 'sub_train_job_ended'})
+    assert [(e['data']['cause'], e['data']['trials_completed']) for e in ended] == [('SEARCH_EXHAUSTED', 8)]
+    # Allowed repeats: the same space runs until its trial budget.
+    platform.create_job(dev, 'repeats', train_id, val_id, [eight], {'MODEL_TRIAL_COUNT': 10, 'TIME_HOURS': 0.1},
+                        advisor='RANDOM', seed=0, allow_repeats=True)
+    job = platform.wait_job(dev, 'repeats', timeout=120)
+    assert job['status'] == 'STOPPED' and job['trials_completed'] == 10, job
