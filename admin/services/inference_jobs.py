@@ -141,7 +141,7 @@ class InferenceJobService:
             knobs = untuned_values(deserialize_knob_config(model.knob_config), new.knobs or {})
             cur.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))', (f'inference:{model.id}',))
             live = inference_jobs.get_for_model(cur, model.id)
-            if live is not None and live.status in inference_jobs.LIVE:
+            if live is not None and live.status in InferenceJobStatus.LIVE:
                 raise ConflictError(f'the template {model.name!r} already has a live checkpoint inference job; stop '
                                     'it first', resource='inference_job', id=live.id)
             code_policy.check_owners(cur, self.settings, {model.id})
