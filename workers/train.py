@@ -138,6 +138,7 @@ class TrainWorker:
             return self._result(trial_id, TrialStatus.ERRORED.value, error=self.load_error,
                                 logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
                                        'time': _now()}])
+        log.info('trial %s: training with %s', trial_id, trial['knobs'])
         buffer = self.buffer = LogBuffer()
         self.lease_lost.clear()
         beat = Ticker(float(self.job.get('heartbeat_seconds', 1.0)),
@@ -164,6 +165,8 @@ class TrainWorker:
             self.buffer = None
         if error and status == TrialStatus.ERRORED:
             buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
+        log.info('trial %s: %s%s', trial_id, status,
+                 f' (score {score:g})' if score is not None else f': {error}' if error else '')
         return self._result(trial_id, status, score, params_id, error, buffer.take())
 
     @staticmethod
