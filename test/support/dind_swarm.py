@@ -114,7 +114,7 @@ class DindSwarm:
         if _size(self.cache) > CACHE_LIMIT_BYTES:
             shutil.rmtree(self.cache, ignore_errors=True)
         self.cache.mkdir(parents=True, exist_ok=True)
-        for node in self.nodes:
+        def start(node: Node):
             mounts = ['-v', f'{self.storage}:{STORAGE_PATH}', '-v', f'{REPO}:{REPO_PATH}:ro']
             if node is self.manager:
                 mounts += ['-v', f'{self.cache}:{REGISTRY_CACHE_PATH}']
@@ -122,6 +122,7 @@ class DindSwarm:
                    '--label', f'singa.dind={self.id}', *NODE_FLAGS, *mounts, f'singa-node:{self.tag}')
             node.ip = docker('inspect', '--format', f'{{{{(index .NetworkSettings.Networks "{self.network}").IPAddress}}}}',
                              node.container).stdout.strip()
+        _each(start, self.nodes)
 
     def _start_manager_engine(self) -> None:
         # The manager's engine trusts its own registry, as every node's must (join_node.sh does it).
@@ -149,9 +150,7 @@ class DindSwarm:
         def join(node: Node):
             self.script(node, 'join_node.sh', *command[1:], *[a for gpu in node.gpus for a in ('--gpu', gpu)])
             self.script(self.manager, 'add_node.sh', node.name, env=self.stack_env())
-        with concurrent.futures.ThreadPoolExecutor(len(self.workers)) as pool:
-            for done in [pool.submit(join, node) for node in self.workers]:
-                done.result()
+        _each(join, self.workers)
 
     # -- what an operator does to nodes -------------------------------------------------------
     def kill(self, name: str) -> None:
@@ -215,6 +214,13 @@ class DindSwarm:
         client = Client(admin_host=self.manager.ip, admin_port=ADMIN_PORT)
         client.login(email, password or self.password)
         return client
+
+
+def _each(step, nodes: list) -> None:
+    """``step(node)`` for every node, side by side; the first failure is raised."""
+    with concurrent.futures.ThreadPoolExecutor(len(nodes)) as pool:
+        for done in [pool.submit(step, node) for node in nodes]:
+            done.result()
 
 
 def _size(path: Path) -> int:
