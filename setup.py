@@ -60,6 +60,8 @@ setup(
         # Prometheus metrics of the admin and the predictors (GET /metrics): the reference client, with
         # the multiprocess mode that adds up the counts of the admin's gunicorn workers.
         'prometheus-client>=0.20',
+        # Reads the original SingaAuto's .model checkpoints (msgpack, never pickle) uploaded with a template.
+        'msgpack>=1.0',
     ],
     extras_require={
         # The embedded servers used by `singa up` and the test session.

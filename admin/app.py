@@ -19,6 +19,7 @@ from singa.admin.routes import BLUEPRINTS
 from singa.admin.routes.fields import CONVERTERS
 from singa.admin.routes.uploads import UploadRequest, remove_leftover_uploads
 from singa.admin.services import files, users
+from singa.admin.services.dataset_downloads import DatasetDownloader
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.idempotency import IdempotencyKeys
 from singa.admin.services.inference_jobs import InferenceJobService
@@ -87,7 +88,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference,
         model_sandbox=make_check_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency,
         webhooks=webhooks, webhook_deliverer=deliverer, metrics=metrics,
-        service_logs=ServiceLogService(meta_store, settings, inference))
+        dataset_downloads=DatasetDownloader(settings), service_logs=ServiceLogService(meta_store, settings, inference))
     metrics.instrument(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -27,7 +27,7 @@ _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown 
                422: 'The Idempotency-Key was used for a different request (method, path or body)',
                429: 'Too many failed logins for the account or from the address; retry after Retry-After',
                500: 'Internal error (details only in the server log)',
-               503: 'A dependency (the database) is unavailable'}
+               503: 'A dependency (PostgreSQL, Redis) is unavailable'}
 _RETRY_AFTER = {'Retry-After': {'description': 'Seconds to wait before trying again',
                                 'schema': {'type': 'integer', 'minimum': 1}}}
 IDEMPOTENCY_KEY = {
@@ -78,7 +78,8 @@ SCHEMAS = {
         optional=('resource', 'id', 'field', 'details'),
         type={'type': 'string', 'description': 'The SingaError class name'}, message=_STRING,
         resource=_STRING, id=_STRING, field=_STRING, details={'type': 'object'})),
-    'Health': _record(service=_STRING, status=_STRING),
+    'Health': _record(optional=('dependencies',), service=_STRING, status=_STRING,
+                      dependencies=_record(postgres=_STRING, redis=_STRING)),
     'Token': _record(user_id=_UUID, user_type=_enum(UserType), token=_STRING, expires_at=_TIME),
     'LoggedOut': _record(user_id=_UUID, everywhere={'type': 'boolean',
                                                     'description': 'Every token of the user, not just this one'}),
@@ -92,7 +93,13 @@ SCHEMAS = {
         dependencies={'type': 'array', 'items': _STRING}, docker_image={'type': ['string', 'null']},
         model_description=_STRING,
         knob_config={'type': 'object', 'description': 'The knob space as the knob codec writes it'},
-        owner_id=_UUID, created_at=_TIME),
+        has_checkpoint={'type': 'boolean', 'description': 'Uploaded with trained parameters: deployable with no '
+                                                          'train job (POST /inference_jobs/checkpoint)'},
+        checkpoint_bytes={'type': 'integer'}, owner_id=_UUID, created_at=_TIME,
+        dependencies_env={'type': ['string', 'null'],
+                          'description': 'The environment its dependencies were installed in, shared by every '
+                                         'template with the same (<storage>/envs/<key>); null when the platform '
+                                         'ships them all'}),
     'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
     'TrainJob': _record(
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),
@@ -134,14 +141,18 @@ SCHEMAS = {
                       'description': 'Searched knobs left out: inactive in some trials, or never varied'},
         note=_NULLABLE_STRING),
     'InferenceJob': _record(
-        id=_UUID, app=_STRING, app_version={'type': 'integer'}, train_job_id=_UUID,
+        id=_UUID, app=_STRING, app_version={'type': 'integer'},
+        train_job_id={**_NULLABLE_UUID, 'description': 'The train job whose trials it serves; null for a checkpoint job'},
+        model_id={**_NULLABLE_UUID, 'description': 'A checkpoint job\'s template (its app is the template\'s name)'},
         status=_enum(InferenceJobStatus), error=_NULLABLE_STRING,
-        predictor_url={'type': ['string', 'null'], 'description': 'Where application users POST /predict'},
+        predictor_url={'type': ['string', 'null'],
+                       'description': 'Where application users POST /predict (or, as SingaAuto\'s users did, POST /)'},
         is_public={'type': 'boolean'}, description=_STRING, budget={'type': 'object'},
         config={'type': 'object', 'description': 'models_per_template, max_models, replicas, ensemble'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, stopped_at=_NULLABLE_TIME,
-        workers={'type': 'array', 'items': _record(trial_id=_UUID, model_name=_STRING, score=_NULLABLE_NUMBER,
-                                                   replicas={'type': 'integer'}, status=_STRING)}),
+        workers={'type': 'array', 'items': _record(
+            trial_id=_NULLABLE_UUID, model_id={**_NULLABLE_UUID, 'description': 'A checkpoint job\'s template'},
+            model_name=_STRING, score=_NULLABLE_NUMBER, replicas={'type': 'integer'}, status=_STRING)}),
     'PredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME),
     'NewPredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME,
                                 key={'type': 'string', 'description': 'Shown only now'}),

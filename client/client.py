@@ -25,8 +25,8 @@ import requests
 
 from singa.client.multipart import MultipartStream
 from singa.client.retry import RetryPolicy
-from singa.constants import ModelAccessRight
-from singa.errors import ServiceUnavailableError, SingaError, UnauthenticatedError
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
+from singa.errors import InvalidRequestError, ServiceUnavailableError, SingaError, UnauthenticatedError
 
 DEFAULT_HOST = 'localhost'
 DEFAULT_PORT = 3000
@@ -119,9 +119,15 @@ class Client:
 
     # Datasets -------------------------------------------------------------------------------------
 
-    def create_dataset(self, name: str, task: str, dataset_path: str) -> dict:
-        """Upload the file at ``dataset_path`` (streamed) as a dataset for ``task``."""
-        body = MultipartStream({'name': name, 'task': str(task)}, {'dataset': dataset_path})
+    def create_dataset(self, name: str, task: str, dataset_path: Optional[str] = None,
+                       dataset_url: Optional[str] = None) -> dict:
+        """Upload the file at ``dataset_path`` (streamed) as a dataset for ``task``, or have the admin
+        download it from ``dataset_url`` (an http(s) URL it may reach; within its size and time limits)."""
+        if (dataset_path is None) == (dataset_url is None):
+            raise InvalidRequestError('give the dataset file as dataset_path or its URL as dataset_url (one of them)',
+                                      field='dataset_path')
+        body = MultipartStream({'name': name, 'task': str(task), 'dataset_url': dataset_url},
+                               {'dataset': dataset_path} if dataset_path is not None else {})
         return self._request('POST', '/datasets', data=body, headers={'Content-Type': body.content_type})
 
     def get_datasets(self, task: Optional[str] = None) -> list[dict]:
@@ -138,14 +144,21 @@ class Client:
     def create_model(self, name: str, task: str, model_file_path: str, model_class: str,
                      dependencies: Optional[Union[list, dict]] = None,
                      access_right: str = ModelAccessRight.PRIVATE.value, docker_image: Optional[str] = None,
-                     model_file_name: Optional[str] = None, model_description: Optional[str] = None) -> dict:
+                     model_file_name: Optional[str] = None, model_description: Optional[str] = None,
+                     checkpoint_path: Optional[str] = None) -> dict:
         """Upload a model template: a ``.py`` file, or a ``.zip`` with ``model_file_name`` naming the module
-        in it. ``dependencies``: a list of requirement strings or a ``{name: version}`` dict."""
+        in it. ``dependencies``: a list of requirement strings or a ``{name: version}`` dict.
+        ``checkpoint_path``: trained parameters to deploy it with, with no train job
+        (``create_inference_job_by_checkpoint``): a parameter file as ``download_trial_parameters`` saves
+        it, a SingaAuto ``.model`` file, or any other file (see the README, "Checkpoint inference jobs")."""
         fields = {'name': name, 'task': str(task), 'model_class': model_class,
                   'dependencies': json.dumps(dependencies) if dependencies is not None else None,
                   'access_right': str(access_right), 'docker_image': docker_image,
                   'model_file_name': model_file_name, 'model_description': model_description}
-        body = MultipartStream(fields, {'model_file_bytes': model_file_path})
+        parts = {'model_file_bytes': model_file_path}
+        if checkpoint_path is not None:
+            parts['checkpoint_id'] = checkpoint_path
+        body = MultipartStream(fields, parts)
         return self._request('POST', '/models', data=body, headers={'Content-Type': body.content_type})
 
     def get_available_models(self, task: Optional[str] = None) -> list[dict]:
@@ -215,7 +228,7 @@ class Client:
                 if line != last:
                     print(f'[{time.monotonic() - started:6.0f}s] {line}', flush=True)
                     last = line
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in TrainJobStatus.FINISHED:
                 return job
             if timeout is not None and time.monotonic() - started > timeout:
                 raise TimeoutError(f'train job {app} v{job["app_version"]} still {job["status"]} after {timeout} s')
@@ -284,6 +297,20 @@ class Client:
         body.update({k: v for k, v in optional.items() if v is not None})
         return self._request('POST', '/inference_jobs', json=body)
 
+    def create_inference_job_by_checkpoint(self, model_name: str, budget: Optional[dict] = None,
+                                           description: Optional[str] = None, knobs: Optional[dict] = None,
+                                           replicas: int = 1, is_public: bool = False,
+                                           max_batch_size: Optional[int] = None,
+                                           max_wait_ms: Optional[float] = None) -> dict:
+        """Deploy your template ``model_name`` with the checkpoint uploaded with it, with no train job.
+        ``knobs``: the value of each knob its knob space does not fix. The job's app is ``model_name``,
+        its version 1."""
+        body = {'model_name': model_name, 'budget': budget or {}, 'replicas': replicas, 'is_public': is_public}
+        optional = {'description': description, 'knobs': knobs, 'max_batch_size': max_batch_size,
+                    'max_wait_ms': max_wait_ms}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return self._request('POST', '/inference_jobs/checkpoint', json=body)
+
     def get_running_inference_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
         """The live inference job of an app version (else its latest), with ``predictor_url``."""
         return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}',
@@ -310,9 +337,9 @@ class Client:
             job = self.get_running_inference_job(app, app_version)
             if on_update is not None:
                 on_update(job)
-            if job['status'] == 'RUNNING':
+            if job['status'] == InferenceJobStatus.RUNNING:
                 return job
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in InferenceJobStatus.FINISHED:
                 raise SingaError(f'the inference job is {job["status"]}: {job.get("error") or "stopped"}',
                                  resource='inference_job', id=job['id'], details={'status': job['status']})
             if time.monotonic() - started > timeout:

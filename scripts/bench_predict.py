@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from bench_train import Bench  # noqa: E402
+from singa.constants import InferenceJobStatus, TrainJobStatus  # noqa: E402
 
 RF300 = textwrap.dedent('''
     from sklearn.ensemble import RandomForestClassifier
@@ -142,7 +143,7 @@ def train(bench: Bench, app: str, models: list) -> list:
     bench._call('POST', '/train_jobs', json={'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
                                              'val_dataset_id': val_id, 'model_ids': ids,
                                              'budget': {'MODEL_TRIAL_COUNT': 1}, 'seed': 0})
-    while bench._call('GET', f'/train_jobs/{app}/-1')['status'] not in ('STOPPED', 'ERRORED'):
+    while bench._call('GET', f'/train_jobs/{app}/-1')['status'] not in TrainJobStatus.FINISHED:
         time.sleep(0.2)
     return bench.trials(app)
 
@@ -153,7 +154,7 @@ def deploy(bench: Bench, app: str, batch: int) -> tuple[str, str]:
         job = bench._call('GET', f'/inference_jobs/{app}/-1')
         if job['status'] == 'RUNNING':
             break
-        if job['status'] in ('STOPPED', 'ERRORED'):
+        if job['status'] in InferenceJobStatus.FINISHED:
             raise RuntimeError(job)
         time.sleep(0.2)
     key = bench._call('POST', f'/inference_jobs/{app}/-1/keys', json={'name': 'bench'})['key']

@@ -4,9 +4,11 @@
 
 overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
           PostgreSQL, parameter store) with a template whose train and evaluate return at once and
-          the RANDOM advisor, with the model code in its bubblewrap sandbox and, as a baseline, in
-          a plain child process (SINGA_SANDBOX=none), against Optuna's own way of distributing
-          work: an ask/tell loop on Optuna's RDB storage in the same PostgreSQL, in the same run.
+          the RANDOM advisor, with the model code in its bubblewrap sandbox and, as baselines, in
+          a plain child process (SINGA_SANDBOX=none) and with PostgreSQL not durable (fsync,
+          full_page_writes and synchronous_commit off: what the embedded cluster once ran with),
+          against Optuna's own way of distributing work: an ask/tell loop on Optuna's RDB storage
+          in the same PostgreSQL, in the same run.
 scaling   a template whose trial burns about 1 s of CPU, with 1 and 2 train workers.
 quality   digits with the SVC template: trials the platform needs to reach the best score random
           search finds in 60 trials, against a plain Optuna TPE loop, over several seeds.
@@ -24,6 +26,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from singa.constants import TrainJobStatus  # noqa: E402
 
 INSTANT = textwrap.dedent('''
     from singa.model import BaseModel, FloatKnob
@@ -128,9 +131,22 @@ class Bench:
                                                 **extra})
         while True:
             job = self._call('GET', f'/train_jobs/{app}/-1')
-            if job['status'] in ('STOPPED', 'ERRORED'):
+            if job['status'] in TrainJobStatus.FINISHED:
                 return job
             time.sleep(0.2)
+
+    def set_durable(self, durable: bool) -> None:
+        """Run PostgreSQL with its durable defaults, or with fsync, full_page_writes and
+        synchronous_commit off (a reload; every session sees it)."""
+        import psycopg2
+        conn = psycopg2.connect(host='127.0.0.1', port=self.pg.port, user=self.pg.user, password=self.pg.password,
+                                dbname=self.pg.db)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for name in ('fsync', 'full_page_writes', 'synchronous_commit'):
+                cur.execute(f'ALTER SYSTEM RESET {name}' if durable else f'ALTER SYSTEM SET {name} = off')
+            cur.execute('SELECT pg_reload_conf()')
+        conn.close()
 
     def trials(self, app: str) -> list:
         # The list is paged (1000 a page by default).
@@ -163,21 +179,26 @@ def bench_overhead(bench: Bench, trials: int) -> dict:
     model = bench.model(INSTANT, 'Instant')
     deployer = bench.app.extensions['singa'].train_jobs.deployer
     sandboxed = deployer.settings
-    rates = {'sandboxed': 0.0, 'plain': 0.0}
-    # The same job with the model code sandboxed (the default) and in a plain child (what the
-    # workers would start with SINGA_SANDBOX=none): the sandbox's own cost per trial. Two rounds,
-    # alternating, the best of each kept, so that a burst of load elsewhere does not decide it.
-    kinds = (('sandboxed', sandboxed), ('plain', dataclasses.replace(sandboxed, sandbox='none', single_user=True)))
+    rates = {'sandboxed': 0.0, 'plain': 0.0, 'not_durable': 0.0}
+    # The same job with the model code sandboxed on a durable PostgreSQL (the default), in a plain
+    # child (what the workers would start with SINGA_SANDBOX=none): the sandbox's own cost per
+    # trial, and on a PostgreSQL that does not wait for the disk: durability's own cost. Two
+    # rounds, alternating, the best of each kept, so that a burst of load elsewhere does not decide it.
+    kinds = (('sandboxed', sandboxed, True),
+             ('plain', dataclasses.replace(sandboxed, sandbox='none', single_user=True), True),
+             ('not_durable', sandboxed, False))
     for round_no in range(2):
-        for name, settings in kinds:
+        for name, settings, durable in kinds:
             deployer.settings = settings
+            bench.set_durable(durable)
             app = f'overhead-{name}-{round_no}'
             bench.run_job(f'{app}-warmup', model, 'iris', {'MODEL_TRIAL_COUNT': 20}, advisor='RANDOM')
             job = bench.run_job(app, model, 'iris', {'MODEL_TRIAL_COUNT': trials}, advisor='RANDOM')
             done = bench.trials(app)
-            assert job['status'] == 'STOPPED' and len(done) == trials, job
+            assert job['status'] == TrainJobStatus.STOPPED and len(done) == trials, job
             rates[name] = max(rates[name], len(done) / _span(done))
     deployer.settings = sandboxed
+    bench.set_durable(True)
     platform = rates['sandboxed']
 
     import optuna
@@ -195,6 +216,7 @@ def bench_overhead(bench: Bench, trials: int) -> dict:
     optuna_rate = n / (time.perf_counter() - started)
     return {'platform_trials_per_s': platform, 'platform_ms_per_trial': 1000 / platform,
             'unsandboxed_trials_per_s': rates['plain'], 'unsandboxed_ms_per_trial': 1000 / rates['plain'],
+            'not_durable_trials_per_s': rates['not_durable'], 'not_durable_ms_per_trial': 1000 / rates['not_durable'],
             'optuna_rdb_trials_per_s': optuna_rate, 'optuna_rdb_ms_per_trial': 1000 / optuna_rate,
             'speedup': platform / optuna_rate, 'trials': trials, 'optuna_trials': n}
 
@@ -300,6 +322,8 @@ def main() -> None:
                 print(f'{"SingaAuto (whole platform)":28} {r["platform_trials_per_s"]:10.1f} {r["platform_ms_per_trial"]:10.2f}')
                 print(f'{"  same, model code unsandboxed":28} {r["unsandboxed_trials_per_s"]:10.1f} '
                       f'{r["unsandboxed_ms_per_trial"]:10.2f}')
+                print(f'{"  same, PostgreSQL not durable":28} {r["not_durable_trials_per_s"]:10.1f} '
+                      f'{r["not_durable_ms_per_trial"]:10.2f}')
                 print(f'{"Optuna ask/tell on RDB":28} {r["optuna_rdb_trials_per_s"]:10.1f} {r["optuna_rdb_ms_per_trial"]:10.2f}')
                 print(f'speedup: {r["speedup"]:.1f}x over {r["trials"]} platform trials, {r["optuna_trials"]} Optuna trials')
             if 'scaling' in args.which:

@@ -2,7 +2,8 @@
 """Facts that ``scripts/build_images.sh`` needs from Python: the package's version and runtime
 requirements (read from ``setup.py``, the one source of truth), the host's pip package sources
 turned into ``docker run`` arguments (their values in an environment file, never on a command
-line), and exact pins of a wheelhouse.
+line), and exact pins of a wheelhouse. ``scripts/start.sh`` takes the same pip sources as
+``docker service create`` arguments for the admin, which resolves templates' dependencies.
 
 ``setup.py`` is parsed, never executed: the ``setup(...)`` call's ``version``,
 ``install_requires`` and ``extras_require`` must be literals (they are), so no setuptools is needed
@@ -13,6 +14,7 @@ Usage::
     build_support.py version
     build_support.py requirements [--extra NAME ...] [--extras-only]  # one requirement a line
     build_support.py pip-docker-args ENV_FILE          # one docker-run argument a line; writes ENV_FILE
+    build_support.py pip-service-args ENV_FILE         # the same for docker service create
     build_support.py pins WHEEL_DIR                    # name==version for every wheel in WHEEL_DIR
 """
 import argparse
@@ -99,25 +101,38 @@ def pip_docker_args(env_file: Path) -> list[str]:
     read-only at the same path, the host's CA bundle (TLS to the index is intercepted here), and
     proxies. The variables are written to ``env_file`` (mode 0600) and passed as ``--env-file``:
     an index URL or a proxy may carry a password, and command lines are visible to every user."""
+    return ['--env-file', str(env_file)] + [arg for source, target in pip_sources(env_file)
+                                            for arg in ('-v', f'{source}:{target}:ro')]
+
+
+def pip_service_args(env_file: Path) -> list[str]:
+    """The same as ``pip_docker_args``, as ``docker service create`` arguments (``--mount``)."""
+    return ['--env-file', str(env_file)] + [arg for source, target in pip_sources(env_file)
+                                            for arg in ('--mount', f'type=bind,source={source},target={target},readonly')]
+
+
+def pip_sources(env_file: Path) -> list[tuple[str, str]]:
+    """Write the host pip's settings and proxies to ``env_file`` (mode 0600); the ``(host path,
+    container path)`` of every file they name, the CA bundle included."""
     config = _pip_config()
-    env, mounts, args = [], set(), []
+    env, mounts = [], set()
     cert = config.pop('cert', None) or (CA_BUNDLE if os.path.exists(CA_BUNDLE) else None)
     for key, value in sorted(config.items()):
         env.append(('PIP_' + key.upper().replace('-', '_'), value))
         if key in PATH_SETTINGS:
             mounts.update(_local_paths(value, index=PATH_SETTINGS[key]))
+    sources = []
     if cert:
         # Mounted where Debian's tools look too, so the container trusts what the host trusts.
         env.append(('PIP_CERT', CA_BUNDLE))
-        args += ['-v', f'{cert}:{CA_BUNDLE}:ro']
-    for path in sorted(mounts):
-        args += ['-v', f'{path}:{path}:ro']
+        sources.append((cert, CA_BUNDLE))
+    sources += [(path, path) for path in sorted(mounts)]
     env += [(var, os.environ[var]) for var in PROXY_VARS if os.environ.get(var)]
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, 'w', encoding='utf-8') as f:
         f.writelines(f'{name}={value}\n' for name, value in env)
-    return ['--env-file', str(env_file)] + args
+    return sources
 
 
 def wheel_pins(wheel_dir: Path) -> list[str]:
@@ -136,8 +151,8 @@ def main(argv=None) -> int:
     req = sub.add_parser('requirements')
     req.add_argument('--extra', action='append', default=[])
     req.add_argument('--extras-only', action='store_true')
-    docker_args = sub.add_parser('pip-docker-args')
-    docker_args.add_argument('env_file', type=Path, help='where to write the variables (mode 0600)')
+    for name in ('pip-docker-args', 'pip-service-args'):
+        sub.add_parser(name).add_argument('env_file', type=Path, help='where to write the variables (mode 0600)')
     pins = sub.add_parser('pins')
     pins.add_argument('wheel_dir', type=Path)
     args = parser.parse_args(argv)
@@ -148,6 +163,8 @@ def main(argv=None) -> int:
         lines = requirements(args.extra, args.extras_only)
     elif args.command == 'pip-docker-args':
         lines = pip_docker_args(args.env_file)
+    elif args.command == 'pip-service-args':
+        lines = pip_service_args(args.env_file)
     else:
         lines = wheel_pins(args.wheel_dir)
     print('\n'.join(lines))

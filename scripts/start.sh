@@ -32,7 +32,9 @@
 #   7. the services <stack>-postgres and <stack>-redis (data on the volumes <stack>-postgres-data
 #      and <stack>-redis-data) and <stack>-admin (published on this node's port SINGA_ADMIN_PORT,
 #      default 3000), pinned to this node, restarted whenever they stop. A service whose settings
-#      or image changed since it was created is replaced (its data stays on its volume);
+#      or image changed since it was created is replaced (its data stays on its volume). The
+#      admin also gets this host's pip configuration, with which it resolves templates'
+#      dependencies (README, "Template dependencies");
 #   8. waits until the admin's GET /health answers and prints its URL, the superadmin's
 #      credentials and the address worker nodes join the swarm at. A swarm that advertises a
 #      loopback address (127.0.0.1) cannot be joined from another machine: start.sh says so, and
@@ -333,6 +335,15 @@ admin_args=(
 for name in "${SECRET_NAMES[@]}"; do
     admin_args+=(--secret "$(secret_arg "$name" $SINGA_UID)" --env "SINGA_${name^^}_FILE=/run/secrets/$name")
 done
+# The admin resolves templates' dependencies with pip: it gets this host's pip configuration (index,
+# find-links, constraints, CA bundle, proxies; the files they name mounted read-only), in a private
+# environment file rather than on a command line; its digest is a label, so a change replaces it.
+if command -v python3 >/dev/null 2>&1; then
+    mapfile -t pip_args < <(python3 "$SCRIPTS/build_support.py" pip-service-args "$SWARM_HOME/pip.env")
+    admin_args+=("${pip_args[@]}" --label "singa.pip=$(sha256sum <"$SWARM_HOME/pip.env" | cut -c1-16)")
+else
+    say "no python3 here: the admin gets no pip configuration of this host (it reaches PyPI by itself)"
+fi
 ensure_service "$ADMIN" "singa-admin:$TAG" "${admin_args[@]}" "${passed[@]}"
 
 # ----------------------------------------------------------------------------- 8. ready

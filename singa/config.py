@@ -51,9 +51,14 @@ class Settings:
     superadmin_password: str = ''
     max_dataset_bytes: int = 1 << 30
     max_model_bytes: int = 16 << 20
+    max_checkpoint_bytes: int = 256 << 20     # trained parameters uploaded with a template
+    dataset_url_networks: str = 'public'      # where a dataset_url may point: 'public' and/or CIDRs (as webhooks)
+    dataset_url_timeout_seconds: float = 300.0   # the whole download of a dataset_url
     model_check_timeout: float = 30.0
     model_check_sandbox: str = 'auto'         # 'process', 'container', or 'auto' (container with swarm)
     model_check_memory_mb: int = 2048         # memory a template check may use
+    dependency_timeout: float = 600.0         # seconds to resolve and install a template's dependencies
+    dependency_max_mb: int = 2048             # most a template's dependencies may take (wheels, installed)
     # Model code (singa.sandbox): where it runs, and what one sandbox may use.
     sandbox: str = 'auto'                     # 'auto', 'bubblewrap', 'container' (Swarm workers), 'none'
     single_user: bool = False                 # one trusted user: templates may run without a sandbox
@@ -82,7 +87,7 @@ class Settings:
     # Train jobs.
     trial_lease_seconds: float = 30.0
     stop_grace_seconds: float = 30.0
-    max_trial_retries: int = 0
+    max_trial_retries: int = 2                # re-runs of a trial whose worker died
     # Serving.
     predictor_max_batch_size: int = 32
     predictor_max_wait_ms: float = 5.0
@@ -91,6 +96,7 @@ class Settings:
     predictor_max_body_bytes: int = 32 << 20
     predictor_max_queries: int = 1000        # per request
     predictor_max_depth: int = 32            # nesting levels of one query
+    predictor_max_image_pixels: int = 1 << 20   # in all the images of one POST / request
     predictor_threads: int = 32
     predictor_access_log: bool = False
     # Operating the platform: logs, metrics, webhooks, quotas.
@@ -116,6 +122,7 @@ class Settings:
     sub_job_id: str = ''
     trial_id: str = ''
     replica_index: int = 0
+    task_id: str = ''                         # set by the container manager: this start of this replica
     service_port: int = 0                     # set by the process manager for published services
 
     @classmethod
@@ -169,6 +176,8 @@ class Settings:
             if self.sandbox == 'none' and not self.single_user:
                 raise ConfigError('SINGA_SANDBOX=none runs every template without isolation: set SINGA_SINGLE_USER=true '
                                   'too if one trusted user is all this installation has')
+            if self.dependency_timeout <= 0 or self.dependency_max_mb <= 0:
+                raise ConfigError('SINGA_DEPENDENCY_TIMEOUT and SINGA_DEPENDENCY_MAX_MB must be above 0')
             if self.model_check_sandbox not in ('auto', 'process', 'container'):
                 raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
                                   f'got {self.model_check_sandbox!r}')
@@ -193,7 +202,8 @@ class Settings:
             raise ConfigError('SINGA_PREDICTOR_REPLICA_TIMEOUT must be above 0 and below '
                               f'SINGA_PREDICTOR_TIMEOUT_SECONDS ({self.predictor_timeout_seconds:g}); '
                               f'got {self.predictor_replica_timeout:g}')
-        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth'):
+        for name in ('predictor_max_body_bytes', 'predictor_max_queries', 'predictor_max_depth',
+                     'predictor_max_image_pixels'):
             if getattr(self, name) < 1:
                 raise ConfigError(f'{PREFIX}{name.upper()} must be at least 1; got {getattr(self, name)}')
 

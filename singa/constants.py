@@ -1,6 +1,9 @@
 """Names shared by every part of SingaAuto: roles, statuses, tasks, budget keys.
 
 All are ``str`` enums, so a member compares equal to its value and serialises to JSON as-is.
+A status enum also names its sets (``TrialStatus.FINISHED``, ``TrainJobStatus.LIVE``): tuples
+of members, which work with ``in`` and as a PostgreSQL array. Which status may follow which, and
+why a job ends, is ``singa.lifecycle``'s.
 """
 from enum import Enum
 
@@ -25,6 +28,17 @@ class StrEnum(str, Enum):
                 f'{name} must be one of {", ".join(cls.values())}; got {value!r}', field=field)
 
 
+class _Members:
+    """A set of an enum's members named in its body, ``LIVE = _Members('STARTED', 'RUNNING')``:
+    a descriptor, so the enum does not take it for a member; read, it is a tuple of members."""
+
+    def __init__(self, *names: str):
+        self.names = names
+
+    def __get__(self, instance, owner) -> tuple:
+        return tuple(owner[name] for name in self.names)
+
+
 class UserType(StrEnum):
     SUPERADMIN = 'SUPERADMIN'
     ADMIN = 'ADMIN'
@@ -36,12 +50,12 @@ ADMIN_TYPES = (UserType.SUPERADMIN, UserType.ADMIN)
 
 
 class Task(StrEnum):
+    """SingaAuto's task names; what each means is its module in ``singa.tasks``."""
     IMAGE_CLASSIFICATION = 'IMAGE_CLASSIFICATION'
     TABULAR_CLASSIFICATION = 'TABULAR_CLASSIFICATION'
     TABULAR_REGRESSION = 'TABULAR_REGRESSION'
-
-
-CLASSIFICATION_TASKS = (Task.IMAGE_CLASSIFICATION, Task.TABULAR_CLASSIFICATION)
+    POS_TAGGING = 'POS_TAGGING'
+    IMAGE_DETECTION = 'IMAGE_DETECTION'
 
 
 class ModelAccessRight(StrEnum):
@@ -64,6 +78,9 @@ class TrainJobStatus(StrEnum):
     STOPPED = 'STOPPED'
     ERRORED = 'ERRORED'
 
+    LIVE = _Members('STARTED', 'RUNNING', 'STOPPING')
+    FINISHED = _Members('STOPPED', 'ERRORED')
+
 
 class TrialStatus(StrEnum):
     PENDING = 'PENDING'
@@ -73,8 +90,8 @@ class TrialStatus(StrEnum):
     ERRORED = 'ERRORED'
     STOPPED = 'STOPPED'
 
-
-TRIAL_LIVE_STATUSES = (TrialStatus.PENDING, TrialStatus.RUNNING)
+    LIVE = _Members('PENDING', 'RUNNING')
+    FINISHED = _Members('COMPLETED', 'PRUNED', 'ERRORED', 'STOPPED')
 
 
 class InferenceJobStatus(StrEnum):
@@ -83,8 +100,8 @@ class InferenceJobStatus(StrEnum):
     STOPPED = 'STOPPED'
     ERRORED = 'ERRORED'
 
-
-JOB_LIVE_STATUSES = ('STARTED', 'RUNNING', 'STOPPING')
+    LIVE = _Members('STARTED', 'RUNNING')
+    FINISHED = _Members('STOPPED', 'ERRORED')
 
 
 class ServiceType(StrEnum):
@@ -100,6 +117,9 @@ class ServiceStatus(StrEnum):
     RUNNING = 'RUNNING'
     STOPPED = 'STOPPED'
     ERRORED = 'ERRORED'
+
+    LIVE = _Members('STARTED', 'DEPLOYING', 'RUNNING')
+    FINISHED = _Members('STOPPED', 'ERRORED')
 
 
 class ContainerManagerType(StrEnum):

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     harden_runner()
     if args.role == 'train':
         from singa.workers.train import TrainWorker
-        worker = TrainWorker(settings, redis_client, stop, replica=settings.replica_index)
+        worker = TrainWorker(settings, redis_client, stop)
         install_signal_handlers(stop, on_signal=worker.on_stop_signal)
         return worker.run()
     from singa.workers.inference import InferenceWorker

@@ -9,31 +9,46 @@ and enforces the budget on the server side:
   ``settings.stop_grace_seconds`` to finish, then they are cancelled and recorded STOPPED;
 - ``MODEL_TRIAL_COUNT`` counts trials as they are proposed, so it is exact however many workers
   ask at once (retries of a lost trial do not count again);
-- a trial whose lease expires (its worker died) is recorded ERRORED, or re-run with the same
-  knobs up to the job's ``max_trial_retries``;
-- ``stop`` (from the admin) cancels running trials at once and ends the sub-job STOPPED.
+- a trial whose worker is lost (its lease expired, or the admin reports the worker gone) is re-run
+  with the same knobs up to the job's ``max_trial_retries``, else recorded ERRORED;
+- ``StopSubJob`` (from the admin) cancels running trials at once and ends the sub-job.
+
+How the sub-job ends (which status, for which ``EndCause``) is ``singa.lifecycle``'s rule.
 
 On start it rebuilds its search from the trials recorded so far, so a restart resumes the study.
+It rides out outages of Redis and PostgreSQL the same way: a step that fails (an outage in the
+middle of answering a request, say) leaves its memory in doubt, so once the outage is over it
+rebuilds it from PostgreSQL as a restart would, and does the step again (a request is resent by
+its worker, a one-way message is put back). It then grants every running trial a fresh lease
+before it judges any: their workers could not renew them meanwhile.
+
+Each step writes in one transaction (``_transaction``): ending a trial and recording the next one
+in the same round trip costs one commit, one wait for the disk. What the step tells others (its
+answer, leases granted, released or cancelled) goes out only once that commit is done
+(``_after_commit``): nobody hears of a trial the database does not have.
 """
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-import traceback
 from typing import Optional
 
-from singa.advisor import PastTrial, make_advisor
-from singa.constants import (AdvisorType, BudgetKey, PrunerType, ServiceStatus, TrainJobStatus,
-                             TrialStatus)
-from singa.errors import SingaError
+from singa.advisor import PastTrial, Proposal, make_advisor
+from singa.constants import AdvisorType, BudgetKey, PrunerType, ServiceStatus, TrainJobStatus, TrialStatus
+from singa.errors import ServiceUnavailableError, SingaError
+from singa.lifecycle import EndCause, JobEnd, end_sub_job, start_sub_job
 from singa.meta_store import events, services, train_jobs, trials
 from singa.model import deserialize_knob_config
-from singa.queues import TuningChannel
+from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
+                          TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait, WorkerLost)
+from singa.workers.loop import Outage
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_IN_A_ROW = 5
-_FINISHED_TRIAL = (TrialStatus.COMPLETED, TrialStatus.PRUNED, TrialStatus.ERRORED, TrialStatus.STOPPED)
+RECEIVE_SECONDS = 0.2
+MAINTAIN_SECONDS = 0.25
 
 
 @dataclasses.dataclass
@@ -56,52 +71,95 @@ class AdvisorWorker:
         self.stop = stop
         self.clock = clock
         self.service_id = settings.service_id
-        self.running: dict[str, LiveTrial] = {}
-        self.retry_queue: list[LiveTrial] = []
-        self.params_by_advisor_no: dict[int, str] = {}
+        self.heartbeat_seconds = min(1.0, settings.trial_lease_seconds / 3)
+        # Kept through a rebuild: the answers to the last request of each worker, so that one sent
+        # again gets the same answer, and the services known to run.
         self.last_reply: dict[str, tuple] = {}
         self.seen_services: set = set()
-        self.end_reason: Optional[str] = None
-        self.end_status = TrainJobStatus.STOPPED.value
+        self._cur = None
+        self._after: list = []
+        self._forget()
+
+    def _forget(self) -> None:
+        """Clear what is rebuilt from the database (``_load``)."""
+        self.running: dict[str, LiveTrial] = {}
+        self.retry_queue: list[LiveTrial] = []
+        self.unrecorded: Optional[Proposal] = None     # asked of the search, not yet recorded
+        self.params_by_advisor_no: dict[int, str] = {}
+        self.end: Optional[JobEnd] = None
         self.errors_in_a_row = 0
         self.completed = 0
         self.trials_started = 0
         self.next_no = 1
         self._next_maintenance = 0.0
-        self._next_db_check = 0.0
+        self._leases_seen_at: Optional[float] = None
         self._grace_until: Optional[float] = None
 
     # -- start -----------------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve the sub-job until it ends (0) or a warm stop is requested (0, not finalised)."""
-        if not self._load():
-            return 0
+        outage = Outage(self.stop)
+        loaded, rebuild = False, False
         while not self.stop.is_set():
-            if self._finished():
-                self._finish()
-                return 0
-            message = self.channel.receive(timeout=0.2)
-            if message is not None:
-                self._handle(message)
-            self._maintain()
+            try:
+                if not loaded or rebuild:
+                    if not self._load(rebuild):
+                        return 0
+                    loaded, rebuild = True, False
+                if self._finished():
+                    self._finish()
+                    return 0
+                message = self.channel.receive(timeout=RECEIVE_SECONDS)
+                if message is not None:
+                    self._handle(message)
+                self._maintain()
+                outage.over()
+            except ServiceUnavailableError as e:
+                rebuild = loaded
+                outage.wait(e)
         log.info('warm stop (%s): leaving the sub-job to a restarted advisor', self.stop.reason)
         return 0
 
-    def _load(self) -> bool:
+    @contextlib.contextmanager
+    def _transaction(self):
+        """The transaction of the step under way: the writes of one step (nested uses share it)
+        commit together, or not at all."""
+        if self._cur is not None:
+            yield self._cur
+            return
+        with self.store.transaction() as cur:
+            self._cur, self._after = cur, []
+            try:
+                yield cur
+            finally:
+                self._cur = None
+        after, self._after = self._after, []
+        for action in after:
+            action()
+
+    def _after_commit(self, action) -> None:
+        """Do ``action`` once the step's transaction has committed (at once outside a step)."""
+        if self._cur is None:
+            action()
+        else:
+            self._after.append(action)
+
+    def _load(self, rebuild: bool = False) -> bool:
+        """Read the sub-job and rebuild the search; False if it has ended already."""
+        self._forget()
         with self.store.transaction() as cur:
             service = services.get_service(cur, self.service_id)
             if service is None or service.sub_job_id is None:
                 raise RuntimeError(f'advisor service {self.service_id} is not recorded')
             spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
             past = trials.list_trials_of_sub_job(cur, service.sub_job_id)
-            if spec['sub_job_status'] in (TrainJobStatus.STOPPED, TrainJobStatus.ERRORED):
+            if spec['sub_job_status'] in TrainJobStatus.FINISHED:
                 services.set_service_status(cur, self.service_id, ServiceStatus.STOPPED.value)
                 log.info('sub-job %s already ended', service.sub_job_id)
                 return False
             services.set_service_status(cur, self.service_id, ServiceStatus.RUNNING.value)
-            train_jobs.set_sub_train_job_status(cur, service.sub_job_id, TrainJobStatus.RUNNING.value)
-            train_jobs.roll_up_train_job(cur, spec['train_job_id'])
+            start_sub_job(cur, service.sub_job_id, spec['train_job_id'])
         self.spec = spec
         self.sub_job_id = spec['sub_job_id']
         self.train_job_id = spec['train_job_id']
@@ -118,23 +176,24 @@ class AdvisorWorker:
                                         seed=config.get('seed'))
         except SingaError as e:
             # A configuration the search cannot run with will not get better on a restart.
-            self._request_end(f'the advisor cannot search this template: {e.message}', TrainJobStatus.ERRORED.value)
+            self._request_end(EndCause.UNSEARCHABLE, e.message)
             self._finish()
             return False
         self._restore(past)
+        if not rebuild:
+            self._leases_seen_at = self.clock()   # workers renewed their leases while no advisor ran
         if spec['job_status'] == TrainJobStatus.STOPPING:
-            self._request_end('stopped by user', TrainJobStatus.STOPPED.value)
+            self._request_end(EndCause.USER_STOP)
         return True
 
     def _restore(self, past) -> None:
-        """Rebuild the search from recorded trials; keep trials whose workers still hold a lease.
+        """Rebuild the search from recorded trials; trials recorded RUNNING are running still.
 
-        Trials recorded RUNNING whose lease is gone lost their worker while no advisor watched:
-        they are retried or recorded ERRORED like any lost trial.
-        """
-        leases = self.channel.live_leases()
+        Their workers renewed their leases while no advisor watched; a trial whose lease expired
+        meanwhile lost its worker and is retried or recorded ERRORED like any lost trial (by the
+        first lease check), and one whose lease is missing is granted a fresh one there."""
         retried = {t.retry_of for t in past if t.retry_of is not None}
-        restored, lost = [], []
+        restored = []
         for t in past:
             self.next_no = max(self.next_no, t.no + 1)
             if t.retry_of is None:
@@ -145,158 +204,176 @@ class AdvisorWorker:
             restored.append(PastTrial(no=advisor_no, knobs=t.knobs, status=t.status, score=t.score,
                                       intermediate=[tuple(x) for x in t.intermediate],
                                       meta=t.proposal.get('meta', {}), params_saved=bool(t.params_id)))
-            if t.status in _FINISHED_TRIAL:
+            if t.status in TrialStatus.FINISHED:
                 if t.params_id:
                     self.params_by_advisor_no[advisor_no] = t.params_id
                 self.completed += t.status == TrialStatus.COMPLETED
                 self.errors_in_a_row = self.errors_in_a_row + 1 if t.status == TrialStatus.ERRORED else 0
                 continue
             live = LiveTrial(str(t.id), t.no, advisor_no, t.worker_id, t.knobs, t.proposal, t.attempt)
-            if str(t.id) in leases:
-                self.running[live.id] = live
-            else:
-                lost.append(live)
+            self.running[live.id] = live
         self.advisor.restore(restored)
-        for live in lost:
-            self._lose(live, 'its worker was lost while the advisor was down')
         if past:
             log.info('resumed sub-job %s: %d trials recorded, %d still running', self.sub_job_id,
                      len(past), len(self.running))
 
     # -- messages --------------------------------------------------------------------------
 
-    def _handle(self, message: dict) -> None:
-        kind = message.get('type')
-        worker_id = str(message.get('worker_id') or '')
+    def _handle(self, message: TuningMessage) -> None:
         try:
-            if kind == 'stop':
-                self._request_end(message.get('reason') or 'stopped by user', TrainJobStatus.STOPPED.value)
-                self._cancel_all('the job was stopped')
-                return
-            if not worker_id:
-                log.warning('dropped a message without worker id: %.200s', message)
-                return
-            self._note_service(message.get('service_id'))
-            if kind in ('hello', 'propose', 'report'):
-                cached = self.last_reply.get(worker_id)
-                if cached is not None and cached[0] == message.get('req_id'):
-                    self.channel.reply(worker_id, message, dict(cached[1]))   # a resent request
-                    return
-                reply = getattr(self, f'_on_{kind}')(worker_id, message)
-                self.last_reply[worker_id] = (message.get('req_id'), reply)
-                self.channel.reply(worker_id, message, dict(reply))
-            elif kind == 'finished':
-                self._on_finished(worker_id, message.get('result') or {})
-            elif kind == 'logs':
-                self._on_logs(worker_id, message)
-            elif kind == 'bye':
-                self.last_reply.pop(worker_id, None)
-            else:
-                log.warning('dropped a message of unknown type %r', kind)
+            with self._transaction():
+                if isinstance(message, (Hello, Propose, Report)):
+                    self._answer(message)
+                else:
+                    self._take(message)
+        except ServiceUnavailableError:
+            if not isinstance(message, (Hello, Propose, Report)):   # a request is resent by its worker
+                self._put_back(message)
+            raise
         except (TypeError, ValueError, KeyError) as e:
-            log.warning('dropped a malformed %r message from %s: %s', kind, worker_id, e)
+            log.warning('dropped a malformed %s message: %s', message.TYPE, e)
+
+    def _answer(self, request) -> None:
+        worker_id = request.worker_id
+        self._note_service(request.service_id)
+        cached = self.last_reply.get(worker_id)
+        if cached is not None and cached[0] == request.req_id:
+            self.channel.reply(request, cached[1])        # a resent request: the same answer
+            return
+        if isinstance(request, Hello):
+            reply = self._job_spec()
+        elif isinstance(request, Propose):
+            reply = self._on_propose(request)
+        else:
+            reply = self._on_report(request)
+
+        def answer():
+            self.last_reply[worker_id] = (request.req_id, reply)
+            self.channel.reply(request, reply)
+        self._after_commit(answer)
+
+    def _take(self, message: TuningMessage) -> None:
+        if isinstance(message, StopSubJob):
+            self._request_end(message.cause)
+            self._cancel_all(f'the job ended: {self.end.reason}')
+        elif isinstance(message, WorkerLost):
+            for live in [t for t in self.running.values() if t.worker_id == message.worker_id]:
+                self._lose(live, 'its worker was lost (its container manager saw it gone)')
+        elif isinstance(message, Finished):
+            self._on_finished(message.worker_id, message.result)
+        elif isinstance(message, Logs):
+            self._on_logs(message)
+        elif isinstance(message, Bye):
+            self.last_reply.pop(message.worker_id, None)
+
+    def _put_back(self, message: TuningMessage) -> None:
+        try:
+            self.channel.put_back(message)
+        except ServiceUnavailableError:
+            log.warning('lost a %s message in an outage of Redis', message.TYPE)
 
     def _note_service(self, service_id) -> None:
         if service_id and service_id not in self.seen_services:
-            self.seen_services.add(service_id)
-            with self.store.transaction() as cur:
+            with self._transaction() as cur:
                 service = services.get_service(cur, service_id)
                 if service is not None and str(service.sub_job_id) == str(self.sub_job_id):
                     services.set_service_status(cur, service_id, ServiceStatus.RUNNING.value)
+            self._after_commit(lambda: self.seen_services.add(service_id))
 
-    def _on_hello(self, worker_id: str, message: dict) -> dict:
+    def _job_spec(self) -> JobSpec:
         s = self.spec
-        return {'type': 'job', 'task': s['task'], 'train_args': s['train_args'] or {},
-                'model': {'path': s['model_path'], 'class': s['model_class'], 'kind': s['file_kind'],
-                          'module_file': s['file_name'], 'name': s['model_name'], 'sha256': s['file_sha256']},
-                'train_dataset': s['train_dataset_path'], 'val_dataset': s['val_dataset_path'],
-                'lease_seconds': self.settings.trial_lease_seconds,
-                'heartbeat_seconds': min(1.0, self.settings.trial_lease_seconds / 3)}
+        return JobSpec(task=s['task'], model_path=s['model_path'], model_class=s['model_class'],
+                       file_kind=s['file_kind'], module_file=s['file_name'], model_name=s['model_name'],
+                       file_sha256=s['file_sha256'], env=s['env_key'], train_dataset=s['train_dataset_path'],
+                       val_dataset=s['val_dataset_path'], train_args=s['train_args'] or {},
+                       heartbeat_seconds=self.heartbeat_seconds)
 
-    def _on_propose(self, worker_id: str, message: dict) -> dict:
-        if message.get('finished'):
-            self._on_finished(worker_id, message['finished'])
-        live = self._next_trial(worker_id)
+    def _on_propose(self, request: Propose) -> TuningMessage:
+        if request.finished is not None:
+            self._on_finished(request.worker_id, request.finished)
+        live = self._next_trial(request.worker_id)
         if live is None:
-            if self.end_reason is None:
-                return {'type': 'wait', 'seconds': 0.5}
-            return {'type': 'stop', 'reason': self.end_reason}
-        self.channel.grant_lease(live.id, self.settings.trial_lease_seconds)
-        return {'type': 'trial', 'trial_id': live.id, 'trial_no': live.no, 'knobs': live.knobs,
-                'meta': live.proposal.get('meta', {}), 'shared_params_id': live.proposal.get('shared_params_id'),
-                'to_save_params': live.proposal.get('to_save_params', True),
-                'lease_seconds': self.settings.trial_lease_seconds}
+            if self.end is None:
+                return Wait(seconds=0.5)
+            return Stop(reason=self.end.reason)
+        self._after_commit(lambda: self.channel.grant_leases([live.id], self.settings.trial_lease_seconds))
+        return TrialAssignment(trial_id=live.id, trial_no=live.no, knobs=live.knobs,
+                               meta=live.proposal.get('meta', {}),
+                               shared_params_id=live.proposal.get('shared_params_id'),
+                               to_save_params=live.proposal.get('to_save_params', True),
+                               lease_seconds=self.settings.trial_lease_seconds)
 
     def _next_trial(self, worker_id: str) -> Optional[LiveTrial]:
-        if self.end_reason is not None:
+        if self.end is not None:
             return None
         if self.clock() >= self.deadline:
-            self._request_end('time budget reached', TrainJobStatus.STOPPED.value)
+            self._request_end(EndCause.TIME_BUDGET)
             return None
         if self.retry_queue:
-            lost = self.retry_queue.pop(0)
-            return self._record_trial(worker_id, lost.advisor_no, lost.knobs, lost.proposal,
+            lost = self.retry_queue[0]
+            live = self._record_trial(worker_id, lost.advisor_no, lost.knobs, lost.proposal,
                                       attempt=lost.attempt + 1, retry_of=lost.id)
+            self.retry_queue.pop(0)
+            return live
         if 0 <= self.trial_budget <= self.trials_started:
             if not (self.running and self.max_retries > 0):
-                self._request_end('trial budget reached', TrainJobStatus.STOPPED.value)
+                self._request_end(EndCause.TRIAL_BUDGET)
             return None   # workers wait: a running trial may still be lost and need a retry
-        proposal = self.advisor.propose(self.next_no, now=self.clock())
+        proposal = self.unrecorded or self.advisor.propose(self.next_no, now=self.clock())
         if proposal is None:
             if not self.running:
-                self._request_end('search space exhausted', TrainJobStatus.STOPPED.value)
+                self._request_end(EndCause.SEARCH_EXHAUSTED)
             return None
+        self.unrecorded = proposal
         shared = None
         if proposal.shared_params_trial_no is not None:
             shared = self.params_by_advisor_no.get(proposal.shared_params_trial_no)
         record = {'advisor_no': proposal.trial_no, 'meta': proposal.meta, 'shared_params_id': shared,
                   'to_save_params': proposal.to_save_params}
+        live = self._record_trial(worker_id, proposal.trial_no, proposal.knobs, record)
+        self.unrecorded = None
         self.trials_started += 1
-        return self._record_trial(worker_id, proposal.trial_no, proposal.knobs, record)
+        return live
 
     def _record_trial(self, worker_id, advisor_no, knobs, proposal, attempt=0, retry_of=None) -> LiveTrial:
-        no = self.next_no
-        self.next_no += 1
-        with self.store.transaction() as cur:
-            row = trials.insert_trial(cur, sub_job_id=self.sub_job_id, no=no, model_id=self.spec['model_id'],
+        with self._transaction() as cur:
+            row = trials.insert_trial(cur, sub_job_id=self.sub_job_id, no=self.next_no, model_id=self.spec['model_id'],
                                       knobs=knobs, proposal=proposal, worker_id=worker_id, attempt=attempt,
                                       retry_of=retry_of)
-        live = LiveTrial(str(row.id), no, advisor_no, worker_id, knobs, proposal, attempt)
+        self.next_no += 1
+        live = LiveTrial(str(row.id), row.no, advisor_no, worker_id, knobs, proposal, attempt)
         self.running[live.id] = live
         return live
 
-    def _on_report(self, worker_id: str, message: dict) -> dict:
-        live = self._owned(worker_id, message.get('trial_id'))
+    def _on_report(self, request: Report) -> ReportReply:
+        live = self._owned(request.worker_id, request.trial_id)
         if live is None:
-            return {'type': 'report', 'prune': True, 'reason': 'the trial is no longer running'}
-        step, score = int(message['step']), _finite(message['score'])
+            return ReportReply(prune=True, reason='the trial is no longer running')
+        score = _finite(request.score)
+        with self._transaction() as cur:
+            trials.append_intermediate(cur, live.id, request.step, score)
         live.last_score = score
-        prune = bool(self.advisor.report(live.advisor_no, step, score))
-        with self.store.transaction() as cur:
-            trials.append_intermediate(cur, live.id, step, score)
-        return {'type': 'report', 'prune': prune}
+        return ReportReply(prune=bool(self.advisor.report(live.advisor_no, request.step, score)))
 
-    def _on_logs(self, worker_id: str, message: dict) -> None:
-        live = self._owned(worker_id, message.get('trial_id'))
-        lines = message.get('lines')
-        if live is not None and isinstance(lines, list):
-            with self.store.transaction() as cur:
-                trials.insert_logs(cur, live.id, [x for x in lines if isinstance(x, dict)])
+    def _on_logs(self, message: Logs) -> None:
+        live = self._owned(message.worker_id, message.trial_id)
+        if live is not None:
+            with self._transaction() as cur:
+                trials.insert_logs(cur, live.id, [x for x in message.lines if isinstance(x, dict)])
 
-    def _on_finished(self, worker_id: str, result: dict) -> None:
-        live = self._owned(worker_id, result.get('trial_id'))
+    def _on_finished(self, worker_id: str, result: TrialResult) -> None:
+        live = self._owned(worker_id, result.trial_id)
         if live is None:
             return   # already recorded (a resent result, or a trial cancelled meanwhile)
-        status = TrialStatus.parse(result.get('status'), 'status').value
-        score = result.get('score')
-        score = None if score is None else _finite(score)
+        status, error = result.status, result.error
+        score = None if result.score is None else _finite(result.score)
         if status == TrialStatus.COMPLETED and score is None:
-            status, result['error'] = TrialStatus.ERRORED.value, 'evaluate() returned no score'
+            status, error = TrialStatus.ERRORED, 'evaluate() returned no score'
         if status == TrialStatus.PRUNED and score is None:
             score = live.last_score
-        params_id = result.get('params_id') if status == TrialStatus.COMPLETED else None
-        lines = [x for x in (result.get('logs') or []) if isinstance(x, dict)]
-        self._end_trial(live, status, score=score, params_id=params_id, error=result.get('error'), lines=lines)
+        params_id = result.params_id if status == TrialStatus.COMPLETED else None
+        lines = [x for x in result.logs if isinstance(x, dict)]
+        self._end_trial(live, status, score=score, params_id=params_id, error=error, lines=lines)
 
     def _owned(self, worker_id: str, trial_id) -> Optional[LiveTrial]:
         live = self.running.get(str(trial_id))
@@ -306,35 +383,37 @@ class AdvisorWorker:
 
     # -- trial ends --------------------------------------------------------------------------
 
-    def _end_trial(self, live: LiveTrial, status: str, *, score=None, params_id=None, error=None,
+    def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, error=None,
                    lines=()) -> None:
-        self.running.pop(live.id, None)
-        self.channel.release_lease(live.id)
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             trials.insert_logs(cur, live.id, list(lines))
-            trials.finish_trial(cur, live.id, status=status, score=score, params_id=params_id,
+            trials.finish_trial(cur, live.id, status=status.value, score=score, params_id=params_id,
                                 error=(error or None) and str(error)[-20000:])
-        self.advisor.feedback(live.advisor_no, score, status, params_saved=bool(params_id))
+        self.running.pop(live.id, None)
+        # A trial stopped here is cancelled: its worker abandons it, if it still runs it.
+        self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED
+                                    else self.channel.release_lease)(live.id))
+        self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id))
         if params_id:
             self.params_by_advisor_no[live.advisor_no] = params_id
         if status == TrialStatus.COMPLETED:
             self.completed += 1
         self.errors_in_a_row = self.errors_in_a_row + 1 if status == TrialStatus.ERRORED else 0
         if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW and self.completed == 0:
-            first_line = (str(error or 'unknown error').strip().splitlines() or ['unknown error'])[-1]
-            self._request_end(f'{self.errors_in_a_row} trials in a row failed; the last with: {first_line}',
-                              TrainJobStatus.ERRORED.value)
+            last = (str(error or 'unknown error').strip().splitlines() or ['unknown error'])[-1]
+            self._request_end(EndCause.TRIALS_FAILING,
+                              f'{self.errors_in_a_row} trials in a row failed; the last with: {last}')
 
     def _lose(self, live: LiveTrial, why: str) -> None:
         """A trial whose worker died: retry it if the policy allows, else record it ERRORED."""
-        self.running.pop(live.id, None)
-        self.channel.release_lease(live.id)
-        may_retry = live.attempt < self.max_retries and self.end_reason is None and self.clock() < self.deadline
+        may_retry = live.attempt < self.max_retries and self.end is None and self.clock() < self.deadline
         error = f'{why}; retried' if may_retry else why
-        with self.store.transaction() as cur:
+        with self._transaction() as cur:
             trials.finish_trial(cur, live.id, status=TrialStatus.ERRORED.value, error=error)
             events.record_event(cur, events.TRIAL_LOST, job_id=self.train_job_id, subject_id=live.id,
                                 data={'worker_id': live.worker_id, 'retried': may_retry})
+        self.running.pop(live.id, None)
+        self._after_commit(lambda: self.channel.cancel(live.id))
         if may_retry:
             self.retry_queue.append(live)
         else:
@@ -343,16 +422,15 @@ class AdvisorWorker:
 
     def _cancel_all(self, why: str) -> None:
         for live in list(self.running.values()):
-            self._end_trial(live, TrialStatus.STOPPED.value, score=None, error=why)
+            self._end_trial(live, TrialStatus.STOPPED, error=why)
         for lost in self.retry_queue:
             self.advisor.feedback(lost.advisor_no, None, TrialStatus.ERRORED.value, params_saved=False)
         self.retry_queue.clear()
 
-    def _request_end(self, reason: str, status: str) -> None:
-        if self.end_reason is None:
-            self.end_reason = reason
-            self.end_status = status
-            log.info('sub-job %s ends: %s', self.sub_job_id, reason)
+    def _request_end(self, cause: EndCause, detail: str = '') -> None:
+        if self.end is None:
+            self.end = JobEnd(cause, detail)
+            log.info('sub-job %s ends: %s', self.sub_job_id, self.end.reason)
 
     # -- time --------------------------------------------------------------------------------
 
@@ -360,62 +438,59 @@ class AdvisorWorker:
         now = self.clock()
         if now < self._next_maintenance:
             return
-        self._next_maintenance = now + 0.25
-        for trial_id in self.channel.expired_leases(now):
+        self._next_maintenance = now + MAINTAIN_SECONDS
+        self._check_leases(now)
+        if now >= self.deadline:
+            self._request_end(EndCause.TIME_BUDGET)
+            if self._grace_until is None:
+                self._grace_until = self.deadline + self.settings.stop_grace_seconds
+            if now >= self._grace_until and self.running:
+                self._cancel_all('the time budget ran out')
+
+    def _check_leases(self, now: float) -> None:
+        """Lose the running trials whose leases expired. A lease that is missing (Redis lost it)
+        is granted again; after a spell in which the leases could not be seen (an outage), every
+        running trial gets a fresh lease first: its worker could not renew it either."""
+        leases = self.channel.live_leases()
+        blind = self._leases_seen_at is None or now - self._leases_seen_at > 3 * self.heartbeat_seconds
+        self._leases_seen_at = now
+        fresh = [t for t in self.running if blind or t not in leases]
+        if fresh:
+            self.channel.grant_leases(fresh, self.settings.trial_lease_seconds)
+            if blind:
+                log.info('granted fresh leases to %d running trials after a spell without Redis', len(fresh))
+        for trial_id, expiry in leases.items():
+            if expiry > now or trial_id in fresh:
+                continue
             live = self.running.get(trial_id)
             if live is None:
                 self.channel.release_lease(trial_id)
             else:
                 self._lose(live, 'its worker stopped renewing the lease (worker lost)')
-        if now >= self.deadline:
-            self._request_end('time budget reached', TrainJobStatus.STOPPED.value)
-            if self._grace_until is None:
-                self._grace_until = self.deadline + self.settings.stop_grace_seconds
-            if now >= self._grace_until and self.running:
-                self._cancel_all('the time budget ran out')
-        if now >= self._next_db_check:
-            self._next_db_check = now + 2.0
-            with self.store.transaction() as cur:
-                job = train_jobs.get_train_job(cur, self.train_job_id)
-            if job is None or job.status in (TrainJobStatus.STOPPING, TrainJobStatus.STOPPED,
-                                             TrainJobStatus.ERRORED):
-                self._request_end('stopped by user', TrainJobStatus.STOPPED.value)
-                self._cancel_all('the job was stopped')
 
     def _finished(self) -> bool:
         if self.running:
             return False
-        if self.end_reason is None and 0 <= self.trial_budget <= self.trials_started and not self.retry_queue:
-            self._request_end('trial budget reached', TrainJobStatus.STOPPED.value)
-        if self.retry_queue and self.end_reason is None:
+        if self.end is None and 0 <= self.trial_budget <= self.trials_started and not self.retry_queue:
+            self._request_end(EndCause.TRIAL_BUDGET)
+        if self.retry_queue and self.end is None:
             return False
         if self.retry_queue:
-            self._cancel_all(self.end_reason)
-        return self.end_reason is not None
+            self._cancel_all(self.end.reason)
+        return self.end is not None
 
     # -- end ---------------------------------------------------------------------------------
 
     def _finish(self) -> None:
-        status, error = self.end_status, None
-        if status == TrainJobStatus.ERRORED:
-            error = self.end_reason
-        elif self.completed == 0 and self.end_reason != 'stopped by user':
-            status = TrainJobStatus.ERRORED.value
-            error = f'no trial completed ({self.end_reason})'
         with self.store.transaction() as cur:
-            trials.stop_live_trials(cur, sub_job_id=self.sub_job_id, error=self.end_reason)
-            train_jobs.set_sub_train_job_status(cur, self.sub_job_id, status, error=error)
-            job_status = train_jobs.roll_up_train_job(cur, self.train_job_id)
+            status = end_sub_job(cur, self.sub_job_id, self.end, by='advisor')
             services.set_service_status(cur, self.service_id, ServiceStatus.STOPPED.value)
-            events.record_event(cur, events.SUB_TRAIN_JOB_ENDED, job_id=self.train_job_id, subject_id=self.sub_job_id,
-                                data={'status': status, 'reason': self.end_reason, 'job_status': job_status,
-                                      'trials_completed': self.completed})
         self.channel.mark_done()
         # Answer whoever is already waiting, so idle workers exit now rather than at their timeout.
         for message in self.channel.drain():
-            if message.get('type') in ('hello', 'propose', 'report') and message.get('worker_id'):
-                self.channel.reply(str(message['worker_id']), message, {'type': 'stop', 'reason': self.end_reason})
-        log.info('sub-job %s ended %s: %s (%d trials completed)', self.sub_job_id, status, self.end_reason,
+            if isinstance(message, (Hello, Propose, Report)):
+                self.channel.reply(message, Stop(reason=self.end.reason))
+        log.info('sub-job %s ended %s: %s (%d trials completed)', self.sub_job_id, status, self.end.reason,
                  self.completed)
 
 
@@ -424,7 +499,3 @@ def _finite(value) -> float:
     if not math.isfinite(number):
         raise ValueError(f'score {value!r} is not a finite number')
     return number
-
-
-def describe_exception() -> str:
-    return traceback.format_exc(limit=20)

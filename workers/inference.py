@@ -1,6 +1,7 @@
 """The inference worker: serves one deployed trial. It never imports the template: a
 ``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``) that gets the template's bytes
-(checked against the SHA-256 recorded at upload) and the trial's parameters over a pipe.
+(checked against the SHA-256 recorded at upload) and the trial's parameters over a pipe, and its
+dependencies' environment (``singa.envs``), read-only, when it has one.
 
 Replicas of the same trial share one queue, so adding replicas adds throughput. A worker loads
 its trial's template and parameters once, then pops batches, predicts and replies. A batch whose
@@ -12,7 +13,9 @@ costs about the same for 32 rows as for 1), each batch still answered on its own
 ``predict`` raises for a batch, the child predicts the queries one by one, so that one bad query
 costs only its own answer. Answers must be JSON; numpy scalars and arrays are converted. A child
 that hangs past the batch's deadline or dies is replaced (and the model loaded again); the
-batches it held are answered with an error.
+batches it held are answered with an error. An outage of Redis does not end the worker: it waits
+until Redis answers again (and lets it in: a restarted Redis knows the job's user only once the
+admin has made it again), with its model loaded.
 """
 import collections
 import logging
@@ -21,10 +24,12 @@ import time
 import uuid
 from typing import Optional
 
+from singa.envs import template_env
+from singa.errors import ServiceUnavailableError
 from singa.param_store import make_param_store
 from singa.queues import Batch, Reply, ServingChannel
 from singa.sandbox import ModelRunner, SandboxFailed, TemplateSource, make_sandbox, worker_limits
-from singa.workers.loop import Ticker
+from singa.workers.loop import Outage, Ticker
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ class InferenceWorker:
         self.replica_id = f'{settings.service_id[:8]}-{settings.replica_index}-{uuid.uuid4().hex[:6]}'
         self.sandbox = sandbox
         self.runner: Optional[ModelRunner] = None
+        self.outage = Outage(stop)
         self._taken: collections.OrderedDict = collections.OrderedDict()
 
     def run(self) -> int:
@@ -59,9 +65,13 @@ class InferenceWorker:
         log.info('serving trial %s as replica %s', self.trial_id, self.replica_id)
         try:
             while not self.stop.is_set():
-                batch = self.channel.next_batch(self.trial_id, timeout=POP_TIMEOUT)
-                if batch is not None:
-                    self.serve([batch] + self.channel.more_batches(self.trial_id, MAX_COALESCED - 1))
+                try:
+                    batch = self.channel.next_batch(self.trial_id, timeout=POP_TIMEOUT)
+                    if batch is not None:
+                        self.serve([batch] + self.channel.more_batches(self.trial_id, MAX_COALESCED - 1))
+                    self.outage.over()
+                except ServiceUnavailableError as e:
+                    self.outage.wait(e)
         finally:
             beat.stop()
             self.channel.leave(self.trial_id, self.replica_id)
@@ -71,7 +81,12 @@ class InferenceWorker:
     def _wait_for_spec(self) -> Optional[dict]:
         deadline = time.monotonic() + SPEC_WAIT_SECONDS
         while not self.stop.is_set():
-            spec = self.channel.trial_spec(self.trial_id)
+            try:
+                spec = self.channel.trial_spec(self.trial_id)
+            except ServiceUnavailableError as e:
+                self.outage.wait(e)
+                deadline = time.monotonic() + SPEC_WAIT_SECONDS      # it may be published once Redis is back
+                continue
             if spec is not None:
                 return spec.to_dict()
             if time.monotonic() > deadline:
@@ -85,7 +100,8 @@ class InferenceWorker:
         model = spec['model']
         path = os.path.normpath(os.path.join(self.settings.storage_dir, model['path']))
         runner = ModelRunner(self.sandbox or make_sandbox(self.settings), worker_limits(self.settings, threads=1),
-                             on_output=lambda line: log.info('template: %s', line))
+                             on_output=lambda line: log.info('template: %s', line),
+                             env=template_env(self.settings.storage_dir, model.get('env')))
         runner.load_template(TemplateSource(path, model['class'], model.get('kind', 'py'), model.get('module_file'),
                                             model.get('sha256')), self.settings.max_model_bytes)
         runner.serve(spec['knobs'], make_param_store(self.settings).load_encoded(spec['params_id']),
@@ -93,7 +109,10 @@ class InferenceWorker:
         return runner
 
     def _beat(self) -> None:
-        self.channel.heartbeat(self.trial_id, self.replica_id, HEARTBEAT_TTL)
+        try:
+            self.channel.heartbeat(self.trial_id, self.replica_id, HEARTBEAT_TTL)
+        except ServiceUnavailableError:
+            pass            # Redis is down: the serving loop says so, and waits for it
 
     def serve(self, batches: list[Batch]) -> None:
         """Predict the live ``batches`` in one model call and answer each of them."""

@@ -1,4 +1,5 @@
-"""What every worker shares: the stop flag and signals, logging, a heartbeat thread.
+"""What every worker shares: the stop flag and signals, logging, a heartbeat thread, and riding
+out an outage of Redis or PostgreSQL (``Outage``).
 
 Shutdown follows RQ: the first SIGTERM (or SIGINT) asks for a warm stop, which the worker's loop
 honours between units of work; a second one is a cold stop (``SystemExit`` at once).
@@ -8,9 +9,11 @@ sandboxed child that runs the template; see ``workers.train``).
 import logging
 import signal
 import threading
+import time
 from typing import Callable, Optional
 
 from singa import logs
+from singa.errors import ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +80,31 @@ class Ticker(threading.Thread):
         self._stopped.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
+
+
+class Outage:
+    """Waits between attempts while a dependency (Redis, PostgreSQL) is unavailable: 0.1 s, 0.2 s,
+    ... at most ``cap`` s, waking at once on a stop. Logs when an outage begins and when it ends,
+    not every failed attempt, so a worker rides out a restart of either without crashing."""
+
+    def __init__(self, stop: StopFlag, cap: float = 2.0):
+        self.stop = stop
+        self.cap = cap
+        self.since: Optional[float] = None
+        self._delay = 0.1
+
+    def wait(self, error: ServiceUnavailableError) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning('%s is unavailable (%s); retrying until it is back', error.resource or 'a dependency',
+                        error.message)
+        self.stop.wait(self._delay)
+        self._delay = min(self._delay * 2, self.cap)
+
+    def over(self) -> Optional[float]:
+        """Call after a success: how long the outage that just ended lasted (None if there was none)."""
+        if self.since is None:
+            return None
+        lasted, self.since, self._delay = time.monotonic() - self.since, None, 0.1
+        log.info('dependency back after %.1f s', lasted)
+        return lasted

@@ -3,30 +3,39 @@ template: a ``ModelRunner`` drives it in a sandboxed child (``singa.sandbox``).
 
 The worker holds a Redis user scoped to its job and the shared storage; it never sees the
 database, and the child sees neither: only the template's bytes (checked against the SHA-256
-recorded at upload), the job's two dataset files, read-only, and a private temporary directory.
+recorded at upload), its dependencies' environment if it has one (``singa.envs``), the job's two
+dataset files, read-only, and a private temporary directory.
 Per trial: ask the advisor for knobs (handing in the previous trial's result in the same round
 trip), run the trial in the child, store the parameters it sends back (after decoding them),
 report. While the trial runs a heartbeat thread renews its lease and ships log lines in batches;
 when the lease turns out to be gone (the advisor cancelled the trial, or presumed this worker
 dead) or the worker is told to stop, the child is killed and the trial ends STOPPED; the next
 trial gets a new child. A template that raises, or a child that dies, costs only its trial.
+
+An outage of Redis does not end the worker: its requests are sent again until Redis is back (with
+the same ``req_id``, so the advisor answers each once), the trial under way goes on, and its
+heartbeat grants the lease again if Redis lost it.
 """
 import datetime
 import logging
 import os
 import threading
+import time
 from typing import Optional
 
 from singa.constants import TrialStatus
-from singa.errors import SingaError
+from singa.envs import template_env
+from singa.errors import ServiceUnavailableError, SingaError
 from singa.param_store import make_param_store, param_scope
-from singa.queues import TuningChannel, new_worker_id
+from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, TrialAssignment,
+                          TrialResult, TuningChannel, TuningMessage, Wait, new_worker_id)
 from singa.sandbox import ModelRunner, TemplateSource, make_sandbox, worker_limits
-from singa.workers.loop import Ticker
+from singa.workers.loop import Outage, Ticker
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
+FAREWELL_SECONDS = 10.0      # how long an exiting worker keeps trying to hand in its last result
 JOB_DIR = '/job'
 
 
@@ -47,82 +56,116 @@ class LogBuffer:
             lines, self._lines = self._lines, []
         return lines
 
+    def put_back(self, lines: list[dict]) -> None:
+        """Lines taken that could not be shipped: first in the next batch."""
+        with self._lock:
+            self._lines[:0] = lines
+
 
 class TrainWorker:
-    def __init__(self, settings, redis_client, stop, replica: int = 0, sandbox=None):
+    def __init__(self, settings, redis_client, stop, sandbox=None):
         self.settings = settings
         self.stop = stop
         self.channel = TuningChannel(redis_client, settings.job_id, settings.sub_job_id)
-        self.worker_id = new_worker_id(settings.service_id, replica)
+        self.worker_id = new_worker_id(settings.service_id, settings.task_id)
         self.param_store = make_param_store(settings)
         self.sandbox = sandbox or make_sandbox(settings)
         self.runner: Optional[ModelRunner] = None
         self.load_error: Optional[str] = None
         self.lease_lost = threading.Event()
         self.buffer: Optional[LogBuffer] = None
+        self.outage = Outage(stop)
+        self.beat_outage = False
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        job = self._call({'type': 'hello'})
-        if job is None or job.get('type') != 'job':
+        job = self._call(Hello(worker_id=self.worker_id, service_id=self.settings.service_id))
+        if not isinstance(job, JobSpec):
             return 0
         self.job = job
         self._prepare(job)
-        finished: Optional[dict] = None
+        finished: Optional[TrialResult] = None
+        beat: Optional[Ticker] = None
         try:
             while not self.stop.is_set():
-                reply = self._call({'type': 'propose', 'finished': finished})
+                reply = self._call(Propose(worker_id=self.worker_id, service_id=self.settings.service_id,
+                                           finished=finished))
+                if beat is not None:
+                    beat.stop()
+                    beat = None
                 if reply is None:
                     break
                 finished = None
-                kind = reply.get('type')
-                if kind == 'trial':
+                if isinstance(reply, TrialAssignment):
+                    beat = self._heartbeat(reply)
                     finished = self.run_trial(reply)
-                elif kind == 'wait':
-                    self.stop.wait(float(reply.get('seconds', 0.5)))
+                elif isinstance(reply, Wait):
+                    self.stop.wait(reply.seconds)
                 else:
-                    log.info('advisor says stop: %s', reply.get('reason'))
+                    log.info('advisor says stop: %s', reply.reason if isinstance(reply, Stop) else reply)
                     break
         finally:
             if finished is not None:
-                self.channel.send({'type': 'finished', 'worker_id': self.worker_id, 'result': finished})
-            self.channel.send({'type': 'bye', 'worker_id': self.worker_id})
+                self._farewell(Finished(worker_id=self.worker_id, result=finished))
+            if beat is not None:
+                beat.stop()
+            self._farewell(Bye(worker_id=self.worker_id))
             if self.runner is not None:
                 self.runner.teardown()
         return 0
 
-    def _prepare(self, job: dict) -> None:
+    def _prepare(self, job: JobSpec) -> None:
         """The runner for this job's template; a template that is refused (changed on storage,
-        does not import) makes every trial fail with the reason, so the advisor ends the sub-job."""
-        model = job['model']
-        train, val = self._storage_path(job['train_dataset']), self._storage_path(job['val_dataset'])
-        if getattr(self.sandbox, 'name', '') == 'bubblewrap':
+        its environment missing, does not import) makes every trial fail with the reason, so the
+        advisor ends the sub-job."""
+        train, val = self._storage_path(job.train_dataset), self._storage_path(job.val_dataset)
+        if self.sandbox.private_paths:
             self.train_path = f'{JOB_DIR}/train{_suffix(train)}'
             self.val_path = f'{JOB_DIR}/val{_suffix(val)}'
         else:                       # a plain child sees the host's (or container's) paths
             self.train_path, self.val_path = train, val
-        self.runner = ModelRunner(self.sandbox, worker_limits(self.settings),
-                                  binds={self.train_path: train, self.val_path: val}, on_output=self._output)
-        template = TemplateSource(self._storage_path(model['path']), model['class'], model.get('kind', 'py'),
-                                  model.get('module_file'), model.get('sha256'))
+        template = TemplateSource(self._storage_path(job.model_path), job.model_class, job.file_kind,
+                                  job.module_file, job.file_sha256)
         try:
+            env = template_env(self.settings.storage_dir, job.env)
+            self.runner = ModelRunner(self.sandbox, worker_limits(self.settings),
+                                      binds={self.train_path: train, self.val_path: val}, on_output=self._output,
+                                      env=env)
             self.runner.load_template(template, self.settings.max_model_bytes)
         except SingaError as e:
             self.load_error = f'the template cannot be used: {e.message}'
             log.error('%s', self.load_error)
 
-    def _call(self, message: dict) -> Optional[dict]:
-        """A request to the advisor, resent until answered; None when the sub-job ended or we stop."""
-        message['service_id'] = self.settings.service_id
+    def _call(self, request) -> Optional[TuningMessage]:
+        """A request to the advisor, sent again until answered (through outages of Redis too);
+        None when the sub-job ended or we stop."""
         while not self.stop.is_set():
-            reply = self.channel.request(self.worker_id, message, timeout=REQUEST_TIMEOUT)
+            try:
+                reply = self.channel.request(request, timeout=REQUEST_TIMEOUT)
+                if reply is None and self.channel.is_done():
+                    return None
+                self.outage.over()
+            except ServiceUnavailableError as e:
+                self.outage.wait(e)
+                continue
             if reply is not None:
                 return reply
-            if self.channel.is_done():
-                return None
             log.info('no answer from the advisor in %.0f s; asking again', REQUEST_TIMEOUT)
         return None
+
+    def _farewell(self, message: TuningMessage) -> None:
+        """A last one-way message, sent through a short outage of Redis if need be."""
+        give_up = time.monotonic() + FAREWELL_SECONDS
+        while True:
+            try:
+                self.channel.send(message)
+                return
+            except ServiceUnavailableError as e:
+                if time.monotonic() > give_up:
+                    log.error('could not send %s to the advisor: %s', message.TYPE, e.message)
+                    return
+                time.sleep(0.2)
 
     def _storage_path(self, relative: str) -> str:
         path = os.path.normpath(os.path.join(self.settings.storage_dir, relative))
@@ -132,70 +175,83 @@ class TrainWorker:
 
     # -- one trial ---------------------------------------------------------------------------
 
-    def run_trial(self, trial: dict) -> dict:
-        trial_id = trial['trial_id']
-        if self.load_error is not None:
-            return self._result(trial_id, TrialStatus.ERRORED.value, error=self.load_error,
-                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
-                                       'time': _now()}])
-        log.info('trial %s: training with %s', trial_id, trial['knobs'])
-        buffer = self.buffer = LogBuffer()
+    def _heartbeat(self, trial: TrialAssignment) -> Ticker:
+        """Renew the trial's lease and ship its log lines, until stopped: through the trial and on
+        until the advisor has taken its result, so that a slow answer never costs a finished trial."""
         self.lease_lost.clear()
-        beat = Ticker(float(self.job.get('heartbeat_seconds', 1.0)),
-                      lambda: self._beat(trial_id, float(trial['lease_seconds']), buffer), name='heartbeat')
+        buffer = self.buffer = LogBuffer()
+        beat = Ticker(float(self.job.heartbeat_seconds),
+                      lambda: self._beat(trial.trial_id, float(trial.lease_seconds), buffer), name='heartbeat')
         beat.start()
-        status, score, params_id, error = TrialStatus.ERRORED.value, None, None, None
+        return beat
+
+    def run_trial(self, trial: TrialAssignment) -> TrialResult:
+        """Run one trial in the child (``_heartbeat`` renews its lease meanwhile)."""
+        trial_id = trial.trial_id
+        buffer = self.buffer
+        if self.load_error is not None:
+            self.buffer = None
+            return TrialResult(trial_id=trial_id, status=TrialStatus.ERRORED, error=self.load_error,
+                               logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
+                                      'time': _now()}])
+        log.info('trial %s: training with %s', trial_id, trial.knobs)
+        status, score, params_id, error = TrialStatus.ERRORED, None, None, None
         try:
             shared = None
-            if trial.get('shared_params_id'):
-                shared = self.param_store.load_encoded(trial['shared_params_id'])
-            save = bool(trial.get('to_save_params', True))
-            outcome = self.runner.train(trial['knobs'], self.train_path, self.val_path,
-                                        self.job.get('train_args') or {}, save, shared, buffer.add,
+            if trial.shared_params_id:
+                shared = self.param_store.load_encoded(trial.shared_params_id)
+            outcome = self.runner.train(trial.knobs, self.train_path, self.val_path, self.job.train_args,
+                                        trial.to_save_params, shared, buffer.add,
                                         lambda step, score: self._report(trial_id, step, score))
-            status, score, error = outcome.status, outcome.score, outcome.error
+            status, score, error = TrialStatus(outcome.status), outcome.score, outcome.error
             if status == TrialStatus.STOPPED:
                 error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
             elif status == TrialStatus.COMPLETED and outcome.params is not None:
                 params_id = self.param_store.save_encoded(outcome.params, scope=param_scope(self.settings.sub_job_id))
         except SingaError as e:      # shared parameters gone, parameters that do not decode, a template refused
-            status, score, params_id, error = TrialStatus.ERRORED.value, None, None, e.message
+            status, score, params_id, error = TrialStatus.ERRORED, None, None, e.message
         finally:
-            beat.stop()
             self.buffer = None
         if error and status == TrialStatus.ERRORED:
             buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
         log.info('trial %s: %s%s', trial_id, status,
                  f' (score {score:g})' if score is not None else f': {error}' if error else '')
-        return self._result(trial_id, status, score, params_id, error, buffer.take())
-
-    @staticmethod
-    def _result(trial_id, status, score=None, params_id=None, error=None, logs=()) -> dict:
-        return {'trial_id': trial_id, 'status': status, 'score': score, 'params_id': params_id,
-                'error': error, 'logs': list(logs)}
+        return TrialResult(trial_id=trial_id, status=status, score=score, params_id=params_id, error=error,
+                           logs=buffer.take())
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
-        if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
-            log.warning('trial %s: lease gone; stopping it', trial_id)
-            self.lease_lost.set()
-            self.runner.kill('the trial was cancelled')
-        lines = buffer.take()
-        if lines:
-            self.channel.send({'type': 'logs', 'worker_id': self.worker_id, 'trial_id': trial_id, 'lines': lines})
+        try:
+            if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
+                self.lease_lost.set()
+                if self.buffer is buffer:          # still running
+                    log.warning('trial %s: cancelled by the advisor; stopping it', trial_id)
+                    self.runner.kill('the trial was cancelled')
+            lines = buffer.take()
+            if lines:
+                try:
+                    self.channel.send(Logs(worker_id=self.worker_id, trial_id=trial_id, lines=lines))
+                except ServiceUnavailableError:
+                    buffer.put_back(lines)
+                    raise
+        except ServiceUnavailableError as e:
+            if not self.beat_outage:
+                log.warning('trial %s: cannot renew its lease (%s); the trial goes on', trial_id, e.message)
+            self.beat_outage = True
+            return
+        self.beat_outage = False
 
     def _report(self, trial_id: str, step: int, score: float) -> bool:
         """Whether the advisor prunes the trial at this intermediate score (no answer: go on)."""
         if self.lease_lost.is_set():
             return True
         try:
-            reply = self.channel.request(self.worker_id, {'type': 'report', 'trial_id': trial_id, 'step': int(step),
-                                                          'score': float(score),
-                                                          'service_id': self.settings.service_id},
+            reply = self.channel.request(Report(worker_id=self.worker_id, service_id=self.settings.service_id,
+                                                trial_id=trial_id, step=int(step), score=float(score)),
                                          timeout=REQUEST_TIMEOUT)
         except SingaError as e:
             log.warning('trial %s: could not report an intermediate score: %s', trial_id, e.message)
             return False
-        return bool(reply and reply.get('prune'))
+        return isinstance(reply, ReportReply) and reply.prune
 
     def _output(self, line: str) -> None:
         """What the template printed: a MESSAGE of the running trial, else the worker's log."""

@@ -285,13 +285,15 @@ class JsonBody:
 
 
 class FormBody:
-    """A ``multipart/form-data`` body: text ``fields`` and ``files`` (names of file parts)."""
+    """A ``multipart/form-data`` body: text ``fields`` and ``files`` (names of file parts);
+    ``one_of``: optional fields or files of which exactly one must be given."""
     content_type = 'multipart/form-data'
 
-    def __init__(self, *fields: Field, files: dict[str, str], optional_files: tuple = ()):
+    def __init__(self, *fields: Field, files: dict[str, str], optional_files: tuple = (), one_of: tuple = ()):
         self.fields = fields
         self.files = files                      # name -> description
         self.optional_files = optional_files
+        self.one_of = one_of
 
     def parse(self) -> tuple[dict, dict[str, FileStorage]]:
         if request.mimetype != 'multipart/form-data':
@@ -315,13 +317,20 @@ class FormBody:
             if len(values) != 1:
                 raise InvalidRequestError(f'send {key} once', field=key)
             form[key] = values[0]
-        return _collect(self.fields, form, from_text=True, where='form'), files
+        values = _collect(self.fields, form, from_text=True, where='form')
+        given = [name for name in self.one_of if name in files or values.get(name) is not None]
+        if self.one_of and len(given) != 1:
+            raise InvalidRequestError(f'send exactly one of {" and ".join(self.one_of)}',
+                                      field=given[-1] if given else self.one_of[0])
+        return values, files
 
     def schema(self) -> dict:
         file_schemas = {name: {'type': 'string', 'format': 'binary', 'description': text}
                         for name, text in self.files.items()}
         schema = _object_schema(self.fields, file_schemas)
         schema['required'] = schema.get('required', []) + [n for n in self.files if n not in self.optional_files]
+        if self.one_of:
+            schema['oneOf'] = [{'required': [name]} for name in self.one_of]
         return schema
 
 

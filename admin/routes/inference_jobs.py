@@ -1,4 +1,5 @@
-"""Inference jobs: deploy the best trials behind a predictor, read, stop; prediction keys; the playground."""
+"""Inference jobs: deploy the best trials (or a template's checkpoint) behind a predictor, read, stop;
+prediction keys; the playground."""
 
 from flask import Blueprint, jsonify
 
@@ -9,27 +10,21 @@ from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import inference_job_json, prediction_key_json
 from singa.admin.services.idempotency import KEEP_SECRET_SECONDS
+from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 from singa.admin.services.inference_jobs import (DESCRIPTION_LENGTH, KEY_NAME_LENGTH, MAX_BATCH_SIZE, MAX_MODELS,
-                                                 MAX_REPLICAS, MAX_WAIT_MS, NewInferenceJob)
+                                                 MAX_REPLICAS, MAX_WAIT_MS, NewCheckpointJob, NewInferenceJob)
 from singa.admin.services.train_jobs import APP_NAME, APP_NAME_HINT, MAX_GPU_COUNT
 from singa.constants import MAX_PREDICT_QUERIES, BudgetKey, EnsembleMethod
 
 bp = Blueprint('inference_jobs', __name__)
 
-CREATE_INFERENCE_JOB = JsonBody(
-    Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT),
-    Field('app_version', int, required=False, default=-1, minimum=-1, maximum=MAX_APP_VERSION,
-          description='The train job\'s version (-1: the latest)'),
-    Field('budget', dict, required=False, description='What the job may spend', fields=(
-        Field(BudgetKey.GPU_COUNT.value, int, required=False, minimum=0, maximum=MAX_GPU_COUNT,
-              description='GPUs split across the deployed trials (Swarm only; 409 where workers are local '
-                          'processes)'),)),
-    Field('models_per_template', int, required=False, default=1, minimum=1, maximum=MAX_MODELS,
-          description='How many of the best trials of each template to deploy'),
-    Field('max_models', int, required=False, minimum=1, maximum=MAX_MODELS, description='At most this many trials in all'),
-    Field('replicas', int, required=False, default=1, minimum=1, maximum=MAX_REPLICAS,
-          description='Inference workers per deployed trial'),
-    Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
+BUDGET = Field('budget', dict, required=False, description='What the job may spend', fields=(
+    Field(BudgetKey.GPU_COUNT.value, int, required=False, minimum=0, maximum=MAX_GPU_COUNT,
+          description='GPUs split across the deployed trials (Swarm only; 409 where workers are local '
+                      'processes)'),))
+REPLICAS = Field('replicas', int, required=False, default=1, minimum=1, maximum=MAX_REPLICAS,
+                 description='Inference workers per deployed trial')
+SERVING = (
     Field('is_public', bool, required=False, default=False,
           description='Anyone may query the predictor without a prediction key'),
     Field('description', str, required=False, default='', max_length=DESCRIPTION_LENGTH, multiline=True),
@@ -37,6 +32,23 @@ CREATE_INFERENCE_JOB = JsonBody(
           description='Most queries the predictor sends to the models at once (1: no batching)'),
     Field('max_wait_ms', float, required=False, minimum=0, maximum=MAX_WAIT_MS,
           description='Longest a query may wait for others to fill its batch when requests are arriving'))
+CREATE_INFERENCE_JOB = JsonBody(
+    Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT),
+    Field('app_version', int, required=False, default=-1, minimum=-1, maximum=MAX_APP_VERSION,
+          description='The train job\'s version (-1: the latest)'),
+    BUDGET,
+    Field('models_per_template', int, required=False, default=1, minimum=1, maximum=MAX_MODELS,
+          description='How many of the best trials of each template to deploy'),
+    Field('max_models', int, required=False, minimum=1, maximum=MAX_MODELS, description='At most this many trials in all'),
+    REPLICAS,
+    Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
+    *SERVING)
+CREATE_CHECKPOINT_JOB = JsonBody(
+    Field('model_name', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT,
+          description='Your template that was uploaded with a checkpoint; the job\'s app is its name, version 1'),
+    Field('knobs', dict, required=False, description='The value of each knob the template does not fix (those of '
+                                                     'the trial that trained the checkpoint); default: none'),
+    BUDGET, REPLICAS, *SERVING)
 CREATE_KEY = JsonBody(Field('name', str, required=False, default='', max_length=KEY_NAME_LENGTH))
 PREDICT = JsonBody(
     Field('query', object, required=False, description='One query, in the task\'s query format'),
@@ -65,6 +77,25 @@ def create_inference_job():
                           description=f['description'], max_batch_size=f['max_batch_size'],
                           max_wait_ms=f['max_wait_ms'])
     return jsonify(inference_job_json(_service().create_inference_job(current_user(), new)))
+
+
+@bp.post('/inference_jobs/checkpoint')
+@operation('Deploy a template with the trained parameters uploaded with it (its checkpoint), with no train job',
+           body=CREATE_CHECKPOINT_JOB, response='InferenceJob', errors=(404, 409, 503),
+           description='The job serves one model, the template with its checkpoint, through the same workers and '
+                       'predictor as any inference job; its app is the template\'s name and its version 1. 400 '
+                       '(InvalidKnobError) for knobs the template does not have or cannot take, or when a knob it '
+                       'does not fix has no value; 404 when you have no template of that name; 409 when it was '
+                       'uploaded without a checkpoint or already has a live checkpoint job; 503 when the services '
+                       'cannot start.')
+@require_user()
+@idempotent
+def create_checkpoint_inference_job():
+    f = CREATE_CHECKPOINT_JOB.parse()
+    new = NewCheckpointJob(model_name=f['model_name'], knobs=f['knobs'], budget=f['budget'] or {},
+                           replicas=f['replicas'], is_public=f['is_public'], description=f['description'],
+                           max_batch_size=f['max_batch_size'], max_wait_ms=f['max_wait_ms'])
+    return jsonify(inference_job_json(_service().create_checkpoint_job(current_user(), new)))
 
 
 @bp.get('/inference_jobs')

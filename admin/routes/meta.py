@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify, redirect
 from singa.admin.context import admin_context
 from singa.admin.openapi import build_document, operation
 from singa.admin.routes.web import wants_html
+from singa.admin.services.health import check_dependencies
 
 bp = Blueprint('meta', __name__)
 UP = {'service': 'singa-admin', 'status': 'ok'}
@@ -19,10 +20,11 @@ def index():
 
 
 @bp.get('/health')
-@operation('Is the admin healthy (pings the database)', response='Health', errors=(503,))
+@operation('Is the admin healthy: do PostgreSQL and Redis answer', response='Health', errors=(503,),
+           description='503 naming each dependency that does not answer (details: each one\'s state).')
 def health():
-    admin_context().meta_store.ping()
-    return jsonify(UP)
+    context = admin_context()
+    return jsonify(dict(UP, dependencies=check_dependencies(context.meta_store, context.redis)))
 
 
 @bp.get('/openapi.json')

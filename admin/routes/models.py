@@ -10,7 +10,7 @@ from singa.admin.routes.guards import TEMPLATE_MAKERS, current_user, require_use
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import deleted_json, model_json
 from singa.admin.routes.uploads import limit_upload, saved_upload
-from singa.admin.services import model_fields, models
+from singa.admin.services import checkpoints, model_fields, models
 from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 from singa.constants import ModelAccessRight, Task
 
@@ -32,24 +32,33 @@ CREATE_MODEL = FormBody(
           pattern=model_fields.MODULE_FILE_PATTERN, hint='a relative path of a .py file',
           description='For a zip: the module file inside it'),
     Field('model_description', str, required=False, max_length=model_fields.MAX_DESCRIPTION_LENGTH, multiline=True),
-    files={models.FILE_FIELD: 'A .py file, or a .zip with model_file_name naming the module in it'})
+    files={models.FILE_FIELD: 'A .py file, or a .zip with model_file_name naming the module in it',
+           checkpoints.FIELD: 'Trained parameters to deploy the template with, with no train job '
+                              '(POST /inference_jobs/checkpoint): this platform\'s parameter file (what GET '
+                              '/trials/{id}/parameters answers), a SingaAuto .model file, or any other file '
+                              '(a .zip becomes the parameter zip_file_base64, anything else weight_base64)'},
+    optional_files=(checkpoints.FIELD,))
 LIST_MODELS = Query(Field('task', Task, required=False))
 
 
 @bp.post('/models')
-@operation('Upload a model template; it is checked in a sandboxed subprocess', body=CREATE_MODEL,
-           response='Model', errors=(409, 413),
+@operation('Upload a model template, with trained parameters if you will deploy it with no train job; it is '
+           'checked in a sandboxed subprocess', body=CREATE_MODEL, response='Model', errors=(409, 413),
            description='400 (InvalidModelError) when the file does not import, lacks the class, the class is '
-                       'not a BaseModel or its knob space is bad; 409 when you already have a template of that name.')
+                       'not a BaseModel or its knob space is bad; 400 (InvalidParamsError) when the checkpoint '
+                       'does not decode or holds values the parameter format does not store; 409 when you '
+                       'already have a template of that name.')
 @require_user(*TEMPLATE_MAKERS)
 @idempotent
 def create_model():
     ctx = admin_context()
-    limit_upload(ctx.settings.max_model_bytes)
+    limit_upload(ctx.settings.max_model_bytes + ctx.settings.max_checkpoint_bytes)
     fields, parts = CREATE_MODEL.parse()
     new = models.NewModel(**fields)
+    checkpoint = parts.get(checkpoints.FIELD)
     record = models.create_model(ctx.meta_store, ctx.settings, current_user(), new,
-                                 saved_upload(parts[models.FILE_FIELD]), sandbox=ctx.model_sandbox)
+                                 saved_upload(parts[models.FILE_FIELD]), sandbox=ctx.model_sandbox,
+                                 checkpoint=saved_upload(checkpoint) if checkpoint is not None else None)
     return jsonify(model_json(record))
 
 

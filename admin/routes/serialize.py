@@ -23,7 +23,9 @@ def model_json(model: ModelRecord) -> dict:
     return {'id': str(model.id), 'name': model.name, 'task': model.task, 'model_class': model.model_class,
             'access_right': model.access_right, 'dependencies': model.dependencies,
             'docker_image': model.docker_image, 'model_description': model.description,
-            'knob_config': model.knob_config, 'owner_id': str(model.owner_id), 'created_at': iso(model.created_at)}
+            'knob_config': model.knob_config, 'has_checkpoint': model.checkpoint_params_id is not None,
+            'checkpoint_bytes': model.checkpoint_bytes, 'owner_id': str(model.owner_id),
+            'created_at': iso(model.created_at), 'dependencies_env': model.env_key}
 
 
 def deleted_json(object_id) -> dict:
@@ -86,7 +88,8 @@ def _str(value) -> Optional[str]:
 def inference_job_json(view) -> dict:
     job = view.job
     return {'id': str(job.id), 'app': view.app, 'app_version': view.app_version,
-            'train_job_id': str(job.train_job_id), 'status': job.status, 'error': job.error,
+            'train_job_id': str(job.train_job_id) if job.train_job_id else None,
+            'model_id': str(job.model_id) if job.model_id else None, 'status': job.status, 'error': job.error,
             'predictor_url': view.predictor_url, 'is_public': job.is_public, 'description': job.description,
             'budget': job.budget, 'config': job.config, 'owner_id': str(job.owner_id),
             'created_at': iso(job.created_at), 'started_at': iso(job.started_at), 'stopped_at': iso(job.stopped_at),

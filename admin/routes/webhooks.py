@@ -8,7 +8,7 @@ from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
 from singa.admin.routes.serialize import delivery_json, webhook_json
 from singa.admin.services.idempotency import KEEP_SECRET_SECONDS
-from singa.admin.services.webhook_targets import MAX_URL_LENGTH, URL_PATTERN
+from singa.admin.services.outbound_http import MAX_URL_LENGTH, URL_PATTERN
 from singa.admin.services.webhooks import MAX_DESCRIPTION, MAX_WEBHOOKS_PER_USER, NewWebhook
 from singa.constants import EventKind, StrEnum
 

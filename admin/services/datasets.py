@@ -1,4 +1,4 @@
-"""Datasets: upload (checked against the task's format), list, get, delete.
+"""Datasets: upload or download (checked against the task's format), list, get, delete.
 
 A user sees only their own datasets; admins see every one. A dataset that exists but is not the
 caller's is reported as not found, so ids cannot be probed.
@@ -8,7 +8,6 @@ import uuid
 from typing import Optional
 
 from singa.admin.services import files, quotas
-from singa.admin.services.dataset_formats import check_dataset, dataset_extension
 from singa.admin.services.text import NOT_BLANK_PATTERN
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, Task
@@ -18,6 +17,7 @@ from singa.meta_store import datasets as datasets_repo
 from singa.meta_store import events
 from singa.meta_store.db import MetaStore
 from singa.meta_store.records import DatasetRecord, UserRecord
+from singa.tasks import get_task
 
 MAX_NAME_LENGTH = 255
 NAME_PATTERN = NOT_BLANK_PATTERN
@@ -26,7 +26,8 @@ NAME_HINT = 'a name with a character other than white space'
 
 def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name: str, task: Task,
                    upload: files.UploadedFile) -> DatasetRecord:
-    """Check the uploaded file, move it to ``data/<new id>.<zip|csv>`` and record it.
+    """Check the uploaded file against the task's format (``singa.tasks``), move it to
+    ``data/<new id>.<zip|csv>`` and record it with the statistics the check returned.
 
     The upload is consumed: on success it has been renamed into place, on failure it is removed.
     """
@@ -37,12 +38,12 @@ def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name
                                        f'{settings.max_dataset_bytes}', field='dataset')
         if upload.size == 0:
             raise InvalidDatasetError('the dataset file is empty', field='dataset')
-        stat = check_dataset(task, upload.path)
+        stat = get_task(task).check_dataset(upload.path)
     except BaseException:
         files.remove_quietly(upload.path)
         raise
     dataset_id = uuid.uuid4()
-    relative = f'{files.DATA_DIR}/{dataset_id}.{dataset_extension(task)}'
+    relative = f'{files.DATA_DIR}/{dataset_id}.{get_task(task).dataset_extension}'
     final_path = files.storage_path(settings, relative)
     try:
         os.replace(upload.path, final_path)
@@ -60,6 +61,14 @@ def create_dataset(store: MetaStore, settings: Settings, owner: UserRecord, name
         files.remove_quietly(final_path)
         raise
     return record
+
+
+def create_dataset_from_url(store: MetaStore, settings: Settings, owner: UserRecord, name: str, task: Task,
+                            url: str, downloader) -> DatasetRecord:
+    """Download ``url`` (``downloader``: a ``dataset_downloads.DatasetDownloader``, which keeps to its
+    networks, size and time limits), then check and record it as ``create_dataset`` does an upload."""
+    check_name(name)
+    return create_dataset(store, settings, owner, name, task, downloader.download(url))
 
 
 def check_name(name: str) -> str:

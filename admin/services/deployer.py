@@ -14,14 +14,17 @@ import hashlib
 import hmac
 import logging
 import os
+import posixpath
 import re
+import uuid
 from typing import Optional
 
 from singa.constants import ServiceType
 from singa.container.base import Confinement, ContainerService, ServiceSpec
 from singa.container.storage import STORAGE_TARGET, job_log_dir, job_mounts
+from singa.envs.store import ENVS_DIR
 from singa.errors import SingaError
-from singa.meta_store import services, train_jobs, trials
+from singa.meta_store import models, services, train_jobs, trials
 from singa.meta_store.records import ServiceRecord
 from singa.param_store import param_scope, params_relative_path, scope_relative_path
 from singa.queues import ensure_job_user, inference_job_prefix, train_job_prefix
@@ -68,8 +71,8 @@ class Deployer:
                'SINGA_STOP_GRACE_SECONDS': str(s.stop_grace_seconds), 'SINGA_LOG_FORMAT': s.log_format}
         if service.sub_job_id is not None:
             env['SINGA_SUB_JOB_ID'] = str(service.sub_job_id)
-        if service.trial_id is not None:
-            env['SINGA_TRIAL_ID'] = str(service.trial_id)
+        if service.trial_id is not None or service.service_type == ServiceType.INFERENCE:
+            env['SINGA_TRIAL_ID'] = service.served_id      # a trial, or a checkpoint job's template
         if service.service_type == ServiceType.ADVISOR:
             env.update(s.to_env(['postgres_host', 'postgres_port', 'postgres_user', 'postgres_password',
                                  'postgres_db', 'max_trial_retries']))
@@ -92,7 +95,7 @@ class Deployer:
             if service.service_type == ServiceType.PREDICT:
                 env.update(s.to_env(['predictor_max_batch_size', 'predictor_max_wait_ms', 'predictor_timeout_seconds',
                                      'predictor_replica_timeout', 'predictor_max_body_bytes',
-                                     'predictor_max_queries', 'predictor_max_depth']))
+                                     'predictor_max_queries', 'predictor_max_depth', 'predictor_max_image_pixels']))
         if service.service_type == ServiceType.PREDICT and s.metrics_token:
             env.update(s.to_env(['metrics_token']))      # the predictor's /metrics asks for it too
         return env
@@ -102,18 +105,25 @@ class Deployer:
         return self.settings.storage_dir if self.settings.container_manager == 'process' else STORAGE_TARGET
 
     def job_files(self, service: ServiceRecord) -> tuple[list, list]:
-        """(read-only files, writable folders) a worker that runs model code needs, relative to
-        the storage root: its template and datasets (train), or its template and trial's
-        parameters (inference); train workers write their sub-job's parameter folder."""
+        """(read-only files and folders, writable folders) a worker that runs model code needs,
+        relative to the storage root: its template, its dependencies' environment if it has one,
+        and its datasets (train) or its trial's parameters or checkpoint (inference); train workers
+        write their sub-job's parameter folder."""
         with self.store.transaction() as cur:
             if service.service_type == ServiceType.TRAIN:
                 spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
                 scope = scope_relative_path(param_scope(service.sub_job_id))
                 os.makedirs(os.path.join(self.settings.storage_dir, scope), exist_ok=True)
-                return [spec['model_path'], spec['train_dataset_path'], spec['val_dataset_path']], [scope]
+                return [spec['model_path'], *_env_dir(spec['env_key']), spec['train_dataset_path'],
+                        spec['val_dataset_path']], [scope]
+            if service.trial_id is None:          # a checkpoint job's: the template and its checkpoint
+                model = models.get_model(cur, uuid.UUID(service.info['model_id']), include_deleted=True)
+                return [model.store_path, *_env_dir(model.env_key),
+                        params_relative_path(model.checkpoint_params_id)], []
             trial = trials.get_trial(cur, service.trial_id)
-            cur.execute('SELECT store_path FROM models WHERE id = %s', (trial.model_id,))
-            return [cur.fetchone()['store_path'], params_relative_path(trial.params_id)], []
+            cur.execute('SELECT store_path, env_key FROM models WHERE id = %s', (trial.model_id,))
+            model = cur.fetchone()
+            return [model['store_path'], *_env_dir(model['env_key']), params_relative_path(trial.params_id)], []
 
     def confinement(self, service: ServiceRecord) -> Optional[Confinement]:
         """How a manager that isolates whole services (Swarm) confines one that runs model code."""
@@ -182,6 +192,11 @@ def container_service_of(service: ServiceRecord) -> ContainerService:
     return ContainerService(id=service.container_service_id, name=service.container_service_name or '',
                             hostname=service.hostname or '', port=service.port, ext_hostname=service.ext_hostname,
                             ext_port=service.ext_port, info=service.info or {})
+
+
+def _env_dir(env_key: Optional[str]) -> list:
+    """The template's environment directory, relative to the storage root (none without one)."""
+    return [posixpath.join(ENVS_DIR, env_key)] if env_key else []
 
 
 def service_name(service: ServiceRecord) -> str:

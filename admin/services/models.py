@@ -1,10 +1,14 @@
 """Model templates: upload (checked without importing it here), list, get, download, delete.
 
 Visibility: the owner and admins see a template, everyone sees PUBLIC ones; a template the caller
-may not see is "not found". The file is checked by ``singa.model.inspect.check_model_template``,
-which imports it in a sandbox (a short-lived subprocess with a scrubbed environment, or a locked-down
-throwaway container) with a time limit and returns the knob space as JSON. The bytes are kept in the row and copied to
-``models/<id>/template.<py|zip>`` on shared storage for the workers.
+may not see is "not found". Declared dependencies the platform lacks are installed at upload into
+an environment on shared storage (``singa.envs.prepare_env``). The file is checked by
+``singa.model.inspect.check_model_template``, which imports it in a sandbox (a short-lived
+subprocess with a scrubbed environment, or a locked-down throwaway container), with that
+environment, with a time limit and returns the knob space as JSON. The bytes are kept in the row
+and copied to ``models/<id>/template.<py|zip>`` on shared storage for the workers. A template may
+come with trained parameters, its checkpoint (``checkpoints``), kept in the parameter store for
+inference jobs deployed with no train job.
 """
 import io
 import os
@@ -15,18 +19,20 @@ import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services import code_policy, files, model_fields, quotas
-from singa.admin.services.archives import open_zip, safe_members
+from singa.admin.services import checkpoints, code_policy, files, model_fields, quotas
+from singa.archives import open_zip, safe_members
 from singa.admin.services.datasets import check_name
 from singa.config import Settings
 from singa.constants import ADMIN_TYPES, ModelAccessRight, Task
+from singa.envs import prepare_env
 from singa.errors import (ConflictError, ForbiddenError, InvalidModelError, NotFoundError, PayloadTooLargeError,
                           ServiceUnavailableError)
 from singa.meta_store import events
 from singa.meta_store import models as models_repo
 from singa.meta_store.db import MetaStore
 from singa.meta_store.records import ModelRecord, UserRecord
-from singa.model.inspect import check_model_template
+from singa.model.inspect import check_model_template, default_check_sandbox
+from singa.param_store import make_param_store
 
 FILE_FIELD = 'model_file_bytes'
 # Template checks an admin process runs at once (each holds a request thread up to the check's
@@ -50,9 +56,13 @@ class NewModel:
 
 
 def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: NewModel,
-                 upload: files.UploadedFile, sandbox=None) -> ModelRecord:
-    """Validate every field, check the template in ``sandbox`` (see ``singa.model.inspect``; a
-    container of the template's own image if it names one), then store and record it."""
+                 upload: files.UploadedFile, sandbox=None,
+                 checkpoint: Optional[files.UploadedFile] = None) -> ModelRecord:
+    """Validate every field and the ``checkpoint`` if there is one, install the dependencies it
+    declares that the platform lacks into their environment (``singa.envs``; shared by every
+    template that declares the same), check the template in ``sandbox`` with that environment (see
+    ``singa.model.inspect``; a container of the template's own image if it names one), then store
+    and record it."""
     try:
         if upload.size > settings.max_model_bytes:
             raise PayloadTooLargeError(f'the model file is {upload.size} bytes; the limit is '
@@ -61,6 +71,7 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
             file_bytes = f.read()
     finally:
         files.remove_quietly(upload.path)
+    params = checkpoints.read_checkpoint(settings, checkpoint) if checkpoint is not None else None
     code_policy.check_actor(settings, owner.user_type)
     name = check_name(new.name)
     model_class = model_fields.check_model_class(new.model_class)
@@ -71,6 +82,8 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
     with store.transaction() as cur:
         if models_repo.name_taken(cur, owner.id, name):
             raise _name_conflict(name)
+    sandbox = sandbox or default_check_sandbox()
+    env = prepare_env(settings, dependencies, sandbox, image=docker_image)
     if not _CHECKS.acquire(timeout=CHECK_QUEUE_SECONDS):
         raise ServiceUnavailableError(f'{MAX_CONCURRENT_CHECKS} template checks are already running in this admin '
                                       'process; try again in a few seconds', resource='model')
@@ -79,27 +92,32 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
                                            module_file=file_name if file_kind == 'zip' else None,
                                            timeout=settings.model_check_timeout,
                                            memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
-                                           image=docker_image)
+                                           image=docker_image, env=env)
     finally:
         _CHECKS.release()
     model_id = uuid.uuid4()
     relative = f'{files.MODELS_DIR}/{model_id}/template.{file_kind}'
+    params_id = None
     try:
         files.write_atomically(files.storage_path(settings, relative), file_bytes)
+        if params is not None:
+            params_id = make_param_store(settings).save_encoded(params)
         with store.transaction() as cur:
-            quotas.check(cur, settings, owner, stored_bytes=len(file_bytes))
+            quotas.check(cur, settings, owner, stored_bytes=len(file_bytes) + len(params or b''))
             record = models_repo.insert_model(
                 cur, model_id=model_id, owner_id=owner.id, name=name, task=new.task.value, model_class=model_class,
                 file_kind=file_kind, file_name=file_name, file_bytes=file_bytes, store_path=relative,
                 dependencies=dependencies, docker_image=docker_image, access_right=new.access_right.value,
-                description=description, knob_config=knob_config)
+                description=description, knob_config=knob_config, checkpoint_params_id=params_id,
+                checkpoint_bytes=len(params or b''), env_key=env.key if env else None)
             events.record_event(cur, events.MODEL_CREATED, subject_id=model_id, actor_id=owner.id,
-                                data={'owner_id': str(owner.id), 'name': name, 'task': new.task.value})
+                                data={'owner_id': str(owner.id), 'name': name, 'task': new.task.value,
+                                      'checkpoint': params_id is not None})
     except ConflictError:
-        _remove_model_dir(settings, model_id)
+        _remove_model_files(settings, model_id, params_id)
         raise _name_conflict(name) from None
     except BaseException:
-        _remove_model_dir(settings, model_id)
+        _remove_model_files(settings, model_id, params_id)
         raise
     return record
 
@@ -157,8 +175,7 @@ def delete_model(store: MetaStore, settings: Settings, actor: UserRecord, model_
             models_repo.delete_model(cur, model_id)
         events.record_event(cur, events.MODEL_DELETED, subject_id=model_id, owner_id=model.owner_id,
                             data={'by': str(actor.id), 'name': model.name, 'soft': usage['referenced']})
-    if not usage['referenced']:
-        _remove_model_dir(settings, model_id)
+    _remove_model_files(settings, model_id if not usage['referenced'] else None, model.checkpoint_params_id)
     return model
 
 
@@ -170,5 +187,10 @@ def _visible(cur, actor: UserRecord, model_id: uuid.UUID, **kwargs) -> ModelReco
     return model
 
 
-def _remove_model_dir(settings: Settings, model_id: uuid.UUID) -> None:
-    shutil.rmtree(files.storage_path(settings, f'{files.MODELS_DIR}/{model_id}'), ignore_errors=True)
+def _remove_model_files(settings: Settings, model_id: Optional[uuid.UUID], params_id: Optional[str]) -> None:
+    """Remove a template's folder (unless ``model_id`` is None: old trials still load it) and its checkpoint
+    (no job deploys a deleted template's checkpoint again)."""
+    if model_id is not None:
+        shutil.rmtree(files.storage_path(settings, f'{files.MODELS_DIR}/{model_id}'), ignore_errors=True)
+    if params_id is not None:
+        make_param_store(settings).delete(params_id)

@@ -7,12 +7,19 @@ connection of its own elects the leader). Every ``settings.reconcile_interval`` 
    the finished container service) or ERRORED;
    replaces a failed service of a live job (up to ``MAX_REPLACEMENTS``); ends a sub-job whose
    advisor or every train worker is beyond repair;
-2. finishes jobs the workers cannot finish: a stop that was not honoured within the grace
+2. tells an advisor at once when a worker holding one of its running trials is gone (the
+   container manager no longer runs its task): the trial is retried without waiting for its lease
+   to expire;
+3. finishes jobs the workers cannot finish: a stop that was not honoured within the grace
    period, a train job long past its deadline;
-3. removes the services, queues and Redis users of ended jobs, and ends any trial still
+4. removes the services, queues and Redis users of ended jobs, and ends any trial still
    PENDING or RUNNING in an ended job;
-4. removes container services that no live record claims (left by an admin that crashed
-   mid-deploy, or finished), and re-creates the Redis users of live jobs (in case Redis lost them).
+5. removes container services that no live record claims (left by an admin that crashed
+   mid-deploy, or finished);
+
+and, first of all, re-creates the Redis users of live jobs (a restarted Redis has none).
+
+What each of these does to a job's status is ``singa.lifecycle``'s rule.
 """
 import datetime
 import logging
@@ -21,10 +28,12 @@ from typing import Callable, Optional
 
 import psycopg2
 
-from singa.constants import ServiceStatus, ServiceType, TrainJobStatus
+from singa.constants import InferenceJobStatus, ServiceStatus, ServiceType, TrainJobStatus, TrialStatus
 from singa.errors import SingaError
-from singa.meta_store import events, services, train_jobs, trials
-from singa.queues import delete_job_user, delete_keys, stop_advisors, train_job_prefix
+from singa.lifecycle import EndCause, JobEnd, end_sub_job, end_train_job, overdue_cause
+from singa.meta_store import events, inference_jobs, services, train_jobs, trials
+from singa.queues import (TuningChannel, WorkerLost, delete_job_user, delete_keys, stop_advisors, train_job_prefix,
+                          worker_task)
 from singa.admin.services.deployer import (Deployer, container_service_of, ensure_job_redis_user,
                                            job_redis_credentials)
 
@@ -33,7 +42,6 @@ log = logging.getLogger(__name__)
 MAX_REPLACEMENTS = 3
 DEADLINE_MARGIN_SECONDS = 60.0
 _LEADER_LOCK = 7_262_311_048_310_552
-_FINISHED = (TrainJobStatus.STOPPED, TrainJobStatus.ERRORED)
 
 
 class Reconciler:
@@ -48,6 +56,7 @@ class Reconciler:
         self._thread: Optional[threading.Thread] = None
         self._stopped = threading.Event()
         self._hooks: list[Callable[[], None]] = []
+        self._reported_lost: set = set()        # workers already reported gone to their advisors
 
     def add_hook(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` at the end of every round (the inference jobs add theirs)."""
@@ -56,8 +65,8 @@ class Reconciler:
     # -- one round ---------------------------------------------------------------------------
 
     def run_once(self) -> None:
-        for step in (self._check_services, self._finish_overdue_jobs, self._clean_ended_train_jobs,
-                     self._remove_orphans, *self._hooks):
+        for step in (self._ensure_redis_users, self._check_services, self._report_lost_workers,
+                     self._finish_overdue_jobs, self._clean_ended_train_jobs, self._remove_orphans, *self._hooks):
             try:
                 step()
             except SingaError as e:
@@ -109,55 +118,68 @@ class Reconciler:
             remaining = [s for s in services.list_services(cur, sub_job_id=service.sub_job_id, live_only=True)
                          if s.service_type == service.service_type]
             if service.service_type == ServiceType.ADVISOR:
-                self._end_sub_job(cur, service.job_id, service.sub_job_id, 'its advisor kept failing')
+                end_sub_job(cur, service.sub_job_id, JobEnd(EndCause.ADVISOR_FAILED), by='reconciler')
         if service.service_type == ServiceType.TRAIN and not remaining:
-            stop_advisors(self.r, service.job_id, [service.sub_job_id], reason='every train worker failed')
+            stop_advisors(self.r, service.job_id, [service.sub_job_id], EndCause.WORKERS_FAILED)
 
-    def _end_sub_job(self, cur, job_id, sub_job_id, reason: str) -> None:
-        trials.stop_live_trials(cur, sub_job_id=sub_job_id, error=reason)
-        sub = train_jobs.get_sub_train_job(cur, sub_job_id)
-        completed = [t for t in trials.list_trials_of_sub_job(cur, sub_job_id) if t.status == 'COMPLETED']
-        status = TrainJobStatus.STOPPED.value if completed else TrainJobStatus.ERRORED.value
-        if sub is not None:
-            train_jobs.set_sub_train_job_status(cur, sub_job_id, status, error=reason)
-        train_jobs.roll_up_train_job(cur, job_id)
-        events.record_event(cur, events.SUB_TRAIN_JOB_ENDED, job_id=job_id, subject_id=sub_job_id,
-                            data={'status': status, 'reason': reason, 'by': 'reconciler'})
+    def _report_lost_workers(self) -> None:
+        """Tell each advisor about the workers of its running trials that no longer run."""
+        with self.store.transaction() as cur:
+            cur.execute('SELECT t.worker_id, s.id AS sub_job_id, s.train_job_id FROM trials t'
+                        ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id'
+                        ' JOIN train_jobs j ON j.id = s.train_job_id'
+                        ' WHERE t.status = ANY(%s) AND j.status = ANY(%s)',
+                        (list(TrialStatus.LIVE), list(TrainJobStatus.LIVE)))
+            held = {row['worker_id']: row for row in cur.fetchall() if row['worker_id']}
+            by_service = {}
+            for worker_id in held:
+                by_service.setdefault(worker_task(worker_id)[0], []).append(worker_id)
+            records = {str(s.id): s for s in services.list_services(cur, live_only=True)
+                       if str(s.id) in by_service}
+        self._reported_lost &= set(held)
+        for service_id, worker_ids in by_service.items():
+            service = records.get(service_id)
+            if service is None or not service.container_service_id:
+                continue         # not started by the manager (or gone, and handled as a failed service)
+            running = self.manager.running_tasks(container_service_of(service))
+            for worker_id in worker_ids:
+                if worker_task(worker_id)[1] in running or worker_id in self._reported_lost:
+                    continue
+                row = held[worker_id]
+                TuningChannel(self.r, row['train_job_id'], row['sub_job_id']).send(WorkerLost(worker_id=worker_id))
+                self._reported_lost.add(worker_id)
+                log.warning('worker %s is gone: told the advisor of sub-job %s', worker_id, row['sub_job_id'])
 
     def _finish_overdue_jobs(self) -> None:
         now = self.clock()
-        grace = datetime.timedelta(seconds=self.settings.stop_grace_seconds)
-        margin = datetime.timedelta(seconds=self.settings.stop_grace_seconds + DEADLINE_MARGIN_SECONDS)
         with self.store.transaction() as cur:
-            jobs = train_jobs.list_train_jobs(cur, statuses=('STARTED', 'RUNNING', 'STOPPING'))
+            jobs = train_jobs.list_train_jobs(cur, statuses=TrainJobStatus.LIVE)
         for job in jobs:
-            stop_since = job.stop_requested_at
-            overdue_stop = job.status == TrainJobStatus.STOPPING and stop_since and now - stop_since > grace
-            overdue_deadline = job.deadline_at is not None and now - job.deadline_at > margin
-            if not (overdue_stop or overdue_deadline):
+            cause = overdue_cause(job, now, self.settings.stop_grace_seconds, DEADLINE_MARGIN_SECONDS)
+            if cause is None:
                 continue
-            reason = 'stopped by user' if overdue_stop else 'time budget reached'
             with self.store.transaction() as cur:
-                for sub in train_jobs.list_sub_train_jobs(cur, job.id):
-                    if sub.status not in _FINISHED:
-                        self._end_sub_job(cur, job.id, sub.id, reason + ' (ended by the admin)')
-                if overdue_stop:
-                    train_jobs.set_train_job_status(cur, job.id, TrainJobStatus.STOPPED.value)
-            log.warning('ended train job %s: %s', job.id, reason)
+                end_train_job(cur, job.id, JobEnd(cause, 'ended by the admin'), by='reconciler')
+            log.warning('ended train job %s: %s', job.id, cause.text)
 
     def _clean_ended_train_jobs(self) -> None:
         with self.store.transaction() as cur:
             cur.execute("SELECT DISTINCT s.job_id FROM services s JOIN train_jobs j ON j.id = s.job_id"
                         " WHERE j.status = ANY(%s) AND s.status = ANY(%s)",
-                        ([s.value for s in _FINISHED], list(services.LIVE)))
+                        (list(TrainJobStatus.FINISHED), list(ServiceStatus.LIVE)))
             ended = [row['job_id'] for row in cur.fetchall()]
         for job_id in ended:
             self.clean_up_train_job(job_id)
+
+    def _ensure_redis_users(self) -> None:
+        """Re-create the Redis users of live jobs: a Redis that restarted has none (they are not
+        in its data), and their workers cannot log in until then."""
         with self.store.transaction() as cur:
-            cur.execute("SELECT id FROM train_jobs WHERE status = ANY(%s)", (['STARTED', 'RUNNING', 'STOPPING'],))
-            live = [row['id'] for row in cur.fetchall()]
-        for job_id in live:
-            ensure_job_redis_user(self.settings, self.r, ServiceType.TRAIN.value, job_id)
+            live = [(ServiceType.TRAIN, job.id) for job in train_jobs.list_train_jobs(cur, statuses=TrainJobStatus.LIVE)]
+            live += [(ServiceType.PREDICT, job.id)
+                     for job in inference_jobs.list_inference_jobs(cur, statuses=InferenceJobStatus.LIVE)]
+        for service_type, job_id in live:
+            ensure_job_redis_user(self.settings, self.r, service_type.value, job_id)
 
     def clean_up_train_job(self, job_id) -> None:
         """Remove every service, queue and Redis user of an ended train job."""
@@ -192,7 +214,7 @@ class Reconciler:
         for service in found:
             service_id = (service.info.get('labels') or {}).get('singa.service_id')
             record = records.get(service_id)
-            if not service_id or (record is not None and record.status in services.LIVE):
+            if not service_id or (record is not None and record.status in ServiceStatus.LIVE):
                 continue
             running = self.manager.get_service_status(service) in (ServiceStatus.RUNNING, ServiceStatus.DEPLOYING)
             if running or record is not None:
@@ -245,4 +267,5 @@ def _job_is_live(cur, job_id) -> bool:
     cur.execute("SELECT status FROM train_jobs WHERE id = %s UNION ALL SELECT status FROM inference_jobs WHERE id = %s",
                 (job_id, job_id))
     row = cur.fetchone()
-    return row is not None and row['status'] in ('STARTED', 'RUNNING')
+    return row is not None and row['status'] in (TrainJobStatus.STARTED, TrainJobStatus.RUNNING,
+                                                 InferenceJobStatus.STARTED, InferenceJobStatus.RUNNING)

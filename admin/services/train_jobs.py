@@ -5,7 +5,8 @@ Creating a job records everything in one transaction (the app version is allocat
 the datasets and templates are locked against deletion), then deploys the services; if a
 service cannot be started, whatever was started is removed and the job ends ERRORED with the
 reason. Stopping marks the job STOPPING and tells each advisor, which cancels running trials at
-once; the reconciler finishes the job if the advisors do not within the grace period.
+once; the reconciler finishes the job if the advisors do not within the grace period. What each
+of these does to the job's status is ``singa.lifecycle``'s rule.
 """
 import re
 import uuid
@@ -13,17 +14,18 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from singa.admin.services import code_policy, files, quotas
-from singa.admin.services.dataset_formats import check_train_args
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
-                             ServiceType, Task, TrainJobStatus)
+                             ServiceStatus, ServiceType, Task, TrainJobStatus, TrialStatus)
 from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
+from singa.lifecycle import EndCause, JobEnd, end_train_job, request_stop
 from singa.meta_store import events, services, train_jobs
 from singa.meta_store import models as models_repo
 from singa.meta_store.records import TrainJobRecord, UserRecord
 from singa.queues import stop_advisors
+from singa.tasks import get_task
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
 APP_NAME_HINT = '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit'
@@ -136,14 +138,12 @@ class TrainJobService:
         try:
             self.deployer.deploy_all(to_deploy)
         except SingaError as e:
-            reason = f'could not start the workers: {e.message}'
+            end = JobEnd(EndCause.DEPLOY_FAILED, e.message)
             with self.store.transaction() as cur:
                 for service, _ in to_deploy:
-                    services.set_service_status(cur, service.id, 'ERRORED', error=reason)
-                for sub in train_jobs.list_sub_train_jobs(cur, job.id):
-                    train_jobs.set_sub_train_job_status(cur, sub.id, TrainJobStatus.ERRORED.value, error=reason)
-                train_jobs.set_train_job_status(cur, job.id, TrainJobStatus.ERRORED.value, error=reason)
-            raise ServiceUnavailableError(reason, resource='train_job', id=job.id) from e
+                    services.set_service_status(cur, service.id, ServiceStatus.ERRORED.value, error=end.reason)
+                end_train_job(cur, job.id, end, by='admin')
+            raise ServiceUnavailableError(end.reason, resource='train_job', id=job.id) from e
 
     def check_budget(self, budget: dict) -> dict:
         """The budget with its defaults filled in. ``budget`` has only keys of ``BUDGET_RANGES``,
@@ -173,8 +173,8 @@ class TrainJobService:
         if row['task'] != task.value:
             raise ConflictError(f'{name} is a {row["task"]} dataset, not {task.value}', resource='dataset',
                                 id=dataset_id, field=name)
-        check_train_args(task, files.storage_path(self.settings, row['store_path']), row['stat'] or {}, train_args,
-                         'the ' + name.removesuffix('_id').replace('_', ' '))
+        get_task(task).check_train_args(files.storage_path(self.settings, row['store_path']), row['stat'] or {},
+                                        train_args, 'the ' + name.removesuffix('_id').replace('_', ' '))
 
     def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
         """The templates a job that names none tunes: every available one that this search can
@@ -247,7 +247,7 @@ class TrainJobService:
             entry = counts.setdefault(row['id'], {'model_name': row['model_name'], 'trials': {}, 'best_score': None})
             if row['status'] is not None:
                 entry['trials'][row['status']] = row['n']
-            if row['status'] == 'COMPLETED' and row['best'] is not None:
+            if row['status'] == TrialStatus.COMPLETED and row['best'] is not None:
                 entry['best_score'] = row['best']
         subs = []
         for sub in train_jobs.list_sub_train_jobs(cur, job.id):
@@ -266,19 +266,13 @@ class TrainJobService:
     def stop_train_job_by_id(self, actor: UserRecord, train_job_id) -> TrainJobView:
         with self.store.transaction() as cur:
             job = visible_train_job(cur, actor, train_job_id, for_update=True)
-            if train_jobs.request_stop(cur, job.id):
-                events.record_event(cur, events.TRAIN_JOB_STOP_REQUESTED, job_id=job.id, subject_id=job.id,
-                                    data={'by': str(actor.id)})
-                sub_ids = [s.id for s in train_jobs.list_sub_train_jobs(cur, job.id)
-                           if s.status not in ('STOPPED', 'ERRORED')]
-            else:
-                sub_ids = []
-        stop_advisors(self.r, job.id, sub_ids, reason='stopped by user')
+            sub_ids = request_stop(cur, job.id, actor.id)
+        stop_advisors(self.r, job.id, sub_ids, EndCause.USER_STOP)
         return self.get_train_job_by_id(actor, job.id)
 
     def stop_all_train_jobs(self, actor: UserRecord) -> list[uuid.UUID]:
         with self.store.transaction() as cur:
-            live = train_jobs.list_train_jobs(cur, statuses=('STARTED', 'RUNNING', 'STOPPING'))
+            live = train_jobs.list_train_jobs(cur, statuses=TrainJobStatus.LIVE)
         for job in live:
             self.stop_train_job_by_id(actor, job.id)
         return [job.id for job in live]

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import requests
 
 from singa.admin.services.events import event_json
-from singa.admin.services.webhook_targets import checked_session
+from singa.admin.services.outbound_http import checked_session
 from singa.admin.services.webhooks import (DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WEBHOOK_HEADER,
                                            WebhookService, signature)
 from singa.errors import SingaError

@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-from singa.admin.services.webhook_targets import NetworkPolicy, check_url
+from singa.admin.services.outbound_http import NetworkPolicy, check_url
 from singa.constants import EventKind
 from singa.errors import ConflictError, NotFoundError
 from singa.meta_store import events, webhooks as webhooks_repo

@@ -10,9 +10,12 @@ Names (default: all):
 | digits          | TABULAR_CLASSIFICATION | digits_{train,val,test}.csv (64 pixel columns + target) |
 | iris, wine, breast_cancer | TABULAR_CLASSIFICATION | NAME_{train,val,test}.csv    |
 | diabetes        | TABULAR_REGRESSION     | diabetes_{train,val,test}.csv           |
+| pos_corpus      | POS_TAGGING            | pos_corpus_{train,val,test}.zip (corpus.tsv from a small grammar, ``pos_corpus.py``) |
+| shapes          | IMAGE_DETECTION        | shapes_{train,val,test}.zip (64x64 PNGs of squares, circles, triangles + COCO boxes, ``shapes.py``) |
 
 Splits are 60/20/20, stratified for classification, with a fixed seed, so builds are reproducible.
 CSV columns are snake_case feature names and ``target`` last (class ids 0..k-1 for classification).
+The last two are generated here (written by the modules named), not taken from scikit-learn.
 """
 import argparse
 import csv
@@ -30,7 +33,9 @@ from sklearn.model_selection import train_test_split
 SPLITS = ('train', 'val', 'test')
 TASKS = {'digits_images': 'IMAGE_CLASSIFICATION', 'digits': 'TABULAR_CLASSIFICATION',
          'iris': 'TABULAR_CLASSIFICATION', 'wine': 'TABULAR_CLASSIFICATION',
-         'breast_cancer': 'TABULAR_CLASSIFICATION', 'diabetes': 'TABULAR_REGRESSION'}
+         'breast_cancer': 'TABULAR_CLASSIFICATION', 'diabetes': 'TABULAR_REGRESSION', 'pos_corpus': 'POS_TAGGING',
+         'shapes': 'IMAGE_DETECTION'}
+GENERATED_SIZES = {'pos_corpus': (900, 300, 300), 'shapes': (300, 80, 80)}   # train, val, test
 _LOADERS = {'digits_images': skdatasets.load_digits, 'digits': skdatasets.load_digits,
             'iris': skdatasets.load_iris, 'wine': skdatasets.load_wine,
             'breast_cancer': skdatasets.load_breast_cancer, 'diabetes': skdatasets.load_diabetes}
@@ -77,6 +82,8 @@ def build(name: str, out_dir: str) -> Dict[str, str]:
     if name not in TASKS:
         raise SystemExit(f'unknown dataset {name!r}; choose from {", ".join(TASKS)}')
     os.makedirs(out_dir, exist_ok=True)
+    if name in GENERATED_SIZES:
+        return _build_generated(name, out_dir)
     data = _LOADERS[name]()
     classification = TASKS[name] != 'TABULAR_REGRESSION'
     paths = {}
@@ -91,6 +98,18 @@ def build(name: str, out_dir: str) -> Dict[str, str]:
     for part, (X, y) in split(data.data, data.target, classification).items():
         paths[part] = os.path.join(out_dir, f'{name}_{part}.csv')
         write_csv(paths[part], X, y, names)
+    return paths
+
+
+def _build_generated(name: str, out_dir: str) -> Dict[str, str]:
+    from examples.datasets import pos_corpus, shapes
+    paths = {}
+    for seed, (part, count) in enumerate(zip(SPLITS, GENERATED_SIZES[name])):
+        paths[part] = os.path.join(out_dir, f'{name}_{part}.zip')
+        if name == 'pos_corpus':
+            pos_corpus.write_corpus_zip(paths[part], pos_corpus.sentences(count, seed))
+        else:
+            shapes.write_coco_zip(paths[part], part, count, seed)
     return paths
 
 

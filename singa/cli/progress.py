@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from typing import Callable, Optional, TextIO
 
 from singa.cli.output import duration, parse_time
-from singa.constants import TRIAL_LIVE_STATUSES, BudgetKey
+from singa.constants import BudgetKey, TrialStatus
 
-LIVE_TRIALS = tuple(str(s) for s in TRIAL_LIVE_STATUSES)
+LIVE_TRIALS = tuple(str(s) for s in TrialStatus.LIVE)
 CLEAR_LINE = '\r\033[K'
 
 

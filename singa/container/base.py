@@ -48,8 +48,9 @@ class ServiceSpec:
     the current Python: ``['-m', 'singa.workers', 'train']`` means ``python -m singa.workers train``).
     ``environment`` is the *whole* environment the service gets besides ``PATH``-like basics: the
     manager adds nothing of the admin's own environment, so secrets never leak into user code.
-    Every manager adds ``SINGA_REPLICA_INDEX`` (distinct among a service's replicas, counted from 1)
-    and, when a port is published, ``SINGA_SERVICE_PORT``: the port the service must listen on;
+    Every manager adds ``SINGA_REPLICA_INDEX`` (distinct among a service's replicas, counted from 1),
+    ``SINGA_TASK_ID`` (distinct for every start of every replica: a restarted replica gets a new
+    one) and, when a port is published, ``SINGA_SERVICE_PORT``: the port the service must listen on;
     some add ``SINGA_LOG_FILE`` (see ``log_dir``).
     ``publish_port``, when set, is the container port to publish on the host; the manager picks a
     host port that cannot clash and reports it in ``ContainerService.ext_port``. (The process
@@ -121,6 +122,9 @@ class BaseContainerManager(abc.ABC):
     - ``destroy_service(service, timeout)`` stops every replica (SIGTERM, then SIGKILL after
       ``timeout`` seconds), returns when none is left, and removes the service; destroying a
       service that is already gone is not an error. The replicas' logs (``log_dir``) are kept.
+    - ``running_tasks(service)`` returns the ``SINGA_TASK_ID`` of every replica start that runs
+      now (or is about to): one that exited, was killed or is waiting to be restarted is not in
+      it. The admin uses it to learn that a worker is gone as soon as the manager knows.
     - ``list_services(labels)`` returns the services this manager created (and has not destroyed)
       whose labels include ``labels``, equal to what ``create_service`` returned for them, so that
       the admin can reconcile its records after its own restart.
@@ -139,6 +143,10 @@ class BaseContainerManager(abc.ABC):
 
     @abc.abstractmethod
     def get_service_status(self, service: ContainerService) -> ServiceStatus:
+        ...
+
+    @abc.abstractmethod
+    def running_tasks(self, service: ContainerService) -> set[str]:
         ...
 
     @abc.abstractmethod

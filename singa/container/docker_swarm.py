@@ -33,7 +33,9 @@ import io
 import os
 import posixpath
 import secrets
+import stat
 import tarfile
+import tempfile
 import threading
 import time
 from typing import Mapping, Optional
@@ -143,6 +145,10 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
                 return ServiceStatus.ERRORED
             return specs.service_status(current, self._tasks(service.id))
 
+    def running_tasks(self, service: ContainerService) -> set[str]:
+        with docker_errors(f'reading the tasks of {service.name}', service.id):
+            return specs.running_tasks(self._tasks(service.id))
+
     def list_services(self, labels: Optional[Mapping[str, str]] = None) -> list[ContainerService]:
         wanted = [f'{specs.LABEL_STACK}={self.stack}'] + [f'{k}={v}' for k, v in (labels or {}).items()]
         with docker_errors('listing services'):
@@ -246,9 +252,11 @@ class DockerSandbox(DockerClientHolder):
     interface): the image is ``image`` or ``settings.worker_image``; no network; read-only root file
     system with a small ``/tmp`` tmpfs; user ``nobody`` with no capabilities and no privilege
     escalation; ``memory_mb`` of memory (no swap), one CPU, a bounded number of processes. The files
-    are copied in, owned by root and read-only, into ``/sandbox`` (its working directory, on a
-    volume of its own removed with the container). The container is removed afterwards, whatever
-    happened."""
+    (and host directories, ``dirs``) are copied in, owned by root and read-only, into ``/sandbox``
+    (its working directory, on a volume of its own removed with the container); nothing of the
+    host is mounted. ``output`` (``(name, path)``): an empty directory ``/sandbox/<name>`` the
+    program may write, copied out as a tar file to ``path`` when it exits with 0. The container is
+    removed afterwards, whatever happened."""
 
     WORKDIR = '/sandbox'
     USER = '65534:65534'
@@ -258,8 +266,14 @@ class DockerSandbox(DockerClientHolder):
         super().__init__(client)
         self.settings = settings
 
-    def run(self, argv, files: Mapping[str, bytes], timeout: float, memory_mb: int, image: Optional[str] = None):
-        from singa.model.inspect import SandboxRun
+    def image_id(self, image: Optional[str] = None) -> str:
+        """The id of the image ``run`` would use."""
+        with docker_errors('inspecting the sandbox image'):
+            return self.api.inspect_image(image or self.settings.worker_image)['Id']
+
+    def run(self, argv, files: Mapping[str, bytes], timeout: float, memory_mb: int, image: Optional[str] = None,
+            dirs: Optional[Mapping[str, str]] = None, output: Optional[tuple] = None):
+        from singa.sandbox.base import SandboxRun
         api = self.api
         with docker_errors('running the sandbox container'):
             host_config = api.create_host_config(
@@ -276,24 +290,56 @@ class DockerSandbox(DockerClientHolder):
                              'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'},
                 labels={specs.LABEL_STACK: self.settings.stack_name, specs.LABEL_PREFIX + 'sandbox': '1'})['Id']
             try:
-                api.put_archive(container, self.WORKDIR, _read_only_tar(files))
+                with tempfile.TemporaryFile() as archive:
+                    _read_only_tar(archive, files, dirs or {}, output[0] if output else None)
+                    archive.seek(0)
+                    api.put_archive(container, self.WORKDIR, archive)
                 api.start(container)
                 try:
                     exit_code = api.wait(container, timeout=max(timeout, 0.1))['StatusCode']
                 except requests.exceptions.RequestException:     # the time limit
                     return SandboxRun(None, b'', b'')
                 out_of_memory = api.inspect_container(container)['State'].get('OOMKilled', False)
+                if output and exit_code == 0:
+                    stream, _ = api.get_archive(container, f'{self.WORKDIR}/{output[0]}')
+                    with open(output[1], 'wb') as f:
+                        for chunk in stream:
+                            f.write(chunk)
                 return SandboxRun(exit_code, api.logs(container, stdout=True, stderr=False),
                                   api.logs(container, stdout=False, stderr=True), out_of_memory)
             finally:
                 api.remove_container(container, v=True, force=True)
 
 
-def _read_only_tar(files: Mapping[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode='w') as tar:
+def _read_only_tar(out, files: Mapping[str, bytes], dirs: Mapping[str, str], writable: Optional[str]) -> None:
+    """Write to ``out`` a tar of ``files`` and of the host directories ``dirs`` (regular files and
+    directories; everything root's and read-only), and of an empty world-writable directory
+    ``writable``."""
+    now = time.time()
+
+    def entry(name: str, mode: int, size: int = 0, directory: bool = False) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.uid, info.gid, info.mtime = size, mode, 0, 0, now
+        if directory:
+            info.type = tarfile.DIRTYPE
+        return info
+
+    with tarfile.open(fileobj=out, mode='w') as tar:
         for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o444, 0, 0, time.time()
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+            tar.addfile(entry(name, 0o444, len(data)), io.BytesIO(data))
+        for name, root in dirs.items():
+            tar.addfile(entry(name, 0o555, directory=True))
+            for directory, subdirs, names in os.walk(root):
+                relative = os.path.relpath(directory, root)
+                for sub in sorted(subdirs):
+                    tar.addfile(entry(os.path.normpath(os.path.join(name, relative, sub)), 0o555, directory=True))
+                for file_name in sorted(names):
+                    path = os.path.join(directory, file_name)
+                    st = os.lstat(path)
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                    with open(path, 'rb') as f:
+                        tar.addfile(entry(os.path.normpath(os.path.join(name, relative, file_name)),
+                                          0o555 if st.st_mode & 0o111 else 0o444, st.st_size), f)
+        if writable:
+            tar.addfile(entry(writable, 0o777, directory=True))

@@ -9,7 +9,8 @@ What differs from a container platform, by design or by necessity:
 
 - A replica runs ``[sys.executable, *spec.command]`` with exactly ``spec.environment`` plus
   ``PATH``, ``HOME``, ``LANG``, ``PYTHONUNBUFFERED``, ``PYTHONPATH`` when singa would not import
-  without it, ``SINGA_REPLICA_INDEX`` and, for a published port, ``SINGA_SERVICE_PORT``. Nothing
+  without it, ``SINGA_REPLICA_INDEX``, ``SINGA_TASK_ID`` and, for a published port,
+  ``SINGA_SERVICE_PORT``. Nothing
   else of the caller's environment. It runs as the same OS user as the admin, though, and can read
   whatever that user can: process mode is for one trusted machine, not for isolating tenants.
 - There are no port mappings: ``publish_port`` makes the manager choose a free host port in
@@ -93,6 +94,15 @@ class ProcessContainerManager(BaseContainerManager):
         if supervisor is None or not supervisor.alive():
             return ServiceStatus.ERRORED          # killed before it could record an outcome
         return status
+
+    def running_tasks(self, service: ContainerService) -> set[str]:
+        state = files.read_json(os.path.join(self._dir(service.id), files.STATE)) or {}
+        running = set()
+        for replica in state.get('replicas', []):
+            process = files.ProcessRef.from_dict(replica.get('process'))
+            if replica.get('state') == 'running' and replica.get('task') and process is not None and process.alive():
+                running.add(replica['task'])
+        return running
 
     def list_services(self, labels: Optional[Mapping[str, str]] = None) -> list[ContainerService]:
         found = []

@@ -4,7 +4,8 @@ Started by ``ProcessContainerManager`` in a session of its own; it forks once mo
 process exits at once, so the supervisor is nobody's child to reap and outlives the admin. It then
 
 - starts ``replicas`` processes ``[executable, *command]`` with exactly the environment in the
-  spec (plus ``SINGA_REPLICA_INDEX``, from 1), each leading a process group of its own, output appended to
+  spec (plus ``SINGA_REPLICA_INDEX``, from 1, and ``SINGA_TASK_ID``, a random name of this start of
+  the replica, recorded as its ``task``), each leading a process group of its own, output appended to
   ``<log_dir>/<service name>-<replica>.log``;
 - restarts a replica that exits non-zero (or is killed by a signal) up to ``max_restarts`` times
   with a short exponential backoff, when the spec's ``restart`` is on; a replica that exits 0 is
@@ -16,6 +17,7 @@ process exits at once, so the supervisor is nobody's child to reap and outlives 
 It waits on a self-pipe woken by SIGCHLD and SIGTERM (``signal.set_wakeup_fd``), never by polling.
 """
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -42,10 +44,11 @@ class Replica:
         self.exit_code: Optional[int] = None
         self.restarts = 0
         self.restart_at: Optional[float] = None
+        self.task: Optional[str] = None
 
     def to_dict(self) -> dict:
         return {'index': self.index, 'state': self.state, 'exit_code': self.exit_code,
-                'restarts': self.restarts, 'process': self.ref.to_dict() if self.ref else None}
+                'restarts': self.restarts, 'task': self.task, 'process': self.ref.to_dict() if self.ref else None}
 
 
 class Supervisor:
@@ -79,7 +82,8 @@ class Supervisor:
         return os.path.join(self.spec['log_dir'], f"{self.spec['log_name']}-{replica.index}.log")
 
     def start(self, replica: Replica) -> None:
-        env = dict(self.spec['environment'], SINGA_REPLICA_INDEX=str(replica.index))
+        replica.task = secrets.token_hex(8)
+        env = dict(self.spec['environment'], SINGA_REPLICA_INDEX=str(replica.index), SINGA_TASK_ID=replica.task)
         try:
             with open(self._log_path(replica), 'ab') as log:
                 log.write(f'--- singa: replica {replica.index} starting (restart {replica.restarts}) '

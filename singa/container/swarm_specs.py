@@ -10,8 +10,9 @@ How a spec becomes a service:
   (``docker-init`` as PID 1 forwards signals and reaps children), a stop grace period, and the
   image's health check (if any) run every 2 s (Swarm replaces a task that turns unhealthy);
 - environment: exactly ``spec.environment`` plus ``SINGA_REPLICA_INDEX`` (the task's slot,
-  ``{{.Task.Slot}}``: distinct per replica, counted from 1), ``SINGA_LOG_FILE`` (the replica's
-  log file on the shared storage, mounted writable) and, with a published port,
+  ``{{.Task.Slot}}``: distinct per replica, counted from 1), ``SINGA_TASK_ID`` (``{{.Task.ID}}``:
+  a restarted replica is a new task), ``SINGA_LOG_FILE`` (the replica's log file on the shared
+  storage, mounted writable) and, with a published port,
   ``SINGA_SERVICE_PORT`` (the container port); the image's own variables (``PATH``...) stay;
 - ``endpoint_mode=dnsrr`` (no virtual IP: works without IPVS) and a published port in ``host``
   mode on the port the manager chose;
@@ -80,6 +81,7 @@ def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, 
     where each replica logs, in the container, with ``log_mounts`` to make it writable)."""
     env = {str(k): str(v) for k, v in spec.environment.items()}
     env['SINGA_REPLICA_INDEX'] = REPLICA_TEMPLATE
+    env['SINGA_TASK_ID'] = '{{.Task.ID}}'
     if log_file:
         env['SINGA_LOG_FILE'] = log_file
     labels = {str(k): str(v) for k, v in spec.labels.items()}
@@ -201,6 +203,12 @@ def service_status(service: dict, tasks: Iterable[dict]) -> ServiceStatus:
     if 'deploying' in states:
         return ServiceStatus.DEPLOYING
     return ServiceStatus.ERRORED if 'failed' in states else ServiceStatus.STOPPED
+
+
+def running_tasks(tasks: Iterable[dict]) -> set:
+    """The ids of the tasks that run, or are on their way to, and are meant to."""
+    return {t['ID'] for t in tasks if t.get('DesiredState') == 'running'
+            and ((t.get('Status') or {}).get('State') or 'new').lower() not in _ENDED}
 
 
 def live_containers(tasks: Iterable[dict]) -> list:

@@ -3,7 +3,15 @@
 Used by ``singa up`` and by the test session. Each server lives in a directory it owns, listens
 on 127.0.0.1 only, requires a password, and is found again (not started twice) when its
 directory already holds a running server, which makes ``start()`` idempotent.
+
+Both keep what they acknowledged. PostgreSQL runs with its durable defaults (``fsync``,
+``full_page_writes`` and ``synchronous_commit`` on): a commit is on disk before it is answered,
+so a crash of the server, or of the machine, loses no committed transaction. Redis appends every
+write to its append-only file and syncs it every second; it holds only coordination, which the
+workers and the advisor rebuild when it is lost.
 """
+import contextlib
+import glob
 import importlib.util
 import os
 import pwd
@@ -18,6 +26,7 @@ from typing import Optional
 from singa.errors import ConfigError
 
 PG_OS_USER = 'singa-postgres'   # PostgreSQL refuses to run as root
+_NOT_DURABLE = frozenset({'fsync = off', 'synchronous_commit = off', 'full_page_writes = off'})
 
 
 def free_port(host: str = '127.0.0.1') -> int:
@@ -121,6 +130,8 @@ class EmbeddedPostgres:
         if not os.path.exists(os.path.join(self.pgdata, 'PG_VERSION')):
             self._init_cluster()
         if self.running_pid() is None:
+            self._make_durable()
+            self._remove_stale_lock()
             with open(self._port_file, 'w', encoding='utf-8') as f:
                 f.write(str(self.port))
             log_file = os.path.join(self.root, 'postgres.log')
@@ -144,13 +155,32 @@ class EmbeddedPostgres:
         finally:
             os.remove(pwfile)
         with open(os.path.join(self.pgdata, 'postgresql.conf'), 'a', encoding='utf-8') as f:
-            f.write('\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n'
-                    'max_connections = 200\nshared_buffers = 128MB\n')
+            f.write('\nmax_connections = 200\nshared_buffers = 128MB\n')
         self._run(['pg_ctl', '-D', self.pgdata, '-w', '-o', f"-p {self.port} -h 127.0.0.1 -k '{self.root}'",
                    '-l', os.path.join(self.root, 'postgres.log'), 'start'], stdin=subprocess.DEVNULL)
         env = dict(os.environ, PGPASSWORD=self.password)
         self._run(['createdb', '-h', '127.0.0.1', '-p', str(self.port), '-U', self.user, self.db], env=env)
         self._run(['pg_ctl', '-D', self.pgdata, '-w', '-m', 'fast', 'stop'])
+
+    def _make_durable(self) -> None:
+        """Drop the settings that traded durability for speed, which clusters made by earlier
+        versions have in their ``postgresql.conf`` (they then take PostgreSQL's durable defaults)."""
+        conf = os.path.join(self.pgdata, 'postgresql.conf')
+        with open(conf, encoding='utf-8') as f:
+            lines = f.readlines()
+        kept = [line for line in lines if line.strip() not in _NOT_DURABLE]
+        if kept != lines:
+            with open(conf, 'w', encoding='utf-8') as f:
+                f.writelines(kept)
+
+    def _remove_stale_lock(self) -> None:
+        """Remove the lock files (data directory, socket) of a postmaster that is gone. PostgreSQL
+        would remove them itself unless that pid still exists, which a crashed postmaster's does as
+        a zombie where nothing reaps orphans (an init that does not, in a container): it would then
+        refuse to start. Its backends end on their own when their postmaster dies."""
+        for path in [os.path.join(self.pgdata, 'postmaster.pid')] + glob.glob(os.path.join(self.root, '.s.PGSQL.*.lock')):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
     def stop(self) -> None:
         if self.running_pid() is not None:

@@ -2,7 +2,7 @@
 import uuid
 from typing import Optional
 
-from singa.constants import JOB_LIVE_STATUSES
+from singa.constants import TrainJobStatus
 from singa.meta_store.records import DatasetRecord, from_row, from_rows
 
 
@@ -30,7 +30,7 @@ def live_train_jobs_using_dataset(cur, dataset_id: uuid.UUID) -> list[uuid.UUID]
     """Ids of train jobs still STARTED, RUNNING or STOPPING that train or validate on the dataset."""
     cur.execute('SELECT id FROM train_jobs WHERE (train_dataset_id = %s OR val_dataset_id = %s) '
                 'AND status = ANY(%s) ORDER BY created_at',
-                (dataset_id, dataset_id, list(JOB_LIVE_STATUSES)))
+                (dataset_id, dataset_id, list(TrainJobStatus.LIVE)))
     return [row['id'] for row in cur.fetchall()]
 
 

@@ -9,28 +9,31 @@ from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import JOB_LIVE_STATUSES, InferenceJobStatus, ModelAccessRight
+from singa.constants import InferenceJobStatus, ModelAccessRight, TrainJobStatus
 from singa.meta_store.records import ModelRecord, from_row, from_rows
 
 # Every column but the file itself, which only the download and the workers need.
 _META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, file_sha256, store_path, '
-                 'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at')
-_INFERENCE_LIVE = [InferenceJobStatus.STARTED.value, InferenceJobStatus.RUNNING.value]
+                 'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at, '
+                 'checkpoint_params_id, checkpoint_bytes, env_key')
 
 
 def insert_model(cur, *, model_id: uuid.UUID, owner_id: uuid.UUID, name: str, task: str,
                  model_class: str, file_kind: str, file_name: str, file_bytes: bytes, store_path: str,
                  dependencies: list, docker_image: Optional[str], access_right: str, description: str,
-                 knob_config) -> ModelRecord:
+                 knob_config, checkpoint_params_id: Optional[str] = None, checkpoint_bytes: int = 0,
+                 env_key: Optional[str] = None) -> ModelRecord:
     """Insert a template; a live template of the same owner and name raises ``ConflictError``."""
     cur.execute(
         'INSERT INTO models (id, owner_id, name, task, model_class, file_kind, file_name, file_bytes, '
-        'file_sha256, store_path, dependencies, docker_image, access_right, description, knob_config) '
-        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+        'file_sha256, store_path, dependencies, docker_image, access_right, description, knob_config, '
+        'checkpoint_params_id, checkpoint_bytes, env_key) '
+        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
         f'RETURNING {_META_COLUMNS}',
         (model_id, owner_id, name, task, model_class, file_kind, file_name, file_bytes,
          hashlib.sha256(file_bytes).hexdigest(), store_path,
-         Json(dependencies), docker_image, access_right, description, Json(knob_config)))
+         Json(dependencies), docker_image, access_right, description, Json(knob_config),
+         checkpoint_params_id, checkpoint_bytes, env_key))
     return from_row(ModelRecord, cur.fetchone())
 
 
@@ -44,6 +47,13 @@ def get_model(cur, model_id: uuid.UUID, *, with_file: bool = False, include_dele
     if row is not None and row.get('file_bytes') is not None:
         row = dict(row, file_bytes=bytes(row['file_bytes']))
     return from_row(ModelRecord, row)
+
+
+def get_model_by_name(cur, owner_id: uuid.UUID, name: str) -> Optional[ModelRecord]:
+    """The owner's live template of that name."""
+    cur.execute(f'SELECT {_META_COLUMNS} FROM models WHERE owner_id = %s AND name = %s AND deleted_at IS NULL',
+                (owner_id, name))
+    return from_row(ModelRecord, cur.fetchone())
 
 
 def name_taken(cur, owner_id: uuid.UUID, name: str) -> bool:
@@ -64,17 +74,18 @@ def list_available_models(cur, *, user_id: Optional[uuid.UUID], task: Optional[s
 def model_usage(cur, model_id: uuid.UUID) -> dict:
     """How jobs use a template: ``{"live_train_jobs": [...], "live_inference_jobs": [...], "referenced": bool}``.
 
-    ``referenced`` is true when any sub-train job (finished or not) used it, so that deleting the
-    row would orphan trials.
+    ``referenced`` is true when any sub-train job or checkpoint inference job (finished or not) used
+    it, so that deleting the row would orphan their records.
     """
     cur.execute('SELECT DISTINCT train_job_id FROM sub_train_jobs WHERE model_id = %s AND status = ANY(%s)',
-                (model_id, list(JOB_LIVE_STATUSES)))
+                (model_id, list(TrainJobStatus.LIVE)))
     live_train = [row['train_job_id'] for row in cur.fetchall()]
-    cur.execute('SELECT DISTINCT i.id FROM inference_jobs i JOIN sub_train_jobs s '
-                'ON s.train_job_id = i.train_job_id WHERE s.model_id = %s AND i.status = ANY(%s)',
-                (model_id, _INFERENCE_LIVE))
+    cur.execute('SELECT DISTINCT i.id FROM inference_jobs i LEFT JOIN sub_train_jobs s '
+                'ON s.train_job_id = i.train_job_id WHERE %s IN (s.model_id, i.model_id) AND i.status = ANY(%s)',
+                (model_id, list(InferenceJobStatus.LIVE)))
     live_inference = [row['id'] for row in cur.fetchall()]
-    cur.execute('SELECT EXISTS (SELECT 1 FROM sub_train_jobs WHERE model_id = %s) AS used', (model_id,))
+    cur.execute('SELECT EXISTS (SELECT 1 FROM sub_train_jobs WHERE model_id = %(m)s)'
+                ' OR EXISTS (SELECT 1 FROM inference_jobs WHERE model_id = %(m)s) AS used', {'m': model_id})
     return {'live_train_jobs': live_train, 'live_inference_jobs': live_inference,
             'referenced': cur.fetchone()['used']}
 

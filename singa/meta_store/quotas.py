@@ -2,13 +2,10 @@
 import uuid
 from typing import Optional
 
-from singa.constants import ServiceType
+from singa.constants import InferenceJobStatus, ServiceStatus, ServiceType, TrainJobStatus
 from singa.meta_store.records import QuotaRecord, from_row
-from singa.meta_store.services import LIVE as LIVE_SERVICES
 
 LIMITS = ('running_jobs', 'workers', 'gpus', 'stored_bytes')
-_LIVE_TRAIN_JOBS = ['STARTED', 'RUNNING', 'STOPPING']
-_LIVE_INFERENCE_JOBS = ['STARTED', 'RUNNING']
 
 
 def get_quota(cur, user_id: uuid.UUID) -> Optional[QuotaRecord]:
@@ -32,19 +29,19 @@ def lock_usage(cur, user_id: uuid.UUID) -> None:
 
 def usage(cur, user_id: uuid.UUID) -> dict:
     """What a user uses now: live jobs, live train and inference workers (replicas counted), the GPUs
-    those hold, and the bytes of their datasets and (not deleted) templates."""
+    those hold, and the bytes of their datasets and (not deleted) templates with their checkpoints."""
     cur.execute('SELECT (SELECT count(*) FROM train_jobs WHERE owner_id = %(u)s AND status = ANY(%(tj)s))'
                 ' + (SELECT count(*) FROM inference_jobs WHERE owner_id = %(u)s AND status = ANY(%(ij)s)) AS jobs,'
                 ' (SELECT coalesce(sum(size_bytes), 0) FROM datasets WHERE owner_id = %(u)s)'
-                ' + (SELECT coalesce(sum(octet_length(file_bytes)), 0) FROM models'
+                ' + (SELECT coalesce(sum(octet_length(file_bytes) + checkpoint_bytes), 0) FROM models'
                 '    WHERE owner_id = %(u)s AND deleted_at IS NULL) AS stored',
-                {'u': user_id, 'tj': _LIVE_TRAIN_JOBS, 'ij': _LIVE_INFERENCE_JOBS})
+                {'u': user_id, 'tj': list(TrainJobStatus.LIVE), 'ij': list(InferenceJobStatus.LIVE)})
     row = cur.fetchone()
     cur.execute('SELECT coalesce(sum(s.replicas), 0) AS workers, coalesce(sum(s.gpus * s.replicas), 0) AS gpus'
                 ' FROM services s WHERE s.status = ANY(%(live)s) AND s.service_type = ANY(%(types)s)'
                 ' AND s.job_id IN (SELECT id FROM train_jobs WHERE owner_id = %(u)s'
                 '                  UNION ALL SELECT id FROM inference_jobs WHERE owner_id = %(u)s)',
-                {'u': user_id, 'live': list(LIVE_SERVICES),
+                {'u': user_id, 'live': list(ServiceStatus.LIVE),
                  'types': [ServiceType.TRAIN.value, ServiceType.INFERENCE.value]})
     services = cur.fetchone()
     return {'running_jobs': int(row['jobs']), 'workers': int(services['workers']), 'gpus': int(services['gpus']),

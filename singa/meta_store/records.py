@@ -81,6 +81,9 @@ class ModelRecord:
     knob_config: Any
     created_at: datetime
     deleted_at: Optional[datetime] = None
+    checkpoint_params_id: Optional[str] = None   # trained parameters uploaded with it (param store id)
+    checkpoint_bytes: int = 0
+    env_key: Optional[str] = None   # its dependencies' environment, <storage>/envs/<key> (singa.envs)
     file_bytes: Optional[bytes] = None
 
 
@@ -176,6 +179,12 @@ class ServiceRecord:
     started_at: Optional[datetime]
     stopped_at: Optional[datetime]
 
+    @property
+    def served_id(self) -> str:
+        """What an inference service serves, as the serving channel names it: its trial, or for a
+        checkpoint job the template (its id)."""
+        return str(self.trial_id or self.info.get('model_id'))
+
 
 @dataclass(frozen=True)
 class TrialLogRecord:
@@ -188,9 +197,10 @@ class TrialLogRecord:
 
 @dataclass(frozen=True)
 class InferenceJobRecord:
+    """An inference job serves trials of a train job, or (``model_id``) a template's checkpoint."""
     id: uuid.UUID
     owner_id: uuid.UUID
-    train_job_id: uuid.UUID
+    train_job_id: Optional[uuid.UUID]
     status: str
     budget: dict
     config: dict
@@ -201,6 +211,11 @@ class InferenceJobRecord:
     created_at: datetime
     started_at: Optional[datetime]
     stopped_at: Optional[datetime]
+    model_id: Optional[uuid.UUID] = None
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.model_id is not None
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,6 @@ from psycopg2.extras import Json
 from singa.constants import ServiceStatus
 from singa.meta_store.records import ServiceRecord, from_row, where
 
-LIVE = (ServiceStatus.STARTED.value, ServiceStatus.DEPLOYING.value, ServiceStatus.RUNNING.value)
-_FINISHED = [ServiceStatus.STOPPED.value, ServiceStatus.ERRORED.value]
-
 
 def insert_service(cur, *, service_type: str, job_id, container_manager: str, sub_job_id=None, trial_id=None,
                    replicas: int = 1, gpus: int = 0, info: Optional[dict] = None) -> ServiceRecord:
@@ -33,7 +30,7 @@ def set_deployed(cur, service_id, *, container_service_id: str, container_servic
         'UPDATE services SET status = %s, container_service_id = %s, container_service_name = %s, hostname = %s,'
         ' port = %s, ext_hostname = %s, ext_port = %s, info = info || %s WHERE id = %s AND status = ANY(%s)',
         (ServiceStatus.DEPLOYING.value, container_service_id, container_service_name, hostname, port,
-         ext_hostname, ext_port, Json(info), service_id, list(LIVE)))
+         ext_hostname, ext_port, Json(info), service_id, list(ServiceStatus.LIVE)))
 
 
 def set_service_status(cur, service_id, status: str, error: Optional[str] = None) -> bool:
@@ -43,14 +40,15 @@ def set_service_status(cur, service_id, status: str, error: Optional[str] = None
         ' started_at = CASE WHEN %s = %s THEN coalesce(started_at, now()) ELSE started_at END,'
         ' stopped_at = CASE WHEN %s = ANY(%s) THEN now() ELSE stopped_at END'
         ' WHERE id = %s AND status = ANY(%s) AND status <> %s',
-        (status, error, status, ServiceStatus.RUNNING.value, status, _FINISHED, service_id, list(LIVE), status))
+        (status, error, status, ServiceStatus.RUNNING.value, status, list(ServiceStatus.FINISHED), service_id,
+         list(ServiceStatus.LIVE), status))
     return cur.rowcount == 1
 
 
 def promised_ports(cur, except_service_id=None) -> frozenset:
     """Host ports recorded for live services (other than ``except_service_id``)."""
     cur.execute('SELECT ext_port FROM services WHERE ext_port IS NOT NULL AND status = ANY(%s)'
-                ' AND id IS DISTINCT FROM %s', (list(LIVE), except_service_id))
+                ' AND id IS DISTINCT FROM %s', (list(ServiceStatus.LIVE), except_service_id))
     return frozenset(row['ext_port'] for row in cur.fetchall())
 
 
@@ -63,6 +61,7 @@ def count_restart(cur, service_id) -> int:
 def list_services(cur, *, job_id=None, live_only: bool = False, service_type: Optional[str] = None,
                   sub_job_id=None) -> list[ServiceRecord]:
     clause, args = where(('job_id = %s', job_id), ('service_type = %s', service_type),
-                         ('sub_job_id = %s', sub_job_id), ('status = ANY(%s)', list(LIVE) if live_only else None))
+                         ('sub_job_id = %s', sub_job_id),
+                         ('status = ANY(%s)', list(ServiceStatus.LIVE) if live_only else None))
     cur.execute(f'SELECT * FROM services{clause} ORDER BY created_at, id', args)
     return [from_row(ServiceRecord, r) for r in cur.fetchall()]

@@ -1,7 +1,5 @@
 """Counts over the whole platform for the admin's metrics (read at every scrape; cheap aggregates)."""
-from singa.meta_store.services import LIVE as LIVE_SERVICES
-
-_FINISHED = ('STOPPED', 'ERRORED')
+from singa.constants import InferenceJobStatus, ServiceStatus, TrainJobStatus
 
 
 def count_by_status(cur, table: str) -> dict:
@@ -25,15 +23,17 @@ def trial_duration_buckets(cur, bounds: list[float]) -> dict:
 def live_sub_train_jobs(cur) -> list[dict]:
     """``{train_job_id, sub_job_id, model_name}`` of every sub-job still running."""
     cur.execute('SELECT s.train_job_id, s.id AS sub_job_id, m.name AS model_name FROM sub_train_jobs s'
-                ' JOIN models m ON m.id = s.model_id WHERE s.status <> ALL(%s)', (list(_FINISHED),))
+                ' JOIN models m ON m.id = s.model_id WHERE s.status <> ALL(%s)', (list(TrainJobStatus.FINISHED),))
     return cur.fetchall()
 
 
 def inference_services(cur, service_type: str) -> list[dict]:
     """The live services of one type of every live inference job: ``{inference_job_id, trial_id,
-    model_name, replicas, hostname, port}`` (inference workers: one per deployed trial; a predictor)."""
-    cur.execute("SELECT s.job_id AS inference_job_id, s.trial_id, coalesce(s.info->>'model_name', '') AS model_name,"
+    model_name, replicas, hostname, port}`` (inference workers: one per deployed trial; a predictor).
+    A checkpoint job's worker serves its template: ``trial_id`` is then the template's id."""
+    cur.execute("SELECT s.job_id AS inference_job_id, coalesce(s.trial_id::text, s.info->>'model_id') AS trial_id,"
+                " coalesce(s.info->>'model_name', '') AS model_name,"
                 ' s.replicas, s.hostname, s.port FROM services s JOIN inference_jobs i ON i.id = s.job_id'
                 ' WHERE i.status = ANY(%s) AND s.service_type = %s AND s.status = ANY(%s) ORDER BY s.created_at',
-                (['STARTED', 'RUNNING'], service_type, list(LIVE_SERVICES)))
+                (list(InferenceJobStatus.LIVE), service_type, list(ServiceStatus.LIVE)))
     return cur.fetchall()

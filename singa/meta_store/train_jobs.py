@@ -1,14 +1,16 @@
-"""Repository of train jobs and sub-train jobs. Functions take the cursor of a ``transaction()``."""
+"""Repository of train jobs and sub-train jobs. Functions take the cursor of a ``transaction()``.
+
+Status changes take the statuses they may move from (``allowed_from``): which those are is
+``singa.lifecycle``'s, the only caller of the status setters.
+"""
 import uuid
 from typing import Optional
 
 from psycopg2.extras import Json
 
-from singa.constants import JOB_LIVE_STATUSES, EventKind, TrainJobStatus
+from singa.constants import EventKind, TrainJobStatus
 from singa.meta_store import events
 from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row, where
-
-_FINISHED = (TrainJobStatus.STOPPED.value, TrainJobStatus.ERRORED.value)
 
 
 def insert_train_job(cur, *, owner_id, app: str, task: str, budget: dict, train_dataset_id,
@@ -63,28 +65,28 @@ _STATUS_EVENTS = {TrainJobStatus.RUNNING: EventKind.TRAIN_JOB_STARTED, TrainJobS
                   TrainJobStatus.ERRORED: EventKind.TRAIN_JOB_ERRORED}
 
 
-def set_train_job_status(cur, train_job_id, status: str, error: Optional[str] = None, *, actor_id=None) -> bool:
-    """Move a job to ``status``; a finished job stays finished (its first end wins). True if it
-    changed, and then the change is recorded as an event (``actor_id``: who caused it, if anyone)."""
-    finished = status in _FINISHED
+def set_train_job_status(cur, train_job_id, status: TrainJobStatus, *, allowed_from: list,
+                         error: Optional[str] = None, actor_id=None) -> bool:
+    """Move a job in one of ``allowed_from`` to ``status``. True if it moved, and then the change
+    is recorded as an event (``actor_id``: who caused it, if anyone)."""
     cur.execute(
         'UPDATE train_jobs SET status = %s, error = coalesce(%s, error),'
         ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-        ' WHERE id = %s AND status <> ALL(%s) AND status <> %s RETURNING app, app_version, error',
-        (status, error, finished, train_job_id, list(_FINISHED), status))
+        ' WHERE id = %s AND status = ANY(%s) RETURNING app, app_version, error',
+        (status.value, error, status in TrainJobStatus.FINISHED, train_job_id, list(allowed_from)))
     row = cur.fetchone()
     if row is not None and status in _STATUS_EVENTS:
         events.record_event(cur, _STATUS_EVENTS[status], job_id=train_job_id, subject_id=train_job_id,
                             actor_id=actor_id, data={'app': row['app'], 'app_version': row['app_version'],
-                                                     'status': status, 'error': row['error']})
+                                                     'status': status.value, 'error': row['error']})
     return row is not None
 
 
-def request_stop(cur, train_job_id) -> bool:
-    """Mark a live job STOPPING (once); False if it had already ended."""
+def request_stop(cur, train_job_id, *, allowed_from: list) -> bool:
+    """Mark a job in one of ``allowed_from`` STOPPING, noting when; True if it moved."""
     cur.execute("UPDATE train_jobs SET status = %s, stop_requested_at = coalesce(stop_requested_at, now())"
                 " WHERE id = %s AND status = ANY(%s)",
-                (TrainJobStatus.STOPPING.value, train_job_id, ['STARTED', 'RUNNING', 'STOPPING']))
+                (TrainJobStatus.STOPPING.value, train_job_id, list(allowed_from)))
     return cur.rowcount == 1
 
 
@@ -94,8 +96,8 @@ def insert_sub_train_job(cur, train_job_id, model_id) -> SubTrainJobRecord:
     return from_row(SubTrainJobRecord, cur.fetchone())
 
 
-def get_sub_train_job(cur, sub_job_id) -> Optional[SubTrainJobRecord]:
-    cur.execute('SELECT * FROM sub_train_jobs WHERE id = %s', (sub_job_id,))
+def get_sub_train_job(cur, sub_job_id, *, for_update: bool = False) -> Optional[SubTrainJobRecord]:
+    cur.execute('SELECT * FROM sub_train_jobs WHERE id = %s' + (' FOR UPDATE' if for_update else ''), (sub_job_id,))
     return from_row(SubTrainJobRecord, cur.fetchone())
 
 
@@ -108,41 +110,17 @@ def set_sub_train_job_advisor(cur, sub_job_id, service_id) -> None:
     cur.execute('UPDATE sub_train_jobs SET advisor_service_id = %s WHERE id = %s', (service_id, sub_job_id))
 
 
-def set_sub_train_job_status(cur, sub_job_id, status: str, error: Optional[str] = None) -> None:
-    finished = status in _FINISHED
+def set_sub_train_job_status(cur, sub_job_id, status: TrainJobStatus, *, allowed_from: list,
+                             error: Optional[str] = None) -> bool:
+    """Move a sub-job in one of ``allowed_from`` to ``status``; True if it moved."""
     cur.execute(
         'UPDATE sub_train_jobs SET status = %s, error = coalesce(%s, error),'
-        ' started_at = CASE WHEN %s = %s THEN coalesce(started_at, now()) ELSE started_at END,'
+        ' started_at = CASE WHEN %s THEN coalesce(started_at, now()) ELSE started_at END,'
         ' stopped_at = CASE WHEN %s THEN coalesce(stopped_at, now()) ELSE stopped_at END'
-        ' WHERE id = %s AND status <> ALL(%s)',
-        (status, error, status, TrainJobStatus.RUNNING.value, finished, sub_job_id, list(_FINISHED)))
-
-
-def roll_up_train_job(cur, train_job_id) -> Optional[str]:
-    """Derive the job's status from its sub-jobs (under a row lock); return the status set, if any.
-
-    RUNNING while any sub-job runs; when every sub-job has finished: STOPPED if any stopped
-    normally, ERRORED (with their reasons) if all errored.
-    """
-    job = get_train_job(cur, train_job_id, for_update=True)
-    if job is None or job.status in _FINISHED:
-        return None
-    subs = list_sub_train_jobs(cur, train_job_id)
-    if any(s.status not in _FINISHED for s in subs):
-        if job.status == TrainJobStatus.STARTED and any(s.status == TrainJobStatus.RUNNING for s in subs):
-            set_train_job_status(cur, train_job_id, TrainJobStatus.RUNNING.value)
-            return TrainJobStatus.RUNNING.value
-        return None
-    if subs and all(s.status == TrainJobStatus.ERRORED for s in subs):
-        reasons = '; '.join(sorted({s.error or 'unknown error' for s in subs}))
-        set_train_job_status(cur, train_job_id, TrainJobStatus.ERRORED.value, error=reasons)
-        return TrainJobStatus.ERRORED.value
-    set_train_job_status(cur, train_job_id, TrainJobStatus.STOPPED.value)
-    return TrainJobStatus.STOPPED.value
-
-
-def is_live(status: str) -> bool:
-    return status in JOB_LIVE_STATUSES
+        ' WHERE id = %s AND status = ANY(%s)',
+        (status.value, error, status == TrainJobStatus.RUNNING, status in TrainJobStatus.FINISHED, sub_job_id,
+         list(allowed_from)))
+    return cur.rowcount == 1
 
 
 def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
@@ -150,7 +128,7 @@ def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
     cur.execute(
         'SELECT s.id AS sub_job_id, s.status AS sub_job_status, j.id AS train_job_id, j.status AS job_status,'
         ' j.task, j.budget, j.train_args, j.advisor_config, extract(epoch FROM j.deadline_at) AS deadline,'
-        ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256,'
+        ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256, m.env_key,'
         ' m.store_path AS model_path, m.knob_config, td.store_path AS train_dataset_path,'
         ' vd.store_path AS val_dataset_path'
         ' FROM sub_train_jobs s JOIN train_jobs j ON j.id = s.train_job_id JOIN models m ON m.id = s.model_id'

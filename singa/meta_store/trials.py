@@ -5,11 +5,11 @@ from typing import Iterable, Optional
 
 from psycopg2.extras import Json, execute_values
 
-from singa.constants import TRIAL_LIVE_STATUSES, EventKind, TrialStatus
+from singa.constants import EventKind, TrialStatus
 from singa.meta_store import events
 from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
 
-_LIVE = [s.value for s in TRIAL_LIVE_STATUSES]
+_LIVE = list(TrialStatus.LIVE)
 
 
 def insert_trial(cur, *, sub_job_id, no: int, model_id, knobs: dict, proposal: dict, worker_id: str,
@@ -119,6 +119,12 @@ def _record_if_best(cur, train_job_id, trial_id, score: float, data: dict) -> No
 
 def _float(value) -> Optional[float]:
     return None if value is None else float(value)
+
+
+def count_trials(cur, sub_job_id, status: TrialStatus) -> int:
+    cur.execute('SELECT count(*) AS n FROM trials WHERE sub_train_job_id = %s AND status = %s',
+                (sub_job_id, status.value))
+    return cur.fetchone()['n']
 
 
 def append_intermediate(cur, trial_id, step: int, score: float) -> None:

@@ -26,7 +26,7 @@ from typing import Any, List, Optional, TextIO
 import numpy as np
 
 from singa.advisor import BaseAdvisor, make_advisor
-from singa.constants import BudgetKey, CLASSIFICATION_TASKS, Task, TrialStatus
+from singa.constants import BudgetKey, Task, TrialStatus
 from singa.errors import InvalidModelError, ModelRuntimeError, TrialPruned
 from singa.model.inspect import validate_model_class
 from singa.model.knob import deserialize_knob_config, fix_knobs
@@ -34,6 +34,7 @@ from singa.model.loader import load_model_class
 from singa.model.log import LogType, logger
 from singa.model.model import as_score
 from singa.param_store.codec import decode_params, encode_params
+from singa.tasks import get_task
 
 DEFAULT_BUDGET = {BudgetKey.MODEL_TRIAL_COUNT.value: 5}
 
@@ -222,7 +223,7 @@ def _check_reload(cls, best: DevTrial, trained, task: Optional[str], queries: li
             raise InvalidModelError('predictions differ after dump_parameters() -> load_parameters(): '
                                     'the parameters do not capture the whole trained state')
         if task is not None:
-            _check_convention(task, predictions)
+            get_task(task).check_predictions(predictions, queries)
     reloaded_score = as_score(model.evaluate(val_path, **eval_args))
     if not math.isclose(reloaded_score, best.score, rel_tol=1e-6, abs_tol=1e-9):
         raise InvalidModelError(f'the reloaded model scores {reloaded_score:.6f}, the trained one '
@@ -239,27 +240,9 @@ def _same(a, b) -> bool:
         return False
 
 
-def _check_convention(task: str, predictions: list) -> None:
-    for i, p in enumerate(predictions):
-        if task in CLASSIFICATION_TASKS:
-            ok = isinstance(p, list) and p and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                   for v in p) and abs(sum(p) - 1) < 1e-3
-            if not ok:
-                raise InvalidModelError(f'prediction {i}: a {task} prediction must be a list of class '
-                                        f'probabilities summing to 1; got {str(p)[:80]}')
-        elif isinstance(p, bool) or not isinstance(p, (int, float)):
-            raise InvalidModelError(f'prediction {i}: a {task} prediction must be a number; got {str(p)[:80]}')
-
-
 def sample_queries(task: str, dataset_path: str, train_args: Optional[dict] = None, count: int = 3) -> list:
     """A few queries in the predictor's format, taken from a dataset (for the reload check)."""
-    from singa.model.dataset import load_image_dataset, load_tabular_dataset
-    if task == Task.IMAGE_CLASSIFICATION:
-        images, _, _ = load_image_dataset(dataset_path)
-        return [img.tolist() for img in images[:count]]
-    args = train_args or {}
-    X, _, names = load_tabular_dataset(dataset_path, args.get('features'), args.get('target'))
-    return [{n: (None if math.isnan(v) else float(v)) for n, v in zip(names, row)} for row in X[:count]]
+    return get_task(task).sample_queries(dataset_path, train_args or {}, count)
 
 
 def check_dependencies(dependencies: dict, say) -> None:

@@ -13,16 +13,19 @@ kinds of check (``make_check_sandbox(settings)`` picks, by ``SINGA_MODEL_CHECK_S
   file system, no capabilities, a non-root user, memory, CPU and process limits; it also keeps the
   template's packages out of the admin's image.
 
+A template with an environment (``singa.envs``: the packages its dependencies add) is checked
+with it on its path, read-only, after the platform's packages: bound in the process sandbox,
+copied into the container.
+
 Command line (what the container runs)::
 
-    python -m singa.model.inspect FILE CLASS [--kind py|zip] [--module-file NAME] [--max-memory-mb N]
+    python -m singa.model.inspect FILE CLASS [--kind py|zip] [--module-file NAME] [--max-memory-mb N] [--site DIR]...
 
 prints exactly one JSON line on stdout: ``{"ok": true, "knob_config": <serialized>, "task_hint": null}``
 or ``{"ok": false, "error": "<reason>"}``; anything the template prints goes to stderr.
 """
 import argparse
 import collections
-import dataclasses
 import inspect as pyinspect
 import json
 import os
@@ -31,6 +34,7 @@ import time
 from typing import Optional
 
 from singa.errors import ConfigError, InvalidKnobError, InvalidModelError
+from singa.sandbox.base import SandboxRun  # noqa: F401 - what a container sandbox answers
 
 DEFAULT_MEMORY_MB = 2048
 
@@ -70,16 +74,6 @@ def inspect_template(file_path: str, class_name: str, file_kind: str = 'py',
         return {'ok': False, 'error': e.message}
 
 
-@dataclasses.dataclass(frozen=True)
-class SandboxRun:
-    """What a sandboxed ``python ARGV`` did: its exit code (``None``: killed at the time limit),
-    its output, and whether it was killed for using too much memory."""
-    exit_code: Optional[int]
-    stdout: bytes
-    stderr: bytes
-    out_of_memory: bool = False
-
-
 MAX_KNOB_CONFIG_BYTES = 1 << 20
 CHECK_MAX_PIDS = 64
 CHECK_TMP_MB = 1024
@@ -93,12 +87,13 @@ class RunnerCheck:
         self.sandbox = sandbox
 
     def check(self, file_bytes: bytes, class_name: str, file_kind: str, module_file: Optional[str],
-              timeout: float, memory_mb: int, image: Optional[str] = None):
+              timeout: float, memory_mb: int, image: Optional[str] = None, env=None):
         from singa.sandbox import ModelRunner, SandboxFailed, SandboxLimits, TemplateSource
         limits = SandboxLimits(memory_mb=memory_mb, max_pids=CHECK_MAX_PIDS, tmp_mb=CHECK_TMP_MB,
                                cpu_seconds=int(timeout) + 1, threads=1)
         output = collections.deque(maxlen=3)
-        runner = ModelRunner(self.sandbox, limits, on_output=output.append, max_output_bytes=CHECK_OUTPUT_BYTES)
+        runner = ModelRunner(self.sandbox, limits, on_output=output.append, max_output_bytes=CHECK_OUTPUT_BYTES,
+                             env=env)
         deadline = time.monotonic() + timeout
         try:
             runner.load_template_bytes(TemplateSource('<upload>', class_name, file_kind, module_file), file_bytes,
@@ -148,11 +143,13 @@ def default_check_sandbox() -> RunnerCheck:
 
 def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'py',
                          module_file: Optional[str] = None, timeout: float = 30.0,
-                         memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None) -> dict:
+                         memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None,
+                         env=None) -> dict:
     """Inspect uploaded template bytes in a sandbox; return the serialized knob config.
 
     ``sandbox``: a ``RunnerCheck`` or a ``DockerSandbox`` (default: ``default_check_sandbox()``);
-    ``image`` is the container image to check it in, for sandboxes that use one. Raises
+    ``image`` is the container image to check it in, for sandboxes that use one; ``env`` the
+    template's environment (``singa.envs.TemplateEnv``), if it has one. Raises
     ``InvalidModelError`` with the reason (bad template, time limit, memory limit, crash, or an
     answer that is not a valid knob config).
     """
@@ -162,10 +159,10 @@ def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'p
         raise InvalidModelError(f'model class must be a Python identifier; got {class_name!r}')
     sandbox = sandbox or default_check_sandbox()
     if isinstance(sandbox, RunnerCheck):
-        answer = sandbox.check(file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image)
+        answer = sandbox.check(file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image, env)
     else:
         answer = _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout,
-                                     memory_mb, image)
+                                     memory_mb, image, env)
     return checked_knob_config(answer)
 
 
@@ -190,13 +187,18 @@ def checked_knob_config(answer) -> dict:
     return canonical
 
 
-def _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image):
+def _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout, memory_mb, image, env):
     name = 'template.' + file_kind
     argv = ['-m', 'singa.model.inspect', name, class_name, '--kind', file_kind,
             '--max-memory-mb', str(int(memory_mb))]
     if module_file:
         argv += ['--module-file', module_file]
-    run = sandbox.run(argv, {name: file_bytes}, timeout, memory_mb, image)
+    dirs = {}
+    if env is not None:
+        dirs['env'] = env.path
+        for site in env.sites:
+            argv += ['--site', f'{sandbox.WORKDIR}/env/{site}']
+    run = sandbox.run(argv, {name: file_bytes}, timeout, memory_mb, image, dirs=dirs)
     if run.exit_code is None:
         raise InvalidModelError(f'inspecting the model timed out after {timeout:g} s')
     if run.out_of_memory:
@@ -229,11 +231,15 @@ def main(argv=None) -> int:
     parser.add_argument('--kind', default='py', choices=('py', 'zip'))
     parser.add_argument('--module-file', default=None)
     parser.add_argument('--max-memory-mb', type=int, default=0, help='address-space limit (0 = none)')
+    parser.add_argument('--site', action='append', default=[], help='a site directory of the template\'s '
+                        'environment, put on the path after the platform\'s packages')
     args = parser.parse_args(argv)
     if args.max_memory_mb > 0:
         import resource
         limit = args.max_memory_mb << 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from singa.sandbox.child import add_sites
+    add_sites(args.site)
     # Keep stdout for our one JSON line: whatever the template prints goes to stderr.
     result_out = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)

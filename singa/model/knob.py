@@ -401,6 +401,38 @@ def fix_knobs(config: dict, overrides: dict) -> dict:
     return validate_knob_config(fixed)
 
 
+def untuned_values(config: dict, given: dict) -> dict:
+    """One value per knob with no tuning (a template deployed from a checkpoint): ``given`` values,
+    each validated, FixedKnob values, False for policy knobs, None for knobs a condition leaves
+    inactive. ``InvalidKnobError`` for an unknown name, a value the knob cannot take, or knobs left
+    with no value (those a tuner would search)."""
+    unknown = sorted(set(given) - set(config))
+    if unknown:
+        raise InvalidKnobError(f'unknown knob(s) {", ".join(unknown)}; the template\'s knobs: '
+                               f'{", ".join(config) or "none"}', field=unknown[0])
+    values, missing = {}, []
+    for name in ordered_knob_names(config):
+        knob = config[name]
+        if not is_active(knob, values):
+            values[name] = None
+        elif name in given:
+            try:
+                values[name] = knob.validate_value(given[name])
+            except (InvalidKnobError, TypeError, ValueError) as e:
+                raise InvalidKnobError(f'knob {name!r}: {getattr(e, "message", e)}', field=name) from None
+        elif isinstance(knob, FixedKnob):
+            values[name] = knob.value
+        elif isinstance(knob, PolicyKnob):
+            values[name] = False
+        else:
+            missing.append(name)
+    if missing:
+        raise InvalidKnobError(f'the template has knobs that are not fixed: give the value of each of '
+                               f'{", ".join(missing)} (the trial\'s knobs, for parameters a trial trained)',
+                               field=missing[0])
+    return values
+
+
 __all__ = ['BaseKnob', 'FixedKnob', 'CategoricalKnob', 'IntegerKnob', 'FloatKnob', 'PolicyKnob',
            'ArchKnob', 'Policy', 'serialize_knob_config', 'deserialize_knob_config',
-           'validate_knob_config', 'ordered_knob_names', 'is_active', 'policies_of', 'fix_knobs']
+           'validate_knob_config', 'ordered_knob_names', 'is_active', 'policies_of', 'fix_knobs', 'untuned_values']

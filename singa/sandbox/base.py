@@ -3,9 +3,15 @@
 ``BaseSandbox.spawn(...)`` starts ``python -m singa.sandbox.child`` so that it can reach only:
 its private temporary directory (``/tmp``, bounded in size), the read-only files it is given
 (``binds``: sandbox path -> host path; a trial's datasets), the interpreter and packages it
-needs, read-only, and two pipes to the runner. Nothing of the platform: no file of the platform or
+needs, read-only, its template's environment if it has one (``env``: the packages its declared
+dependencies added, read-only, on its path after the platform's; ``singa.envs``), and two pipes
+to the runner. Nothing of the platform: no file of the platform or
 of another user, no secret in a file, the environment or ``/proc``, no network. Its memory,
 processes, file sizes and (for a check) CPU time are bounded; whatever it starts ends with it.
+
+``BaseSandbox.run(...)`` runs a one-off ``python -s ARGV`` the same way (installing a template's
+environment: pip, offline, with the wheels read-only and the environment's directory the only
+writable one, ``writable``) and returns what it did (``SandboxRun``).
 
 Implementations (``singa.sandbox.make_sandbox`` picks one):
 
@@ -27,7 +33,18 @@ import time
 from typing import Mapping, Optional
 
 CHILD_MODULE = 'singa.sandbox.child'
+LAUNCH_MODULE = 'singa.sandbox.launch'
 MB = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxRun:
+    """What a sandboxed ``python ARGV`` did: its exit code (``None``: killed at the time limit),
+    its output, and whether it was killed for using too much memory."""
+    exit_code: Optional[int]
+    stdout: bytes
+    stderr: bytes
+    out_of_memory: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,15 +120,46 @@ class BaseSandbox(abc.ABC):
 
     name = 'base'
     isolated = True           # False only for UnsandboxedProcess
+    private_paths = True      # the child sees binds at their targets; False: at their host paths
 
     @abc.abstractmethod
-    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
-        """Start ``python -m singa.sandbox.child`` in a new sandbox."""
+    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = (), env=None) -> SandboxedProcess:
+        """Start ``python -m singa.sandbox.child`` in a new sandbox; ``env`` (a
+        ``singa.envs.TemplateEnv``) goes on its path, read-only, after the platform's packages."""
+
+    @abc.abstractmethod
+    def run(self, argv: list, limits: SandboxLimits, binds: Mapping[str, str] = (),
+            writable: Mapping[str, str] = (), timeout: float = 60.0) -> SandboxRun:
+        """Run ``python -s ARGV`` in a new sandbox within ``limits`` and ``timeout`` seconds, with
+        ``binds`` read-only and ``writable`` (sandbox path -> host directory) writable."""
 
 
-def child_config(limits: SandboxLimits, fds: tuple, workdir: str) -> str:
+def child_config(limits: SandboxLimits, fds: tuple, workdir: str, sites: list = ()) -> str:
+    """The child's configuration; ``sites``: directories it adds to its path (``site.addsitedir``)."""
     import json
-    return json.dumps({'rlimits': limits.rlimits(), 'in_fd': fds[0], 'out_fd': fds[1], 'workdir': workdir})
+    return json.dumps({'rlimits': limits.rlimits(), 'in_fd': fds[0], 'out_fd': fds[1], 'workdir': workdir,
+                       'sites': list(sites)})
+
+
+def launch_command(argv: list, limits: SandboxLimits) -> list:
+    """``python -s ARGV`` started through ``singa.sandbox.launch``, which lowers its limits first."""
+    import json
+    return [sys.executable, '-s', '-m', LAUNCH_MODULE, json.dumps(limits.rlimits()), *argv]
+
+
+def collect(popen: subprocess.Popen, timeout: float) -> tuple[Optional[int], bytes, bytes]:
+    """(exit code, stdout, stderr) of ``popen``, whose process group is killed after ``timeout``
+    seconds (exit code ``None``)."""
+    try:
+        out, err = popen.communicate(timeout=max(timeout, 0.1))
+        return popen.returncode, out, err
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        out, err = popen.communicate()
+        return None, out, err
 
 
 def pipes():

@@ -3,7 +3,8 @@
 The child sees a root file system built for it: ``/usr`` (and the merged-usr links), a few files
 of ``/etc`` that the dynamic loader and libc read, the Python installation and virtualenv and the
 ``singa`` package read-only, a fresh ``/proc`` of its own PID namespace, a minimal ``/dev``, a
-size-bounded private ``/tmp`` and ``/dev/shm``, and the read-only files it was given. Its network
+size-bounded private ``/tmp`` and ``/dev/shm``, the read-only files it was given, and its
+template's environment, read-only, at ``/env``. Its network
 namespace has no interface but its own loopback, so nothing of the host (the admin, PostgreSQL,
 Redis, predictors, Docker) can be reached. When its parent dies it dies (``--die-with-parent``),
 and when it ends, every process in its PID namespace ends with it.
@@ -20,9 +21,11 @@ Who it runs as:
 """
 import logging
 import os
+import posixpath
 import pwd
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -30,8 +33,8 @@ from typing import Mapping, Optional
 
 from singa.container.process_files import process_table
 from singa.errors import ConfigError
-from singa.sandbox.base import (BaseSandbox, MB, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
-                                pipes, python_command)
+from singa.sandbox.base import (BaseSandbox, MB, SandboxLimits, SandboxRun, SandboxedProcess, child_config, collect,
+                                kill_and_wait, launch_command, pipes, python_command)
 from singa.sandbox.cgroups import SandboxCgroup
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ ETC_FILES = ('ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'passwd', 'group', 'ns
              'localtime', 'mime.types')
 MERGED_USR = ('bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32')
 TMP = '/tmp'
+ENV_TARGET = '/env'           # where a template's environment is seen, read-only
 
 
 def sandbox_user() -> tuple[int, int]:
@@ -98,6 +102,9 @@ class BubblewrapSandbox(BaseSandbox):
                 args += ['--symlink', os.readlink(path), path]
             elif os.path.isdir(path):
                 args += ['--ro-bind', path, path]
+        # /etc must be searchable by the sandbox's user, or the files below cannot be read (bubblewrap
+        # would make it 0700): the loader's cache, passwd for getpwuid, ...
+        args += ['--perms', '0755', '--dir', '/etc']
         for name in ETC_FILES:
             args += ['--ro-bind-try', f'/etc/{name}', f'/etc/{name}']
         args += ['--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu']
@@ -108,6 +115,14 @@ class BubblewrapSandbox(BaseSandbox):
         return args
 
     def argv(self, limits: SandboxLimits, binds: Mapping[str, str], config: str) -> list:
+        """bubblewrap's command line for a child (``singa.sandbox.child`` with ``config``)."""
+        return self.command_argv(limits, binds, python_command() + [config])
+
+    def command_argv(self, limits: SandboxLimits, binds: Mapping[str, str], command: list,
+                     writable: Mapping[str, str] = ()) -> list:
+        """bubblewrap's command line for ``command`` in a new sandbox: ``binds`` read-only,
+        ``writable`` (sandbox path -> host directory) writable."""
+        writable = dict(writable or {})
         args = [self.bwrap, '--die-with-parent', '--new-session', '--unshare-pid', '--unshare-net',
                 '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--hostname', 'sandbox']
         if not self.as_root:
@@ -116,17 +131,17 @@ class BubblewrapSandbox(BaseSandbox):
         args += ['--proc', '/proc', '--dev', '/dev',
                  '--perms', '1777', '--size', str(limits.tmp_mb * MB), '--tmpfs', TMP,
                  '--perms', '1777', '--size', str(64 * MB), '--tmpfs', '/dev/shm']
-        targets = sorted(binds)
+        targets = sorted(set(binds) | set(writable))
         args += _parent_dirs(targets, covered=('/usr', '/etc', '/sys', '/proc', '/dev', TMP))
         for target in targets:
-            args += ['--ro-bind', binds[target], target]
+            args += ['--bind', writable[target], target] if target in writable \
+                else ['--ro-bind', binds[target], target]
         env = {'HOME': TMP, 'TMPDIR': TMP, 'PATH': '/usr/local/bin:/usr/bin:/bin', 'LANG': 'C.UTF-8',
                'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1', **limits.environment()}
         args += ['--clearenv']
         for key, value in sorted(env.items()):
             args += ['--setenv', key, value]
         args += ['--chdir', TMP]
-        command = python_command() + [config]
         if self.as_root:
             uid, gid = self.user
             args += ['--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--',
@@ -137,16 +152,50 @@ class BubblewrapSandbox(BaseSandbox):
         return args + command
 
     # -- starting ------------------------------------------------------------------------------
-    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
+    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = (), env=None) -> SandboxedProcess:
         binds = dict(binds or {})
+        sites = []
+        if env is not None:
+            binds[ENV_TARGET] = env.path
+            sites = [posixpath.join(ENV_TARGET, site) for site in env.sites]
         if self.as_root:
             for source in binds.values():
                 _grant_group_read(source, self.user[1])
         to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w = pipes()
+        config = child_config(limits, (to_child_r, from_child_w), TMP, sites)
+        try:
+            popen, cgroup = self._start(self.argv(limits, binds, config), limits, out_w, out_w,
+                                        (to_child_r, from_child_w))
+        except OSError:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w):
+                os.close(fd)
+            raise
+        for fd in (to_child_r, from_child_w, out_w):
+            os.close(fd)
+        return BubblewrapProcess(popen, to_child_w, from_child_r, out_r, cgroup)
+
+    def run(self, argv: list, limits: SandboxLimits, binds: Mapping[str, str] = (),
+            writable: Mapping[str, str] = (), timeout: float = 60.0) -> SandboxRun:
+        binds, writable = dict(binds or {}), dict(writable or {})
+        if self.as_root:
+            for source in binds.values():
+                _grant_group_read(source, self.user[1])
+            for source in writable.values():          # a fresh directory the sandbox fills
+                os.chown(source, *self.user)
+        argv = self.command_argv(limits, binds, launch_command(argv, limits), writable)
+        popen, cgroup = self._start(argv, limits, subprocess.PIPE, subprocess.PIPE)
+        try:
+            code, out, err = collect(popen, timeout)
+            return SandboxRun(code, out, err, cgroup is not None and cgroup.out_of_memory())
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+
+    def _start(self, argv: list, limits: SandboxLimits, stdout, stderr,
+               pass_fds: tuple = ()) -> tuple[subprocess.Popen, Optional[SandboxCgroup]]:
+        """Start bubblewrap (in a cgroup of its own, as root, before anything in it runs)."""
         cgroup = SandboxCgroup.create(f'sb-{secrets.token_hex(6)}', limits.memory_mb * MB, limits.max_pids) \
             if self.as_root else None
-        config = child_config(limits, (to_child_r, from_child_w), TMP)
-        argv = self.argv(limits, binds, config)
         gate_r = gate_w = None
         if cgroup is not None:
             # The sandbox must be in its cgroup before anything in it runs: a shell waits on a
@@ -155,29 +204,27 @@ class BubblewrapSandbox(BaseSandbox):
             argv = ['/bin/sh', '-c', 'read _ && exec "$@" </dev/null', 'singa-sandbox-gate'] + argv
         try:
             popen = subprocess.Popen(argv, stdin=gate_r if gate_r is not None else subprocess.DEVNULL,
-                                     stdout=out_w, stderr=out_w, pass_fds=(to_child_r, from_child_w),
+                                     stdout=stdout, stderr=stderr, pass_fds=pass_fds,
                                      start_new_session=True, close_fds=True)
         except OSError:
-            for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w, gate_r, gate_w):
+            for fd in (gate_r, gate_w):
                 if fd is not None:
                     os.close(fd)
             if cgroup is not None:
                 cgroup.remove()
             raise
-        for fd in (to_child_r, from_child_w, out_w, gate_r):
-            if fd is not None:
-                os.close(fd)
-        process = BubblewrapProcess(popen, to_child_w, from_child_r, out_r, cgroup)
         if cgroup is not None:
+            os.close(gate_r)
             try:
                 cgroup.add(popen.pid)
                 os.write(gate_w, b'go\n')
             except OSError:
-                process.close()
+                _end(popen)
+                cgroup.remove()
                 raise
             finally:
                 os.close(gate_w)
-        return process
+        return popen, cgroup
 
 
 class BubblewrapProcess(SandboxedProcess):
@@ -238,6 +285,14 @@ def _parent_dirs(targets, covered=()) -> list:
             made.add(path)
             args += ['--perms', '0755', '--dir', path]
     return args
+
+
+def _end(popen: subprocess.Popen) -> None:
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    popen.wait()
 
 
 def _grant_group_read(path: str, gid: int) -> None:

@@ -4,8 +4,9 @@ inside a sandbox. It is the only process that imports a model template.
 It reads operations from one pipe and answers on another (``singa.sandbox.protocol``; their file
 descriptors are in ``CONFIG_JSON``); whatever the template prints goes to stdout/stderr, which the
 runner reads as log output. Before it reads the first operation it lowers its own resource limits
-(``CONFIG_JSON``: ``{"rlimits": {name: value}, "in_fd", "out_fd", "workdir"}``), which no code it
-runs later can raise again. It holds no credential and reaches nothing but what
+(``CONFIG_JSON``: ``{"rlimits": {name: value}, "in_fd", "out_fd", "workdir", "sites"}``), which no
+code it runs later can raise again, and appends the template's environment (``sites``: its
+site-packages directories, read-only) to its path, after the platform's packages, which win. It holds no credential and reaches nothing but what
 the sandbox shows it: the template arrives as bytes and is written to a private directory; a
 trial's datasets are read-only files; parameters travel over the pipe.
 
@@ -190,6 +191,14 @@ class Child:
         return self.model_class
 
 
+def add_sites(paths: list) -> None:
+    """Put a template's environment on the path, after the platform's packages (``.pth`` files
+    in it are processed, as for any site directory)."""
+    import site
+    for path in paths:
+        site.addsitedir(str(path))
+
+
 def reap_children() -> None:
     """Collect children that have exited (what the runner killed after the last operation)."""
     while True:
@@ -257,6 +266,7 @@ def _describe(error: BaseException) -> str:
 def main(argv: list) -> int:
     config = json.loads(argv[0]) if argv else {}
     lower_limits(config.get('rlimits', {}))
+    add_sites(config.get('sites') or [])
     import logging
     # The template's own logging goes to stderr, which the runner turns into log lines.
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')

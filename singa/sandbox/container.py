@@ -20,8 +20,8 @@ import tempfile
 from typing import Mapping
 
 from singa.container.process_files import process_table
-from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxedProcess, child_config, kill_and_wait,
-                                pipes, python_command)
+from singa.sandbox.base import (BaseSandbox, SandboxLimits, SandboxRun, SandboxedProcess, child_config, collect,
+                                kill_and_wait, launch_command, pipes, python_command)
 
 log = logging.getLogger(__name__)
 
@@ -79,25 +79,18 @@ def reap_orphans(keep) -> None:
 
 class ContainerSandbox(BaseSandbox):
     name = 'container'
+    private_paths = False
 
-    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = ()) -> SandboxedProcess:
-        if binds:
-            # Files are mounted into the container at their own paths; nothing to rebind.
-            missing = [target for target, source in dict(binds).items() if target != source]
-            if missing:
-                raise ValueError(f'a plain child sees host paths; cannot show {missing[0]} elsewhere')
+    def spawn(self, limits: SandboxLimits, binds: Mapping[str, str] = (), env=None) -> SandboxedProcess:
+        _host_paths_only(binds)
         workdir = tempfile.mkdtemp(prefix='singa-sandbox-')
         to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w = pipes()
-        env = {'HOME': workdir, 'TMPDIR': workdir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-               'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1',
-               **limits.environment()}
-        if 'PYTHONPATH' in os.environ:
-            env['PYTHONPATH'] = os.environ['PYTHONPATH']
-        config = child_config(limits, (to_child_r, from_child_w), workdir)
+        sites = [os.path.join(env.path, site) for site in env.sites] if env is not None else []
+        config = child_config(limits, (to_child_r, from_child_w), workdir, sites)
         try:
-            popen = subprocess.Popen(python_command() + [config], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
-                                     stdout=out_w, stderr=out_w, pass_fds=(to_child_r, from_child_w),
-                                     start_new_session=True, close_fds=True)
+            popen = subprocess.Popen(python_command() + [config], env=_clean_environment(workdir, limits), cwd=workdir,
+                                     stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                                     pass_fds=(to_child_r, from_child_w), start_new_session=True, close_fds=True)
         except OSError:
             for fd in (to_child_r, to_child_w, from_child_r, from_child_w, out_r, out_w):
                 os.close(fd)
@@ -106,6 +99,34 @@ class ContainerSandbox(BaseSandbox):
         for fd in (to_child_r, from_child_w, out_w):
             os.close(fd)
         return PlainProcess(popen, to_child_w, from_child_r, out_r, workdir)
+
+    def run(self, argv: list, limits: SandboxLimits, binds: Mapping[str, str] = (),
+            writable: Mapping[str, str] = (), timeout: float = 60.0) -> SandboxRun:
+        _host_paths_only(binds)
+        _host_paths_only(writable)
+        workdir = tempfile.mkdtemp(prefix='singa-sandbox-')
+        try:
+            popen = subprocess.Popen(launch_command(argv, limits), env=_clean_environment(workdir, limits),
+                                     cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+            return SandboxRun(*collect(popen, timeout))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _host_paths_only(binds: Mapping[str, str]) -> None:
+    # Files are mounted into the container at their own paths; nothing to rebind.
+    moved = [target for target, source in dict(binds or {}).items() if target != source]
+    if moved:
+        raise ValueError(f'a plain child sees host paths; cannot show {moved[0]} elsewhere')
+
+
+def _clean_environment(workdir: str, limits: SandboxLimits) -> dict:
+    env = {'HOME': workdir, 'TMPDIR': workdir, 'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+           'LANG': 'C.UTF-8', 'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONUNBUFFERED': '1', **limits.environment()}
+    if 'PYTHONPATH' in os.environ:
+        env['PYTHONPATH'] = os.environ['PYTHONPATH']
+    return env
 
 
 class UnsandboxedProcess(ContainerSandbox):

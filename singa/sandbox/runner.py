@@ -120,8 +120,9 @@ class ModelRunner:
     """Drives one template in one sandboxed child at a time (one operation at a time)."""
 
     def __init__(self, sandbox: BaseSandbox, limits: SandboxLimits, binds: Mapping[str, str] = (),
-                 on_output: Optional[OutputHandler] = None, max_output_bytes: int = MAX_OUTPUT_BYTES):
-        self.sandbox, self.limits, self.binds = sandbox, limits, dict(binds or {})
+                 on_output: Optional[OutputHandler] = None, max_output_bytes: int = MAX_OUTPUT_BYTES, env=None):
+        """``env``: the template's environment (``singa.envs.TemplateEnv``), if it has one."""
+        self.sandbox, self.limits, self.binds, self.env = sandbox, limits, dict(binds or {}), env
         self.on_output = on_output or (lambda line: log.info('model: %s', line))
         self.max_output_bytes = max_output_bytes
         self.process: Optional[SandboxedProcess] = None
@@ -141,7 +142,7 @@ class ModelRunner:
         self.close()
         with self._lock:
             self._kill_reason = None
-            self.process = self.sandbox.spawn(self.limits, self.binds)
+            self.process = self.sandbox.spawn(self.limits, self.binds, self.env)
         self.pump = OutputPump(self.process.output, self._output, self.max_output_bytes)
         self.pump.start()
         if self._template_bytes is not None:

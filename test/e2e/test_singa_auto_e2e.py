@@ -14,7 +14,10 @@ import zipfile
 
 import pytest
 
-from singa.errors import InvalidRequestError
+import msgpack
+import requests
+
+from singa.errors import ForbiddenError, InvalidRequestError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPAT = os.path.join(REPO, 'test', 'compat')
@@ -97,7 +100,7 @@ def test_a_tabular_target_that_is_not_the_last_column(stack, workdir):
     assert [p.index(max(p)) for p in summary['predictions']] == [1, 0]
 
 
-def test_what_is_not_here_yet_says_so(stack, workdir):
+def test_what_differs_says_so(stack, workdir):
     from singa_auto.client import Client
     client = Client(admin_host=stack['host'], admin_port=stack['port'])
     client.login(stack['email'], stack['password'])
@@ -110,9 +113,60 @@ def test_what_is_not_here_yet_says_so(stack, workdir):
     with pytest.raises(InvalidRequestError) as e:
         client.create_train_job('later', 'TABULAR_CLASSIFICATION', train['id'], train['id'], {'MODEL_TRIAL_COUNT': 1})
     assert e.value.field == 'train_args' and "no value in the target column 'embarked'" in e.value.message
-    with pytest.raises(InvalidRequestError, match='dataset_url'):
-        client.create_dataset('remote', 'TABULAR_CLASSIFICATION', dataset_url='https://example.org/data.csv')
-    with pytest.raises(InvalidRequestError, match='model_preload_file_path'):
-        client.create_model('m', 'TABULAR_CLASSIFICATION', SCRIPT, 'M', 'weights.bin')
+    with pytest.raises(ForbiddenError) as e:        # downloaded by the admin, never from its own network
+        client.create_dataset('remote', 'TABULAR_CLASSIFICATION', dataset_url=f'http://127.0.0.1:{stack["port"]}/')
+    assert e.value.status_code == 403 and e.value.field == 'dataset_url'
     with pytest.raises(InvalidRequestError, match="model_type is 'zip'"):
         client.create_model('m', 'TABULAR_CLASSIFICATION', SCRIPT, 'M', model_type='zip')
+
+
+# A SingaAuto template whose only knob is fixed, as its checkpoint examples are: it loads the
+# weights its .model file holds (SingaAuto's parameter store wrote them: msgpack, NP// arrays).
+CHECKPOINTED = '''
+import numpy as np
+from singa_auto.model import BaseModel, FixedKnob
+
+class SaLinear(BaseModel):
+    @staticmethod
+    def get_knob_config():
+        return {'offset': FixedKnob(1.0)}
+
+    def __init__(self, **knobs):
+        super().__init__(**knobs)
+        self._offset = knobs['offset']
+
+    def train(self, dataset_path, **kwargs):
+        pass
+
+    def evaluate(self, dataset_path, **kwargs):
+        return 0.0
+
+    def predict(self, queries):
+        return [float(np.dot(self._w, np.asarray(q, dtype=float)) + self._offset) for q in queries]
+
+    def dump_parameters(self):
+        return {'w': self._w}
+
+    def load_parameters(self, params):
+        self._w = params['w']
+'''
+
+
+def test_a_singa_auto_checkpoint_deployed_and_queried_as_singa_auto_did(stack, tmp_path):
+    """model_preload_file_path, create_inference_job_by_checkpoint, and POST / on predictor_host."""
+    from singa_auto.client import Client
+    (tmp_path / 'SaLinear.py').write_text(CHECKPOINTED)
+    (tmp_path / 'SaLinear_1.model').write_bytes(msgpack.packb({'NP//w': [1.0, 2.0, 3.0]}, use_bin_type=True))
+    client = Client(admin_host=stack['host'], admin_port=stack['port'])
+    client.login(stack['email'], stack['password'])
+    model = client.create_model('sa_linear', 'TABULAR_REGRESSION', str(tmp_path / 'SaLinear.py'), 'SaLinear',
+                                str(tmp_path / 'SaLinear_1.model'))
+    assert model['checkpoint_id'] and model['user_id']
+    job = client.create_inference_job_by_checkpoint('sa_linear')
+    assert job['app'] == 'sa_linear' and job['train_job_id'] is None
+    client.wait_until_inference_job_is_running('sa_linear')
+    host = client.get_running_inference_job('sa_linear')['predictor_host']
+    answer = requests.post(f'http://{host}/', json=[1, 1, 1], timeout=30)          # public, as SingaAuto's were
+    assert answer.status_code == 200 and answer.json() == [7.0]
+    assert requests.post(f'http://{host}/predict', json={'query': [0, 0, 1]}, timeout=30).json()['prediction'] == 4.0
+    assert client.stop_inference_job('sa_linear')['status'] == 'STOPPED'

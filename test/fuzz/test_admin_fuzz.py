@@ -35,9 +35,16 @@ CONFIG = os.environ.get('SINGA_FUZZ_CONFIG', os.path.join(HERE, 'schemathesis.to
 @pytest.fixture
 def fuzzed_admin(base_env, meta_store, iris, tmp_path):
     root = tmp_path / 'platform'
-    # The fuzzer registers webhooks to whatever URLs it makes up: only an address where nothing
-    # listens may be one (a made-up name that resolves nowhere is accepted, and its deliveries fail).
-    with running_admin(base_env, root, SINGA_WEBHOOK_NETWORKS='127.0.0.2/32') as (url, settings):
+    # The fuzzer registers webhooks and downloads datasets from whatever URLs it makes up: only an
+    # address where nothing listens may be one (a made-up name that resolves nowhere is accepted for
+    # a webhook, and its deliveries fail; a download from it is refused). The dependencies it makes
+    # up are resolved by pip with no index and an empty wheelhouse (a 400 at once), never fetched
+    # from PyPI.
+    no_wheels = tmp_path / 'no-wheels'
+    no_wheels.mkdir()
+    with running_admin(base_env, root, SINGA_WEBHOOK_NETWORKS='127.0.0.2/32',
+                       SINGA_DATASET_URL_NETWORKS='127.0.0.2/32', PIP_NO_INDEX='1',
+                       PIP_FIND_LINKS=str(no_wheels)) as (url, settings):
         host, port = url.rsplit('//', 1)[1].split(':')
         boss = Client(host, int(port))
         boss.login(settings.superadmin_email, settings.superadmin_password)

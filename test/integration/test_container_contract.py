@@ -8,6 +8,7 @@ import pytest
 
 from container_harness import HARNESSES, IGNORE_SIGTERM, LOG_HELLO, SERVE_ENV, SLEEP, get_json
 from singa.constants import ServiceStatus
+from singa.container.base import wait_until
 from singa.errors import ContainerError
 
 ADMIN_SECRETS = {'SINGA_POSTGRES_PASSWORD': 'pg-secret-8d1f', 'SINGA_TOKEN_SECRET': 'token-secret-8d1f',
@@ -48,14 +49,28 @@ def test_crashing_replica_is_not_restarted_without_restart_policy(harness):
     assert harness.restart_count(harness.manager, service, 0) == 0
 
 
-def test_killed_replica_is_restarted(harness):
+def test_killed_replica_is_restarted_as_a_new_task(harness):
     service = harness.create(harness.spec(_name('killed'), SERVE_ENV, publish_port=8080))
-    first = get_json(service)['token']
+    first = get_json(service)
+    assert harness.manager.running_tasks(service) == {first['env']['SINGA_TASK_ID']}
     harness.kill_replica(harness.manager, service, 0)
-    second = get_json(service, unlike=first)['token']
-    assert second != first
+    # The manager knows the killed task is gone before the replacement answers.
+    assert wait_until(lambda: first['env']['SINGA_TASK_ID'] not in harness.manager.running_tasks(service), 30)
+    second = get_json(service, unlike=first['token'])
+    assert second['token'] != first['token']
+    assert second['env']['SINGA_TASK_ID'] != first['env']['SINGA_TASK_ID']
+    assert harness.manager.running_tasks(service) == {second['env']['SINGA_TASK_ID']}
     assert harness.manager.get_service_status(service) == ServiceStatus.RUNNING
     assert harness.restart_count(harness.manager, service, 0) == 1
+
+
+def test_running_tasks_are_those_of_live_replicas(harness):
+    service = harness.create(harness.spec(_name('tasks'), SLEEP, replicas=2))
+    assert harness.wait_status(service, ServiceStatus.RUNNING) == ServiceStatus.RUNNING
+    assert wait_until(lambda: len(harness.manager.running_tasks(service)) == 2, 30)
+    done = harness.create(harness.spec(_name('tasks-done'), 'print("done")'))
+    assert harness.wait_status(done, ServiceStatus.STOPPED) == ServiceStatus.STOPPED
+    assert harness.manager.running_tasks(done) == set()
 
 
 def test_published_port_is_reachable_and_environment_is_exactly_the_spec(harness, monkeypatch):
@@ -72,7 +87,8 @@ def test_published_port_is_reachable_and_environment_is_exactly_the_spec(harness
     assert env['SINGA_SERVICE_PORT']
     leaked = [k for k, v in env.items() if v in ADMIN_SECRETS.values() or k in ADMIN_SECRETS]
     assert leaked == []
-    extra = set(env) - set(spec_env) - {'SINGA_REPLICA_INDEX', 'SINGA_SERVICE_PORT', 'SINGA_LOG_FILE'}
+    assert env['SINGA_TASK_ID']
+    extra = set(env) - set(spec_env) - {'SINGA_REPLICA_INDEX', 'SINGA_TASK_ID', 'SINGA_SERVICE_PORT', 'SINGA_LOG_FILE'}
     assert extra <= harness.basic_env_names
 
 

@@ -1,17 +1,20 @@
 """A real platform started the way users start it (``singa up`` in a data directory of its own),
-with helpers to make users and to find what an attacker would go after (secrets, ports, stored
-files, the model code's processes)."""
+with helpers to make users, to find what an attacker would go after (secrets, ports, stored
+files, the model code's processes) and to kill its parts as a crash would (``kill -9``)."""
 import glob
 import hashlib
 import json
 import os
 import pwd
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
 
 from singa.client import Client
+from singa.container.process_files import group_alive, proc_start_time, process_table
 from singa.local.servers import free_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,10 +42,17 @@ class LocalStack:
     def up(self) -> str:
         """Start it; what ``singa up`` printed."""
         done = self.singa('up')
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, f'{done.stderr}\n--- postgres.log:\n{self._tail("postgres", "postgres.log")}'
         self.url = _field(done.stdout, 'admin')
         self.superadmin = (_field(done.stdout, 'superadmin'), _field(done.stdout, 'password'))
         return done.stdout + done.stderr
+
+    def _tail(self, *parts) -> str:
+        try:
+            with open(self.path(*parts), encoding='utf-8', errors='replace') as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ''
 
     def down(self) -> None:
         self.singa('down', '--purge')
@@ -90,6 +100,60 @@ class LocalStack:
         """SHA-256 of every stored template, dataset and parameter file."""
         return {p: hashlib.sha256(open(p, 'rb').read()).hexdigest()
                 for kind in ('models', 'data', 'params') for p in self.storage_files(kind)}
+
+
+    # -- killing its parts ------------------------------------------------------------------------
+    def service_tasks(self, service_type: str, job_id: str = None) -> list:
+        """(pid, task id) of the running replicas of the process-mode services of a type (of one job)."""
+        found = []
+        for spec_path in sorted(glob.glob(self.path('services', '*', 'spec.json'))):
+            with open(spec_path, encoding='utf-8') as f:
+                spec = json.load(f)
+            if spec['service_type'] != service_type or (job_id and spec['labels'].get('singa.job_id') != job_id):
+                continue
+            try:
+                with open(os.path.join(os.path.dirname(spec_path), 'state.json'), encoding='utf-8') as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                continue
+            found += [(r['process']['pid'], r.get('task')) for r in state.get('replicas', [])
+                      if r.get('state') == 'running' and r.get('process')]
+        return found
+
+    def kill_admin(self) -> None:
+        """kill -9 the admin: its gunicorn master and workers (they share its process group)."""
+        pid = self.admin_pid()
+        os.killpg(pid, signal.SIGKILL)
+        assert wait_until(lambda: not group_alive(pid), 10), 'the admin survived SIGKILL'
+
+    def kill_redis(self, lose_data: bool = False) -> None:
+        """kill -9 Redis; with ``lose_data`` its append-only file goes too (a Redis that comes back
+        empty, as one without persistence would)."""
+        with open(self.path('redis', 'redis.pid'), encoding='utf-8') as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+        if lose_data:
+            time.sleep(0.2)
+            for name in os.listdir(self.path('redis')):
+                if name.startswith('appendonly') or name.endswith('.rdb'):
+                    target = self.path('redis', name)
+                    shutil.rmtree(target) if os.path.isdir(target) else os.remove(target)
+
+    def kill_postgres(self) -> None:
+        """kill -9 PostgreSQL: the postmaster and every backend (a crash of the database server)."""
+        with open(self.path('postgres', 'pgdata', 'postmaster.pid'), encoding='utf-8') as f:
+            postmaster = int(f.readline().strip())
+        victims = [postmaster] + _children(postmaster)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        # Gone, not just signalled: a new postmaster refuses to start beside old backends.
+        assert wait_until(lambda: not any(proc_start_time(pid) for pid in victims), 10), 'PostgreSQL survived SIGKILL'
+
+
+def _children(parent: int) -> list:
+    return [pid for pid, fields in process_table() if int(fields[1]) == parent]
 
 
 def sandbox_processes(stack: 'LocalStack') -> list:

@@ -9,6 +9,8 @@ import time
 import uuid
 from pathlib import Path
 
+import requests
+
 from docker_cli import docker
 from singa.client import Client
 from singa.local.servers import free_port
@@ -88,12 +90,34 @@ class SwarmStack:
         """What of the stack is still on this engine besides the data --purge removes."""
         return {'services': list(self.stack_services()) + self.job_services(), 'containers': self.containers()}
 
+    def healthy(self) -> bool:
+        """Whether the admin answers ``GET /health`` (PostgreSQL and Redis included) with 200."""
+        try:
+            return requests.get(f'http://127.0.0.1:{self.port}/health', timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self, service: str) -> list:
+        """``docker kill`` (SIGKILL) the running containers of a service; their ids."""
+        killed = service_containers(service, running_only=True)
+        assert killed, f'no running container of {service}'
+        for container in killed:
+            docker('kill', container)
+        return killed
+
     def everything(self) -> dict:
         """Everything of the stack on this engine and disk, data included."""
         volumes = docker('volume', 'ls', '--quiet', '--filter', f'name={self.name}-').stdout.split()
         secrets = docker('secret', 'ls', '--quiet', '--filter', f'name={self.name}-').stdout.split()
         network = docker('network', 'inspect', self.name, check=False).returncode == 0
         return dict(self.leftovers(), volumes=volumes, secrets=secrets, network=network, home=self.home.exists())
+
+
+def task_container(task_id: str) -> str:
+    """The running container of a Swarm task (a worker's ``SINGA_TASK_ID``)."""
+    found = docker('ps', '--quiet', '--filter', f'label=com.docker.swarm.task.id={task_id}').stdout.split()
+    assert len(found) == 1, f'task {task_id} runs {len(found)} containers'
+    return found[0]
 
 
 def service_containers(service: str, running_only: bool = False) -> list:

@@ -4,7 +4,8 @@ import io
 import pytest
 from PIL import Image
 
-from singa.admin.services.image_datasets import class_summary, image_size
+from singa.tasks.image_classification import class_summary
+from singa.tasks.images import image_size
 from singa.admin.services.model_fields import check_docker_image, parse_dependencies
 from singa.errors import InvalidDatasetError, InvalidRequestError
 

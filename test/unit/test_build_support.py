@@ -30,3 +30,18 @@ def test_pip_settings_go_in_a_private_env_file_and_the_files_they_name_are_mount
     assert variables['PIP_INDEX_URL'] == 'https://builder:index-s3cret@pypi.example.invalid/simple'
     assert variables['HTTPS_PROXY'] == 'http://builder:proxy-s3cret@proxy.invalid:3128'
     assert 'PIP_CONFIG_FILE' not in variables     # where the settings came from is not one of them
+
+
+def test_the_admin_service_gets_the_same_sources_as_mounts(tmp_path):
+    constraints = tmp_path / 'constraints.txt'
+    constraints.write_text('six==1.15.0\n')
+    config = tmp_path / 'pip.conf'
+    config.write_text(f'[global]\nconstraint = {constraints}\n')
+    env_file = tmp_path / 'pip.env'
+    args = subprocess.run([sys.executable, str(BUILD_SUPPORT), 'pip-service-args', str(env_file)],
+                          env=dict(os.environ, PIP_CONFIG_FILE=str(config)), capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    assert args[:2] == ['--env-file', str(env_file)]
+    mount = args.index(f'type=bind,source={constraints},target={constraints},readonly')
+    assert args[mount - 1] == '--mount' and stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert f'PIP_CONSTRAINT={constraints}' in env_file.read_text().splitlines()

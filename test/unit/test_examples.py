@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from examples.datasets.build import build
+from examples.datasets.build import TASKS, build
 from singa.model import dev
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', 'examples', 'models')
@@ -21,7 +21,10 @@ CASES = [
     ('sk_gradient_boosting.py', 'SkGradientBoostingReg', 'TABULAR_REGRESSION', 'diabetes', 3, 0.2, 'NONE'),
     ('torch_mlp.py', 'TorchMlpClf', 'TABULAR_CLASSIFICATION', 'wine', 6, 0.9, 'MEDIAN'),
     ('torch_cnn.py', 'TorchCnnClf', 'IMAGE_CLASSIFICATION', 'digits_images', 5, 0.9, 'MEDIAN'),
+    ('sk_pos_tagger.py', 'SkPosTagger', 'POS_TAGGING', 'pos_corpus', 2, 0.95, 'NONE'),
+    ('torch_detector.py', 'TorchCenterNet', 'IMAGE_DETECTION', 'shapes', 1, 0.5, 'NONE'),
 ]
+TRAIN_ARGS = {'TorchCenterNet': {'epochs': 10}}     # a short training: seconds, not half a minute
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +36,7 @@ def data_dir(tmp_path_factory):
 
 
 def paths(data_dir, name):
-    ext = 'zip' if name == 'digits_images' else 'csv'
+    ext = 'csv' if TASKS[name].startswith('TABULAR') else 'zip'
     return [os.path.join(data_dir, f'{name}_{part}.{ext}') for part in ('train', 'val')]
 
 
@@ -43,7 +46,8 @@ def test_example_template_tunes_and_reloads(data_dir, file, cls, task, dataset, 
     train, val = paths(data_dir, dataset)
     out = io.StringIO()
     result = dev.run_model_class(os.path.join(ROOT, file), cls, task, None, train, val,
-                                 budget={'MODEL_TRIAL_COUNT': trials}, pruner=pruner, seed=0, out=out)
+                                 budget={'MODEL_TRIAL_COUNT': trials}, train_args=TRAIN_ARGS.get(cls), pruner=pruner,
+                                 seed=0, out=out)
     print(f'\n{cls} on {dataset}: best score {result.best.score:.4f} '
           f'({len(result.trials)} trials, {sum(t.seconds for t in result.trials):.1f} s)')
     assert result.best.score >= minimum, out.getvalue()

@@ -29,7 +29,7 @@ def test_a_train_worker_becomes_a_dnsrr_service_with_bounded_restarts():
     body = _document(_spec(mounts=mounts, max_restarts=3), constraints=['node.role==worker'])
     container = body['TaskTemplate']['ContainerSpec']
     assert container['Command'] == ['python', '-m', 'singa.workers', 'train']
-    assert container['Env'] == ['SINGA_JOB_ID=j1', 'SINGA_REPLICA_INDEX={{.Task.Slot}}']
+    assert container['Env'] == ['SINGA_JOB_ID=j1', 'SINGA_REPLICA_INDEX={{.Task.Slot}}', 'SINGA_TASK_ID={{.Task.ID}}']
     assert container['Init'] is True and container['StopGracePeriod'] == 30 * 10**9
     assert container['Mounts'] == [
         {'Type': 'bind', 'Source': '/srv/singa', 'Target': '/storage', 'ReadOnly': False},

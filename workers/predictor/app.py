@@ -2,12 +2,16 @@
 
 ``POST /predict`` takes ``{"query": q}`` or ``{"queries": [...]}`` (optionally ``"details": true``)
 and answers ``{"prediction": p, "models": [...]}`` or ``{"predictions": [...], "models": [...]}``.
-Unless the job is public, callers send a prediction key: ``Authorization: Bearer <key>``.
+``POST /`` is the original SingaAuto's contract: a JSON body is one query, or each multipart file
+field ``img`` is one (an image, decoded to nested lists of pixels: ``images.py``); it answers the
+JSON list of predictions. Both check the same keys and limits: unless the job is public, callers
+send a prediction key, ``Authorization: Bearer <key>``.
 ``GET /health``: the process is up and its batcher's threads run (503 when one is dead or stuck).
 ``GET /ready``: that, and at least one model has a live replica.
 ``GET /metrics``: Prometheus metrics (``metrics.py``).
 Errors use the admin's envelope ``{"error": {"type", "message", ...}}`` and proper statuses:
-400 bad body (see ``body.py``), 401 no or unknown key, 413 too large, 503 no model answered.
+400 bad body (see ``body.py``) or a query not in the task's format (the task's ``check_queries``,
+``singa.tasks``), 401 no or unknown key, 413 too large, 503 no model answered.
 
 A watchdog renews the predictor's heartbeat in Redis while the batcher is healthy (the admin
 calls the job RUNNING only then); when the batcher stays unhealthy for ``restart_after`` seconds
@@ -30,9 +34,11 @@ from singa.errors import (InvalidRequestError, InvalidTokenError, PayloadTooLarg
                           SingaError, UnauthenticatedError)
 from singa.logs import configure_logging
 from singa.queues import ServingChannel, ServingConfig, make_redis
+from singa.tasks import get_task
 from singa.workers.loop import Ticker
 from singa.workers.predictor.batcher import Batcher, loops_ok
-from singa.workers.predictor.body import BodyLimits, parse_predict_body
+from singa.workers.predictor.body import BodyLimits, PredictBody, parse_predict_body, parse_query_body
+from singa.workers.predictor.images import parse_image_upload
 from singa.workers.predictor.metrics import CONTENT_TYPE, PredictorMetrics
 
 log = logging.getLogger(__name__)
@@ -89,6 +95,7 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None,
                       max_inflight=2 * replicas).start()
     watchdog = Watchdog(batcher, channel, restart_after).start()
     keys = KeyChecker(channel, config.is_public)
+    task = get_task(config.task)      # its query format is checked here, before anything is batched
     metrics = batcher.observer = PredictorMetrics(channel, batcher.trials, batcher.names, settings.metrics_token)
 
     app = Flask(__name__)
@@ -118,19 +125,33 @@ def create_app(settings: Optional[Settings] = None, *, redis_client=None,
         metrics.check_reader(request.headers.get('Authorization'))
         return Response(metrics.exposition(), content_type=CONTENT_TYPE)
 
-    @app.post('/predict')
-    def predict():
+    def submit(parse: Callable[[], PredictBody]) -> tuple[PredictBody, dict]:
+        """Check the key, parse the body (the batcher waits for it meanwhile), then predict."""
         keys.check(request.headers.get('Authorization'))
         batcher.arriving()
         try:
-            body = parse_predict_body(request.get_data(cache=False), limits)
+            body = parse()
+            task.check_queries(body.queries)
         except BaseException:
             batcher.abandon()
             raise
-        answer = batcher.submit(body.queries, details=body.details, counted=True, size=body.size)
+        return body, batcher.submit(body.queries, details=body.details, counted=True, size=body.size)
+
+    @app.post('/predict')
+    def predict():
+        body, answer = submit(lambda: parse_predict_body(request.get_data(cache=False), limits))
         if body.single:
             answer['prediction'] = answer.pop('predictions')[0]
         return jsonify(answer)
+
+    @app.post('/')
+    def predict_as_singa_auto():
+        if request.mimetype == 'multipart/form-data':
+            _, answer = submit(lambda: parse_image_upload(request.files, request.form, limits,
+                                                          request.content_length or 0))
+        else:
+            _, answer = submit(lambda: parse_query_body(request.get_data(cache=False), limits))
+        return jsonify(answer['predictions'])
 
     @app.get('/openapi.json')
     def openapi():
@@ -206,7 +227,8 @@ def openapi_document(limits: BodyLimits) -> dict:
     """The predictor's OpenAPI document (its limits are the settings')."""
     responses = {str(code): {'description': text, 'content': {'application/json': {'schema': _ERROR}}}
                  for code, text in ((400, 'Bad body (not JSON, NaN or Infinity, too many queries, nested too '
-                                          'deeply), or no model could predict the queries'),
+                                          'deeply, an image that does not decode), a query not in the task\'s '
+                                          'format, or no model could predict the queries'),
                                     (401, 'Missing or unknown prediction key'),
                                     (413, f'Body larger than {limits.max_bytes} bytes'),
                                     (503, 'No model answered in time'))}
@@ -229,6 +251,34 @@ def openapi_document(limits: BodyLimits) -> dict:
                                            'answered) and, with details, "model_predictions"',
                             'content': {'application/json': {'schema': {'type': 'object'}}}},
                     **responses}}},
+            '/': {
+                'get': {'summary': 'The same as GET /health',
+                        'responses': {'200': {'description': 'Up'},
+                                      '503': {'description': 'A thread of the predictor is dead or stuck'}}},
+                'post': {
+                    'summary': 'Predict as the original SingaAuto\'s predictor did: one JSON query, or images',
+                    'description': 'A JSON body is one query, in the task\'s query format. A multipart body holds '
+                                   'images, each a file field named "img" and each one query: it is decoded to '
+                                   'nested lists of pixels (H x W for a grayscale image, H x W x 3 for any other, '
+                                   f'values 0 to 255), at most {limits.max_queries} images and '
+                                   f'{limits.max_image_pixels} pixels in all. The prediction key and the limits '
+                                   'are those of POST /predict.',
+                    'security': [{'predictionKey': []}],
+                    'requestBody': {'required': True, 'content': {
+                        'application/json': {'schema': {'description': 'One query (any JSON value but null)'}},
+                        'multipart/form-data': {'schema': {
+                            'type': 'object', 'additionalProperties': False, 'required': ['img'],
+                            'properties': {'img': {'type': 'array', 'minItems': 1, 'maxItems': limits.max_queries,
+                                                   'items': {'type': 'string', 'format': 'binary'},
+                                                   'description': 'Image files (PNG, JPEG, ... : what Pillow '
+                                                                  'decodes)'}}}}}},
+                    'responses': {
+                        '200': {'description': 'The ensemble\'s predictions, one per query, in order',
+                                'content': {'application/json': {'schema': {'type': 'array'}}}},
+                        **responses,
+                        '413': {'description': f'Body larger than {limits.max_bytes} bytes, or images of more '
+                                               f'than {limits.max_image_pixels} pixels in all',
+                                'content': {'application/json': {'schema': _ERROR}}}}}},
             '/health': {'get': {'summary': 'The predictor process is up and its threads run',
                                 'responses': {'200': {'description': 'Up'},
                                               '503': {'description': 'A thread of the predictor is dead or stuck'}}}},

@@ -1,7 +1,8 @@
-"""What ``POST /predict`` accepts, checked at the edge before anything is queued.
+"""What the predictor accepts, checked at the edge before anything is queued.
 
-A body is a UTF-8 JSON object ``{"query": q}`` or ``{"queries": [q, ...]}``, optionally with
-``"details": true``. JSON as the standard defines it: ``NaN``, ``Infinity`` and ``-Infinity``
+``POST /predict`` takes a UTF-8 JSON object ``{"query": q}`` or ``{"queries": [q, ...]}``,
+optionally with ``"details": true``; ``POST /`` (the original SingaAuto's contract) takes any
+JSON value as one query, or images (``images.py``). JSON as the standard defines it: ``NaN``, ``Infinity`` and ``-Infinity``
 (which Python's parser would take) and numbers too large for a double (``1e999``) are refused,
 so that every query can be passed on as JSON. Limits (``BodyLimits``, from the settings): the
 body's size (Flask refuses a larger one with 413), the number of queries in a request, and how
@@ -23,10 +24,12 @@ class BodyLimits:
     max_bytes: int = 32 << 20
     max_queries: int = 1000
     max_depth: int = 32            # nesting levels of one query: [[1, 2]] is 2
+    max_image_pixels: int = 1 << 20   # in all the images of one request (POST / with images)
 
     @classmethod
     def from_settings(cls, settings) -> 'BodyLimits':
-        return cls(settings.predictor_max_body_bytes, settings.predictor_max_queries, settings.predictor_max_depth)
+        return cls(settings.predictor_max_body_bytes, settings.predictor_max_queries, settings.predictor_max_depth,
+                   settings.predictor_max_image_pixels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,16 +46,7 @@ class _NotANumber(ValueError):
 
 def parse_predict_body(raw: bytes, limits: BodyLimits) -> PredictBody:
     """The queries of a ``POST /predict`` body, or ``InvalidRequestError`` saying what is wrong."""
-    try:
-        body = json.loads(raw.decode('utf-8'), parse_constant=_refuse_constant)
-    except _NotANumber as e:
-        raise InvalidRequestError(f'{e} is not a JSON number; send finite numbers (or null)') from None
-    except UnicodeDecodeError:
-        raise InvalidRequestError('the body must be UTF-8 encoded JSON') from None
-    except RecursionError:        # nested far deeper than any limit
-        raise _too_deep(limits) from None
-    except ValueError:
-        body = None
+    body = _parse_json(raw, limits)
     if not isinstance(body, dict):
         raise InvalidRequestError('send a JSON object: {"query": ...} or {"queries": [...]}')
     unknown = set(body) - FIELDS
@@ -78,6 +72,30 @@ def parse_predict_body(raw: bytes, limits: BodyLimits) -> PredictBody:
             raise InvalidRequestError('queries must not contain null', field=field)
     _check_values(queries, limits, field)
     return PredictBody(queries, single, details, len(raw))
+
+
+def parse_query_body(raw: bytes, limits: BodyLimits) -> PredictBody:
+    """The one query of a ``POST /`` JSON body (the whole body is the query, as SingaAuto had it)."""
+    query = _parse_json(raw, limits)
+    if query is None:
+        raise InvalidRequestError('send one query as the JSON body (any JSON value but null), or images as '
+                                  'multipart/form-data fields named "img"')
+    _check_values([query], limits, 'body')
+    return PredictBody([query], single=False, details=False, size=len(raw))
+
+
+def _parse_json(raw: bytes, limits: BodyLimits):
+    """The JSON value of a body (None if it is not JSON), refusing what ``_refuse_constant`` does."""
+    try:
+        return json.loads(raw.decode('utf-8'), parse_constant=_refuse_constant)
+    except _NotANumber as e:
+        raise InvalidRequestError(f'{e} is not a JSON number; send finite numbers (or null)') from None
+    except UnicodeDecodeError:
+        raise InvalidRequestError('the body must be UTF-8 encoded JSON') from None
+    except RecursionError:        # nested far deeper than any limit
+        raise _too_deep(limits) from None
+    except ValueError:
+        return None
 
 
 def _check_values(queries: list, limits: BodyLimits, field: str) -> None:

@@ -11,8 +11,10 @@ from singa.admin.context import EXTENSION_KEY
 from singa.admin.services import users
 from singa.config import Settings
 from singa.errors import ConfigError
+from singa.local.servers import free_port
 from singa.meta_store import events
 from singa.meta_store.db import MetaStore
+from singa.queues import make_redis
 
 UP = {'service': 'singa-admin', 'status': 'ok'}
 
@@ -20,7 +22,8 @@ UP = {'service': 'singa-admin', 'status': 'ok'}
 def test_index_and_health_answer_json(api):
     assert api.get('/').get_json() == UP
     response = api.get('/health')
-    assert response.status_code == 200 and response.get_json() == UP
+    assert response.status_code == 200
+    assert response.get_json() == dict(UP, dependencies={'postgres': 'ok', 'redis': 'ok'})
 
 
 def test_health_is_503_when_the_database_is_down(app, api):
@@ -28,8 +31,21 @@ def test_health_is_503_when_the_database_is_down(app, api):
     dead = MetaStore('host=127.0.0.1 port=1 user=x password=x dbname=x', connect_timeout=1)
     app.extensions[EXTENSION_KEY] = dataclasses.replace(ctx, meta_store=dead)
     try:
-        error_of(api.get('/health'), 503, 'ServiceUnavailableError')
+        error = error_of(api.get('/health'), 503, 'ServiceUnavailableError')
+        assert error['resource'] == 'postgres' and error['details']['redis'] == 'ok'
         assert api.get('/').status_code == 200
+    finally:
+        app.extensions[EXTENSION_KEY] = ctx
+
+
+def test_health_is_503_when_redis_is_down(app, api, admin_settings):
+    ctx = app.extensions[EXTENSION_KEY]
+    dead = make_redis(dataclasses.replace(admin_settings, redis_port=free_port()))
+    app.extensions[EXTENSION_KEY] = dataclasses.replace(ctx, redis=dead)
+    try:
+        error = error_of(api.get('/health'), 503, 'ServiceUnavailableError')
+        assert error['resource'] == 'redis' and 'redis' in error['message']
+        assert error['details']['postgres'] == 'ok' and error['details']['redis'] != 'ok'
     finally:
         app.extensions[EXTENSION_KEY] = ctx
 

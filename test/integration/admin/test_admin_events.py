@@ -7,8 +7,10 @@ import uuid
 from openapi_schema_validator import OAS31Validator
 
 from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of, recorded_train_job
-from singa.constants import InferenceJobStatus, TrainJobStatus, TrialStatus
-from singa.meta_store import inference_jobs, train_jobs, trials
+from singa import lifecycle
+from singa.constants import TrialStatus
+from singa.lifecycle import EndCause, JobEnd
+from singa.meta_store import inference_jobs, trials
 
 
 def _train_job(api, user, scores):
@@ -18,8 +20,7 @@ def _train_job(api, user, scores):
     with api.ctx.meta_store.transaction() as cur:
         job, sub = recorded_train_job(cur, user.id, dataset['id'], model['id'], app='audit')
     with api.ctx.meta_store.transaction() as cur:
-        train_jobs.set_sub_train_job_status(cur, sub.id, TrainJobStatus.RUNNING.value)
-        train_jobs.roll_up_train_job(cur, job.id)
+        lifecycle.start_sub_job(cur, sub.id, job.id)
     for no, score in enumerate(scores, start=1):
         with api.ctx.meta_store.transaction() as cur:
             trial = trials.insert_trial(cur, sub_job_id=sub.id, no=no, model_id=uuid.UUID(model['id']),
@@ -27,8 +28,7 @@ def _train_job(api, user, scores):
             status = TrialStatus.ERRORED.value if score is None else TrialStatus.COMPLETED.value
             trials.finish_trial(cur, trial.id, status=status, score=score, error=score is None and 'boom' or None)
     with api.ctx.meta_store.transaction() as cur:
-        train_jobs.set_sub_train_job_status(cur, sub.id, TrainJobStatus.STOPPED.value)
-        train_jobs.roll_up_train_job(cur, job.id)
+        lifecycle.end_sub_job(cur, sub.id, JobEnd(EndCause.TRIAL_BUDGET), by='advisor')
     return job
 
 
@@ -43,7 +43,7 @@ def test_a_train_job_tells_its_story(api, model_dev):
     story = events_of(api, model_dev, f'?job_id={job.id}&order=asc')
     assert [e['kind'] for e in story] == [
         'train_job_started', 'trial_completed', 'best_score_improved', 'trial_completed', 'trial_errored',
-        'trial_completed', 'best_score_improved', 'train_job_stopped']
+        'trial_completed', 'best_score_improved', 'sub_train_job_ended', 'train_job_stopped']
     best = [e['data'] for e in story if e['kind'] == 'best_score_improved']
     assert [(b['score'], b['previous_best']) for b in best] == [(0.5, None), (0.7, 0.5)]
     assert all(e['owner_id'] == model_dev.id and e['actor_id'] is None for e in story)  # the platform did these
@@ -61,10 +61,9 @@ def test_inference_job_events_name_who_stopped_it(api, model_dev):
         inference = inference_jobs.insert_inference_job(cur, owner_id=uuid.UUID(model_dev.id), train_job_id=job.id,
                                                         budget={}, config={}, is_public=False, description='')
     with api.ctx.meta_store.transaction() as cur:
-        assert inference_jobs.set_inference_job_status(cur, inference.id, InferenceJobStatus.RUNNING.value)
-        assert not inference_jobs.set_inference_job_status(cur, inference.id, InferenceJobStatus.RUNNING.value)
-        assert inference_jobs.set_inference_job_status(cur, inference.id, InferenceJobStatus.STOPPED.value,
-                                                       actor_id=uuid.UUID(model_dev.id))
+        assert lifecycle.inference_job_ready(cur, inference.id)
+        assert not lifecycle.inference_job_ready(cur, inference.id)
+        assert lifecycle.end_inference_job(cur, inference.id, JobEnd(EndCause.USER_STOP), actor_id=uuid.UUID(model_dev.id))
     story = events_of(api, model_dev, f'?job_id={inference.id}&order=asc')
     assert [(e['kind'], e['actor_id']) for e in story] == [('inference_job_ready', None),
                                                          ('inference_job_stopped', model_dev.id)]

@@ -11,10 +11,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of, recorded_train_job
+from singa import lifecycle
 from singa.config import Settings
-from singa.constants import InferenceJobStatus, ServiceType, TrainJobStatus, TrialStatus
+from singa.constants import ServiceType, TrainJobStatus, TrialStatus
 from singa.meta_store import inference_jobs, services, trials
-from singa.queues import ServingChannel, TuningChannel
+from singa.queues import Bye, ServingChannel, TuningChannel
 
 
 def samples(text: str) -> dict:
@@ -96,12 +97,12 @@ def test_the_platform_state_jobs_trials_queues_and_replicas(api, model_dev, admi
                                             container_manager='process')
         services.set_deployed(cur, predictor.id, container_service_id='c', container_service_name='p',
                               hostname='127.0.0.1', port=31555, ext_hostname=None, ext_port=31555, info={})
-        inference_jobs.set_inference_job_status(cur, inference.id, InferenceJobStatus.RUNNING.value)
+        lifecycle.inference_job_ready(cur, inference.id)
     tuning = TuningChannel(ctx.redis, job.id, sub.id)
     serving = ServingChannel(ctx.redis, inference.id)
     try:
         for n in range(3):
-            tuning.send({'type': 'bye', 'worker_id': f'w{n}'})
+            tuning.send(Bye(worker_id=f'w{n}'))
         ctx.redis.lpush(serving.queue(done.id), b'{}', b'{}')
         serving.heartbeat(done.id, 'replica-1', ttl=30)
         found = scrape(api, admin_user)

@@ -26,6 +26,7 @@ def test_a_template_is_checked_stored_and_described(api, model_dev):
     body = response.get_json()
     assert body['name'] == 'good' and body['model_class'] == 'Good' and body['access_right'] == 'PUBLIC'
     assert body['dependencies'] == ['numpy>=1.24', 'scikit-learn'] and body['owner_id'] == model_dev.id
+    assert body['dependencies_env'] is None             # the platform ships both
     assert [k['name'] for k in body['knob_config']['knobs']] == ['kind', 'lr']
     assert body['model_description'] == 'a test model' and body['docker_image'] is None
     with open(os.path.join(api.ctx.settings.storage_dir, 'models', body['id'], 'template.py'), 'rb') as f:
@@ -38,8 +39,8 @@ def test_a_template_is_checked_stored_and_described(api, model_dev):
 def test_a_zip_template_names_its_module_file(api, model_dev):
     archive = zip_bytes({'pkg/helper.py': 'X = 1\n', 'pkg/model.py': GOOD_TEMPLATE})
     body = api.upload_model(model_dev, archive, file_name='m.zip', model_file_name='pkg/model.py',
-                            dependencies='{"numpy": "1.26.4", "scipy": ">=1.10", "pandas": ""}').get_json()
-    assert body['dependencies'] == ['numpy==1.26.4', 'scipy>=1.10', 'pandas']
+                            dependencies='{"NumPy": "", "scipy": ">=1.10", "scikit-learn": "*"}').get_json()
+    assert body['dependencies'] == ['NumPy', 'scipy>=1.10', 'scikit-learn'] and body['dependencies_env'] is None
     assert os.path.exists(os.path.join(api.ctx.settings.storage_dir, 'models', body['id'], 'template.zip'))
     error_of(api.upload_model(model_dev, archive, name='m2'), 400, 'InvalidModelError', field='model_file_name')
     error_of(api.upload_model(model_dev, archive, name='m3', model_file_name='pkg/nope.py'), 400,

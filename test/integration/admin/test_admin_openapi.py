@@ -34,7 +34,8 @@ def test_operations_document_auth_errors_and_bodies(api):
     body = create_user['requestBody']['content']['application/json']['schema']
     assert body['required'] == ['email', 'password', 'user_type'] and body['additionalProperties'] is False
     upload = paths['/datasets']['post']['requestBody']['content']['multipart/form-data']['schema']
-    assert upload['properties']['dataset']['format'] == 'binary' and 'dataset' in upload['required']
+    assert upload['properties']['dataset']['format'] == 'binary' and upload['properties']['dataset_url']
+    assert upload['oneOf'] == [{'required': ['dataset']}, {'required': ['dataset_url']}]
     assert paths['/tokens']['post']['security'] == []
     assert paths['/models/{model_id}']['parameters'][0]['name'] == 'model_id'
     assert 'application/octet-stream' in paths['/models/{model_id}/model_file']['get']['responses']['200']['content']

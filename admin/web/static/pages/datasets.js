@@ -20,7 +20,9 @@ export async function datasetsPage(main) {
       field('Name', h('input', { type: 'text', name: 'name', required: true, maxlength: 255 })),
       field('Task', select('task', tasks)),
       field('File', h('input', { type: 'file', name: 'dataset', required: true, accept: '.csv,.zip' }),
-        'Tabular tasks: a CSV with a header row; the target is the last column unless a train job names another. Image classification: a zip.')),
+        'Tabular tasks: a CSV with a header row; the target is the last column unless a train job names another. ' +
+        'Image classification: a zip with images.csv or a folder per class. POS tagging: a zip with corpus.tsv. ' +
+        'Image detection: a zip with <split>/ images and annotations/instances_<split>.json (COCO).')),
     progressBox, formSlot,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Upload')));
 
@@ -64,6 +66,8 @@ function describeStat(d) {
   if (s.rows !== undefined) parts.push(`${s.rows} rows × ${s.columns} columns`);
   if (s.images !== undefined) parts.push(`${s.images} images`);
   if (s.class_count !== undefined) parts.push(`${s.class_count} classes`);
+  if (s.sentences !== undefined) parts.push(`${s.sentences} sentences, ${s.tokens} tokens, ${s.tag_count} tags`);
+  if (s.boxes !== undefined) parts.push(`${s.boxes} boxes in ${s.category_count} categories`);
   if (s.target_min !== undefined) parts.push(`target ${s.target_min} to ${s.target_max}`);
   if (s.target_error) parts.push('no default target (name one in train_args)');
   return parts.join(', ') || '—';
@@ -74,7 +78,7 @@ export async function datasetPage(main, [datasetId]) {
   document.title = `${d.name} · Datasets · SingaAuto`;
   const s = d.stat || {};
   const slot = h('div');
-  const shown = ['classes', 'column_names', 'image_sizes', 'classes_truncated'];
+  const shown = ['classes', 'tags', 'categories', 'column_names', 'image_sizes', 'classes_truncated'];
   const pairs = [['Task', d.task], ['Size', fmtBytes(d.size_bytes)], ['Uploaded', fmtTime(d.created_at)],
     ...Object.entries(s).filter(([k]) => !shown.includes(k))
       .map(([k, v]) => [k[0].toUpperCase() + k.slice(1).replace(/_/g, ' '), fmtValue(v)])];
@@ -82,12 +86,15 @@ export async function datasetPage(main, [datasetId]) {
   if (s.image_sizes) pairs.push(['Image sizes (a sample)', s.image_sizes.map(([w, h2]) => `${w}×${h2}`).join(', ')]);
   const parts = [h('p', {}, h('a', { href: '/web/datasets' }, '← Datasets')), h('h1', {}, `Dataset ${d.name}`),
     facts(pairs)];
-  if (s.classes && Object.keys(s.classes).length) {
-    const chart = makeChart(`Examples per class in ${d.name}`, 'small');
-    parts.push(h('h2', {}, 'Classes'), s.classes_truncated ? h('p', { class: 'hint' }, 'Only the first classes are counted.') : null,
-      h('div', { class: 'charts' }, table('Examples per class', ['Class', 'Examples'], Object.entries(s.classes)
+  // The counts a task's statistics hold: examples per class, tokens per tag, boxes per category.
+  const [title, one, what, counts] = s.classes ? ['Classes', 'Class', 'Examples per class', s.classes]
+    : s.tags ? ['Tags', 'Tag', 'Tokens per tag', s.tags] : ['Categories', 'Category', 'Boxes per category', s.categories];
+  if (counts && Object.keys(counts).length) {
+    const chart = makeChart(`${what} in ${d.name}`, 'small');
+    parts.push(h('h2', {}, title), s.classes_truncated ? h('p', { class: 'hint' }, 'Only the first classes are counted.') : null,
+      h('div', { class: 'charts' }, table(what, [one, what.split(' ')[0]], Object.entries(counts)
         .map(([k, v]) => [k, String(v)])), chart.el));
-    chart.set(barsOption('Examples per class', s.classes));
+    chart.set(barsOption(what, counts));
   }
   parts.push(slot, h('div', { class: 'actions' }, actionButton('Delete', slot, async () => {
     await api.del(`/datasets/${seg(d.id)}`);

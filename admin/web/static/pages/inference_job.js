@@ -33,7 +33,8 @@ export async function inferenceJobPage(main, [app, version], { user: me } = {}) 
       ['Ensemble', job.config && job.config.ensemble], ['Description', job.description],
       ['Created', fmtTime(job.created_at)], ['Started', fmtTime(job.started_at)], ['Stopped', fmtTime(job.stopped_at)]]));
     fill(workers, table('The deployed trials', ['Trial', 'Template', 'Score', 'Replicas', 'Status'],
-      job.workers.map((w) => [h('a', { href: `/web/trials/${seg(w.trial_id)}${asOwner(job, me)}` }, w.trial_id.slice(0, 8)),
+      job.workers.map((w) => [w.trial_id   // a checkpoint job's worker serves its template's checkpoint, no trial
+        ? h('a', { href: `/web/trials/${seg(w.trial_id)}${asOwner(job, me)}` }, w.trial_id.slice(0, 8)) : 'checkpoint',
         w.model_name, fmtScore(w.score), String(w.replicas), statusBadge(w.status)])));
   }
   every(3000, async () => {

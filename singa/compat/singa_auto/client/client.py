@@ -21,9 +21,13 @@ What a script written for SingaAuto relies on, and this class keeps:
 
 Errors are ours: a failed call raises the ``SingaError`` the admin answered with (SingaAuto
 returned error dicts); ``SingaAutoConnectionError`` names that base class, so ``except`` clauses
-written for it still catch. Not here yet: ``dataset_url`` and ``model_preload_file_path`` (raise,
-saying so) and ``create_inference_job_by_checkpoint``; ``annotation_dataset_id`` is sent as
-SingaAuto sent it and the admin says whether it takes it.
+written for it still catch. ``dataset_url`` has the admin download the dataset (within its limits
+and networks); ``model_preload_file_path`` uploads trained parameters with the template (what
+SingaAuto's ``.model`` and zip checkpoints become: the README's "Checkpoint inference jobs") and
+``create_inference_job_by_checkpoint`` deploys them with no train job (its app is the template's
+name; pass ``knobs=`` for a template whose knobs are not all fixed); ``models`` answer
+``checkpoint_id``, set when there is a checkpoint. ``annotation_dataset_id`` is sent as SingaAuto
+sent it and the admin says whether it takes it.
 """
 import os
 import sys
@@ -95,12 +99,7 @@ class Client(_OurClient):
     # Datasets -------------------------------------------------------------------------------------
 
     def create_dataset(self, name: str, task: str, dataset_path: str = None, dataset_url: str = None) -> dict:
-        if dataset_url is not None:
-            raise InvalidRequestError('this platform does not download datasets from a URL yet (dataset_url); '
-                                      'download it and pass dataset_path', field='dataset_url')
-        if dataset_path is None:
-            raise InvalidRequestError('give the dataset file to upload as dataset_path', field='dataset_path')
-        return _dated(super().create_dataset(name, task, dataset_path), created=True)
+        return _dated(super().create_dataset(name, task, dataset_path, dataset_url), created=True)
 
     def get_datasets(self, task: str = None) -> List[Dict[str, Any]]:
         return _each(super().get_datasets(task), created=True)
@@ -112,9 +111,6 @@ class Client(_OurClient):
                      access_right: str = ModelAccessRight.PRIVATE, docker_image: str = None,
                      model_type: str = ModelType.PYTHON_FILE, model_file_name: str = None,
                      model_description: str = None) -> Dict[str, Any]:
-        if model_preload_file_path is not None:
-            raise InvalidRequestError('this platform does not take pretrained parameters with a template yet '
-                                      '(model_preload_file_path)', field='model_preload_file_path')
         if model_type not in (ModelType.PYTHON_FILE, ModelType.ZIP_FILE):
             raise InvalidRequestError(f"model_type must be 'py' or 'zip'; got {model_type!r}", field='model_type')
         if (model_type == ModelType.ZIP_FILE) != zipfile.is_zipfile(model_file_path):
@@ -124,7 +120,8 @@ class Client(_OurClient):
         if model_type == ModelType.ZIP_FILE and model_file_name and not model_file_name.endswith('.py'):
             model_file_name = model_file_name.replace('.', '/') + '.py'
         return self._model(super().create_model(name, task, model_file_path, model_class, dependencies,
-                                                access_right, docker_image, model_file_name, model_description))
+                                                access_right, docker_image, model_file_name, model_description,
+                                                checkpoint_path=model_preload_file_path))
 
     def get_model(self, model_id: str) -> Dict[str, Any]:
         return self._model(super().get_model(model_id))
@@ -141,7 +138,8 @@ class Client(_OurClient):
 
     @staticmethod
     def _model(model: dict) -> dict:
-        return dict(_dated(model, created=True), user_id=model.get('owner_id'))
+        checkpoint = model.get('id') if model.get('has_checkpoint') else None     # SingaAuto's was an opaque id
+        return dict(_dated(model, created=True), user_id=model.get('owner_id'), checkpoint_id=checkpoint)
 
     # Train jobs -----------------------------------------------------------------------------------
 
@@ -196,6 +194,13 @@ class Client(_OurClient):
         budget = {InferenceBudgetOption.GPU_COUNT: 0, **(budget or {})}
         return _dated(super().create_inference_job(app, app_version, budget, description, is_public=is_public,
                                                    **options))
+
+    def create_inference_job_by_checkpoint(self, model_name: str, budget: Dict[str, Any] = None,
+                                           description: str = None, is_public: bool = True,
+                                           **options) -> Dict[str, Any]:
+        budget = {InferenceBudgetOption.GPU_COUNT: 0, **(budget or {})}
+        return _dated(super().create_inference_job_by_checkpoint(model_name, budget, description, is_public=is_public,
+                                                                 **options))
 
     def get_inference_jobs_by_user(self, user_id: str = None) -> List[Dict[str, Any]]:
         return _each(super().get_inference_jobs_by_user(user_id))

@@ -11,7 +11,9 @@ gives, as SingaAuto did. Differences from SingaAuto, all on the safe side:
 - ``load_dataset_of_audio_files`` rows are dicts (SingaAuto's were pandas rows; both index by
   column name);
 - ``transform_images`` answers SingaAuto's pair or Rafiki's array, whichever its caller expects;
-- object detection datasets (``load_img_detection_datasets``) are not available yet.
+- ``load_img_detection_datasets`` (SingaAuto's COCO and PennFudan readers, torch datasets built
+  on torchvision and pycocotools) is not here: an ``IMAGE_DETECTION`` dataset (COCO's layout, in
+  one zip) is read with ``singa.model.load_detection_dataset``.
 """
 import csv
 import dis
@@ -26,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from singa.errors import InvalidDatasetError
-from singa.model.dataset import image_entries, sorted_classes
+from singa.model.dataset import image_entries, read_corpus, sorted_classes
 
 K = TypeVar('K')
 T = TypeVar('T')
@@ -115,33 +117,20 @@ class ImageDataset4Clf(ClfModelDataset):
 
 class CorpusDataset(ModelDataset):
     """A ``POS_TAGGING`` zip holding ``corpus.tsv`` (a ``token`` column and one column per tag; a
-    token equal to ``split_by`` ends a sentence). ``dataset[i]`` is a sentence, a list of
-    ``[token, tag_1, ..., tag_k]``; ``tag_num_classes``, ``max_token_len`` and ``max_sent_len``
-    describe the corpus."""
+    token equal to ``split_by`` ends a sentence), read by the task's own reader
+    (``singa.tasks.pos_tagging.read_corpus``, which the upload check uses too). ``dataset[i]`` is a
+    sentence, a list of ``[token, tag_1, ..., tag_k]``; ``tag_num_classes``, ``max_token_len`` and
+    ``max_sent_len`` describe the corpus (``max_sent_len`` over every sentence: SingaAuto's was the
+    last sentence's)."""
 
     def __init__(self, dataset_path: str, tags: List[str], split_by: str):
         self.tags = tags
-        text = _read_zip_member(dataset_path, 'corpus.tsv').decode('utf-8-sig')
-        self._sents, sent = [], []
-        self.tag_num_classes = [0] * len(tags)
-        self.max_token_len = self.max_sent_len = 0
-        for line, row in enumerate(csv.DictReader(io.StringIO(text), dialect='excel-tab'), start=2):
-            token = row.get('token')
-            if token is None:
-                raise InvalidDatasetError('corpus.tsv needs a token column')
-            if token == split_by:
-                self._sents.append(sent)
-                self.max_sent_len = max(self.max_sent_len, len(sent))
-                sent = []
-                continue
-            try:
-                token_tags = [int(row[t]) for t in tags]
-            except (KeyError, TypeError, ValueError):
-                raise InvalidDatasetError(f'corpus.tsv line {line}: tags {tags} must be integer columns') from None
-            sent.append([token, *token_tags])
-            self.tag_num_classes = [max(t + 1, m) for t, m in zip(token_tags, self.tag_num_classes)]
-            self.max_token_len = max(self.max_token_len, len(token))
+        self._sents = read_corpus(dataset_path, tags, split_by)
         self.size = len(self._sents)
+        self.tag_num_classes = [1 + max(token[1 + k] for sent in self._sents for token in sent)
+                                for k in range(len(tags))]
+        self.max_token_len = max(len(token[0]) for sent in self._sents for token in sent)
+        self.max_sent_len = max(len(sent) for sent in self._sents)
 
     def __getitem__(self, index: int):
         return self._sents[index]
@@ -177,8 +166,9 @@ class DatasetUtils:
 
     def load_img_detection_datasets(self, dataset_path, dataset_name, filter_classes=None,
                                     annotation_dataset_path=None, is_train=True):
-        raise NotImplementedError('object detection datasets (COCO, PennFudan) are not supported by this '
-                                  'platform yet: there is no object detection task')
+        raise NotImplementedError('SingaAuto\'s object detection readers (COCO, PennFudan) are not here: read an '
+                                  'IMAGE_DETECTION dataset (images and annotations/instances_<split>.json in one '
+                                  'zip) with singa.model.load_detection_dataset')
 
     def load_dataset_of_audio_files(self, dataset_path, dataset_dir) -> AudioFilesDataset:
         return AudioFilesDataset(dataset_path, dataset_dir)

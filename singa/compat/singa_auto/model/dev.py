@@ -35,6 +35,10 @@ from .knob import value_type
 BUDGET_FLAGS = {'TIME_HOURS': float, 'MODEL_TRIAL_COUNT': int, 'GPU_COUNT': int}
 DEFAULT_BUDGET = {'TIME_HOURS': 0.01, 'MODEL_TRIAL_COUNT': -1, 'GPU_COUNT': 0}
 COVID19_QA = 'question_answering_covid19'
+# The tasks whose prediction format SingaAuto's templates share with ours: for them the harness
+# samples queries and checks predictions as ours does. SingaAuto's detection templates answered
+# in a format of their own (images for its web admin), so IMAGE_DETECTION is not checked here.
+CHECKED_TASKS = (Task.IMAGE_CLASSIFICATION, Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.POS_TAGGING)
 
 
 @dataclass
@@ -117,7 +121,7 @@ def _tune(cls, train_dataset_path, val_dataset_path, annotation_dataset_path, ta
     if task == COVID19_QA:
         budget['MODEL_TRIAL_COUNT'] = 1
     eval_args = {'annotation_dataset_path': annotation_dataset_path} if annotation_dataset_path else {}
-    result = tune_class(cls, config, task if task in Task.values() else None, train_dataset_path, val_dataset_path,
+    result = tune_class(cls, config, task if task in CHECKED_TASKS else None, train_dataset_path, val_dataset_path,
                         budget, {**(train_args or {}), **eval_args}, queries, eval_args=eval_args)
     test_score = None
     if test_dataset_path is not None:

@@ -1,19 +1,21 @@
-"""Where a webhook may point, and an HTTP session that keeps to it (no SSRF).
+"""Where the admin may send a request that a user asked for, and an HTTP session that keeps to
+it (no SSRF): webhook deliveries and dataset downloads (``dataset_url``).
 
-A webhook URL is user input that the admin will send requests to, from inside the platform's own
+Such a URL is user input that the admin will send requests to, from inside the platform's own
 network: left unchecked, a user could make the admin probe PostgreSQL, Redis, the Docker API or a
 cloud metadata service. So:
 
 - the URL must be ``http`` or ``https`` with a host name or address, an optional port, and no
   user name or password in it;
-- every address the host has must lie in the networks ``SINGA_WEBHOOK_NETWORKS`` allows: by
-  default ``public``, the globally routable addresses only (no loopback, private, link-local,
-  shared, multicast or reserved ones); an operator may add CIDRs (``public,10.1.2.0/24``) or allow
-  only some (``127.0.0.0/8`` for a test);
-- the check runs when the webhook is registered (for a name that resolves then) and again on
-  every connection the delivery worker opens, on the very address it connects to, so a name that
-  resolves elsewhere later (DNS rebinding) gains nothing. Redirects are not followed and proxies
-  from the environment are not used.
+- every address the host has must lie in the networks a ``NetworkPolicy`` allows (webhooks:
+  ``SINGA_WEBHOOK_NETWORKS``; dataset downloads: ``SINGA_DATASET_URL_NETWORKS``): by default
+  ``public``, the globally routable addresses only (no loopback, private, link-local, shared,
+  multicast or reserved ones); an operator may add CIDRs (``public,10.1.2.0/24``) or allow only
+  some (``127.0.0.0/8`` for a test);
+- the check runs when the URL is given (for a name that resolves then) and again on every
+  connection ``checked_session`` opens, on the very address it connects to, so a name that
+  resolves elsewhere later (DNS rebinding) gains nothing, and neither does a redirect (webhook
+  deliveries follow none). Proxies from the environment are not used.
 """
 import ipaddress
 import socket
@@ -38,14 +40,19 @@ _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class NetworkPolicy:
-    """The addresses webhooks may reach (``SINGA_WEBHOOK_NETWORKS``)."""
+    """The addresses one kind of request may reach (``setting``, such as ``SINGA_WEBHOOK_NETWORKS``);
+    ``what`` names those requests' URLs and ``field`` the request field that gives one, in errors."""
 
-    def __init__(self, public: bool, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]):
+    def __init__(self, public: bool, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+                 setting: str = 'SINGA_WEBHOOK_NETWORKS', what: str = 'webhooks', field: str = 'url'):
         self.public = public
         self.networks = tuple(networks)
+        self.setting, self.what, self.field = setting, what, field
 
     @classmethod
-    def parse(cls, text: str) -> 'NetworkPolicy':
+    def parse(cls, text: str, **names) -> 'NetworkPolicy':
+        """The policy a setting's text describes (``names``: ``setting``, ``what``, ``field``)."""
+        setting = names.get('setting', 'SINGA_WEBHOOK_NETWORKS')
         public, networks = False, []
         for item in (part.strip() for part in text.split(',')):
             if not item:
@@ -56,9 +63,9 @@ class NetworkPolicy:
             try:
                 networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                raise ConfigError(f'SINGA_WEBHOOK_NETWORKS: {item!r} is neither "public" nor a network '
+                raise ConfigError(f'{setting}: {item!r} is neither "public" nor a network '
                                   '(such as 127.0.0.0/8)') from None
-        return cls(public, networks)
+        return cls(public, networks, **names)
 
     def describe(self) -> str:
         parts = (['public addresses'] if self.public else []) + [str(n) for n in self.networks]
@@ -74,8 +81,8 @@ class NetworkPolicy:
     def check_addresses(self, host: str, addresses: list[_Address]) -> None:
         refused = [str(a) for a in addresses if not self.allows(a)]
         if refused:
-            raise ForbiddenError(f'webhooks may not point at {host} ({", ".join(refused)}): this platform sends '
-                                 f'webhooks only to {self.describe()} (SINGA_WEBHOOK_NETWORKS)', field='url')
+            raise ForbiddenError(f'{self.what} may not point at {host} ({", ".join(refused)}): {self.setting} '
+                                 f'allows only {self.describe()} on this platform', field=self.field)
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address of ``host``, all of them allowed (``ForbiddenError`` otherwise); ``OSError``
@@ -87,24 +94,25 @@ class NetworkPolicy:
 
 
 def check_url(url: str, policy: NetworkPolicy) -> str:
-    """``url`` if it is a webhook URL this platform may send to: ``InvalidRequestError`` for one that is
-    malformed, ``ForbiddenError`` for one whose host lies outside the allowed networks. A host name that
-    does not resolve now is accepted (the delivery worker checks it again on every connection)."""
+    """``url`` if this platform may send to it: ``InvalidRequestError`` for one that is malformed,
+    ``ForbiddenError`` for one whose host lies outside the allowed networks. A host name that does
+    not resolve now is accepted (``checked_session`` checks it again on every connection)."""
+    field = policy.field
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
-        raise InvalidRequestError('url is not a URL', field='url') from None
+        raise InvalidRequestError(f'{field} is not a URL', field=field) from None
     if parts.scheme not in ('http', 'https'):
-        raise InvalidRequestError('url must start with http:// or https://', field='url')
+        raise InvalidRequestError(f'{field} must start with http:// or https://', field=field)
     if parts.username is not None or parts.password is not None:
-        raise InvalidRequestError('url must not carry a user name or password', field='url')
+        raise InvalidRequestError(f'{field} must not carry a user name or password', field=field)
     try:
         port = parts.port or (443 if parts.scheme == 'https' else 80)
     except ValueError:
-        raise InvalidRequestError('url has an invalid port', field='url') from None
+        raise InvalidRequestError(f'{field} has an invalid port', field=field) from None
     host = parts.hostname
     if not host:
-        raise InvalidRequestError('url must name a host', field='url')
+        raise InvalidRequestError(f'{field} must name a host', field=field)
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
@@ -119,7 +127,26 @@ def check_url(url: str, policy: NetworkPolicy) -> str:
     return url
 
 
-# -- the delivery worker's HTTP session ----------------------------------------------------------
+# -- an HTTP session that keeps to a policy ------------------------------------------------------
+
+class RefusedAddress(NewConnectionError):
+    """A connection ``checked_session`` did not open: ``refusal`` is the policy's ``ForbiddenError``."""
+
+    def __init__(self, conn, refusal: ForbiddenError):
+        super().__init__(conn, refusal.message)
+        self.refusal = refusal
+
+
+def innermost_error(error: BaseException) -> BaseException:
+    """The error at the bottom of what ``requests`` raised (its wrapped urllib3 errors, their reasons)."""
+    while True:
+        inner = getattr(error, 'reason', None)
+        if not isinstance(inner, BaseException):
+            inner = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+        if inner is None:
+            return error
+        error = inner
+
 
 class _CheckedConnectionMixin:
     policy: NetworkPolicy
@@ -129,7 +156,7 @@ class _CheckedConnectionMixin:
         try:
             addresses = self.policy.resolve(self._dns_host, self.port)
         except ForbiddenError as e:
-            raise NewConnectionError(self, e.message) from None
+            raise RefusedAddress(self, e) from None
         except (OSError, UnicodeError) as e:
             raise NewConnectionError(self, f'cannot resolve {self._dns_host}: {e}') from None
         self._dns_host = addresses[0]

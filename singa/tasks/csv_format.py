@@ -1,44 +1,23 @@
-"""The format of each task's datasets, checked at upload; the checks return the dataset's statistics.
+"""The upload check of the tabular tasks' datasets: a CSV file, summarised by its target column.
 
-- ``IMAGE_CLASSIFICATION``: a zip (see ``image_datasets``).
-- ``TABULAR_CLASSIFICATION`` / ``TABULAR_REGRESSION``: a UTF-8 CSV file with a header row, at least one
-  data row and the same number of columns on every row. The target is the column a train job's
-  ``train_args['target']`` names, by default the last one (SingaAuto's rule); it needs a value on every
-  row, a finite number for regression. The upload cannot know the train job's choice, so it summarises
-  the last column when that column can be a target, and otherwise records why not (``target_error``);
-  ``check_train_args`` then holds a train job's ``features`` and ``target`` against its datasets.
-
-A file that does not match raises ``InvalidDatasetError`` (field ``dataset``) that says what is wrong.
+A UTF-8 CSV file with a header row (unique, non-empty names), at least one data row and the same
+number of columns on every row. The target is the column a train job's ``train_args['target']``
+names, by default the last one (SingaAuto's rule); it needs a value on every row, a finite number
+for regression. The upload cannot know the train job's choice, so it summarises the last column
+when that column can be a target, and otherwise records why not (``target_error``);
+``check_train_args`` then holds a train job's ``features`` and ``target`` against its datasets.
 """
 import csv
 import math
-import zipfile
 from collections import Counter
 from typing import Optional
 
-from singa.admin.services.image_datasets import FIELD, check_image_zip
-from singa.constants import Task
 from singa.errors import InvalidDatasetError, InvalidRequestError
 
+FIELD = 'dataset'
 MAX_REPORTED_CLASSES = 1000
 MAX_REPORTED_COLUMNS = 200
 ARGS = 'train_args'
-
-
-def dataset_extension(task: Task) -> str:
-    return 'zip' if task == Task.IMAGE_CLASSIFICATION else 'csv'
-
-
-def check_dataset(task: Task, path: str) -> dict:
-    """Check the file at ``path`` against ``task``'s format and return its statistics."""
-    is_zip = zipfile.is_zipfile(path)
-    if task == Task.IMAGE_CLASSIFICATION:
-        if not is_zip:
-            raise InvalidDatasetError('an IMAGE_CLASSIFICATION dataset must be a zip archive', field=FIELD)
-        return check_image_zip(path)
-    if is_zip:
-        raise InvalidDatasetError(f'a {task} dataset must be a CSV file, not a zip archive', field=FIELD)
-    return check_csv(path, regression=task == Task.TABULAR_REGRESSION)
 
 
 def check_csv(path: str, regression: bool, target: Optional[str] = None) -> dict:
@@ -51,13 +30,11 @@ def check_csv(path: str, regression: bool, target: Optional[str] = None) -> dict
         raise InvalidDatasetError(f'the CSV file is not UTF-8 text (byte {e.start})', field=FIELD) from None
 
 
-def check_train_args(task: Task, path: str, stat: dict, train_args: dict, dataset: str) -> None:
+def check_train_args(path: str, stat: dict, train_args: dict, dataset: str, regression: bool) -> None:
     """Raise ``InvalidRequestError`` (field ``train_args``) unless the ``features`` and ``target``
     that ``train_args`` names are columns of the tabular ``dataset`` at ``path`` and its target (by
     default the last column) can be one. A target other than the one the upload summarised is
     checked now, reading the file."""
-    if task not in (Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION):
-        return
     target, features = train_args.get('target'), train_args.get('features')
     if target is not None and (not isinstance(target, str) or not target):
         raise InvalidRequestError('train_args target must be a column name', field=ARGS)
@@ -74,7 +51,7 @@ def check_train_args(task: Task, path: str, stat: dict, train_args: dict, datase
             if stat.get('target') is None and stat.get('target_error'):
                 raise InvalidDatasetError(stat['target_error'])
         else:
-            check_csv(path, task == Task.TABULAR_REGRESSION, target)
+            check_csv(path, regression, target)
     except InvalidDatasetError as e:
         raise InvalidRequestError(f'{dataset}: {e.message}; name its target column in train_args',
                                   field=ARGS) from None
