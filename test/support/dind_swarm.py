@@ -34,6 +34,7 @@ from typing import Optional
 
 from docker_cli import docker, remove_network
 from singa.client import Client
+from singa.envs.pip import tree_size
 
 REPO = Path(__file__).resolve().parents[2]
 REPO_PATH = '/opt/singa'                        # the repository in every node, read-only
@@ -111,7 +112,7 @@ class DindSwarm:
     def _start_nodes(self) -> None:
         docker('network', 'create', '--label', f'singa.dind={self.id}', self.network)
         self.storage.mkdir(parents=True)
-        if _size(self.cache) > CACHE_LIMIT_BYTES:
+        if tree_size(str(self.cache)) > CACHE_LIMIT_BYTES:
             shutil.rmtree(self.cache, ignore_errors=True)
         self.cache.mkdir(parents=True, exist_ok=True)
         def start(node: Node):
@@ -222,13 +223,3 @@ def _each(step, nodes: list) -> None:
         for done in [pool.submit(step, node) for node in nodes]:
             done.result()
 
-
-def _size(path: Path) -> int:
-    total = 0
-    for folder, _, names in os.walk(path):
-        for name in names:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                pass
-    return total
