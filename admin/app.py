@@ -25,6 +25,7 @@ from singa.admin.services.idempotency import IdempotencyKeys
 from singa.admin.services.inference_jobs import InferenceJobService
 from singa.admin.services.login_throttle import LoginThrottle
 from singa.admin.services.reconciler import Reconciler
+from singa.admin.services.service_logs import ServiceLogService
 from singa.admin.services.train_jobs import TrainJobService
 from singa.admin.services.trials import TrialService
 from singa.admin.services.webhook_delivery import WebhookDeliverer
@@ -87,7 +88,7 @@ def create_app(settings: Optional[Settings] = None, *, meta_store: Optional[Meta
         trials=TrialService(meta_store, settings), reconciler=reconciler, inference_jobs=inference,
         model_sandbox=make_check_sandbox(settings), login_throttle=login_throttle, idempotency=idempotency,
         webhooks=webhooks, webhook_deliverer=deliverer, metrics=metrics,
-        dataset_downloads=DatasetDownloader(settings))
+        dataset_downloads=DatasetDownloader(settings), service_logs=ServiceLogService(meta_store, settings, inference))
     metrics.instrument(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -29,6 +29,7 @@ class AdminContext:
     webhook_deliverer: Optional[Any] = None   # singa.admin.services.webhook_delivery.WebhookDeliverer
     metrics: Optional[Any] = None             # singa.admin.metrics.AdminMetrics
     dataset_downloads: Optional[Any] = None   # singa.admin.services.dataset_downloads.DatasetDownloader
+    service_logs: Optional[Any] = None        # singa.admin.services.service_logs.ServiceLogService
 
 
 def admin_context() -> AdminContext:

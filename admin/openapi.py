@@ -127,6 +127,15 @@ SCHEMAS = {
     'TrialLogs': _record(
         plots={'type': 'array', 'items': {'type': 'object'}}, metrics={'type': 'array', 'items': {'type': 'object'}},
         messages={'type': 'array', 'items': {'type': 'object'}}, last_id={'type': 'integer'}),
+    'ServiceLog': _record(
+        name={'type': 'string', 'description': '<service>-<replica>.log'}, service_id=_UUID,
+        service_type={'type': 'string', 'enum': ['ADVISOR', 'TRAIN', 'PREDICT', 'INFERENCE']},
+        replica={'type': 'integer'}, model_name={'type': 'string', 'description': 'The template a worker ran'},
+        size={'type': 'integer'}, modified_at=_TIME),
+    'ServiceLogText': _record(
+        name=_STRING, size={'type': 'integer', 'description': 'Of the whole file now'},
+        offset={'type': 'integer', 'description': 'Where text starts'}, text=_STRING,
+        next_offset={'type': 'integer', 'description': 'Pass as offset to read on from there'}),
     'KnobImportance': _record(
         sub_train_job_id=_UUID, model_id=_UUID, model_name=_STRING,
         method={'type': 'string', 'description': 'How the importances were computed (fANOVA)'},

@@ -246,6 +246,19 @@ class Client:
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
                              params=_params(type='best', max_count=max_count, user_id=user_id))
 
+    def get_train_job_logs(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> list[dict]:
+        """The log files of the job's advisors and train workers, one per replica: ``{name,
+        service_id, service_type, replica, model_name, size, modified_at}``."""
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/logs',
+                             params=_params(user_id=user_id))
+
+    def get_train_job_log(self, app: str, name: str, app_version: int = -1, offset: Optional[int] = None,
+                          limit: Optional[int] = None, user_id: Optional[str] = None) -> dict:
+        """Part of one of those files, ``{name, size, offset, text, next_offset}``: by default its
+        last 64 KiB; from ``offset`` on when given (``next_offset`` continues where it stopped)."""
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/logs/{_quote(name)}',
+                             params=_params(offset=offset, limit=limit, user_id=user_id))
+
     def get_trial(self, trial_id: str) -> dict:
         return self._request('GET', f'/trials/{trial_id}')
 
@@ -334,6 +347,17 @@ class Client:
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f'inference job of {app} still {job["status"]} after {timeout} s')
             time.sleep(interval)
+
+    def get_inference_job_logs(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> list[dict]:
+        """The log files of the job's predictor and inference workers (as ``get_train_job_logs``)."""
+        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}/logs',
+                             params=_params(user_id=user_id))
+
+    def get_inference_job_log(self, app: str, name: str, app_version: int = -1, offset: Optional[int] = None,
+                              limit: Optional[int] = None, user_id: Optional[str] = None) -> dict:
+        """Part of one of those files (as ``get_train_job_log``)."""
+        return self._request('GET', f'/inference_jobs/{_quote(app)}/{int(app_version)}/logs/{_quote(name)}',
+                             params=_params(offset=offset, limit=limit, user_id=user_id))
 
     def create_prediction_key(self, app: str, app_version: int = -1, name: str = '') -> dict:
         """A new prediction key for the job's predictor; ``key`` is returned only now."""

@@ -11,12 +11,14 @@
 #   singa-predictor      predictor HTTP endpoint                             (predictor.Dockerfile)
 #   singa-postgres       PostgreSQL from Debian packages                     (postgres.Dockerfile)
 #   singa-redis          Redis from Debian packages                          (redis.Dockerfile)
+#   singa-registry       Docker registry from Debian packages                (registry.Dockerfile)
+#   singa-node           Docker-in-Docker node, only with --only node        (node.Dockerfile)
 #
 # How: the OS base is $SINGA_BASE_IMAGE (default python:3.11-slim-bookworm) if present or
 # pullable; otherwise Debian bookworm is debootstrapped and imported as singa-os:bookworm. All
 # network access happens in "fetch" containers of that base image (`--network host`, with the
 # host's CA bundle and pip sources mounted read-only): pip fills a wheelhouse for the image's own
-# Python, apt downloads the PostgreSQL and Redis packages. Every `docker build` then runs with
+# Python, apt downloads the PostgreSQL, Redis, registry (and Docker, for singa-node) packages. Every `docker build` then runs with
 # `--network none` and installs only from those files, so an air-gapped site can build too.
 # The runtime requirements come from setup.py (scripts/build_support.py), nowhere else.
 #
@@ -31,7 +33,8 @@
 # image built FROM them), in which case a later build tries again. Only those images are removed,
 # never others (not even images built FROM ours, which inherit the label singa.built-by).
 #
-# --only ROLE (repeatable) builds ROLE and what it is built FROM (cheap when cached).
+# --only ROLE (repeatable) builds ROLE and what it is built FROM (cheap when cached); singa-node,
+# which only the multi-node tests and benchmarks use, is built only when asked for this way.
 # --no-torch skips singa-worker-torch. Logs of every step: $SINGA_BUILD_CACHE/logs/.
 set -euo pipefail
 
@@ -46,7 +49,10 @@ BASE_IMAGE=${SINGA_BASE_IMAGE:-}
 BUILD_TOOLS=(pip setuptools wheel)
 PG_PACKAGES=(postgresql)
 REDIS_PACKAGES=(redis-server)
-ALL_ROLES=(base admin worker worker-torch predictor postgres redis)
+REGISTRY_PACKAGES=(docker-registry)
+NODE_PACKAGES=(docker.io iptables iproute2 procps)
+DEFAULT_ROLES=(base admin worker worker-torch predictor postgres redis registry)
+ALL_ROLES=("${DEFAULT_ROLES[@]}" node)
 STAGE_REPO=singa-build-cache    # the tagged build stages: singa-build-cache:ROLE
 # Bump when the way caches are filled changes, so old caches are not reused.
 FILL_VERSION=1
@@ -116,7 +122,7 @@ want() {
     esac
 }
 if [ ${#ONLY[@]} -eq 0 ]; then
-    for role in "${ALL_ROLES[@]}"; do want "$role"; done
+    for role in "${DEFAULT_ROLES[@]}"; do want "$role"; done
     [ "$WANT_TORCH" = 1 ] || unset 'BUILD[worker-torch]'
 else
     for role in "${ONLY[@]}"; do want "$role"; done
@@ -240,17 +246,36 @@ fill_torch_wheelhouse() {
         chown -R "$0" /wheelhouse' "$(id -u):$(id -g)"
 }
 
-fill_debs() {
-    local dir=$1
-    mkdir -p "$dir/postgres/partial" "$dir/redis/partial"
+# fetch_debs DIR SET=PACKAGE,PACKAGE... : apt downloads each set of packages, with what they need
+# beyond the base image, into DIR/SET.
+fetch_debs() {
+    local dir=$1 spec sets=()
+    shift
+    for spec in "$@"; do
+        mkdir -p "$dir/${spec%%=*}"
+        echo "${spec#*=}" | tr , ' ' >"$dir/${spec%%=*}/packages"
+        sets+=("${spec%%=*}")
+    done
     fetch_run -v "$dir:/debs" "$BASE_IMAGE" sh -ec '
         apt-get update -q
-        get() { out=$1; shift; apt-get install -y -q --download-only --no-install-recommends \
-                    -o Dir::Cache::archives="/debs/$out" "$@"; rm -rf "/debs/$out/partial" "/debs/$out/lock"; }
-        get postgres '"${PG_PACKAGES[*]}"'
-        get redis '"${REDIS_PACKAGES[*]}"'
-        chown -R "$0" /debs' "$(id -u):$(id -g)"
-    ls "$dir"/postgres/*.deb "$dir"/redis/*.deb >/dev/null
+        for set in "$@"; do
+            apt-get install -y -q --download-only --no-install-recommends \
+                -o Dir::Cache::archives="/debs/$set" $(cat "/debs/$set/packages")
+            rm -rf "/debs/$set/partial" "/debs/$set/lock" "/debs/$set/packages"
+        done
+        chown -R "$0" /debs' "$(id -u):$(id -g)" "${sets[@]}"
+    for spec in "${sets[@]}"; do ls "$dir/$spec"/*.deb >/dev/null; done
+}
+
+csv() { local IFS=,; echo "$*"; }
+
+fill_debs() {
+    fetch_debs "$1" "postgres=$(csv "${PG_PACKAGES[@]}")" "redis=$(csv "${REDIS_PACKAGES[@]}")" \
+        "registry=$(csv "${REGISTRY_PACKAGES[@]}")"
+}
+
+fill_node_debs() {
+    fetch_debs "$1" "node=$(csv "${NODE_PACKAGES[@]}")"
 }
 
 # ----------------------------------------------------------------------------- builds
@@ -329,10 +354,14 @@ build_python_images() {
     fi
 }
 
-build_database_images() {
-    key=$(echo "${PG_PACKAGES[*]} / ${REDIS_PACKAGES[*]} $BASE_ID $FILL_VERSION" | sha)
-    cached_dir debs "$key" fill_debs
-    local debs=$CACHED_DIR
+# The images made from Debian packages alone.
+build_package_images() {
+    local debs
+    if wants postgres || wants redis || wants registry; then
+        key=$(echo "${PG_PACKAGES[*]} / ${REDIS_PACKAGES[*]} / ${REGISTRY_PACKAGES[*]} $BASE_ID $FILL_VERSION" | sha)
+        cached_dir debs "$key" fill_debs
+        debs=$CACHED_DIR
+    fi
     if wants postgres; then
         stage_context postgres "$debs/postgres" "$REPO"/dockerfiles/{secret-env,postgres-entrypoint}.sh
         build_image postgres "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
@@ -340,6 +369,16 @@ build_database_images() {
     if wants redis; then
         stage_context redis "$debs/redis" "$REPO"/dockerfiles/{secret-env,redis-entrypoint,redis-healthcheck}.sh
         build_image redis "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+    fi
+    if wants registry; then
+        stage_context registry "$debs/registry" "$REPO"/dockerfiles/registry-config.yml
+        build_image registry "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
+    fi
+    if wants node; then
+        key=$(echo "${NODE_PACKAGES[*]} $BASE_ID $FILL_VERSION" | sha)
+        cached_dir debs-node "$key" fill_node_debs
+        stage_context node "$CACHED_DIR/node" "$REPO"/dockerfiles/node-entrypoint.sh
+        build_image node "$CONTEXT" --build-arg "BASE_IMAGE=$BASE_IMAGE"
     fi
 }
 
@@ -359,15 +398,15 @@ BASE_ID=$(image_id "$BASE_IMAGE")
 say "base image: $BASE_IMAGE (${BASE_ID:7:12})"
 
 DB_CHAIN=
-if wants postgres || wants redis; then
-    build_database_images &
+if wants postgres || wants redis || wants registry || wants node; then
+    build_package_images &
     DB_CHAIN=$!
     # If the main chain fails first, do not leave the other one building.
     trap 'kill "$DB_CHAIN" 2>/dev/null || true' EXIT
 fi
 build_python_images
 if [ -n "$DB_CHAIN" ]; then
-    wait "$DB_CHAIN" || die "building the database images failed (see above)"
+    wait "$DB_CHAIN" || die "building the images made of Debian packages failed (see above)"
 fi
 t0=$(date +%s.%N)
 remove_replaced_images

@@ -14,18 +14,28 @@
 #   3. the attachable overlay network (SINGA_DOCKER_NETWORK, default the stack name), and the
 #      internal one of the workers that run model code (SINGA_WORKER_NETWORK, default
 #      <network>-workers; only Redis of the stack joins it too);
-#   4. shared storage: the directory <home>/storage (owned by uid 1000, the images' user),
-#      bind-mounted into the admin and the workers; or, with SINGA_NFS_SERVER and SINGA_NFS_PATH,
-#      the NFS volume <stack>-storage (SINGA_STORAGE_VOLUME) that every node mounts itself;
+#   4. shared storage (owned by uid 1000, the images' user), bind-mounted into the admin and the
+#      workers: the directory <home>/storage on this node, or SINGA_STORAGE_VOLUME=/path, a
+#      directory every node has at that same path (a shared file system such as NFS, mounted by
+#      each node: scripts/join_node.sh); or, with SINGA_NFS_SERVER and SINGA_NFS_PATH, the NFS
+#      volume <stack>-storage (SINGA_STORAGE_VOLUME) that every node mounts itself. Every Python
+#      component logs there: logs/platform/admin-1.log, logs/<job id>/<service>-<replica>.log;
 #   5. secrets (token secret; PostgreSQL, Redis and superadmin passwords): generated once, kept in
 #      0600 files in <home>/secrets, handed to the services as Swarm secrets;
-#   6. the services <stack>-postgres and <stack>-redis (data on the volumes <stack>-postgres-data
+#   6. with SINGA_REGISTRY_PORT, the stack's own image registry <stack>-registry (Debian's
+#      docker-registry) on this node at that port, data on the volume <stack>-registry-data (or the
+#      directory SINGA_REGISTRY_DIR): the images other nodes run (SINGA_REGISTRY_IMAGES, default
+#      "worker worker-torch"; the predictors stay on this node) are pushed to it unless it has them
+#      already, and the admin names them by digest, <address>/singa-worker@sha256:..., so every node
+#      runs exactly this build. The address is this node's swarm address (SINGA_REGISTRY_HOST);
+#      every node's engine must accept it as an insecure registry (scripts/join_node.sh --registry);
+#   7. the services <stack>-postgres and <stack>-redis (data on the volumes <stack>-postgres-data
 #      and <stack>-redis-data) and <stack>-admin (published on this node's port SINGA_ADMIN_PORT,
 #      default 3000), pinned to this node, restarted whenever they stop. A service whose settings
 #      or image changed since it was created is replaced (its data stays on its volume). The
 #      admin also gets this host's pip configuration, with which it resolves templates'
 #      dependencies (README, "Template dependencies");
-#   7. waits until the admin's GET /health answers and prints its URL, the superadmin's
+#   8. waits until the admin's GET /health answers and prints its URL, the superadmin's
 #      credentials and the address worker nodes join the swarm at. A swarm that advertises a
 #      loopback address (127.0.0.1) cannot be joined from another machine: start.sh says so, and
 #      how to advertise a reachable address instead, keeping everything.
@@ -35,7 +45,9 @@
 #   SINGA_PUBLIC_HOST        how users reach this node (default: its swarm address)
 #   SINGA_ADVERTISE_ADDR     address for `docker swarm init` (default: the default route's)
 #   SINGA_IMAGE_TAG          tag of the singa-* images (default latest)
-#   SINGA_NFS_SERVER, SINGA_NFS_PATH, SINGA_NFS_OPTIONS, SINGA_STORAGE_VOLUME   NFS storage
+#   SINGA_STORAGE_VOLUME     shared storage: a directory every node has at that path
+#   SINGA_NFS_SERVER, SINGA_NFS_PATH, SINGA_NFS_OPTIONS, SINGA_STORAGE_VOLUME   NFS volumes instead
+#   SINGA_REGISTRY_PORT, SINGA_REGISTRY_HOST, SINGA_REGISTRY_DIR, SINGA_REGISTRY_IMAGES   the registry
 #   SINGA_SUPERADMIN_PASSWORD  the superadmin's password on the first run (default: generated)
 #   SINGA_START_TIMEOUT      seconds to wait for the admin (default 180)
 # Every other SINGA_* setting in the environment (the README's table) is handed to the admin.
@@ -46,14 +58,16 @@ SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TAG=${SINGA_IMAGE_TAG:-latest}
 START_TIMEOUT=${SINGA_START_TIMEOUT:-180}
 SINGA_UID=1000                  # the user of the singa-* Python images
-PG_UID=999                      # the user of singa-postgres and singa-redis
+PG_UID=999                      # the user of singa-postgres, singa-redis and singa-registry
 # SINGA_* variables start.sh sets for the admin itself, or that mean nothing inside it.
-NOT_PASSED='^SINGA_(STACK_NAME|SWARM_HOME|DOCKER_NETWORK|WORKER_NETWORK|ADMIN_PORT|ADMIN_HOST|PUBLIC_HOST|ADVERTISE_ADDR|IMAGE_TAG|START_TIMEOUT|STORAGE_VOLUME|STORAGE_DIR|DATA_DIR|MODE|CONTAINER_MANAGER|NFS_SERVER|NFS_PATH|NFS_OPTIONS|POSTGRES_[A-Z_]*|REDIS_[A-Z_]*|TOKEN_SECRET|SUPERADMIN_PASSWORD|SKIP_SWARM|[A-Z_]*_FILE)='
+NOT_PASSED='^SINGA_(STACK_NAME|SWARM_HOME|DOCKER_NETWORK|WORKER_NETWORK|ADMIN_PORT|ADMIN_HOST|PUBLIC_HOST|ADVERTISE_ADDR|IMAGE_TAG|START_TIMEOUT|STORAGE_VOLUME|STORAGE_DIR|DATA_DIR|MODE|CONTAINER_MANAGER|NFS_SERVER|NFS_PATH|NFS_OPTIONS|REGISTRY_[A-Z_]*|POSTGRES_[A-Z_]*|REDIS_[A-Z_]*|TOKEN_SECRET|SUPERADMIN_PASSWORD|SKIP_SWARM|[A-Z_]*_FILE)='
 
 # ----------------------------------------------------------------------------- 1. Docker, images
 require_docker
 missing=()
-for role in admin worker predictor postgres redis; do
+roles=(admin worker predictor postgres redis)
+[ -z "${SINGA_REGISTRY_PORT:-}" ] || roles+=(registry)
+for role in "${roles[@]}"; do
     docker image inspect "singa-$role:$TAG" >/dev/null 2>&1 || missing+=("singa-$role:$TAG")
 done
 [ ${#missing[@]} -eq 0 ] || die "missing images: ${missing[*]}
@@ -98,10 +112,12 @@ fi
 # ----------------------------------------------------------------------------- 4. storage
 mkdir -p "$SWARM_HOME"
 chmod 0700 "$SWARM_HOME"
-# as_root_in_container COMMAND...: run COMMAND as root in a throwaway container that sees the
-# stack's home at /home (files owned by uid 1000 need not be ours to change).
+# as_root_in_container DIR COMMAND...: run COMMAND as root in a throwaway container that sees DIR
+# at /mnt (files owned by uid 1000 need not be ours to change).
 as_root_in_container() {
-    docker run --rm --network none --user 0 --workdir / --entrypoint "" -v "$SWARM_HOME:/home" "singa-worker:$TAG" "$@"
+    local dir=$1
+    shift
+    docker run --rm --network none --user 0 --workdir / --entrypoint "" -v "$dir:/mnt" "singa-worker:$TAG" "$@"
 }
 if [ -n "${SINGA_NFS_SERVER:-}${SINGA_NFS_PATH:-}" ]; then
     [ -n "${SINGA_NFS_SERVER:-}" ] && [ -n "${SINGA_NFS_PATH:-}" ] || die "set both SINGA_NFS_SERVER and SINGA_NFS_PATH"
@@ -119,10 +135,21 @@ if [ -n "${SINGA_NFS_SERVER:-}${SINGA_NFS_PATH:-}" ]; then
     STORAGE_ENV=(--env "SINGA_STORAGE_VOLUME=$STORAGE_VOLUME" --env "SINGA_NFS_SERVER=$SINGA_NFS_SERVER"
                  --env "SINGA_NFS_PATH=$SINGA_NFS_PATH" --env "SINGA_NFS_OPTIONS=$nfs_options")
 else
+    if [ -n "${SINGA_STORAGE_VOLUME:-}" ]; then
+        # A directory every node has at this path: the operator mounted it (scripts/join_node.sh).
+        STORAGE_DIR=$SINGA_STORAGE_VOLUME
+        [[ $STORAGE_DIR == /* ]] || die "SINGA_STORAGE_VOLUME must be an absolute path (a directory every node has
+    at that path), or use NFS volumes: SINGA_NFS_SERVER and SINGA_NFS_PATH"
+        [ -d "$STORAGE_DIR" ] || die "the shared storage $STORAGE_DIR is not there: mount it first (see the README)"
+    else
+        mkdir -p "$STORAGE_DIR"
+    fi
     # Workers bind-mount <storage>/data read-only: it must exist before the first job.
-    if [ ! -d "$STORAGE_DIR/data" ] || [ "$(stat -c %u "$STORAGE_DIR")" != "$SINGA_UID" ]; then
+    if [ ! -d "$STORAGE_DIR/data" ] || [ ! -d "$STORAGE_DIR/logs/platform" ] \
+            || [ "$(stat -c %u "$STORAGE_DIR")" != "$SINGA_UID" ]; then
         say "preparing the storage directory $STORAGE_DIR (owned by uid $SINGA_UID)"
-        as_root_in_container sh -c "mkdir -p /home/storage/data /home/storage/models && chown -R $SINGA_UID:$SINGA_UID /home/storage"
+        as_root_in_container "$STORAGE_DIR" sh -c "mkdir -p /mnt/data /mnt/models /mnt/logs/platform \
+            && chown $SINGA_UID:$SINGA_UID /mnt /mnt/data /mnt/models /mnt/logs /mnt/logs/platform"
     fi
     STORAGE_MOUNT="type=bind,source=$STORAGE_DIR,target=/storage"
     STORAGE_ENV=(--env "SINGA_STORAGE_VOLUME=$STORAGE_DIR")
@@ -163,7 +190,6 @@ for name in "${SECRET_NAMES[@]}"; do
     fi
 done
 
-# ----------------------------------------------------------------------------- 6. services
 # ensure_service NAME IMAGE ARGS...: create the service (docker service create ARGS... IMAGE)
 # unless one with the same arguments and image exists; replace one that differs.
 ensure_service() {
@@ -187,6 +213,90 @@ secret_arg() {   # secret_arg NAME UID: mount the stack's secret NAME at /run/se
     echo "source=$STACK-${1//_/-},target=$1,uid=$2,gid=$2,mode=0400"
 }
 
+# ----------------------------------------------------------------------------- 6. the registry
+registry_answers() { [ "$(http_status "$1" /v2/)" = 200 ]; }
+
+# registry_manifest PORT REPOSITORY TAG: "<manifest digest> <config digest>" of the image the
+# registry on this node's PORT holds as REPOSITORY:TAG (nothing when it has none). The config
+# digest is the image's id, so it tells whether the registry has exactly a local image.
+registry_manifest() {
+    local response status digest config
+    { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 0
+    printf 'GET /v2/%s/manifests/%s HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: %s\r\n\r\n' "$2" "$3" \
+        application/vnd.docker.distribution.manifest.v2+json >&3
+    response=$(timeout 10 cat <&3 | tr -d '\r') || true
+    exec 3<&- 3>&-
+    status=$(echo "$response" | head -n 1 | awk '{ print $2 }')
+    [ "$status" = 200 ] || return 0
+    digest=$(echo "$response" | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *//p' | head -n 1)
+    config=$(echo "$response" | tr -d ' \n' | grep -o '"config":{[^}]*}' | grep -o 'sha256:[0-9a-f]*' | head -n 1)
+    echo "$digest $config"
+}
+
+# repo_digest IMAGE REPOSITORY: the digest under which this engine knows IMAGE in REPOSITORY.
+repo_digest() {
+    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" | sed -n "s|^$2@||p" | head -n 1
+}
+
+# push_image IMAGE REPOSITORY TAG: make the registry hold IMAGE as REPOSITORY:TAG (pushed only when
+# it does not hold that very image already, e.g. a registry kept from an earlier run) and this
+# engine know it by digest (so tasks here find it without pulling); prints REPOSITORY@DIGEST.
+push_image() {
+    local image=$1 repo=$2 tag=$3 id digest='' config=''
+    id=$(docker image inspect --format '{{.Id}}' "$image")
+    read -r digest config < <(registry_manifest "$REGISTRY_PORT" "${repo#*/}" "$tag") || true
+    if [ "$config" != "$id" ]; then
+        say "pushing $image to $repo:$tag"
+        docker tag "$image" "$repo:$tag"
+        if ! docker push --quiet "$repo:$tag" >/dev/null 2>"$SWARM_HOME/push.log"; then
+            cat "$SWARM_HOME/push.log" >&2
+            die "could not push to the registry at ${repo%%/*} (above). Every node's engine, this one's too, must
+    accept it: add it to \"insecure-registries\" in /etc/docker/daemon.json and restart Docker
+    (scripts/join_node.sh --registry ${repo%%/*} --no-join does both)"
+        fi
+        digest=$(repo_digest "$image" "$repo")
+    elif [ "$(repo_digest "$image" "$repo")" != "$digest" ]; then
+        docker pull --quiet "$repo@$digest" >/dev/null || die "could not pull $repo@$digest from the registry"
+    fi
+    echo "$repo@$digest"
+}
+
+WORKER_IMAGE=singa-worker:$TAG
+WORKER_TORCH_IMAGE=singa-worker-torch:$TAG
+if [ -n "${SINGA_REGISTRY_PORT:-}" ]; then
+    REGISTRY_PORT=$SINGA_REGISTRY_PORT
+    { [[ $REGISTRY_PORT =~ ^[0-9]{1,5}$ ]] && [ "$REGISTRY_PORT" -ge 1 ] && [ "$REGISTRY_PORT" -le 65535 ]; } \
+        || die "SINGA_REGISTRY_PORT must be a port number; got '$REGISTRY_PORT'"
+    REGISTRY_ADDR=${SINGA_REGISTRY_HOST:-${JOIN_ADDR%:*}}:$REGISTRY_PORT
+fi
+if [ -n "${REGISTRY_ADDR:-}" ]; then
+    registry_data="type=volume,source=$STACK-registry-data,target=/var/lib/registry"
+    if [ -n "${SINGA_REGISTRY_DIR:-}" ]; then
+        [[ $SINGA_REGISTRY_DIR == /* ]] || die "SINGA_REGISTRY_DIR must be an absolute path"
+        mkdir -p "$SINGA_REGISTRY_DIR"
+        [ "$(stat -c %u "$SINGA_REGISTRY_DIR")" = "$PG_UID" ] \
+            || as_root_in_container "$SINGA_REGISTRY_DIR" chown -R "$PG_UID:$PG_UID" /mnt
+        registry_data="type=bind,source=$SINGA_REGISTRY_DIR,target=/var/lib/registry"
+    fi
+    ensure_service "$REGISTRY" "singa-registry:$TAG" --label singa.role=registry --mount "$registry_data" \
+        --publish "mode=host,published=$REGISTRY_PORT,target=5000"
+    wait_until "$START_TIMEOUT" registry_answers "$REGISTRY_PORT" \
+        || { docker service ps --no-trunc "$REGISTRY" >&2; die "the registry did not answer on port $REGISTRY_PORT"; }
+    for role in ${SINGA_REGISTRY_IMAGES:-worker worker-torch}; do
+        if ! docker image inspect "singa-$role:$TAG" >/dev/null 2>&1; then
+            [ "$role" != worker ] || die "singa-worker:$TAG is missing (scripts/build_images.sh)"
+            say "singa-$role:$TAG is not built: other nodes will not have it"
+            continue
+        fi
+        pinned=$(push_image "singa-$role:$TAG" "$REGISTRY_ADDR/singa-$role" "$TAG")
+        case $role in
+            worker) WORKER_IMAGE=$pinned ;;
+            worker-torch) WORKER_TORCH_IMAGE=$pinned ;;
+        esac
+    done
+fi
+
+# ----------------------------------------------------------------------------- 7. services
 ensure_service "$POSTGRES" "singa-postgres:$TAG" \
     --mount "type=volume,source=$STACK-postgres-data,target=/var/lib/postgresql/data" \
     --secret "$(secret_arg postgres_password $PG_UID)" --env POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password \
@@ -218,8 +328,9 @@ admin_args=(
     --env "SINGA_DOCKER_NETWORK=$NETWORK" --env "SINGA_WORKER_NETWORK=$WORKER_NETWORK"
     --env SINGA_STORAGE_DIR=/storage "${STORAGE_ENV[@]}"
     --env "SINGA_POSTGRES_HOST=$POSTGRES" --env "SINGA_REDIS_HOST=$REDIS" --env "SINGA_PUBLIC_HOST=$PUBLIC_HOST"
-    --env "SINGA_WORKER_IMAGE=singa-worker:$TAG" --env "SINGA_WORKER_TORCH_IMAGE=singa-worker-torch:$TAG"
+    --env "SINGA_WORKER_IMAGE=$WORKER_IMAGE" --env "SINGA_WORKER_TORCH_IMAGE=$WORKER_TORCH_IMAGE"
     --env "SINGA_PREDICTOR_IMAGE=singa-predictor:$TAG"
+    --env "SINGA_LOG_FILE=/storage/logs/platform/admin-{{.Task.Slot}}.log"
 )
 for name in "${SECRET_NAMES[@]}"; do
     admin_args+=(--secret "$(secret_arg "$name" $SINGA_UID)" --env "SINGA_${name^^}_FILE=/run/secrets/$name")
@@ -235,7 +346,7 @@ else
 fi
 ensure_service "$ADMIN" "singa-admin:$TAG" "${admin_args[@]}" "${passed[@]}"
 
-# ----------------------------------------------------------------------------- 7. ready
+# ----------------------------------------------------------------------------- 8. ready
 say "waiting for the admin on port $ADMIN_PORT (up to ${START_TIMEOUT}s)"
 if ! wait_until "$START_TIMEOUT" admin_healthy; then
     docker service ps --no-trunc "$POSTGRES" "$REDIS" "$ADMIN" >&2 || true
@@ -247,8 +358,10 @@ echo "  admin:       http://$PUBLIC_HOST:$ADMIN_PORT"
 echo "  superadmin:  ${SINGA_SUPERADMIN_EMAIL:-superadmin@singaauto}"
 echo "  password:    $(cat "$SECRETS_DIR/superadmin_password")"
 echo "  home:        $SWARM_HOME"
+echo "  storage:     $([ -n "${SINGA_NFS_SERVER:-}" ] && echo "$SINGA_NFS_SERVER:$SINGA_NFS_PATH (NFS volume)" || echo "$STORAGE_DIR")"
+[ -z "${REGISTRY_ADDR:-}" ] || echo "  registry:    $REGISTRY_ADDR (worker image $WORKER_IMAGE)"
 if [ "$JOIN_LOOPBACK" = 0 ]; then
-    echo "  join:        worker nodes join at $JOIN_ADDR (docker swarm join-token worker prints the command)"
+    echo "  join:        worker nodes join at $JOIN_ADDR (scripts/add_node.sh prints the command)"
 else
     echo "  join:        worker nodes cannot join: this swarm advertises $JOIN_ADDR, a loopback address (see below)"
     reachable=$(default_address)

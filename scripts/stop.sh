@@ -7,12 +7,13 @@
 #      the admin's container) and gives it SINGA_STOP_TIMEOUT seconds (default 60) to remove the
 #      jobs' services itself, so that it records how they ended;
 #   2. removes the admin, then any job service still there (label singa.swarm.stack=<stack>), then
-#      Redis and PostgreSQL, and waits until none of their containers is left on this node;
+#      Redis, PostgreSQL and the registry, and waits until none of their containers is left here;
 #   3. keeps the data: the volumes, the storage, the secrets and the network stay, and
 #      scripts/start.sh brings the same stack back. With --purge they are removed too: the volumes
-#      <stack>-postgres-data and <stack>-redis-data (and the NFS volume <stack>-storage, not the
-#      files on the NFS server), the Swarm secrets, the network and the home directory
-#      (SINGA_SWARM_HOME: secrets and storage). The swarm itself stays.
+#      <stack>-postgres-data, <stack>-redis-data and <stack>-registry-data (and the NFS volume
+#      <stack>-storage, not the files on the NFS server), the Swarm secrets, the network and the
+#      home directory (SINGA_SWARM_HOME: secrets and storage; a shared storage directory elsewhere,
+#      SINGA_STORAGE_VOLUME, and SINGA_REGISTRY_DIR stay). The swarm and its nodes stay.
 #
 # Safe to run when nothing (or only part of the stack) runs. Settings: those of
 # scripts/swarm_common.sh, and SINGA_STOP_TIMEOUT.
@@ -68,7 +69,7 @@ if service_exists "$ADMIN"; then
     wait_until 60 admin_stopped || say "the admin is still stopping"
 fi
 mapfile -t jobs < <(job_services | xargs -r docker service inspect --format '{{.Spec.Name}}' 2>/dev/null)
-remove_services "${jobs[@]}" "$REDIS" "$POSTGRES"
+remove_services "${jobs[@]}" "$REDIS" "$POSTGRES" "$REGISTRY"
 wait_until 60 no_containers_of "$ADMIN" || true
 left=$(docker ps -a --quiet --filter "label=$STACK_LABEL"; docker ps -a --quiet --filter "label=$JOBS_LABEL")
 [ -z "$left" ] || say "containers still being removed: $(echo $left)"

@@ -20,7 +20,8 @@ STORAGE_DIR=$SWARM_HOME/storage
 ADMIN=$STACK-admin
 POSTGRES=$STACK-postgres
 REDIS=$STACK-redis
-DATA_VOLUMES=("$STACK-postgres-data" "$STACK-redis-data")
+REGISTRY=$STACK-registry
+DATA_VOLUMES=("$STACK-postgres-data" "$STACK-redis-data" "$STACK-registry-data")
 SECRET_NAMES=(token_secret postgres_password redis_password superadmin_password)
 # Labels: stack services carry singa.stack; the admin's job services carry singa.swarm.stack.
 STACK_LABEL=singa.stack=$STACK
@@ -73,6 +74,12 @@ http_status() {
 }
 
 admin_healthy() { [ "$(http_status "$ADMIN_PORT" /health)" = 200 ]; }
+
+# admin_env NAME: the value the admin service was given for the environment variable NAME.
+admin_env() {
+    docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' "$ADMIN" \
+        2>/dev/null | sed -n "s/^$1=//p" | head -n 1
+}
 
 require_docker() {
     command -v docker >/dev/null || die "the docker command is missing. Install Docker Engine (as root:

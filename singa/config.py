@@ -82,6 +82,8 @@ class Settings:
     predictor_port_min: int = 31000
     predictor_port_max: int = 31999
     avoid_manager_for_workers: bool = False
+    worker_cpus: float = 0.25                 # swarm: CPUs each train or inference worker reserves
+    worker_memory_mb: int = 256               # swarm: memory each train or inference worker reserves
     # Train jobs.
     trial_lease_seconds: float = 30.0
     stop_grace_seconds: float = 30.0
@@ -99,6 +101,7 @@ class Settings:
     predictor_access_log: bool = False
     # Operating the platform: logs, metrics, webhooks, quotas.
     log_format: str = 'text'                  # 'text', or 'json': one JSON object a line (admin, workers, predictors)
+    log_file: str = ''                        # a file this process also logs to (set by the container manager)
     metrics_token: str = ''                   # bearer token for GET /metrics (Prometheus); admins' tokens work too
     metrics_public: bool = False              # the admin's /metrics and /metrics/targets answer without a token
     metrics_dir: str = ''                     # where gunicorn's admin workers share counts; default: under /tmp
@@ -178,6 +181,10 @@ class Settings:
             if self.model_check_sandbox not in ('auto', 'process', 'container'):
                 raise ConfigError('SINGA_MODEL_CHECK_SANDBOX must be one of auto, process, container; '
                                   f'got {self.model_check_sandbox!r}')
+        if role == 'admin' and (self.worker_cpus < 0 or not 0 <= self.worker_memory_mb <= self.sandbox_memory_mb):
+            raise ConfigError('SINGA_WORKER_CPUS must be at least 0 and SINGA_WORKER_MEMORY_MB from 0 to '
+                              f'SINGA_SANDBOX_MEMORY_MB ({self.sandbox_memory_mb}, the most a worker may use); '
+                              f'got {self.worker_cpus:g} and {self.worker_memory_mb}')
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f'SINGA_LOG_FORMAT must be one of {", ".join(LOG_FORMATS)}; got {self.log_format!r}')
         if role in ('admin', 'predictor'):

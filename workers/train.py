@@ -194,6 +194,7 @@ class TrainWorker:
             return TrialResult(trial_id=trial_id, status=TrialStatus.ERRORED, error=self.load_error,
                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
                                       'time': _now()}])
+        log.info('trial %s: training with %s', trial_id, trial.knobs)
         status, score, params_id, error, params_bytes = TrialStatus.ERRORED, None, None, None, None
         try:
             shared = None
@@ -214,6 +215,8 @@ class TrainWorker:
             self.buffer = None
         if error and status == TrialStatus.ERRORED:
             buffer.add({'type': 'MESSAGE', 'level': 'ERROR', 'message': error})
+        log.info('trial %s: %s%s', trial_id, status,
+                 f' (score {score:g})' if score is not None else f': {error}' if error else '')
         return TrialResult(trial_id=trial_id, status=status, score=score, params_id=params_id, error=error,
                            logs=buffer.take(), params_bytes=params_bytes if params_id else None)
 

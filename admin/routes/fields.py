@@ -396,6 +396,13 @@ class AppVersionConverter(IntegerConverter):
         return version
 
 
-CONVERTERS = {'app_name': AppNameConverter, 'app_version': AppVersionConverter}
+class LogNameConverter(BaseConverter):
+    """The name of one of a job's service logs, ``<service>-<replica>.log``, as a path segment."""
+    regex = r'[A-Za-z0-9_][A-Za-z0-9_.-]{0,70}-[0-9]{1,6}\.log'
+    openapi_schema = {'type': 'string', 'pattern': f'^{regex}$', 'maxLength': 82}
+
+
+CONVERTERS = {'app_name': AppNameConverter, 'app_version': AppVersionConverter, 'log_name': LogNameConverter}
 APP = '<app_name:app>'
 VERSION = '<app_version:app_version>'
+LOG_NAME = '<log_name:name>'

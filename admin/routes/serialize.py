@@ -68,6 +68,16 @@ def trial_logs_json(logs) -> dict:
     return {'plots': logs.plots, 'metrics': logs.metrics, 'messages': logs.messages, 'last_id': logs.last_id}
 
 
+def service_log_json(log) -> dict:
+    return {'name': log.name, 'service_id': str(log.service_id), 'service_type': log.service_type,
+            'replica': log.replica, 'model_name': log.model_name, 'size': log.size, 'modified_at': iso(log.modified_at)}
+
+
+def service_log_text_json(chunk) -> dict:
+    return {'name': chunk.name, 'size': chunk.size, 'offset': chunk.offset, 'text': chunk.text,
+            'next_offset': chunk.next_offset}
+
+
 def importance_json(view) -> dict:
     result = view.result
     return {'sub_train_job_id': str(view.sub_train_job_id), 'model_id': str(view.model_id),

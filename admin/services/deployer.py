@@ -21,7 +21,7 @@ from typing import Optional
 
 from singa.constants import ServiceType
 from singa.container.base import Confinement, ContainerService, ServiceSpec
-from singa.container.storage import STORAGE_TARGET, job_mounts
+from singa.container.storage import STORAGE_TARGET, job_log_dir, job_mounts
 from singa.envs.store import ENVS_DIR
 from singa.errors import SingaError
 from singa.meta_store import models, services, train_jobs, trials
@@ -136,10 +136,11 @@ class Deployer:
              avoid_ports: frozenset = frozenset()) -> ServiceSpec:
         s = self.settings
         mounts = ()
-        if s.container_manager != 'process' and service.service_type in (ServiceType.TRAIN, ServiceType.INFERENCE):
+        runs_model_code = service.service_type in (ServiceType.TRAIN, ServiceType.INFERENCE)
+        if s.container_manager != 'process' and runs_model_code:
             mounts = job_mounts(s, *self.job_files(service))
         return ServiceSpec(
-            name=_service_name(service), service_type=service.service_type,
+            name=service_name(service), service_type=service.service_type,
             command=list(_COMMANDS[ServiceType(service.service_type)]), environment=self.environment(service),
             image=image or (s.predictor_image if service.service_type == ServiceType.PREDICT else s.worker_image),
             replicas=service.replicas, gpus=service.gpus, mounts=mounts,
@@ -147,7 +148,9 @@ class Deployer:
             avoid_ports=avoid_ports,
             labels={'singa.service_id': str(service.id), 'singa.job_id': str(service.job_id),
                     'singa.service_type': service.service_type},
-            restart=True, max_restarts=3, confinement=self.confinement(service))
+            restart=True, max_restarts=3, confinement=self.confinement(service),
+            cpus=s.worker_cpus if runs_model_code else 0.0, memory_mb=s.worker_memory_mb if runs_model_code else 0,
+            log_dir=job_log_dir(service.job_id))
 
     def deploy(self, service: ServiceRecord, image: Optional[str] = None) -> ContainerService:
         """Create the container service of a recorded service and record where it runs."""
@@ -196,6 +199,7 @@ def _env_dir(env_key: Optional[str]) -> list:
     return [posixpath.join(ENVS_DIR, env_key)] if env_key else []
 
 
-def _service_name(service: ServiceRecord) -> str:
+def service_name(service: ServiceRecord) -> str:
+    """The name of a recorded service's container service (and of its log files)."""
     kind = re.sub(r'[^a-z]', '', service.service_type.lower())
     return f'singa-{kind}-{str(service.id)[:8]}'

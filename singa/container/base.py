@@ -48,9 +48,10 @@ class ServiceSpec:
     the current Python: ``['-m', 'singa.workers', 'train']`` means ``python -m singa.workers train``).
     ``environment`` is the *whole* environment the service gets besides ``PATH``-like basics: the
     manager adds nothing of the admin's own environment, so secrets never leak into user code.
-    Every manager adds ``SINGA_REPLICA_INDEX`` (distinct among a service's replicas),
+    Every manager adds ``SINGA_REPLICA_INDEX`` (distinct among a service's replicas, counted from 1),
     ``SINGA_TASK_ID`` (distinct for every start of every replica: a restarted replica gets a new
-    one) and, when a port is published, ``SINGA_SERVICE_PORT``: the port the service must listen on.
+    one) and, when a port is published, ``SINGA_SERVICE_PORT``: the port the service must listen on;
+    some add ``SINGA_LOG_FILE`` (see ``log_dir``).
     ``publish_port``, when set, is the container port to publish on the host; the manager picks a
     host port that cannot clash and reports it in ``ContainerService.ext_port``. (The process
     manager has no port mapping: the port it picks is both, and is what ``SINGA_SERVICE_PORT`` says.)
@@ -62,6 +63,14 @@ class ServiceSpec:
     ``confinement``, for services that run model code: a manager that isolates them as a whole
     (Swarm) locks the service down to it (see ``Confinement``); the process manager leaves it to
     the workers, which sandbox the model code themselves.
+    ``cpus`` and ``memory_mb`` are what each replica reserves: a manager that places services on
+    several machines (Swarm) puts a replica only on a node with that much not yet reserved; the
+    process manager has one machine and ignores them.
+    ``log_dir`` is a folder relative to the shared storage root: each replica's log is
+    ``<storage>/<log_dir>/<name>-<replica>.log`` (replicas counted from 1), kept after the service
+    is gone. The process manager appends the replica's output to it; a manager that cannot capture
+    output there (Swarm) gives the replica the file, writable, and its path in ``SINGA_LOG_FILE``
+    (SingaAuto's processes then log there themselves, ``singa.logs``).
     """
     name: str
     service_type: str
@@ -77,6 +86,9 @@ class ServiceSpec:
     restart: bool = True            # restart the service's processes when they fail
     max_restarts: int = 3
     confinement: Optional[Confinement] = None
+    cpus: float = 0.0
+    memory_mb: int = 0
+    log_dir: str = 'logs'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +121,7 @@ class BaseContainerManager(abc.ABC):
       It never raises for a service that is merely gone.
     - ``destroy_service(service, timeout)`` stops every replica (SIGTERM, then SIGKILL after
       ``timeout`` seconds), returns when none is left, and removes the service; destroying a
-      service that is already gone is not an error. Logs the replicas wrote are kept.
+      service that is already gone is not an error. The replicas' logs (``log_dir``) are kept.
     - ``running_tasks(service)`` returns the ``SINGA_TASK_ID`` of every replica start that runs
       now (or is about to): one that exited, was killed or is waiting to be restarted is not in
       it. The admin uses it to learn that a worker is gone as soon as the manager knows.

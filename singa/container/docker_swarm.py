@@ -16,9 +16,12 @@ a service is in ``swarm_specs``; what the manager decides itself:
 - **networks**: services that run model code (``spec.confinement``) join
   ``settings.worker_network``, which reaches Redis and nothing of the admin or PostgreSQL; the
   others join ``settings.docker_network``.
-- **placement**: with ``avoid_manager_for_workers``, train and inference workers (user code) go to
-  ``node.role==worker`` nodes; GPUs are generic resources of kind ``settings.gpu_resource``.
-  A spec no node could ever run (GPUs no node has, no worker node) is refused at once.
+- **placement**: ``swarm_placement`` chooses the constraints (predictors on this node; with
+  ``avoid_manager_for_workers``, user code on worker nodes; GPU nodes kept for GPU services) and
+  refuses a spec no node could ever run; Swarm then places each task by its reservations.
+- **logs**: each replica logs to ``<storage>/<spec.log_dir>/<name>-<slot>.log``: the manager
+  creates the files on the shared storage (owned by the storage's owner) and mounts each replica
+  its own, and nothing else of the logs, with its path in ``SINGA_LOG_FILE``.
 - **stopping**: ``destroy_service`` scales the service to 0 (Swarm sends SIGTERM), kills the
   containers on this node still running after ``timeout``, then removes the service. Containers on
   other nodes get Swarm's stop grace period (``settings.stop_grace_seconds``) instead.
@@ -28,6 +31,7 @@ a service is in ``swarm_specs``; what the manager decides itself:
 import contextlib
 import io
 import os
+import posixpath
 import secrets
 import stat
 import tarfile
@@ -39,14 +43,15 @@ from typing import Mapping, Optional
 import docker
 import requests
 
-from singa.constants import ServiceStatus, ServiceType
+from singa.constants import ServiceStatus
 from singa.container import swarm_specs as specs
 from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec, wait_until
 from singa.container.host_ports import pick_port, port_lock
+from singa.container.storage import STORAGE_TARGET, file_stem, log_mounts, relative_path
+from singa.container.swarm_placement import placement_constraints
 from singa.errors import ContainerError
 
 POLL_SECONDS = 0.1
-USER_CODE_SERVICES = (ServiceType.TRAIN, ServiceType.INFERENCE)
 
 
 @contextlib.contextmanager
@@ -90,7 +95,10 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
             info = self.api.info()
             self._check(spec, info)
             node = self.api.inspect_node(info['Swarm']['NodeID'])
-            constraints = self._constraints(spec, node)
+            constraints = placement_constraints(
+                spec, self.api.nodes(), node['ID'], avoid_manager_for_workers=self.settings.avoid_manager_for_workers,
+                gpu_resource=self.settings.gpu_resource)
+            log_file, log_mounts = self._log_files(spec)
             with self._port_lock() if spec.publish_port is not None else contextlib.nullcontext():
                 host_port = self._free_port(spec.avoid_ports) if spec.publish_port is not None else None
                 network = (self.settings.worker_network or self.settings.docker_network) if spec.confinement \
@@ -99,7 +107,8 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
                     spec, name=specs.service_name(spec.name, secrets.token_hex(3)), stack=self.stack,
                     network=network, constraints=constraints, host_port=host_port,
                     ext_hostname=self.settings.public_host or node['Status'].get('Addr', ''),
-                    stop_grace_seconds=self.settings.stop_grace_seconds, gpu_resource=self.settings.gpu_resource)
+                    stop_grace_seconds=self.settings.stop_grace_seconds, gpu_resource=self.settings.gpu_resource,
+                    log_file=log_file, log_mounts=log_mounts)
                 created = self.api.create_service(
                     body['TaskTemplate'], name=body['Name'], labels=body['Labels'], mode=body['Mode'],
                     endpoint_spec=body['EndpointSpec'])
@@ -175,23 +184,25 @@ class SwarmContainerManager(DockerClientHolder, BaseContainerManager):
             refuse(f'max_restarts must be below the swarm\'s task history limit ({history}); raise it '
                    'with `docker swarm update --task-history-limit N`', 'max_restarts')
 
-    def _constraints(self, spec: ServiceSpec, local_node: dict) -> list[str]:
-        constraints = []
-        if spec.publish_port is not None:
-            constraints.append(f'node.id=={local_node["ID"]}')
-        elif self.settings.avoid_manager_for_workers and spec.service_type in USER_CODE_SERVICES:
-            constraints.append('node.role==worker')
-        nodes = [n for n in self.api.nodes() if (n.get('Status') or {}).get('State') == 'ready'
-                 and (n.get('Spec') or {}).get('Availability') == 'active']
-        if 'node.role==worker' in constraints:
-            nodes = [n for n in nodes if n['Spec'].get('Role') == 'worker']
-            if not nodes:
-                raise ContainerError('SINGA_AVOID_MANAGER_FOR_WORKERS is set but no worker node is ready: '
-                                     'join one (docker swarm join-token worker)', resource='service')
-        if spec.gpus and max((_gpus(n, self.settings.gpu_resource) for n in nodes), default=0) < spec.gpus:
-            raise ContainerError(f'no node of the swarm offers {spec.gpus} {self.settings.gpu_resource} '
-                                 '(see "GPU nodes" in the README)', resource='service', field='gpus')
-        return constraints
+    def _log_files(self, spec: ServiceSpec) -> tuple:
+        """The container path of each replica's log file and the mounts that make it writable;
+        the files are made here first (a bind mount needs its source), one per replica, owned
+        like the storage root (the images' user) when we are root."""
+        folder = relative_path(spec.log_dir)
+        name = file_stem(spec.name)
+        relative = posixpath.join(folder, f'{name}-{specs.REPLICA_TEMPLATE}.log')
+        local = os.path.join(self.settings.storage_dir, folder)
+        try:
+            os.makedirs(local, exist_ok=True)
+            owner = os.stat(self.settings.storage_dir)
+            for replica in range(1, spec.replicas + 1):
+                path = os.path.join(local, f'{name}-{replica}.log')
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
+                if os.geteuid() == 0:
+                    os.chown(path, owner.st_uid, owner.st_gid)
+        except OSError as e:
+            raise ContainerError(f'cannot make the log files of {spec.name} in {local}: {e}', resource='service') from e
+        return posixpath.join(STORAGE_TARGET, relative), log_mounts(self.settings, relative, spec.mounts)
 
     def _free_port(self, avoid: frozenset) -> int:
         return pick_port(self.settings, specs.published_ports(self.api.services()) | set(avoid))
@@ -332,16 +343,3 @@ def _read_only_tar(out, files: Mapping[str, bytes], dirs: Mapping[str, str], wri
                                           0o555 if st.st_mode & 0o111 else 0o444, st.st_size), f)
         if writable:
             tar.addfile(entry(writable, 0o777, directory=True))
-
-
-def _gpus(node: dict, kind: str) -> int:
-    """How many units of generic resource ``kind`` a node advertises."""
-    total = 0
-    for resource in ((node.get('Description') or {}).get('Resources') or {}).get('GenericResources') or []:
-        discrete = resource.get('DiscreteResourceSpec') or {}
-        named = resource.get('NamedResourceSpec') or {}
-        if discrete.get('Kind') == kind:
-            total += int(discrete.get('Value') or 0)
-        elif named.get('Kind') == kind:
-            total += 1
-    return total

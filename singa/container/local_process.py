@@ -17,7 +17,9 @@ What differs from a container platform, by design or by necessity:
   ``predictor_port_min..predictor_port_max``; the service must listen on ``SINGA_SERVICE_PORT``.
 - There are no mounts: replicas see the host's files. A mount whose target differs from its
   source cannot be honoured and is refused; read-only is not enforced. ``image`` is ignored.
-- GPUs cannot be reserved: a spec with ``gpus > 0`` is refused with ``ContainerError``.
+- GPUs cannot be reserved: a spec with ``gpus > 0`` is refused with ``ContainerError``; CPU and
+  memory reservations mean nothing on one machine and are ignored.
+- A replica's output (stdout and stderr) is appended to ``<storage>/<log_dir>/<name>-<replica>.log``.
 """
 import importlib.metadata
 import importlib.util
@@ -36,6 +38,7 @@ from singa.constants import ServiceStatus
 from singa.container import process_files as files
 from singa.container.base import BaseContainerManager, ContainerService, ServiceSpec, wait_until
 from singa.container.host_ports import pick_port, port_lock
+from singa.container.storage import file_stem, relative_path
 from singa.errors import ContainerError
 
 LOCAL_HOST = '127.0.0.1'
@@ -50,24 +53,25 @@ class ProcessContainerManager(BaseContainerManager):
     def __init__(self, settings):
         self.settings = settings
         self.services_dir = os.path.join(settings.expanded_data_dir, 'services')
-        self.log_dir = os.path.join(os.path.abspath(settings.storage_dir), 'logs')
+        self.storage_dir = os.path.abspath(settings.storage_dir)
 
     # -- the contract --------------------------------------------------------------------------
     def create_service(self, spec: ServiceSpec) -> ContainerService:
         self._check(spec)
+        log_dir = os.path.join(self.storage_dir, relative_path(spec.log_dir))
         try:
             os.makedirs(self.services_dir, mode=0o700, exist_ok=True)
-            os.makedirs(self.log_dir, exist_ok=True)
+            os.makedirs(log_dir, exist_ok=True)
         except OSError as e:
             raise ContainerError(f'cannot make the service and log directories: {e}',
                                  resource='service') from e
         with self._lock():
             port = self._free_port(spec.avoid_ports) if spec.publish_port is not None else None
-            service_id = f'{_safe(spec.name)}-{secrets.token_hex(4)}'
+            service_id = f'{file_stem(spec.name)}-{secrets.token_hex(4)}'
             service_dir = os.path.join(self.services_dir, service_id)
             os.makedirs(os.path.join(service_dir, files.WORK), mode=0o700)
             files.write_json_atomic(os.path.join(service_dir, files.SPEC),
-                                    self._spec_record(spec, service_id, port))
+                                    self._spec_record(spec, service_id, port, log_dir))
         try:
             self._launch_supervisor(service_dir)
         except BaseException:
@@ -137,7 +141,7 @@ class ProcessContainerManager(BaseContainerManager):
                                      f'{mount.target}: processes see host paths (use the same path)',
                                      resource='service', field='mounts')
 
-    def _spec_record(self, spec: ServiceSpec, service_id: str, port: Optional[int]) -> dict:
+    def _spec_record(self, spec: ServiceSpec, service_id: str, port: Optional[int], log_dir: str) -> dict:
         environment = _basic_environment()
         environment.update({str(k): str(v) for k, v in spec.environment.items()})
         if port is not None:
@@ -147,7 +151,7 @@ class ProcessContainerManager(BaseContainerManager):
             'executable': sys.executable, 'command': [str(a) for a in spec.command],
             'environment': environment, 'replicas': spec.replicas, 'restart': spec.restart,
             'max_restarts': spec.max_restarts, 'labels': dict(spec.labels), 'port': port,
-            'log_dir': self.log_dir, 'log_name': _safe(spec.name), 'created_at': time.time(),
+            'log_dir': log_dir, 'log_name': file_stem(spec.name), 'created_at': time.time(),
         }
 
     def _launch_supervisor(self, service_dir: str) -> None:
@@ -217,7 +221,7 @@ class ProcessContainerManager(BaseContainerManager):
             info={'service_type': record['service_type'], 'labels': record['labels'],
                   'replicas': record['replicas'],
                   'log_files': [os.path.join(record['log_dir'], f"{record['log_name']}-{i}.log")
-                                for i in range(record['replicas'])]})
+                                for i in range(1, record['replicas'] + 1)]})
 
 
 def _kill_groups(refs: list, timeout: float) -> None:
@@ -229,11 +233,6 @@ def _kill_groups(refs: list, timeout: float) -> None:
     for ref in groups:
         if files.owned_group(ref):
             files.signal_group(ref.pid, signal.SIGKILL)
-
-
-def _safe(name: str) -> str:
-    cleaned = re.sub(r'[^A-Za-z0-9_.-]', '-', str(name)).lstrip('.-')[:60]
-    return cleaned or 'service'
 
 
 def _bindable(port: int) -> bool:

@@ -16,7 +16,7 @@ mounts the root alone, read-write.) Where the files come from:
 
 Workers that run model code get less: ``job_mounts`` gives them exactly their job's files (the
 template and datasets read-only, the parameter folder of their sub-job writable) where the storage
-is a host directory. Docker's ``local`` volumes (API 1.41) cannot mount part of an NFS export, so
+is a host directory. Every job service also gets its own log file (``log_mounts``), and only that. Docker's ``local`` volumes (API 1.41) cannot mount part of an NFS export, so
 with NFS volumes those workers still get the whole storage (datasets read-only).
 
 Nothing here talks to Docker, so the options are unit-tested on machines without NFS.
@@ -30,6 +30,8 @@ from singa.errors import ConfigError
 
 STORAGE_TARGET = '/storage'
 DATA_DIR = 'data'                     # datasets, under the storage root
+LOGS_DIR = 'logs'                     # the components' logs: logs/<job id>/, logs/platform/
+PLATFORM_LOGS = 'platform'            # the admin's, under LOGS_DIR
 _HOST = re.compile(r'^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+)$')
 _OPTION = re.compile(r'^[A-Za-z0-9_]+(=[A-Za-z0-9_.:/-]+)?$')
 _VOLUME_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
@@ -98,6 +100,25 @@ def _clean_path(path: str) -> bool:
     return not re.search(r'[\s,]', path)
 
 
+def job_log_dir(job_id) -> str:
+    """Where the logs of a job's services go, relative to the storage root."""
+    return posixpath.join(LOGS_DIR, str(job_id))
+
+
+def file_stem(name: str) -> str:
+    """``name`` made safe as a file name: the stem of a service's log files, ``<stem>-<replica>.log``
+    (the same for every manager)."""
+    return re.sub(r'[^A-Za-z0-9_.-]', '-', str(name)).lstrip('.-')[:60] or 'service'
+
+
+def relative_path(relative: str) -> str:
+    """``relative`` normalised, refused unless it is a plain path inside the storage."""
+    clean = posixpath.normpath(relative or '')
+    if clean.startswith(('/', '..')) or clean == '.' or not _clean_path(clean):
+        raise ConfigError(f'a job file must be a plain path inside the storage; got {relative!r}')
+    return clean
+
+
 def job_mounts(settings, read_only: list, writable: list) -> tuple:
     """Mounts of exactly the given storage paths (relative to the storage root), each at
     ``/storage/<path>``: ``read_only`` files and ``writable`` directories. With NFS volumes, the
@@ -107,8 +128,17 @@ def job_mounts(settings, read_only: list, writable: list) -> tuple:
     root = storage_host_dir(settings)
     mounts = []
     for relative, ro in [(r, True) for r in read_only] + [(w, False) for w in writable]:
-        clean = posixpath.normpath(relative)
-        if clean.startswith(('/', '..')) or not _clean_path(clean):
-            raise ConfigError(f'a job file must be a plain path inside the storage; got {relative!r}')
+        clean = relative_path(relative)
         mounts.append(Mount(posixpath.join(root, clean), posixpath.join(STORAGE_TARGET, clean), ro))
     return tuple(mounts)
+
+
+def log_mounts(settings, log_file: str, mounts) -> tuple:
+    """What a container needs, besides ``mounts``, to write ``log_file`` (relative to the storage
+    root; it may hold a template such as ``{{.Task.Slot}}``): a bind mount of that one file where
+    the storage is a host directory, so that the service can write no other log; the whole
+    storage with NFS volumes, unless ``mounts`` have it already."""
+    if uses_nfs(settings):
+        return () if any(m.target == STORAGE_TARGET for m in mounts) else storage_mounts(settings)[:1]
+    path = posixpath.join(storage_host_dir(settings), log_file)
+    return (Mount(path, posixpath.join(STORAGE_TARGET, log_file)),)

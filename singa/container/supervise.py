@@ -4,8 +4,8 @@ Started by ``ProcessContainerManager`` in a session of its own; it forks once mo
 process exits at once, so the supervisor is nobody's child to reap and outlives the admin. It then
 
 - starts ``replicas`` processes ``[executable, *command]`` with exactly the environment in the
-  spec (plus ``SINGA_REPLICA_INDEX`` and ``SINGA_TASK_ID``, a random name of this start of the
-  replica, recorded as its ``task``), each leading a process group of its own, output appended to
+  spec (plus ``SINGA_REPLICA_INDEX``, from 1, and ``SINGA_TASK_ID``, a random name of this start of
+  the replica, recorded as its ``task``), each leading a process group of its own, output appended to
   ``<log_dir>/<service name>-<replica>.log``;
 - restarts a replica that exits non-zero (or is killed by a signal) up to ``max_restarts`` times
   with a short exponential backoff, when the spec's ``restart`` is on; a replica that exits 0 is
@@ -57,7 +57,7 @@ class Supervisor:
         self.spec = files.read_json(os.path.join(service_dir, files.SPEC))
         if self.spec is None:
             raise SystemExit(f'no readable {files.SPEC} in {service_dir}')
-        self.replicas = [Replica(i) for i in range(int(self.spec['replicas']))]
+        self.replicas = [Replica(i) for i in range(1, int(self.spec['replicas']) + 1)]
         self.me = files.ProcessRef.of(os.getpid())
         self._stop_requested = False
 

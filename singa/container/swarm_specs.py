@@ -11,14 +11,16 @@ How a spec becomes a service:
   image's health check (if any) run every 2 s (Swarm replaces a task that turns unhealthy);
 - environment: exactly ``spec.environment`` plus ``SINGA_REPLICA_INDEX`` (the task's slot,
   ``{{.Task.Slot}}``: distinct per replica, counted from 1), ``SINGA_TASK_ID`` (``{{.Task.ID}}``:
-  a restarted replica is a new task) and, with a published port,
+  a restarted replica is a new task), ``SINGA_LOG_FILE`` (the replica's log file on the shared
+  storage, mounted writable) and, with a published port,
   ``SINGA_SERVICE_PORT`` (the container port); the image's own variables (``PATH``...) stay;
 - ``endpoint_mode=dnsrr`` (no virtual IP: works without IPVS) and a published port in ``host``
   mode on the port the manager chose;
 - restart ``on-failure`` at most ``max_restarts`` times (``none`` without ``restart``);
 - labels: the spec's, plus ``singa.swarm.*`` ones the manager uses to find its services again;
-- GPUs as generic resources (``Reservations.GenericResources``) of kind ``settings.gpu_resource``;
-- placement constraints chosen by the manager (``node.role==worker``, ``node.id==...``);
+- reservations: ``spec.cpus`` and ``spec.memory_mb``, and GPUs as generic resources
+  (``Reservations.GenericResources``) of kind ``settings.gpu_resource``;
+- placement constraints chosen by the manager (``swarm_placement``);
 - a service that runs model code (``spec.confinement``) is locked down: a read-only root file
   system with a size-bounded ``/tmp``, every capability dropped, the image's non-root user,
   memory (no swap) and process limits, and no init process, so that the worker (which keeps its
@@ -39,6 +41,7 @@ LABEL_SERVICE_TYPE = LABEL_PREFIX + 'service_type'
 LABEL_EXT_HOSTNAME = LABEL_PREFIX + 'ext_hostname'
 RESTART_DELAY_NS = 1_000_000_000
 NANOSECONDS = 1_000_000_000
+REPLICA_TEMPLATE = '{{.Task.Slot}}'          # Swarm fills it in per task: the replica, from 1
 # A task whose image has a health check counts as running only once the check passes; the images'
 # own interval (10 s) would keep a predictor "starting" for that long. Only the timing is set here:
 # the check itself stays the image's, and images without one get none.
@@ -73,11 +76,14 @@ RUNNER_PIDS = 64
 
 def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, constraints: Iterable[str],
                      host_port: Optional[int] = None, ext_hostname: str = '', stop_grace_seconds: float = 10.0,
-                     gpu_resource: str = 'NVIDIA-GPU') -> dict:
-    """The body of ``POST /services/create`` for ``spec`` (``network``: the one it joins)."""
+                     gpu_resource: str = 'NVIDIA-GPU', log_file: str = '', log_mounts: Iterable[Mount] = ()) -> dict:
+    """The body of ``POST /services/create`` for ``spec`` (``network``: the one it joins; ``log_file``:
+    where each replica logs, in the container, with ``log_mounts`` to make it writable)."""
     env = {str(k): str(v) for k, v in spec.environment.items()}
-    env['SINGA_REPLICA_INDEX'] = '{{.Task.Slot}}'
+    env['SINGA_REPLICA_INDEX'] = REPLICA_TEMPLATE
     env['SINGA_TASK_ID'] = '{{.Task.ID}}'
+    if log_file:
+        env['SINGA_LOG_FILE'] = log_file
     labels = {str(k): str(v) for k, v in spec.labels.items()}
     labels.update({LABEL_STACK: stack, LABEL_SERVICE_TYPE: str(spec.service_type)})
     endpoint = {'Mode': 'dnsrr'}
@@ -93,7 +99,7 @@ def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, 
             'Command': ['python', *[str(a) for a in spec.command]],
             'Env': [f'{k}={v}' for k, v in sorted(env.items())],
             'Labels': {LABEL_STACK: stack},
-            'Mounts': [mount_document(m) for m in spec.mounts],
+            'Mounts': [mount_document(m) for m in (*spec.mounts, *log_mounts)],
             'Init': True,
             'StopGracePeriod': int(stop_grace_seconds * NANOSECONDS),
             'HealthCheck': dict(HEALTH_CHECK),
@@ -103,9 +109,15 @@ def service_document(spec: ServiceSpec, *, name: str, stack: str, network: str, 
         'Placement': {'Constraints': sorted(set(constraints))},
         'Networks': [{'Target': network}],
     }
+    reservations = {}
+    if spec.cpus:
+        reservations['NanoCPUs'] = int(spec.cpus * NANOSECONDS)
+    if spec.memory_mb:
+        reservations['MemoryBytes'] = int(spec.memory_mb) * MB
     if spec.gpus:
-        task['Resources'] = {'Reservations': {'GenericResources': [
-            {'DiscreteResourceSpec': {'Kind': gpu_resource, 'Value': int(spec.gpus)}}]}}
+        reservations['GenericResources'] = [{'DiscreteResourceSpec': {'Kind': gpu_resource, 'Value': int(spec.gpus)}}]
+    if reservations:
+        task['Resources'] = {'Reservations': reservations}
     if spec.confinement is not None:
         confine(task, spec.confinement)
     return {'Name': name, 'Labels': labels, 'TaskTemplate': task,

@@ -1,7 +1,7 @@
 """The admin of the local stack: gunicorn serving ``settings.admin_app``, detached, in ``<root>``.
 
-``<root>/process.json`` names the gunicorn master (pid, start time, host, port) and
-``<root>/admin.log`` gets its output. The master leads a session of its own, so stopping it can
+``<root>/process.json`` names the gunicorn master (pid, start time, host, port) and its output
+goes to ``log_path`` (default ``<root>/admin.log``; ``singa up`` keeps it on the shared storage). The master leads a session of its own, so stopping it can
 signal its whole process group (the workers included) and nothing outlives ``stop()``.
 """
 import contextlib
@@ -22,10 +22,10 @@ STOP_TIMEOUT = 15.0
 
 
 class AdminProcess:
-    def __init__(self, root: str):
+    def __init__(self, root: str, log_path: Optional[str] = None):
         self.root = os.path.abspath(root)
         self.record_path = os.path.join(self.root, 'process.json')
-        self.log_path = os.path.join(self.root, 'admin.log')
+        self.log_path = os.path.abspath(log_path or os.path.join(self.root, 'admin.log'))
 
     # -- what runs -----------------------------------------------------------------------------
     def record(self) -> dict:
@@ -53,6 +53,7 @@ class AdminProcess:
     def start(self, settings, env: dict) -> ProcessRef:
         """Start gunicorn unless it runs already, then wait until ``GET /health`` answers."""
         os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         ref = self.running()
         if ref is None:
             command = [sys.executable, '-m', 'gunicorn',

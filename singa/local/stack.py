@@ -6,9 +6,11 @@ Everything lives in the data directory (``SINGA_DATA_DIR``, default ``~/.singa``
     token_secret              the admin's token signing secret (0600), unless SINGA_TOKEN_SECRET is set
     superadmin_password       the superadmin's password (0600): SINGA_SUPERADMIN_PASSWORD or random
     postgres/  redis/         the embedded servers (``singa.local.servers``)
-    admin/                    process.json (the gunicorn master) and admin.log
+    admin/                    process.json (the gunicorn master)
     services/                 the process container manager's services
-    storage/                  shared storage (datasets, parameters, logs) unless SINGA_STORAGE_DIR
+    storage/                  shared storage (datasets, parameters, logs) unless SINGA_STORAGE_DIR:
+                              the admin's output goes to logs/platform/admin-1.log, each job
+                              service's to logs/<job id>/<service>-<replica>.log
 
 Every step is idempotent: ``up`` starts only what is not running, ``down`` stops only what is.
 """
@@ -22,6 +24,7 @@ import requests
 
 from singa.config import Settings, current_environment
 from singa.container.local_process import ProcessContainerManager
+from singa.container.storage import LOGS_DIR, PLATFORM_LOGS
 from singa.errors import ConfigError
 from singa.local.admin_process import AdminProcess, reachable_host
 from singa.local.servers import EmbeddedPostgres, EmbeddedRedis, read_or_create_secret
@@ -57,7 +60,8 @@ class LocalStack:
         self.data_dir = settings.expanded_data_dir
         self.postgres = EmbeddedPostgres(os.path.join(self.data_dir, 'postgres'))
         self.redis = EmbeddedRedis(os.path.join(self.data_dir, 'redis'))
-        self.admin = AdminProcess(os.path.join(self.data_dir, 'admin'))
+        self.admin = AdminProcess(os.path.join(self.data_dir, 'admin'), log_path=os.path.join(
+            settings.storage_dir, LOGS_DIR, PLATFORM_LOGS, 'admin-1.log'))
         self.services = ProcessContainerManager(settings)
 
     # -- up ------------------------------------------------------------------------------------

@@ -138,6 +138,13 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
         expect(page.get_by_role('img', name=f'Score against the knob {knob}').locator('canvas')).to_be_visible()
     web.shot('train_job')
 
+    # The services' logs, kept after the job's services are gone.
+    page.get_by_role('button', name='Refresh the list').click()
+    log_rows = page.get_by_role('table', name='One file per replica of each service').locator('tbody tr')
+    expect(log_rows.filter(has_text='advisor')).to_have_count(len(TEMPLATES))
+    log_rows.filter(has_text='advisor').first.get_by_role('button', name='Show').click()
+    expect(page.get_by_label(re.compile('^The log of the advisor'))).to_contain_text('ended STOPPED')
+
     # A trial of the SGD template: its training curve, messages and parameters.
     page.get_by_role('table', name='Every trial, newest first').get_by_role('row').filter(has_text='sgd').first \
         .get_by_role('link').click()

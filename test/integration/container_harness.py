@@ -45,6 +45,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("0.0.0.0", int(os.environ["SINGA_SERVICE_PORT"])), Handler).serve_forever()
 '''
 SLEEP = 'import time\nwhile True: time.sleep(1)'
+# Says hello on its output (what the process manager keeps) and, where the manager gives it a log
+# file instead (Swarm), in that file, as singa.logs does.
+LOG_HELLO = '''
+import os, time
+line = "replica %s says hello\\n" % os.environ["SINGA_REPLICA_INDEX"]
+print(line, end="", flush=True)
+if os.environ.get("SINGA_LOG_FILE"):
+    with open(os.environ["SINGA_LOG_FILE"], "a") as f:
+        f.write(line)
+while True:
+    time.sleep(1)
+'''
 IGNORE_SIGTERM = 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(1)'
 
 
@@ -139,6 +151,7 @@ def process_harness(settings, tmp_path) -> Iterator[Harness]:
 # -- swarm -----------------------------------------------------------------------------------------
 # What the worker image's environment holds besides what a service is given (Dockerfile ENV lines,
 # and HOSTNAME/HOME from Docker itself).
+IMAGE_UID = 1000                  # the user of the singa-* Python images
 IMAGE_ENV_NAMES = frozenset({'PATH', 'HOME', 'HOSTNAME', 'LANG', 'VIRTUAL_ENV', 'PYTHONUNBUFFERED',
                              'PYTHONDONTWRITEBYTECODE', 'PIP_DISABLE_PIP_VERSION_CHECK', 'SINGA_DATA_DIR'})
 
@@ -180,9 +193,14 @@ def swarm_harness(settings, tmp_path, singa_images, swarm) -> Iterator[Harness]:
     from singa.container.docker_swarm import SwarmContainerManager
     name = f'singa-test-{uuid.uuid4().hex[:8]}'
     docker('network', 'create', '--driver', 'overlay', '--attachable', '--label', 'singa.test=1', name)
+    # The storage belongs to the images' user, as scripts/start.sh makes it: the manager gives the
+    # log files it makes there the same owner.
+    storage = tmp_path / 'swarm-storage'
+    storage.mkdir()
+    os.chown(storage, IMAGE_UID, IMAGE_UID)
     settings = dataclasses.replace(settings, container_manager='swarm', data_dir=str(tmp_path / 'data'),
-                                   stack_name=name, docker_network=name, stop_grace_seconds=5.0,
-                                   predictor_port_min=32100, predictor_port_max=32199)
+                                   storage_dir=str(storage), stack_name=name, docker_network=name,
+                                   stop_grace_seconds=5.0, predictor_port_min=32100, predictor_port_max=32199)
     harness = Harness(
         manager=SwarmContainerManager(settings),
         new_manager=lambda: SwarmContainerManager(settings),

@@ -1,11 +1,12 @@
 """The container manager contract (``singa.container.base.BaseContainerManager``), one suite run
 against every manager in ``container_harness.HARNESSES``."""
+import os
 import time
 import uuid
 
 import pytest
 
-from container_harness import HARNESSES, IGNORE_SIGTERM, SERVE_ENV, SLEEP, get_json
+from container_harness import HARNESSES, IGNORE_SIGTERM, LOG_HELLO, SERVE_ENV, SLEEP, get_json
 from singa.constants import ServiceStatus
 from singa.container.base import wait_until
 from singa.errors import ContainerError
@@ -82,12 +83,12 @@ def test_published_port_is_reachable_and_environment_is_exactly_the_spec(harness
     env = get_json(service)['env']
     for name, value in spec_env.items():
         assert env[name] == value
-    assert env['SINGA_REPLICA_INDEX'] in ('0', '1')
+    assert env['SINGA_REPLICA_INDEX'] == '1'
     assert env['SINGA_SERVICE_PORT']
     leaked = [k for k, v in env.items() if v in ADMIN_SECRETS.values() or k in ADMIN_SECRETS]
     assert leaked == []
     assert env['SINGA_TASK_ID']
-    extra = set(env) - set(spec_env) - {'SINGA_REPLICA_INDEX', 'SINGA_TASK_ID', 'SINGA_SERVICE_PORT'}
+    extra = set(env) - set(spec_env) - {'SINGA_REPLICA_INDEX', 'SINGA_TASK_ID', 'SINGA_SERVICE_PORT', 'SINGA_LOG_FILE'}
     assert extra <= harness.basic_env_names
 
 
@@ -141,3 +142,24 @@ def test_a_spec_no_host_can_run_is_refused_and_leaves_nothing(harness):
     with pytest.raises(ContainerError):
         harness.create(harness.spec(_name('gpus'), SLEEP, gpus=1_000_000))
     assert harness.manager.list_services() == before
+
+
+def test_each_replica_logs_to_its_own_file_on_the_storage_which_outlives_the_service(harness):
+    name = _name('logged')
+    service = harness.create(harness.spec(name, LOG_HELLO, replicas=2, log_dir='logs/job-1'))
+    folder = os.path.join(harness.manager.settings.storage_dir, 'logs', 'job-1')
+    paths = [os.path.join(folder, f'{name}-{replica}.log') for replica in (1, 2)]
+
+    def logged(path, replica):
+        try:
+            with open(path) as f:
+                return f'replica {replica} says hello' in f.read()
+        except FileNotFoundError:
+            return False
+    deadline = time.monotonic() + 60
+    while not all(logged(p, i) for i, p in enumerate(paths, 1)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(logged(p, i) for i, p in enumerate(paths, 1)), sorted(os.listdir(folder))
+    harness.manager.destroy_service(service, timeout=2.0)
+    assert all(logged(p, i) for i, p in enumerate(paths, 1))
+    assert sorted(os.listdir(folder)) == sorted(os.path.basename(p) for p in paths)

@@ -109,11 +109,13 @@ class Platform:
         return self.call('GET', f'/train_jobs/{app}/{version}/trials', user)
 
     def worker_logs(self) -> str:
+        """The end of every service's log (logs/<job id>/<service>-<replica>.log)."""
         logs_dir = os.path.join(self.settings.storage_dir, 'logs')
         out = []
-        for name in sorted(os.listdir(logs_dir)) if os.path.isdir(logs_dir) else []:
-            with open(os.path.join(logs_dir, name), errors='replace') as f:
-                out.append(f'--- {name}\n{f.read()[-3000:]}')
+        for folder, _, names in sorted(os.walk(logs_dir)):
+            for name in sorted(names):
+                with open(os.path.join(folder, name), errors='replace') as f:
+                    out.append(f'--- {os.path.relpath(os.path.join(folder, name), logs_dir)}\n{f.read()[-3000:]}')
         return '\n'.join(out)
 
     def live_services(self, job_id: str) -> list:

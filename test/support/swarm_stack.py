@@ -4,6 +4,7 @@ touches another deployment on the same swarm), and the docker CLI to look at wha
 import dataclasses
 import os
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -135,3 +136,61 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.5):
             return value
         assert time.monotonic() < deadline, f'timed out after {timeout:g} s waiting for {what}'
         time.sleep(interval)
+
+
+class QueryLoad:
+    """``clients`` threads, each with its own client from ``new_client``, query with ``ask(client)``
+    in a loop while the ``with`` block runs: how many were answered, which failed, how long each
+    took, and the models that answered each."""
+
+    def __init__(self, ask, new_client, clients: int = 1):
+        self.ask, self.new_client = ask, new_client
+        self.answered = 0
+        self.failures: list = []
+        self.latencies: list = []
+        self.models: list = []                   # per answer: names of the models that answered
+        self.asking: dict = {}                   # client -> when its current query started
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
+
+    def _run(self, index: int):
+        client = self.new_client()
+        while not self._stop.is_set():
+            self.asking[index] = started = time.monotonic()
+            try:
+                answer = self.ask(client)
+                self.latencies.append(time.monotonic() - started)
+                self.models.append(sorted(m['model_name'] for m in answer['models'] if m['answered']))
+                self.answered += 1
+            except Exception as e:  # noqa: BLE001 - every failure is a finding
+                self.failures.append(repr(e))
+            self.asking[index] = None
+
+    def held(self, seconds: float) -> bool:
+        """Whether a query has been waiting for its answer longer than ``seconds``."""
+        return any(t is not None and time.monotonic() - t > seconds for t in list(self.asking.values()))
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def freeze_until_it_holds_a_query(pause, unpause, load: QueryLoad, replica_timeout: float) -> None:
+    """``pause()`` a replica's container until a query waits on it (a worker frozen between two
+    batches holds none: then ``unpause()`` it and try again), so that killing it surely loses a
+    batch it took."""
+    for _ in range(5):
+        pause()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if load.held(replica_timeout / 2):
+                return
+            time.sleep(0.05)
+        unpause()
+    raise AssertionError('no query waited on the frozen worker')

@@ -18,8 +18,6 @@ scripts/stop.sh. One scenario, each step needing the one before:
 """
 import subprocess
 import sys
-import threading
-import time
 import types
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from command_lines import CommandLineWatch
 from docker_cli import docker
 from singa.admin.services.deployer import job_redis_credentials
 from singa.client import Client
-from swarm_stack import REPO, SwarmStack, service_containers, wait_for
+from swarm_stack import REPO, QueryLoad, SwarmStack, freeze_until_it_holds_a_query, service_containers, wait_for
 
 pytestmark = pytest.mark.swarm
 
@@ -127,15 +125,16 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
         header, row = f.readline().strip().split(','), f.readline().strip().split(',')
     query = {name: float(value) for name, value in zip(header, row) if name != 'target'}
     assert len(dev.predict('wine', [query])[0]) == 3                       # through the admin
-    load = _QueryLoad(lambda client: client.predict('wine', [query], prediction_key=key,
-                                                    predictor_url=served['predictor_url'], details=True),
-                      lambda: Client(admin_host='127.0.0.1', admin_port=stack.port), clients=4)
+    load = QueryLoad(lambda client: client.predict('wine', [query], prediction_key=key,
+                                                   predictor_url=served['predictor_url'], details=True),
+                     lambda: Client(admin_host='127.0.0.1', admin_port=stack.port), clients=4)
     with load:
         wait_for(lambda: load.answered >= 40, 30, 'queries answered before the kill')
         worker = stack.job_services(f'singa.job_id={served["id"]}', 'singa.service_type=INFERENCE')[0]
         killed = service_containers(worker, running_only=True)
         assert len(killed) == 2
-        _freeze_until_it_holds_a_query(killed[0], load)
+        freeze_until_it_holds_a_query(lambda: docker('pause', killed[0]), lambda: docker('unpause', killed[0]),
+                                      load, REPLICA_TIMEOUT)
         docker('kill', killed[0])
         wait_for(lambda: set(service_containers(worker, running_only=True)) - set(killed), 60,
                  'Swarm to restart the killed inference worker')
@@ -177,63 +176,6 @@ def test_train_and_serve_on_a_live_swarm_through_killed_workers_then_stop_and_pu
     stack.stop(purge=True)
     assert stack.everything() == {'services': [], 'containers': [], 'volumes': [], 'secrets': [],
                                   'network': False, 'home': False}
-
-
-class _QueryLoad:
-    """``clients`` threads, each with its own client from ``new_client``, query with ``ask(client)``
-    in a loop while the ``with`` block runs: how many were answered, which failed, how long each
-    took, and the models that answered each."""
-
-    def __init__(self, ask, new_client, clients: int = 1):
-        self.ask, self.new_client = ask, new_client
-        self.answered = 0
-        self.failures: list = []
-        self.latencies: list = []
-        self.models: list = []                   # per answer: names of the models that answered
-        self.asking: dict = {}                   # client -> when its current query started
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
-
-    def _run(self, index: int):
-        client = self.new_client()
-        while not self._stop.is_set():
-            self.asking[index] = started = time.monotonic()
-            try:
-                answer = self.ask(client)
-                self.latencies.append(time.monotonic() - started)
-                self.models.append(sorted(m['model_name'] for m in answer['models'] if m['answered']))
-                self.answered += 1
-            except Exception as e:  # noqa: BLE001 - every failure is a finding
-                self.failures.append(repr(e))
-            self.asking[index] = None
-
-    def held(self, seconds: float) -> bool:
-        """Whether a query has been waiting for its answer longer than ``seconds``."""
-        return any(t is not None and time.monotonic() - t > seconds for t in list(self.asking.values()))
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-
-def _freeze_until_it_holds_a_query(container: str, load: _QueryLoad) -> None:
-    """Pause ``container`` until a query waits on it (a worker frozen between two batches holds
-    none: then thaw it and try again), so that killing it surely loses a batch it took."""
-    for _ in range(5):
-        docker('pause', container)
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            if load.held(REPLICA_TIMEOUT / 2):
-                return
-            time.sleep(0.05)
-        docker('unpause', container)
-    raise AssertionError('no query waited on the frozen worker')
 
 
 def _service_id_prefix(stack: SwarmStack, trial: dict) -> str:

@@ -1,6 +1,7 @@
 """SINGA_LOG_FORMAT: one JSON object a line with the process's context, or plain text."""
 import json
 import logging
+import sys
 
 import pytest
 
@@ -11,12 +12,16 @@ from singa.logs import configure_logging
 
 @pytest.fixture
 def root_logging():
-    """Put the root logger back as it was (configure_logging replaces its handlers)."""
+    """Put the root logger and the exception hook back as they were (configure_logging replaces them)."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, hook = root.handlers[:], root.level, sys.excepthook
     yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
     root.handlers[:] = handlers
     root.setLevel(level)
+    sys.excepthook = hook
 
 
 def test_json_lines_carry_the_context_extras_and_tracebacks(root_logging, capsys):
@@ -45,3 +50,25 @@ def test_text_is_the_default(root_logging, capsys):
 def test_an_unknown_format_is_refused_at_start_up():
     with pytest.raises(ConfigError, match='SINGA_LOG_FORMAT'):
         Settings.from_env({'SINGA_LOG_FORMAT': 'xml', 'SINGA_SERVICE_ID': 's'}).require('train')
+
+
+def test_a_log_file_gets_every_line_and_an_uncaught_exception(root_logging, tmp_path, capsys):
+    path = tmp_path / 'train-1.log'
+    configure_logging('train', Settings.from_env({}, log_file=str(path)))
+    logging.getLogger('singa.test').info('started')
+    try:
+        raise RuntimeError('lost')
+    except RuntimeError as e:
+        sys.excepthook(type(e), e, e.__traceback__)
+    text = path.read_text()
+    assert 'INFO train singa.test: started' in text
+    assert 'CRITICAL train singa: uncaught exception' in text and 'RuntimeError: lost' in text
+    assert 'started' in capsys.readouterr().err                  # stderr still gets them
+
+
+def test_a_log_file_that_cannot_be_opened_leaves_stderr_and_says_why(root_logging, tmp_path, capsys):
+    (tmp_path / 'file').write_text('')
+    configure_logging('train', Settings.from_env({}, log_file=str(tmp_path / 'file' / 'x.log')))
+    logging.getLogger('singa.test').warning('still here')
+    err = capsys.readouterr().err
+    assert 'cannot write the log file' in err and 'still here' in err

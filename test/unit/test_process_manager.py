@@ -122,8 +122,8 @@ def test_replica_output_goes_to_its_log_file(manager):
                                            name='logged job', replicas=2))
     assert _wait(lambda: manager.get_service_status(service) == ServiceStatus.STOPPED)
     logs = service.info['log_files']
-    assert [os.path.basename(p) for p in logs] == ['logged-job-0.log', 'logged-job-1.log']
-    assert 'hello from 1' in open(logs[1]).read()
+    assert [os.path.basename(p) for p in logs] == ['logged-job-1.log', 'logged-job-2.log']
+    assert 'hello from 2' in open(logs[1]).read()
     manager.destroy_service(service)
     assert os.path.exists(logs[0])             # logs outlive the service
 

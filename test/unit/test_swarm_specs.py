@@ -6,7 +6,8 @@ from singa.config import Settings
 from singa.constants import ServiceStatus
 from singa.container import swarm_specs as specs
 from singa.container.base import Confinement, Mount, ServiceSpec
-from singa.container.storage import job_mounts, nfs_volume_options, storage_mounts
+from singa.container.storage import (file_stem, job_log_dir, job_mounts, log_mounts, nfs_volume_options,
+                                     relative_path, storage_mounts)
 from singa.errors import ConfigError
 
 
@@ -95,6 +96,36 @@ def test_workers_that_run_model_code_get_exactly_their_job_files():
         job_mounts(settings, ['../etc/passwd'], [])
     nfs = Settings.from_env({}, nfs_server='10.0.0.2', nfs_path='/export/singa')
     assert job_mounts(nfs, ['data/d1.csv'], []) == storage_mounts(nfs)
+
+
+def test_reservations_and_the_replica_log_file():
+    log = Mount('/srv/singa/logs/j1/singa-train-1234abcd-{{.Task.Slot}}.log',
+                '/storage/logs/j1/singa-train-1234abcd-{{.Task.Slot}}.log')
+    body = _document(_spec(cpus=1.5, memory_mb=512, gpus=1), log_file=log.target, log_mounts=(log,))
+    assert body['TaskTemplate']['Resources'] == {'Reservations': {
+        'NanoCPUs': 1_500_000_000, 'MemoryBytes': 512 << 20,
+        'GenericResources': [{'DiscreteResourceSpec': {'Kind': 'NVIDIA-GPU', 'Value': 1}}]}}
+    container = body['TaskTemplate']['ContainerSpec']
+    assert f'SINGA_LOG_FILE={log.target}' in container['Env']
+    assert container['Mounts'] == [{'Type': 'bind', 'Source': log.source, 'Target': log.target, 'ReadOnly': False}]
+    confined = _document(_spec(cpus=0.5, confinement=Confinement(memory_mb=1024, max_pids=100, tmp_mb=256)))
+    assert confined['TaskTemplate']['Resources']['Reservations'] == {'NanoCPUs': 500_000_000}
+    assert confined['TaskTemplate']['Resources']['Limits']['Pids'] == 100 + specs.RUNNER_PIDS
+
+
+def test_each_service_may_write_only_its_own_log_file():
+    settings = Settings.from_env({}, storage_volume='/srv/singa')
+    relative = 'logs/j1/singa-train-1234abcd-{{.Task.Slot}}.log'
+    assert log_mounts(settings, relative, ()) == (
+        Mount('/srv/singa/' + relative, '/storage/' + relative),)
+    assert job_log_dir('j1') == 'logs/j1' and file_stem('singa train/1') == 'singa-train-1'
+    nfs = Settings.from_env({}, nfs_server='10.0.0.2', nfs_path='/export/singa')
+    whole = storage_mounts(nfs)
+    assert log_mounts(nfs, relative, ()) == whole[:1]        # NFS volumes cannot mount one file
+    assert log_mounts(nfs, relative, whole) == ()             # a confined worker has the storage already
+    for bad in ('../logs', '/etc', '.', 'logs/a b'):
+        with pytest.raises(ConfigError):
+            relative_path(bad)
 
 
 def test_service_names_are_dns_safe_and_short():

@@ -18,9 +18,12 @@ def main() -> None:
     args = [sys.executable, '-m', 'gunicorn', '--bind', f'0.0.0.0:{port}', '--workers', '1',
             '--worker-class', 'gthread', '--threads', str(threads), '--timeout', '120',
             '--graceful-timeout', '5', '--keep-alive', '30', '--no-control-socket',
-            '--access-logfile', '-' if settings.predictor_access_log else '/dev/null',
-            '--logger-class', 'singa.logs.GunicornLogger',
-            'singa.workers.predictor.app:create_app()']
+            '--logger-class', 'singa.logs.GunicornLogger']
+    if settings.predictor_access_log:
+        # Only then: gunicorn logs requests whenever it has an access log, and each line would also
+        # go to the service's log file on the shared storage.
+        args += ['--access-logfile', '-']
+    args.append('singa.workers.predictor.app:create_app()')
     os.execv(sys.executable, args)
 
 

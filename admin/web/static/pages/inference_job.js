@@ -3,6 +3,7 @@
 import { api, seg } from '../api.js';
 import { InputError, actionButton, every, facts, field, fill, fmtScore, fmtTime, h, notice, onSubmit, statusBadge,
   table } from '../dom.js';
+import { logsSection } from '../logs.js';
 import { asOwner, ownerQuery } from '../owner.js';
 import { LIVE_INFERENCE, stopInferenceButton } from './inference_jobs.js';
 
@@ -20,7 +21,7 @@ export async function inferenceJobPage(main, [app, version], { user: me } = {}) 
   fill(main, h('p', {}, h('a', { href: `/web/inference-jobs${asOwner(job, me)}` }, '← Inference jobs')), heading,
     errors, summary, h('h2', {}, 'Models'), workers,
     own ? await keysSection(base) : h('p', { class: 'hint' }, 'Prediction keys and the playground are for the owner.'),
-    own ? await playground(base, job) : null);
+    own ? await playground(base, job) : null, logsSection(base, owner));
 
   function draw() {
     fill(heading, h('h1', {}, `Inference job ${job.app} · version ${job.app_version} `, statusBadge(job.status)),

@@ -5,6 +5,7 @@ import { every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, status
 import { LIVE_JOB, bestSoFar, compareTemplates, knobDimensions } from '../analysis.js';
 import { bestSoFarOption, comparisonOption, importanceOption, knobScatterOption, makeChart, parallelOption }
   from '../charts.js';
+import { logsSection } from '../logs.js';
 import { asOwner as ownerSuffix, ownerQuery } from '../owner.js';
 import { stopButton } from './train_jobs.js';
 
@@ -47,7 +48,7 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
       templateSelect)),
     knobNote, scatterGrid, parallel.el,
     h('h3', {}, 'Hyperparameter importance'), importanceNote, importance.el,
-    h('h2', {}, 'Trials'), trialsSummary, trialsTable);
+    h('h2', {}, 'Trials'), trialsSummary, trialsTable, logsSection(base, owner));
 
   const knobConfigs = new Map();         // model_id -> knob_config, or null when it cannot be read
   const scatterCharts = new Map();       // knob name -> chart
