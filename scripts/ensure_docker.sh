@@ -62,8 +62,15 @@ start_daemon() {
     is_root || die "the Docker daemon is not running and we are not root: ask an administrator to
 start it (\`dockerd\` as root, or \`systemctl start docker\`) and to add you to the \`docker\` group."
     say "starting dockerd (log: $DOCKERD_LOG)"
-    # setsid: the daemon must outlive this script and the job (process group) that ran it.
-    setsid "$1" >"$DOCKERD_LOG" 2>&1 </dev/null &
+    # setsid: the daemon must outlive this script and the job (process group) that ran it. It keeps
+    # none of our other descriptors: a caller's lock or pipe would stay held for as long as it runs.
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec setsid "$1" >"$DOCKERD_LOG" 2>&1 </dev/null
+    ) &
 }
 
 report_versions() {
