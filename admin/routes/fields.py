@@ -124,7 +124,13 @@ class Field:
         except ValueError:
             raise InvalidRequestError(f'{self.name} must be a date-time such as 2024-05-01T12:00:00Z; got {text!r}',
                                       field=self.name) from None
-        return value if value.tzinfo is not None else value.replace(tzinfo=datetime.timezone.utc)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        try:        # in UTC: PostgreSQL takes offsets up to 15:59 only, RFC 3339 up to 23:59
+            return value.astimezone(datetime.timezone.utc)
+        except OverflowError:           # beyond year 1 or 9999 in UTC: the nearest time there is
+            edge = datetime.datetime.min if value.year == 1 else datetime.datetime.max
+            return edge.replace(tzinfo=datetime.timezone.utc)
 
     def _in_range(self, value):
         if self.kind in (int, float) and not (self.minimum <= value <= self.maximum):   # False for NaN too

@@ -104,5 +104,11 @@ def test_the_log_pages_and_filters(api, app_dev):
     assert [e['data']['name'] for e in since] == ['ds4', 'ds3', 'ds2']
     assert [e['data']['name'] for e in until] == ['ds1', 'ds0']
     assert events_of(api, app_dev, '?kind=model_created') == []
+    # RFC 3339 offsets up to 23:59 (PostgreSQL's own stop at 15:59), and times at the ends of the calendar
+    far = (middle + datetime.timedelta(hours=20, minutes=21)).replace(tzinfo=None).isoformat() + '%2B20:21'
+    assert [e['data']['name'] for e in events_of(api, app_dev, f'?kind=dataset_created&since={far}')] == \
+        ['ds4', 'ds3', 'ds2']
+    assert len(events_of(api, app_dev, '?kind=dataset_created&since=0001-01-01T00:00:00%2B23:59')) == 5
+    assert events_of(api, app_dev, '?kind=dataset_created&since=9999-12-31T23:59:59-23:59') == []
     for bad in ('?kind=nope', '?limit=0', '?limit=1001', '?since=yesterday', '?order=up', '?after_id=-1'):
         assert api.get(f'/events{bad}', app_dev).status_code == 400, bad
