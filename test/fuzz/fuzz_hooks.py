@@ -11,7 +11,8 @@ of things, never for its shape. The state refusals are 403 (what this caller may
 object), 404 (no such object), 409 (a conflict with the current state), 401 from ``POST /tokens``
 (wrong credentials), 429 (too many failed logins), 422 for an ``Idempotency-Key`` already used for
 another request, and a 400 about what a schema cannot say: an uploaded file's contents
-(``InvalidDatasetError``, ``InvalidModelError``: a CSV's columns, a template's Python), how easy a
+(``InvalidDatasetError``, ``InvalidModelError``: a CSV's columns, a template's Python; ``InvalidKnobsError``:
+knobs a template's knob space refuses), how easy a
 new password is to guess (``WeakPasswordError``, zxcvbn's verdict) or what the server at a
 ``dataset_url`` did (``DownloadError``: its host does not resolve, it does not answer). A case
 that breaks its body's ``oneOf`` (exactly one of two fields, such as ``dataset`` and
@@ -27,7 +28,7 @@ from singa.config import Settings
 from singa.meta_store.db import MetaStore
 
 STATE_STATUSES = {403, 404, 409}
-CONTENT_ERRORS = {'InvalidDatasetError', 'InvalidModelError', 'WeakPasswordError', 'DownloadError'}
+CONTENT_ERRORS = {'InvalidDatasetError', 'InvalidModelError', 'InvalidKnobsError', 'WeakPasswordError', 'DownloadError'}
 STATE_ERRORS = {(429, 'TooManyRequestsError'), (422, 'IdempotencyKeyReusedError')}
 LOGIN = 'POST /tokens'
 
