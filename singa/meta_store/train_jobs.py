@@ -102,10 +102,11 @@ def restart_train_job(cur, train_job_id, budget: dict, time_budget_seconds: floa
 
 def change_budget(cur, train_job_id, budget: dict, time_budget_seconds: Optional[float]) -> Optional[TrainJobRecord]:
     """Set a live job's budget; a new time budget moves its deadline to that long after its current
-    run began (its creation, or its last resume). The job after the change."""
+    run began (its creation, or its last resume), or to now if that is past (the advisors end the job
+    then, not the reconciler's check for overdue jobs). The job after the change."""
     cur.execute(
         'UPDATE train_jobs SET budget = %s, deadline_at = CASE WHEN %s::float IS NULL THEN deadline_at'
-        " ELSE coalesce(resumed_at, started_at, created_at) + %s::float * interval '1 second' END"
+        " ELSE greatest(now(), coalesce(resumed_at, started_at, created_at) + %s::float * interval '1 second') END"
         ' WHERE id = %s RETURNING *', (Json(budget), time_budget_seconds, time_budget_seconds, train_job_id))
     return from_row(TrainJobRecord, cur.fetchone())
 
