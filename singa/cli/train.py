@@ -108,8 +108,7 @@ def _create(args, ctx) -> int:
                                   budget=budget, models=model_ids, train_args=train_args, advisor=args.advisor,
                                   pruner=args.pruner, max_trial_retries=args.max_trial_retries, seed=args.seed,
                                   allow_repeats=args.allow_repeats,
-                                  warm_start_from=args.warm_start_from and (args.warm_start_from[0],
-                                                                            int(args.warm_start_from[1])))
+                                  warm_start_from=_warm_start_source(args.warm_start_from))
     if args.detach:
         ctx.out.result(job, lambda: _describe(ctx, job))
         return exits.OK
@@ -193,6 +192,16 @@ def _enqueue(args, ctx) -> int:
     queued = ctx.client().enqueue_trial(args.app, args.model, knobs, args.app_version, user_id=args.user_id)
     ctx.out.result(queued, lambda: ctx.out.line(f'Enqueued a trial of {queued["model_name"]} ({queued["id"]}).'))
     return exits.OK
+
+
+def _warm_start_source(given):
+    if given is None:
+        return None
+    app, version = given
+    try:
+        return app, int(version)
+    except ValueError:
+        raise UsageError(f'--warm-start-from takes an app and a version number; got {version!r}') from None
 
 
 def _budget_of(args, options) -> dict:
