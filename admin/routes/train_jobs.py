@@ -159,6 +159,7 @@ def stop_train_job(app: str, app_version: int):
                        'datasets were deleted; 403 over a quota. A live inference job of it keeps serving what it '
                        'deployed.')
 @require_user()
+@idempotent
 def resume_train_job(app: str, app_version: int):
     q = OWNER_QUERY.parse()
     f = RESUME_TRAIN_JOB.parse()
@@ -187,6 +188,7 @@ def change_train_job(app: str, app_version: int):
                        'the job does not tune; 409 when its search has ended, or when the knob set was tried already '
                        'and the job does not allow repeats. It counts toward MODEL_TRIAL_COUNT.')
 @require_user()
+@idempotent
 def enqueue_trial(app: str, app_version: int):
     q = OWNER_QUERY.parse()
     f = ENQUEUE_TRIAL.parse()
