@@ -105,9 +105,12 @@ SCHEMAS = {
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),
         error=_NULLABLE_STRING, budget={'type': 'object'}, train_dataset_id=_NULLABLE_UUID,
         val_dataset_id=_NULLABLE_UUID, train_args={'type': 'object'},
-        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed, allow_repeats'},
+        advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed, allow_repeats, '
+                                                         'warm_start_from ({train_job_id, app, app_version})'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, deadline_at=_NULLABLE_TIME,
-        stopped_at=_NULLABLE_TIME, trials_completed={'type': 'integer'}, trials_total={'type': 'integer'},
+        stopped_at=_NULLABLE_TIME,
+        resumed_at={**_NULLABLE_TIME, 'description': 'When its current run began, if it was resumed'},
+        trials_completed={'type': 'integer'}, trials_total={'type': 'integer'},
         best_score=_NULLABLE_NUMBER,
         sub_train_jobs={'type': 'array', 'items': _record(
             id=_UUID, model_id=_UUID, model_name=_STRING, status=_enum(TrainJobStatus), error=_NULLABLE_STRING,
@@ -124,6 +127,10 @@ SCHEMAS = {
         tied_with_best={'type': 'boolean', 'description': 'With type=best: whether its score ties with the '
                                                           'best one, so that the rule\'s tie-breaks placed it'},
         optional=('rank_rule', 'tied_with_best')),
+    'EnqueuedTrial': _record(
+        id=_UUID, train_job_id=_UUID, sub_train_job_id=_UUID, model_name=_STRING,
+        knobs={'type': 'object', 'description': 'Every knob\'s value as the trial will get it (policy knobs aside)'},
+        created_at=_TIME, trial_id={**_NULLABLE_UUID, 'description': 'The trial it became; null while it waits'}),
     'TrialLogs': _record(
         plots={'type': 'array', 'items': {'type': 'object'}}, metrics={'type': 'array', 'items': {'type': 'object'}},
         messages={'type': 'array', 'items': {'type': 'object'}}, last_id={'type': 'integer'}),

@@ -183,15 +183,20 @@ class Client:
                          budget: Optional[dict] = None, models: Optional[list] = None,
                          train_args: Optional[dict] = None, advisor: Optional[str] = None,
                          pruner: Optional[str] = None, max_trial_retries: Optional[int] = None,
-                         seed: Optional[int] = None, allow_repeats: Optional[bool] = None) -> dict:
+                         seed: Optional[int] = None, allow_repeats: Optional[bool] = None,
+                         warm_start_from: Optional[tuple] = None) -> dict:
         """Tune ``models`` (template ids; default every template available for ``task``) within ``budget``
         (``TIME_HOURS``, ``MODEL_TRIAL_COUNT``, ``GPU_COUNT``, ``WORKERS_PER_MODEL``). ``allow_repeats``: let
-        the advisor propose a knob set twice (by default a finite space is searched without repeats)."""
+        the advisor propose a knob set twice (by default a finite space is searched without repeats).
+        ``warm_start_from``: ``(app, app_version)`` of an earlier job of yours whose completed trials start
+        the search of each template both jobs tune."""
         body = {'app': app, 'task': str(task), 'train_dataset_id': str(train_dataset_id),
                 'val_dataset_id': str(val_dataset_id), 'budget': budget or {}, 'train_args': train_args or {}}
         optional = {'model_ids': [str(m) for m in models] if models is not None else None, 'advisor': advisor,
                     'pruner': pruner, 'max_trial_retries': max_trial_retries, 'seed': seed,
-                    'allow_repeats': allow_repeats}
+                    'allow_repeats': allow_repeats,
+                    'warm_start_from': {'app': warm_start_from[0], 'app_version': int(warm_start_from[1])}
+                    if warm_start_from is not None else None}
         body.update({k: (str(v) if k in ('advisor', 'pruner') else v) for k, v in optional.items() if v is not None})
         return self._request('POST', '/train_jobs', json=body)
 
@@ -210,6 +215,28 @@ class Client:
     def stop_train_job(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
         return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/stop',
                              params=_params(user_id=user_id))
+
+    def resume_train_job(self, app: str, app_version: int = -1, budget: Optional[dict] = None,
+                         user_id: Optional[str] = None) -> dict:
+        """Run an ended (STOPPED or ERRORED) job again with ``budget`` as the same study: its trials are
+        kept and new ones are numbered after them; TIME_HOURS counts from now, MODEL_TRIAL_COUNT counts
+        the new trials."""
+        return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/resume',
+                             params=_params(user_id=user_id), json={'budget': budget or {}})
+
+    def update_train_job_budget(self, app: str, app_version: int = -1, budget: Optional[dict] = None,
+                                user_id: Optional[str] = None) -> dict:
+        """Raise or lower a live job's ``TIME_HOURS`` and ``MODEL_TRIAL_COUNT``; below what it has spent,
+        the job ends like a stop."""
+        return self._request('PATCH', f'/train_jobs/{_quote(app)}/{int(app_version)}',
+                             params=_params(user_id=user_id), json={'budget': budget or {}})
+
+    def enqueue_trial(self, app: str, model: str, knobs: dict, app_version: int = -1,
+                      user_id: Optional[str] = None) -> dict:
+        """Queue a trial of template ``model`` (its name) with ``knobs`` on a live job; it runs before the
+        advisor's own proposals."""
+        return self._request('POST', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
+                             params=_params(user_id=user_id), json={'model': model, 'knobs': knobs})
 
     def wait_until_train_job_has_stopped(self, app: str, app_version: int = -1, timeout: Optional[float] = None,
                                          interval: float = 2.0, progress: bool = True,

@@ -69,6 +69,11 @@ class InvalidKnobError(InvalidRequestError):
     """A knob was built with bad arguments, or a knob config is malformed."""
 
 
+class InvalidKnobsError(InvalidRequestError):
+    """Knob values a template's knob space refuses (a trial enqueued with given knobs); ``field``
+    names the bad knob (``knobs.<name>``)."""
+
+
 class InvalidParamsError(InvalidRequestError):
     """Model parameters of a type that cannot be stored, or a corrupt parameter file."""
 

@@ -1,6 +1,6 @@
 """The lifecycle of train and inference jobs: every rule about their statuses lives here.
 
-Three writers move a train job: the admin's services (create, stop), the advisor of each sub-job
+Three writers move a train job: the admin's services (create, stop, resume), the advisor of each sub-job
 (its search ends) and the reconciler (what workers could not finish). An inference job is moved by
 the admin's services and the reconciler. Each of them calls this module, and none keeps a rule of
 its own:
@@ -20,24 +20,26 @@ import datetime
 from typing import Optional
 
 from singa.constants import InferenceJobStatus, ServiceStatus, StrEnum, TrainJobStatus, TrialStatus
+from singa.errors import ConflictError
 from singa.meta_store import events, inference_jobs, train_jobs, trials
 
 # -- the state machines ---------------------------------------------------------------------------
 
 _T, _I = TrainJobStatus, InferenceJobStatus
+# An ended train job (and its sub-jobs) starts again only when its owner resumes it (``resume_train_job``).
 TRAIN_JOB = {
     _T.STARTED: (_T.RUNNING, _T.STOPPING, _T.STOPPED, _T.ERRORED),
     _T.RUNNING: (_T.STOPPING, _T.STOPPED, _T.ERRORED),
     _T.STOPPING: (_T.STOPPED, _T.ERRORED),
-    _T.STOPPED: (),
-    _T.ERRORED: (),
+    _T.STOPPED: (_T.STARTED,),
+    _T.ERRORED: (_T.STARTED,),
 }
 # A sub-job is never STOPPING: its advisor ends it as soon as it is told to stop.
 SUB_TRAIN_JOB = {
     _T.STARTED: (_T.RUNNING, _T.STOPPED, _T.ERRORED),
     _T.RUNNING: (_T.STOPPED, _T.ERRORED),
-    _T.STOPPED: (),
-    _T.ERRORED: (),
+    _T.STOPPED: (_T.STARTED,),
+    _T.ERRORED: (_T.STARTED,),
 }
 INFERENCE_JOB = {
     _I.STARTED: (_I.RUNNING, _I.STOPPED, _I.ERRORED),
@@ -57,6 +59,7 @@ def sources(machine: dict, target) -> list[str]:
 class EndCause(StrEnum):
     """Why a sub-job, a train job or an inference job ended."""
     USER_STOP = 'USER_STOP'                  # its owner or an admin stopped it
+    BUDGET_LOWERED = 'BUDGET_LOWERED'        # its owner lowered its budget below what it had spent
     OWNER_BANNED = 'OWNER_BANNED'            # a public inference job of a banned owner
     TIME_BUDGET = 'TIME_BUDGET'
     TRIAL_BUDGET = 'TRIAL_BUDGET'
@@ -79,6 +82,7 @@ class EndCause(StrEnum):
 
 _TEXT = {
     EndCause.USER_STOP: 'stopped by user',
+    EndCause.BUDGET_LOWERED: 'budget lowered below what was spent',
     EndCause.OWNER_BANNED: 'its owner was banned',
     EndCause.TIME_BUDGET: 'time budget reached',
     EndCause.TRIAL_BUDGET: 'trial budget reached',
@@ -107,10 +111,11 @@ class JobEnd:
     def sub_job_outcome(self, completed: int) -> tuple[TrainJobStatus, Optional[str]]:
         """(status, error) of a sub-job that ends so with ``completed`` trials completed.
 
-        A stop by the user is never an error. Otherwise a sub-job with a completed trial has
+        A stop by the user (or a budget the user lowered below what was spent) is never an
+        error. Otherwise a sub-job with a completed trial has
         something to deploy and is STOPPED (a failure keeps its reason as the error); one with
         none is ERRORED."""
-        if self.cause == EndCause.USER_STOP:
+        if self.cause in (EndCause.USER_STOP, EndCause.BUDGET_LOWERED):
             return TrainJobStatus.STOPPED, None
         if completed > 0:
             return TrainJobStatus.STOPPED, self.reason if self.cause.is_failure else None
@@ -172,6 +177,26 @@ def request_stop(cur, train_job_id, actor_id) -> list:
                             actor_id=actor_id, data={'by': str(actor_id)})
     return [s.id for s in train_jobs.list_sub_train_jobs(cur, train_job_id)
             if s.status not in TrainJobStatus.FINISHED]
+
+
+def resume_train_job(cur, job, budget: dict, time_budget_seconds: float, actor_id) -> list:
+    """Start an ended job (``job``, its record read under a row lock) again with a new budget: it
+    and every sub-job are STARTED again, the deadline counts from now, and each sub-job's current
+    run starts after its last trial. Returns the sub-jobs, whose advisors are to be deployed anew.
+    ``ConflictError`` for a job that has not ended."""
+    if job.status not in TrainJobStatus.FINISHED:
+        raise ConflictError(f'train job {job.app} v{job.app_version} is {job.status}; stop it first, or change '
+                            'its budget while it runs', resource='train_job', id=job.id)
+    if not train_jobs.restart_train_job(cur, job.id, budget, time_budget_seconds,
+                                        allowed_from=sources(TRAIN_JOB, TrainJobStatus.STARTED)):
+        raise ConflictError('the train job changed meanwhile; try again', resource='train_job', id=job.id)
+    subs = train_jobs.list_sub_train_jobs(cur, job.id)
+    for sub in subs:
+        train_jobs.restart_sub_train_job(cur, sub.id, allowed_from=sources(SUB_TRAIN_JOB, TrainJobStatus.STARTED))
+    events.record_event(cur, events.TRAIN_JOB_RESUMED, job_id=job.id, subject_id=job.id, actor_id=actor_id,
+                        data={'app': job.app, 'app_version': job.app_version, 'budget': budget,
+                              'previous_status': job.status})
+    return subs
 
 
 def roll_up_train_job(cur, train_job_id) -> Optional[TrainJobStatus]:

@@ -11,7 +11,18 @@ and enforces the budget on the server side:
   ask at once (retries of a lost trial do not count again);
 - a trial whose worker is lost (its lease expired, or the admin reports the worker gone) is re-run
   with the same knobs up to the job's ``max_trial_retries``, else recorded ERRORED;
-- ``StopSubJob`` (from the admin) cancels running trials at once and ends the sub-job.
+- ``StopSubJob`` (from the admin) cancels running trials at once and ends the sub-job;
+- ``BudgetChanged`` (from the admin) re-reads the budget and deadline (a rebuild, as below); one
+  lowered below what the sub-job has started (or a deadline moved into the past) ends it at once
+  like a stop (``BUDGET_LOWERED``: running trials are cancelled, and the sub-job ends STOPPED);
+- trials users enqueued with given knobs (``enqueued_trials``) run before the advisor's own
+  proposals, oldest first; they count toward ``MODEL_TRIAL_COUNT`` like any other, and one whose
+  configuration was proposed meanwhile (the no-repeat rule) is dropped with that reason.
+
+A resumed job's sub-job counts its trial budget from its current run (``run_start_no``): the
+trials of earlier runs inform the search (they are restored like any), but do not use the new
+budget. A job warm-started from another (``advisor_config['warm_start_from']``) tells the
+completed trials of that job's sub-job of the same template to the search (``warm_start``).
 
 How the sub-job ends (which status, for which ``EndCause``) is ``singa.lifecycle``'s rule.
 
@@ -38,9 +49,9 @@ from singa.advisor import PastTrial, Proposal, make_advisor
 from singa.constants import AdvisorType, BudgetKey, PrunerType, ServiceStatus, TrainJobStatus, TrialStatus
 from singa.errors import ServiceUnavailableError, SingaError
 from singa.lifecycle import EndCause, JobEnd, end_sub_job, start_sub_job
-from singa.meta_store import events, services, train_jobs, trials
+from singa.meta_store import enqueued_trials, events, services, train_jobs, trials
 from singa.model import deserialize_knob_config
-from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
+from singa.queues import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
                           TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait, WorkerLost)
 from singa.workers.loop import Outage
 
@@ -78,6 +89,7 @@ class AdvisorWorker:
         self.seen_services: set = set()
         self._cur = None
         self._after: list = []
+        self._budget_changed = False
         self._forget()
 
     def _forget(self) -> None:
@@ -103,10 +115,13 @@ class AdvisorWorker:
         loaded, rebuild = False, False
         while not self.stop.is_set():
             try:
-                if not loaded or rebuild:
-                    if not self._load(rebuild):
+                if not loaded or rebuild or self._budget_changed:
+                    changed, self._budget_changed = self._budget_changed, False
+                    if not self._load(rebuild or changed):
                         return 0
                     loaded, rebuild = True, False
+                    if changed:
+                        self._end_if_budget_lowered()
                 if self._finished():
                     self._finish()
                     return 0
@@ -154,6 +169,11 @@ class AdvisorWorker:
                 raise RuntimeError(f'advisor service {self.service_id} is not recorded')
             spec = train_jobs.sub_job_spec(cur, service.sub_job_id)
             past = trials.list_trials_of_sub_job(cur, service.sub_job_id)
+            config = spec['advisor_config'] or {}
+            known = []
+            if config.get('warm_start_from'):
+                known = trials.completed_trials_of_template(cur, config['warm_start_from']['train_job_id'],
+                                                            spec['model_id'])
             if spec['sub_job_status'] in TrainJobStatus.FINISHED:
                 services.set_service_status(cur, self.service_id, ServiceStatus.STOPPED.value)
                 log.info('sub-job %s already ended', service.sub_job_id)
@@ -164,9 +184,14 @@ class AdvisorWorker:
         self.sub_job_id = spec['sub_job_id']
         self.train_job_id = spec['train_job_id']
         self.channel = TuningChannel(self.r, self.train_job_id, self.sub_job_id)
-        budget = spec['budget'] or {}
-        config = spec['advisor_config'] or {}
-        self.trial_budget = int(budget.get(BudgetKey.MODEL_TRIAL_COUNT, -1) or -1)
+        self.run_start_no = int(spec['run_start_no'] or 1)
+        self.trials_before = sum(1 for t in past if t.no < self.run_start_no and t.retry_of is None)
+        budget = dict(spec['budget'] or {})
+        run_budget = int(budget.get(BudgetKey.MODEL_TRIAL_COUNT, -1) or -1)
+        # The trials of earlier runs (a resumed job) do not use this run's budget.
+        self.trial_budget = self.trials_before + run_budget if run_budget >= 0 else -1
+        if self.trial_budget >= 0:
+            budget[BudgetKey.MODEL_TRIAL_COUNT.value] = self.trial_budget
         self.deadline = float(spec['deadline']) if spec['deadline'] is not None else math.inf
         self.max_retries = int(config.get('max_trial_retries', self.settings.max_trial_retries))
         try:
@@ -181,6 +206,11 @@ class AdvisorWorker:
             self._finish()
             return False
         self._restore(past)
+        if known:
+            told = self.advisor.warm_start([PastTrial(no=t.no, knobs=t.knobs, status=t.status, score=t.score)
+                                            for t in known])
+            log.info('warm start: told the search %d completed trials of train job %s', told,
+                     config['warm_start_from']['train_job_id'])
         if not rebuild:
             self._leases_seen_at = self.clock()   # workers renewed their leases while no advisor ran
         if spec['job_status'] == TrainJobStatus.STOPPING:
@@ -204,7 +234,8 @@ class AdvisorWorker:
             advisor_no = int(t.proposal.get('advisor_no', t.no))
             restored.append(PastTrial(no=advisor_no, knobs=t.knobs, status=t.status, score=t.score,
                                       intermediate=[tuple(x) for x in t.intermediate],
-                                      meta=t.proposal.get('meta', {}), params_saved=bool(t.params_id)))
+                                      meta=t.proposal.get('meta', {}), params_saved=bool(t.params_id),
+                                      earlier_run=t.no < self.run_start_no))
             if t.status in TrialStatus.FINISHED:
                 if t.params_id:
                     self.params_by_advisor_no[advisor_no] = t.params_id
@@ -266,6 +297,8 @@ class AdvisorWorker:
             self._on_logs(message)
         elif isinstance(message, Bye):
             self.last_reply.pop(message.worker_id, None)
+        elif isinstance(message, BudgetChanged):
+            self._budget_changed = True
 
     def _put_back(self, message: TuningMessage) -> None:
         try:
@@ -320,7 +353,7 @@ class AdvisorWorker:
             if not (self.running and self.max_retries > 0):
                 self._request_end(EndCause.TRIAL_BUDGET)
             return None   # workers wait: a running trial may still be lost and need a retry
-        proposal = self.unrecorded or self.advisor.propose(self.next_no, now=self.clock())
+        proposal = self.unrecorded or self._enqueued_proposal() or self.advisor.propose(self.next_no, now=self.clock())
         if proposal is None:
             if not self.running:
                 self._request_end(EndCause.SEARCH_EXHAUSTED)
@@ -332,9 +365,26 @@ class AdvisorWorker:
         record = {'advisor_no': proposal.trial_no, 'meta': proposal.meta, 'shared_params_id': shared,
                   'to_save_params': proposal.to_save_params}
         live = self._record_trial(worker_id, proposal.trial_no, proposal.knobs, record)
+        if 'enqueued_id' in proposal.meta:
+            with self._transaction() as cur:
+                enqueued_trials.mark_run(cur, proposal.meta['enqueued_id'], live.id)
         self.unrecorded = None
         self.trials_started += 1
         return live
+
+    def _enqueued_proposal(self) -> Optional[Proposal]:
+        """The proposal for the oldest trial a user enqueued, if one waits; one the no-repeat rule
+        forbids now (its configuration was proposed since it was enqueued) is dropped."""
+        with self._transaction() as cur:
+            while True:
+                waiting = enqueued_trials.take_next(cur, self.sub_job_id)
+                if waiting is None:
+                    return None
+                proposal = self.advisor.propose_given(self.next_no, waiting.knobs, now=self.clock())
+                if proposal is not None:
+                    proposal.meta['enqueued_id'] = str(waiting.id)
+                    return proposal
+                enqueued_trials.mark_dropped(cur, waiting.id, 'its knob set was proposed since it was enqueued')
 
     def _record_trial(self, worker_id, advisor_no, knobs, proposal, attempt=0, retry_of=None) -> LiveTrial:
         with self._transaction() as cur:
@@ -434,6 +484,15 @@ class AdvisorWorker:
         if self.end is None:
             self.end = JobEnd(cause, detail)
             log.info('sub-job %s ends: %s', self.sub_job_id, self.end.reason)
+
+    def _end_if_budget_lowered(self) -> None:
+        """After a budget change: end the sub-job at once, like a stop, if the new budget is below
+        what it has started or its new deadline has passed."""
+        over_count = 0 <= self.trial_budget < self.trials_started
+        if over_count or self.clock() >= self.deadline:
+            self._request_end(EndCause.BUDGET_LOWERED, 'trial budget' if over_count else 'time budget')
+            with self._transaction():
+                self._cancel_all(self.end.reason)
 
     # -- time --------------------------------------------------------------------------------
 

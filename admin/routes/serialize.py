@@ -43,10 +43,17 @@ def train_job_json(view) -> dict:
             'train_dataset_id': _str(job.train_dataset_id), 'val_dataset_id': _str(job.val_dataset_id),
             'train_args': job.train_args, 'advisor_config': job.advisor_config, 'owner_id': str(job.owner_id),
             'created_at': iso(job.created_at), 'started_at': iso(job.started_at),
-            'deadline_at': iso(job.deadline_at), 'stopped_at': iso(job.stopped_at),
+            'deadline_at': iso(job.deadline_at), 'stopped_at': iso(job.stopped_at), 'resumed_at': iso(job.resumed_at),
             'trials_completed': sum(s['trials'].get('COMPLETED', 0) for s in subs),
             'trials_total': sum(sum(s['trials'].values()) for s in subs),
             'best_score': max(scores) if scores else None, 'sub_train_jobs': subs}
+
+
+def enqueued_trial_json(view) -> dict:
+    e = view.enqueued
+    return {'id': str(e.id), 'train_job_id': str(view.train_job_id), 'sub_train_job_id': str(e.sub_train_job_id),
+            'model_name': view.model_name, 'knobs': e.knobs, 'created_at': iso(e.created_at),
+            'trial_id': _str(e.trial_id)}
 
 
 def trial_json(view) -> dict:

@@ -1,17 +1,22 @@
-"""Train jobs and their trials: create, read, stop; trials, logs and trained parameters."""
+"""Train jobs and their trials: create, read, stop, resume, change the budget of; trials (enqueued
+with given knobs, too), logs and trained parameters."""
 import uuid
 
 from flask import Blueprint, Response, jsonify
+
+from singa.admin.services.datasets import MAX_NAME_LENGTH, NAME_HINT, NAME_PATTERN
 
 from singa.admin.context import admin_context
 from singa.admin.openapi import operation
 from singa.admin.routes.fields import APP, OWNER, OWNER_QUERY, VERSION, Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
-from singa.admin.routes.serialize import importance_json, train_job_json, trial_json, trial_logs_json
+from singa.admin.routes.serialize import (enqueued_trial_json, importance_json, train_job_json, trial_json,
+                                          trial_logs_json)
 from singa.admin.services.importance import param_importances
 from singa.admin.services.train_jobs import (APP_NAME, APP_NAME_HINT, BUDGET_RANGES, COUNT_ONLY_TIME_HOURS,
-                                             MAX_MODELS_PER_JOB, MAX_SEED, MAX_TRIAL_RETRIES, NewTrainJob)
+                                             LIVE_BUDGET_KEYS, MAX_MODELS_PER_JOB, MAX_SEED, MAX_TRIAL_RETRIES,
+                                             NewTrainJob)
 from singa.admin.services.trials import MAX_BEST, MAX_LOG_ID, MAX_TRIALS_OFFSET, MAX_TRIALS_PAGE
 from singa.constants import AdvisorType, BudgetKey, PrunerType, StrEnum, Task
 
@@ -24,13 +29,15 @@ _BUDGET_TEXT = {
     BudgetKey.GPU_COUNT: 'GPUs in all, one per train worker (Swarm only; 409 where workers are local processes)',
     BudgetKey.WORKERS_PER_MODEL: 'Train workers per template on CPU hosts (default 1)',
 }
-BUDGET = Field('budget', dict, required=False, description='What the job may spend', fields=tuple(
-    Field(key.value, kind, required=False, minimum=low, maximum=high, description=_BUDGET_TEXT[key],
-          forbidden=(0,) if key == BudgetKey.MODEL_TRIAL_COUNT else ())
-    for key, (kind, low, high) in BUDGET_RANGES.items()))
+BUDGET_FIELDS = {key: Field(key.value, kind, required=False, minimum=low, maximum=high, description=_BUDGET_TEXT[key],
+                            forbidden=(0,) if key == BudgetKey.MODEL_TRIAL_COUNT else ())
+                 for key, (kind, low, high) in BUDGET_RANGES.items()}
+BUDGET = Field('budget', dict, required=False, description='What the job may spend',
+               fields=tuple(BUDGET_FIELDS.values()))
+APP_FIELD = Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT,
+                  description='Name of the application; each new job of it gets the next version')
 CREATE_TRAIN_JOB = JsonBody(
-    Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT,
-          description='Name of the application; each new job of it gets the next version'),
+    APP_FIELD,
     Field('task', Task),
     Field('train_dataset_id', uuid.UUID), Field('val_dataset_id', uuid.UUID),
     BUDGET,
@@ -47,7 +54,25 @@ CREATE_TRAIN_JOB = JsonBody(
     Field('allow_repeats', bool, required=False, default=False,
           description='Let the advisor propose a knob set it has proposed before. By default a template whose '
                       'knobs all take finitely many values gets each knob set at most once, and its search ends '
-                      '(SEARCH_EXHAUSTED) when every one has been tried'))
+                      '(SEARCH_EXHAUSTED) when every one has been tried'),
+    Field('warm_start_from', dict, required=False,
+          fields=(APP_FIELD, Field('app_version', int, minimum=-1, maximum=2 ** 31 - 1,
+                                   description='Its version (-1: the latest)')),
+          description='An earlier train job of yours: each template it tuned that this job tunes too starts its '
+                      'search told that job\'s completed trials (they count as tried for the no-repeat rule). '
+                      'The earlier job is only read'))
+RESUME_TRAIN_JOB = JsonBody(Field('budget', dict, required=False, fields=BUDGET.fields,
+                                  description='What the resumed run may spend, as for a new job; TIME_HOURS counts '
+                                              'from the resume and MODEL_TRIAL_COUNT counts the new trials'))
+CHANGE_TRAIN_JOB = JsonBody(Field('budget', dict, fields=tuple(BUDGET_FIELDS[key] for key in LIVE_BUDGET_KEYS),
+                                  description='The new TIME_HOURS (from the start of the current run) and '
+                                              'MODEL_TRIAL_COUNT (trials of the current run); keys left out keep '
+                                              'their values'))
+ENQUEUE_TRIAL = JsonBody(
+    Field('model', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT,
+          description='Name of the template (one the job tunes) to run the trial of'),
+    Field('knobs', dict, description='A value for every active knob of the template to search (fixed knobs may be '
+                                     'left out, policy knobs are the advisor\'s)'))
 
 
 class TrialListing(StrEnum):
@@ -84,7 +109,9 @@ def create_train_job():
                       val_dataset_id=f['val_dataset_id'], budget=f['budget'] or {}, model_ids=f['model_ids'],
                       train_args=f['train_args'] or {}, advisor=f['advisor'], pruner=f['pruner'],
                       max_trial_retries=f['max_trial_retries'], seed=f['seed'],
-                      allow_repeats=f['allow_repeats'])
+                      allow_repeats=f['allow_repeats'],
+                      warm_start_from=f['warm_start_from'] and (f['warm_start_from']['app'],
+                                                                f['warm_start_from']['app_version']))
     return jsonify(train_job_json(_service().create_train_job(current_user(), new)))
 
 
@@ -121,6 +148,52 @@ def get_train_job(app: str, app_version: int):
 def stop_train_job(app: str, app_version: int):
     f = OWNER_QUERY.parse()
     return jsonify(train_job_json(_service().stop_train_job(current_user(), app, app_version, f['user_id'])))
+
+
+@bp.post(f'/train_jobs/{APP}/{VERSION}/resume')
+@operation('Resume an ended train job with a new budget, as the same study', query=OWNER_QUERY,
+           body=RESUME_TRAIN_JOB, response='TrainJob', errors=(404, 409, 503),
+           description='The job (STOPPED or ERRORED) runs again at the same app version: its trials are kept, each '
+                       'template\'s advisor is rebuilt from them and numbers new trials after them, and the deadline '
+                       'counts from now. 409 for a job that is live (change its budget instead) or whose template or '
+                       'datasets were deleted; 403 over a quota. A live inference job of it keeps serving what it '
+                       'deployed.')
+@require_user()
+@idempotent
+def resume_train_job(app: str, app_version: int):
+    q = OWNER_QUERY.parse()
+    f = RESUME_TRAIN_JOB.parse()
+    return jsonify(train_job_json(_service().resume_train_job(current_user(), app, app_version, f['budget'] or {},
+                                                              q['user_id'])))
+
+
+@bp.patch(f'/train_jobs/{APP}/{VERSION}')
+@operation('Raise or lower a live train job\'s time and trial budgets', query=OWNER_QUERY, body=CHANGE_TRAIN_JOB,
+           response='TrainJob', errors=(404, 409),
+           description='Its advisors honour the change at once. A budget lowered below what the job has started (or '
+                       'a deadline moved into the past) ends it like a stop: running trials are stopped and it ends '
+                       'STOPPED. 409 for a job that has ended (resume it instead).')
+@require_user()
+def change_train_job(app: str, app_version: int):
+    q = OWNER_QUERY.parse()
+    f = CHANGE_TRAIN_JOB.parse()
+    return jsonify(train_job_json(_service().change_budget(current_user(), app, app_version, f['budget'],
+                                                           q['user_id'])))
+
+
+@bp.post(f'/train_jobs/{APP}/{VERSION}/trials')
+@operation('Enqueue a trial with given knobs on a live train job; it runs before the advisor\'s own proposals',
+           query=OWNER_QUERY, body=ENQUEUE_TRIAL, response='EnqueuedTrial', errors=(404, 409),
+           description='400 (InvalidKnobsError) naming the knob the template\'s knob space refuses; 404 for a template '
+                       'the job does not tune; 409 when its search has ended, or when the knob set was tried already '
+                       'and the job does not allow repeats. It counts toward MODEL_TRIAL_COUNT.')
+@require_user()
+@idempotent
+def enqueue_trial(app: str, app_version: int):
+    q = OWNER_QUERY.parse()
+    f = ENQUEUE_TRIAL.parse()
+    view = _service().enqueue_trial(current_user(), app, app_version, f['model'], f['knobs'], q['user_id'])
+    return jsonify(enqueued_trial_json(view))
 
 
 @bp.get(f'/train_jobs/{APP}/{VERSION}/trials')

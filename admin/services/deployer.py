@@ -19,7 +19,7 @@ import re
 import uuid
 from typing import Optional
 
-from singa.constants import ServiceType
+from singa.constants import ServiceStatus, ServiceType
 from singa.container.base import Confinement, ContainerService, ServiceSpec
 from singa.container.storage import STORAGE_TARGET, job_log_dir, job_mounts
 from singa.envs.store import ENVS_DIR
@@ -186,6 +186,17 @@ class Deployer:
     def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:
         if service.container_service_id:
             self.manager.destroy_service(container_service_of(service), timeout=timeout)
+
+    def remove(self, service: ServiceRecord) -> bool:
+        """Destroy a service of an ended job and record it STOPPED; False (logged) if it could not be."""
+        try:
+            self.destroy(service)
+        except SingaError as e:
+            log.warning('could not remove service %s: %s', service.id, e)
+            return False
+        with self.store.transaction() as cur:
+            services.set_service_status(cur, service.id, ServiceStatus.STOPPED.value)
+        return True
 
 
 def container_service_of(service: ServiceRecord) -> ContainerService:

@@ -182,18 +182,16 @@ class Reconciler:
             ensure_job_redis_user(self.settings, self.r, service_type.value, job_id)
 
     def clean_up_train_job(self, job_id) -> None:
-        """Remove every service, queue and Redis user of an ended train job."""
+        """Remove every service, queue and Redis user of an ended train job (unless it was resumed
+        meanwhile: its services are then the new run's)."""
         with self.store.transaction() as cur:
+            job = train_jobs.get_train_job(cur, job_id, for_update=True)
+            if job is None or job.status not in TrainJobStatus.FINISHED:
+                return
             live = services.list_services(cur, job_id=job_id, live_only=True)
             trials.stop_live_trials(cur, train_job_id=job_id, error='the job ended')
         for service in live:
-            try:
-                self.deployer.destroy(service)
-            except SingaError as e:
-                log.warning('could not remove service %s: %s', service.id, e)
-                continue
-            with self.store.transaction() as cur:
-                services.set_service_status(cur, service.id, ServiceStatus.STOPPED.value)
+            self.deployer.remove(service)
         delete_keys(self.r, train_job_prefix(job_id))
         delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.TRAIN.value, job_id)[0])
 

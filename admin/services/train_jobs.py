@@ -1,4 +1,5 @@
-"""Train jobs: create (one sub-job, one advisor and N train workers per template), read, stop.
+"""Train jobs: create (one sub-job, one advisor and N train workers per template), read, stop,
+resume, warm start, live budgets and enqueued trials.
 
 A user sees only their own jobs (admins see all); a job the caller may not see is "not found".
 Creating a job records everything in one transaction (the app version is allocated under a lock,
@@ -7,6 +8,19 @@ service cannot be started, whatever was started is removed and the job ends ERRO
 reason. Stopping marks the job STOPPING and tells each advisor, which cancels running trials at
 once; the reconciler finishes the job if the advisors do not within the grace period. What each
 of these does to the job's status is ``singa.lifecycle``'s rule.
+
+Continuing a search (issue 17):
+
+- **resume**: an ended job (STOPPED or ERRORED) runs again with a new budget as the same study:
+  same app version, its trials kept, new advisors that rebuild the search from them (and number
+  new trials after them), the deadline counted from the resume. Its inference job, if one is
+  live, keeps serving the trials it deployed; deploy again after the resume to serve newer ones.
+- **warm start**: a new job names an earlier job of the caller's (``warm_start_from``); each of
+  its templates that the earlier job tuned starts its search told that job's completed trials.
+  The earlier job is only read.
+- **live budgets**: a live job's TIME_HOURS and MODEL_TRIAL_COUNT can be raised or lowered; its
+  advisors re-read them at once (see ``workers/advisor.py``).
+- **enqueued trials**: users queue knob sets on a live sub-job; the advisor runs them first.
 """
 import re
 import uuid
@@ -17,14 +31,16 @@ from singa.admin.services import code_policy, files, quotas
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
 from singa.advisor import check_advisor_choice
+from singa.advisor.space import SearchSpace, forbids_repeats
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
                              ServiceStatus, ServiceType, Task, TrainJobStatus, TrialStatus)
 from singa.errors import ConflictError, InvalidRequestError, NotFoundError, ServiceUnavailableError, SingaError
-from singa.lifecycle import EndCause, JobEnd, end_train_job, request_stop
-from singa.meta_store import events, services, train_jobs
+from singa.lifecycle import EndCause, JobEnd, end_train_job, request_stop, resume_train_job
+from singa.meta_store import enqueued_trials, events, services, train_jobs, trials, users
 from singa.meta_store import models as models_repo
-from singa.meta_store.records import TrainJobRecord, UserRecord
-from singa.queues import stop_advisors
+from singa.meta_store.records import EnqueuedTrialRecord, TrainJobRecord, UserRecord
+from singa.model import deserialize_knob_config
+from singa.queues import delete_keys, stop_advisors, tell_advisors_budget_changed, train_job_prefix
 from singa.tasks import get_task
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
@@ -45,6 +61,8 @@ MAX_TRIAL_RETRIES = 10
 # Optuna's samplers seed numpy's RandomState, which takes seeds in [0, 2**32 - 1].
 MAX_SEED = 2 ** 32 - 1
 MAX_MODELS_PER_JOB = 100
+# The budget keys a live job's budget may change (its workers and GPUs are placed already).
+LIVE_BUDGET_KEYS = (BudgetKey.TIME_HOURS, BudgetKey.MODEL_TRIAL_COUNT)
 # Each budget key's type and range; the route checks them (and documents them) before the service
 # sees a budget, so ``check_budget`` only applies the defaults and the rules between keys.
 BUDGET_RANGES = {
@@ -69,6 +87,14 @@ class NewTrainJob:
     max_trial_retries: Optional[int] = None
     seed: Optional[int] = None
     allow_repeats: bool = False
+    warm_start_from: Optional[tuple] = None   # (app, app_version) of an earlier job of the caller's
+
+
+@dataclass(frozen=True)
+class EnqueuedTrialView:
+    enqueued: EnqueuedTrialRecord
+    train_job_id: uuid.UUID
+    model_name: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +123,8 @@ class TrainJobService:
             models = self._usable_models(cur, actor, new.task, new.model_ids)
             if new.model_ids is None:
                 models = self._default_models(cur, models, budget, new)
+            if new.warm_start_from is not None:
+                config['warm_start_from'] = self._warm_start_source(cur, actor, new.warm_start_from, models)
             code_policy.check_owners(cur, self.settings, [m.id for m in models])
             for model in models:
                 try:
@@ -104,36 +132,52 @@ class TrainJobService:
                 except InvalidRequestError as e:
                     raise ConflictError(f'template {model.name!r}: {e.message}', resource='model', id=model.id,
                                         field='advisor') from None
-            # A job with only a trial count ends by a deadline all the same (the budget, which the
-            # advisor plans with, keeps what was asked).
-            hours = budget.get(BudgetKey.TIME_HOURS.value, COUNT_ONLY_TIME_HOURS)
-            workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
-            gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(models))
-            quotas.check(cur, self.settings, actor, running_jobs=1, workers=sum(g or workers for g in gpus),
-                         gpus=budget[BudgetKey.GPU_COUNT.value])
+            self._check_quota(cur, actor, budget, len(models))
             job = train_jobs.insert_train_job(
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
                 train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
                 train_args=new.train_args, advisor_config=config,
-                time_budget_seconds=hours * 3600)
-            to_deploy = []
-            for model, model_gpus in zip(models, gpus):
-                sub = train_jobs.insert_sub_train_job(cur, job.id, model.id)
-                advisor = services.insert_service(cur, service_type=ServiceType.ADVISOR.value, job_id=job.id,
-                                                  sub_job_id=sub.id, container_manager=self.settings.container_manager)
-                train_jobs.set_sub_train_job_advisor(cur, sub.id, advisor.id)
-                to_deploy.append((advisor, None))
-                # GPU jobs get one single-GPU worker per GPU; CPU jobs get WORKERS_PER_MODEL workers.
-                for gpu_share in ([1] * model_gpus if model_gpus else [0] * workers):
-                    worker = services.insert_service(cur, service_type=ServiceType.TRAIN.value, job_id=job.id,
-                                                     sub_job_id=sub.id, gpus=gpu_share,
-                                                     container_manager=self.settings.container_manager)
-                    to_deploy.append((worker, model.docker_image))
+                time_budget_seconds=deadline_hours(budget) * 3600)
+            subs = [train_jobs.insert_sub_train_job(cur, job.id, model.id) for model in models]
+            to_deploy = self._insert_services(cur, job, list(zip(subs, models)), budget)
             events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id, actor_id=actor.id,
                                 data={'app': app, 'app_version': job.app_version,
                                       'models': [str(m.id) for m in models]})
         self._deploy(job, to_deploy)
         return self.get_train_job_by_id(actor, job.id)
+
+    def _check_quota(self, cur, actor: UserRecord, budget: dict, template_count: int) -> None:
+        workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
+        gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], template_count)
+        quotas.check(cur, self.settings, actor, running_jobs=1, workers=sum(g or workers for g in gpus),
+                     gpus=budget[BudgetKey.GPU_COUNT.value])
+
+    def _insert_services(self, cur, job: TrainJobRecord, subs_and_models: list, budget: dict) -> list:
+        """Record each sub-job's advisor and train workers; the ``(service, image)`` pairs to deploy."""
+        workers = budget[BudgetKey.WORKERS_PER_MODEL.value]
+        gpus = split_evenly(budget[BudgetKey.GPU_COUNT.value], len(subs_and_models))
+        to_deploy = []
+        for (sub, model), model_gpus in zip(subs_and_models, gpus):
+            advisor = services.insert_service(cur, service_type=ServiceType.ADVISOR.value, job_id=job.id,
+                                              sub_job_id=sub.id, container_manager=self.settings.container_manager)
+            train_jobs.set_sub_train_job_advisor(cur, sub.id, advisor.id)
+            to_deploy.append((advisor, None))
+            # GPU jobs get one single-GPU worker per GPU; CPU jobs get WORKERS_PER_MODEL workers.
+            for gpu_share in ([1] * model_gpus if model_gpus else [0] * workers):
+                worker = services.insert_service(cur, service_type=ServiceType.TRAIN.value, job_id=job.id,
+                                                 sub_job_id=sub.id, gpus=gpu_share,
+                                                 container_manager=self.settings.container_manager)
+                to_deploy.append((worker, model.docker_image))
+        return to_deploy
+
+    def _warm_start_source(self, cur, actor: UserRecord, source: tuple, models: list) -> dict:
+        """The job a new one is warm-started from (one of the caller's, tuning one of its templates)."""
+        job = train_job_of_app(cur, actor, *source)
+        shared = {s.model_id for s in train_jobs.list_sub_train_jobs(cur, job.id)} & {m.id for m in models}
+        if not shared:
+            raise ConflictError(f'train job {job.app} v{job.app_version} tuned none of this job\'s templates',
+                                resource='train_job', id=job.id, field='warm_start_from')
+        return {'train_job_id': str(job.id), 'app': job.app, 'app_version': job.app_version}
 
     def _deploy(self, job: TrainJobRecord, to_deploy: list) -> None:
         try:
@@ -277,6 +321,111 @@ class TrainJobService:
         for job in live:
             self.stop_train_job_by_id(actor, job.id)
         return [job.id for job in live]
+
+    # -- resume --------------------------------------------------------------------------------
+
+    def resume_train_job(self, actor: UserRecord, app: str, app_version: int, budget: dict,
+                         owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
+        """Run an ended job again with ``budget`` (checked like a new job's), as the same study."""
+        budget = self.check_budget(budget)
+        with self.store.transaction() as cur:
+            job = train_jobs.get_train_job(cur, train_job_of_app(cur, actor, app, app_version, owner_id).id,
+                                           for_update=True)
+            owner = actor if job.owner_id == actor.id else users.get_user(cur, job.owner_id)
+            subs = train_jobs.list_sub_train_jobs(cur, job.id)
+            models = [self._resumable_model(cur, job, sub.model_id) for sub in subs]
+            for dataset_id, name in ((job.train_dataset_id, 'train_dataset_id'), (job.val_dataset_id, 'val_dataset_id')):
+                if dataset_id is None:
+                    raise ConflictError(f'the {name.removesuffix("_id").replace("_", " ")} of this job was deleted',
+                                        resource='train_job', id=job.id, field=name)
+                self._usable_dataset(cur, owner, dataset_id, Task(job.task), name, job.train_args or {})
+            code_policy.check_owners(cur, self.settings, [m.id for m in models])
+            self._check_quota(cur, owner, budget, len(models))
+            stale = services.list_services(cur, job_id=job.id, live_only=True)
+            subs = resume_train_job(cur, job, budget, deadline_hours(budget) * 3600, actor.id)
+            to_deploy = self._insert_services(cur, job, list(zip(subs, models)), budget)
+        # The services of the last run the reconciler has not removed yet, and its queues.
+        for service in stale:
+            self.deployer.remove(service)
+        delete_keys(self.r, train_job_prefix(job.id))
+        self._deploy(job, to_deploy)
+        return self.get_train_job_by_id(actor, job.id)
+
+    def _resumable_model(self, cur, job: TrainJobRecord, model_id):
+        model = models_repo.get_model(cur, model_id)
+        if model is None:
+            raise ConflictError('a template this job tuned was deleted; it cannot be resumed', resource='model',
+                                id=model_id)
+        return model
+
+    # -- live budgets --------------------------------------------------------------------------
+
+    def change_budget(self, actor: UserRecord, app: str, app_version: int, changes: dict,
+                      owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
+        """Set a live job's TIME_HOURS and MODEL_TRIAL_COUNT (``changes``, parsed by the route to
+        those keys and their ranges); its advisors honour them at once."""
+        with self.store.transaction() as cur:
+            job = train_jobs.get_train_job(cur, train_job_of_app(cur, actor, app, app_version, owner_id).id,
+                                           for_update=True)
+            if job.status not in (TrainJobStatus.STARTED, TrainJobStatus.RUNNING):
+                raise ConflictError(f'train job {job.app} v{job.app_version} is {job.status}; resume it with a new '
+                                    'budget instead', resource='train_job', id=job.id)
+            if not changes:
+                return self._view(cur, job)
+            budget = dict(job.budget, **changes)
+            hours = changes.get(BudgetKey.TIME_HOURS.value)
+            job = train_jobs.change_budget(cur, job.id, budget, None if hours is None else float(hours) * 3600)
+            events.record_event(cur, events.TRAIN_JOB_BUDGET_CHANGED, job_id=job.id, subject_id=job.id,
+                                actor_id=actor.id, data={'changes': changes, 'budget': budget})
+            live = [s.id for s in train_jobs.list_sub_train_jobs(cur, job.id) if s.status not in TrainJobStatus.FINISHED]
+        tell_advisors_budget_changed(self.r, job.id, live)
+        return self.get_train_job_by_id(actor, job.id)
+
+    # -- enqueued trials -----------------------------------------------------------------------
+
+    def enqueue_trial(self, actor: UserRecord, app: str, app_version: int, model_name: str, knobs: dict,
+                      owner_id: Optional[uuid.UUID] = None) -> EnqueuedTrialView:
+        """Queue a trial with ``knobs`` on the live sub-job of template ``model_name``: checked
+        against its knob space (400 naming the bad knob) and, where the job forbids repeats, against
+        the knob sets it has tried, been told or been asked for (409)."""
+        with self.store.transaction() as cur:
+            job = train_jobs.get_train_job(cur, train_job_of_app(cur, actor, app, app_version, owner_id).id,
+                                           for_update=True)
+            sub = train_jobs.sub_train_job_of_model(cur, job.id, model_name)
+            if sub is None:
+                raise NotFoundError(f'train job {job.app} v{job.app_version} tunes no template {model_name!r}',
+                                    resource='model', field='model')
+            if job.status not in (TrainJobStatus.STARTED, TrainJobStatus.RUNNING) or sub.status in TrainJobStatus.FINISHED:
+                raise ConflictError(f'the search of {model_name!r} in train job {job.app} v{job.app_version} has '
+                                    'ended; resume the job first', resource='train_job', id=job.id)
+            model = models_repo.get_model(cur, sub.model_id, include_deleted=True)
+            space = SearchSpace(deserialize_knob_config(model.knob_config))
+            full = space.check_knobs(knobs)
+            if forbids_repeats(space, bool((job.advisor_config or {}).get('allow_repeats'))):
+                self._check_not_tried(cur, job, sub, space, full)
+            row = enqueued_trials.insert_enqueued_trial(cur, sub.id, full, actor.id)
+            events.record_event(cur, events.TRIAL_ENQUEUED, job_id=job.id, subject_id=row.id, actor_id=actor.id,
+                                data={'model_name': model_name, 'knobs': full})
+        return EnqueuedTrialView(enqueued=row, train_job_id=job.id, model_name=model_name)
+
+    def _check_not_tried(self, cur, job: TrainJobRecord, sub, space: SearchSpace, knobs: dict) -> None:
+        key = space.config_key(knobs)
+        tried = [(f'trial {t.no}', t.knobs) for t in trials.list_trials_of_sub_job(cur, sub.id)]
+        tried += [('a trial enqueued before', e.knobs) for e in enqueued_trials.list_waiting(cur, sub.id)]
+        source = (job.advisor_config or {}).get('warm_start_from')
+        if source:
+            tried += [(f'trial {t.no} of the job it was warm-started from', t.knobs)
+                      for t in trials.completed_trials_of_template(cur, source['train_job_id'], sub.model_id)]
+        for what, other in tried:
+            if space.config_key(other) == key:
+                raise ConflictError(f'this knob set was tried already ({what}); the job does not allow repeats',
+                                    resource='train_job', id=job.id, field='knobs')
+
+
+def deadline_hours(budget: dict) -> float:
+    """Hours from a run's start to its deadline: TIME_HOURS, or for a job with only a trial count a
+    deadline all the same (the budget, which the advisor plans with, keeps what was asked)."""
+    return float(budget.get(BudgetKey.TIME_HOURS.value, COUNT_ONLY_TIME_HOURS))
 
 
 def train_job_of_app(cur, actor: UserRecord, app: str, app_version: int = -1,

@@ -37,7 +37,8 @@ class PastTrial:
 
     ``status`` is a ``TrialStatus`` value; ``intermediate`` the reported ``(step, score)`` pairs;
     ``meta`` the ``Proposal.meta`` it was proposed with; ``params_saved`` whether its trained
-    parameters are in the parameter store.
+    parameters are in the parameter store; ``earlier_run``: it ran before the job was last resumed
+    (it informs the search, but the phases and time plan of the current run start afresh).
     """
     no: int
     knobs: dict
@@ -46,6 +47,7 @@ class PastTrial:
     intermediate: List[Tuple[int, float]] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     params_saved: bool = True
+    earlier_run: bool = False
 
 
 class BaseAdvisor(ABC):
@@ -68,6 +70,15 @@ class BaseAdvisor(ABC):
       active knobs, policy knobs aside; ``None`` once every configuration was proposed. A trial the
       caller runs again with the same knobs (a retry of a lost trial) is the same trial, not a
       repeat: it is not proposed again.
+    * ``warm_start(known) -> int``: once, after ``restore`` and before the first ``propose``: the
+      completed trials (``PastTrial``) of another job of the same template are told to the search as
+      evaluated, so it starts informed. They count as proposed for the no-repeat rule (unless
+      ``allow_repeats``), but are not this advisor's trials: never fed back, retrained or shared.
+      Returns how many fit the space and were told.
+    * ``propose_given(trial_no, knobs, now=None) -> Proposal | None``: a trial with knobs the user
+      chose (every searchable knob valid, as ``SearchSpace.check_knobs`` makes them), recorded like a
+      proposal of the advisor's own (the sampler learns from its result). ``None`` when the no-repeat
+      rule forbids it: its configuration was proposed, restored or told before.
     * ``report(trial_no, step, score) -> bool``: an intermediate score; True = prune the trial.
     * ``feedback(trial_no, score, status, params_saved=True)``: the trial ended. ``status`` is
       ``COMPLETED`` (score set), ``PRUNED`` (score = last intermediate or None), ``ERRORED`` or
@@ -100,6 +111,14 @@ class BaseAdvisor(ABC):
 
     @abstractmethod
     def propose(self, trial_no: int, now: Optional[float] = None) -> Optional[Proposal]:
+        ...
+
+    @abstractmethod
+    def warm_start(self, known: List[PastTrial]) -> int:
+        ...
+
+    @abstractmethod
+    def propose_given(self, trial_no: int, knobs: dict, now: Optional[float] = None) -> Optional[Proposal]:
         ...
 
     @abstractmethod

@@ -12,7 +12,7 @@ from optuna.trial import TrialState, create_trial
 
 from singa.advisor.base import BaseAdvisor, PastTrial, Proposal
 from singa.advisor.plan import FINAL_TRAIN, SEARCH, TrialPlan, TrialRecord
-from singa.advisor.space import SearchSpace
+from singa.advisor.space import SearchSpace, forbids_repeats
 from singa.constants import AdvisorType, PrunerType, TrialStatus
 from singa.errors import InvalidRequestError
 from singa.model.knob import policies_of
@@ -72,7 +72,7 @@ class OptunaAdvisor(BaseAdvisor):
         super().__init__(knob_config, budget)
         self.advisor_type, self.pruner_type = str(advisor_type), str(pruner)
         self.space = SearchSpace(knob_config)
-        self.no_repeats = self.space.is_finite and not allow_repeats
+        self.no_repeats = forbids_repeats(self.space, allow_repeats)
         self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed)
         self.study = optuna.create_study(
             direction='maximize', sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget,
@@ -97,20 +97,42 @@ class OptunaAdvisor(BaseAdvisor):
                                  phase=meta.get('phase', SEARCH), status=str(trial.status),
                                  score=_finite(trial.score), params_saved=bool(trial.params_saved),
                                  retrains=meta.get('retrains'), intermediate=list(trial.intermediate or []))
-            if 'plan_started' in meta:
+            if 'plan_started' in meta and not trial.earlier_run:
                 started = float(meta['plan_started'])
                 self.plan.started_at = min(started, self.plan.started_at or started)
             if meta.get('sampled', True) and record.retrains is None:
                 self._restore_into_study(record)
+            final_started = self.plan.final_started
             self.plan.add(record)
+            if trial.earlier_run:
+                self.plan.final_started = final_started   # the current run plans its own phases
+
+    def warm_start(self, known: List[PastTrial]) -> int:
+        told = 0
+        for trial in known:
+            score = _finite(trial.score)
+            found = self.space.to_optuna_params(trial.knobs)
+            if trial.status != TrialStatus.COMPLETED or score is None or found is None:
+                continue
+            params, dists = found
+            self.study.add_trial(create_trial(params=params, distributions=dists, value=score,
+                                              state=TrialState.COMPLETE))
+            if self.no_repeats:
+                self._take_from_grid(params)
+                self.plan.proposed_keys.add(self.space.config_key(trial.knobs))
+            told += 1
+        return told
+
+    def _take_from_grid(self, params: dict) -> None:
+        if self._grid is not None:
+            self._grid = [g for g in self._grid if g != params]
 
     def _restore_into_study(self, record: TrialRecord) -> None:
         found = self.space.to_optuna_params(record.knobs)
         if found is None:
             return
         params, dists = found
-        if self._grid is not None:
-            self._grid = [g for g in self._grid if g != params]
+        self._take_from_grid(params)
         intermediate = {int(s): float(v) for s, v in record.intermediate if _finite(v) is not None}
         if record.status == TrialStatus.COMPLETED and record.score is not None:
             state, value = TrialState.COMPLETE, record.score
@@ -141,6 +163,25 @@ class OptunaAdvisor(BaseAdvisor):
             if asked is None and retrains is None:
                 return None
         trial, knobs = asked if asked is not None else (None, self._retrained_knobs(retrains, phase, shared))
+        return self._proposed(trial_no, trial, knobs, phase, retrains, shared)
+
+    def propose_given(self, trial_no: int, knobs: dict, now: Optional[float] = None) -> Optional[Proposal]:
+        found = self.space.to_optuna_params(knobs)
+        if found is None:
+            raise InvalidRequestError('the knobs do not fit the space', field='knobs')
+        if self.no_repeats and self.space.config_key(knobs) in self.plan.proposed_keys:
+            return None
+        now = time.time() if now is None else now
+        self.plan.start(now)
+        phase = self.plan.phase_for(trial_no, now)
+        self._take_from_grid(found[0])
+        self.study.enqueue_trial(found[0])
+        trial = self.study.ask()
+        return self._proposed(trial_no, trial, self.space.sample(trial, self.plan.policy_values(phase, None)),
+                              phase, None, None)
+
+    def _proposed(self, trial_no: int, trial, knobs: dict, phase: str, retrains: Optional[TrialRecord],
+                  shared: Optional[int]) -> Proposal:
         record = TrialRecord(no=trial_no, knobs=knobs, key=self.space.config_key(knobs), phase=phase,
                              retrains=retrains.no if retrains else None,
                              optuna_number=trial.number if trial is not None else None)
@@ -270,6 +311,17 @@ class FixedAdvisor(BaseAdvisor):
         knobs = self.space.sample(None, {})
         self.records[trial_no] = TrialRecord(no=trial_no, knobs=knobs, key=())
         return Proposal(trial_no=trial_no, knobs=knobs, meta={'phase': SEARCH, 'advisor': 'FIXED'})
+
+    def warm_start(self, known: List[PastTrial]) -> int:
+        """A completed trial of the one configuration there is: nothing is left to propose."""
+        told = [t for t in known if t.status == TrialStatus.COMPLETED and _finite(t.score) is not None]
+        if told and not self.records:
+            self.records[0] = TrialRecord(no=0, knobs=dict(told[0].knobs), key=(), status=TrialStatus.COMPLETED.value,
+                                          score=_finite(told[0].score))
+        return len(told)
+
+    def propose_given(self, trial_no: int, knobs: dict, now: Optional[float] = None) -> Optional[Proposal]:
+        return self.propose(trial_no, now)
 
     def report(self, trial_no: int, step: int, score: float) -> bool:
         return False

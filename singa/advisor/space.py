@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 from optuna.distributions import (BaseDistribution, CategoricalDistribution, FloatDistribution,
                                   IntDistribution)
 
+from singa.errors import InvalidKnobError, InvalidKnobsError
 from singa.model.knob import (ArchKnob, BaseKnob, CategoricalKnob, FixedKnob, FloatKnob, IntegerKnob,
                               PolicyKnob, is_active, ordered_knob_names)
 
@@ -99,6 +100,38 @@ class SearchSpace:
                 params[pname], dists[pname] = v, dist
         return params, dists
 
+    def check_knobs(self, knobs: dict) -> dict:
+        """A user's knob set for one trial, complete: every active searchable knob given with a value
+        it can take; fixed knobs filled in (or given their value), inactive ones None; policy knobs
+        left to the advisor (False here). ``InvalidKnobsError`` naming the first bad knob."""
+        unknown = sorted(set(knobs) - set(self.config))
+        if unknown:
+            raise InvalidKnobsError(f'no knob {unknown[0]!r} in this template (its knobs: '
+                                      f'{", ".join(self.order)})', field=f'knobs.{unknown[0]}')
+        values = {}
+        for name in self.order:
+            knob, given = self.config[name], knobs.get(name)
+            if isinstance(knob, PolicyKnob):
+                if name in knobs:
+                    raise InvalidKnobsError(f'knob {name!r} is a policy knob, which the advisor sets',
+                                              field=f'knobs.{name}')
+                values[name] = False if is_active(knob, values) else None
+            elif not is_active(knob, values):
+                if given is not None:
+                    raise InvalidKnobsError(f'knob {name!r} is inactive with these values (its condition is '
+                                              'not met); leave it out', field=f'knobs.{name}')
+                values[name] = None
+            elif isinstance(knob, FixedKnob) and name not in knobs:
+                values[name] = knob.value
+            elif name not in knobs:
+                raise InvalidKnobsError(f'knob {name!r} needs a value', field=f'knobs.{name}')
+            else:
+                try:
+                    values[name] = knob.validate_value(given)
+                except InvalidKnobError as e:
+                    raise InvalidKnobsError(f'knob {name!r}: {e.message}', field=f'knobs.{name}') from None
+        return values
+
     def config_key(self, knobs: dict) -> tuple:
         """Identity of a configuration: the values of its active knobs, policy knobs left out (a
         JSON-able, hashable tuple). Two configurations that differ only in the value of a knob
@@ -162,6 +195,12 @@ class SearchSpace:
                 if not isinstance(knob, FixedKnob):
                     params[name] = values[name]
         return values, params
+
+
+def forbids_repeats(space: SearchSpace, allow_repeats: bool) -> bool:
+    """Whether no configuration of ``space`` may be proposed twice: a finite space whose job does
+    not allow repeats (the rule ``BaseAdvisor`` states)."""
+    return space.is_finite and not allow_repeats
 
 
 def _hashable(value):

@@ -1,4 +1,5 @@
-"""``singa train create|list|show|wait|stop``: train jobs, with a progress display while waiting."""
+"""``singa train create|list|show|wait|stop|resume|budget|enqueue``: train jobs, with a progress display
+while waiting."""
 from datetime import datetime, timezone
 
 from singa.cli import datasets, exits, models
@@ -57,6 +58,8 @@ def register(commands) -> None:
                         help='let the advisor propose a knob set twice (a finite space is otherwise searched '
                              'without repeats and ends when every knob set was tried)')
     search.add_argument('--train-args', metavar='JSON', help='a JSON object passed to train() as keyword arguments')
+    search.add_argument('--warm-start-from', nargs=2, metavar=('APP', 'VERSION'),
+                        help='an earlier job of yours whose completed trials start the search (-1: its latest)')
     _add_wait_options(create)
     create.add_argument('--detach', action='store_true', help='print the new job and return without waiting')
 
@@ -65,6 +68,24 @@ def register(commands) -> None:
     _add_wait_options(app_command(train, 'wait', _wait, help='show a train job\'s progress until it ends',
                                   for_admins=False, epilog=WAIT_EPILOG))
     app_command(train, 'stop', _stop, help='stop a train job (its running trials are stopped and recorded)')
+    resume = app_command(train, 'resume', _resume, help='run a stopped or errored train job again with a new budget',
+                         description='Resume an ended train job as the same study: its trials are kept and the '
+                                     'search goes on from them, within the new budget.')
+    _add_budget_options(resume, BUDGET_OPTIONS)
+    _add_wait_options(resume)
+    resume.add_argument('--detach', action='store_true', help='print the job and return without waiting')
+    change = app_command(train, 'budget', _budget, help='raise or lower a running train job\'s time and trial budget')
+    _add_budget_options(change, BUDGET_OPTIONS[:2])
+    enqueue = app_command(train, 'enqueue', _enqueue, help='queue a trial with given knobs on a running train job')
+    enqueue.add_argument('--model', required=True, metavar='NAME', help='the template, by name')
+    enqueue.add_argument('--knobs', required=True, metavar='JSON', help='a JSON object: a value for every knob')
+
+
+def _add_budget_options(parser, options) -> None:
+    group = parser.add_argument_group('budget')
+    for name, key in options:
+        group.add_argument('--' + name.replace('_', '-'), type=positive if key == BudgetKey.TIME_HOURS else int,
+                           metavar='N', help=key.value)
 
 
 def _add_wait_options(parser) -> None:
@@ -82,11 +103,12 @@ def _create(args, ctx) -> int:
     train_args = parse_json(args.train_args, '--train-args') if args.train_args else None
     if train_args is not None and not isinstance(train_args, dict):
         raise UsageError('--train-args must be a JSON object')
-    budget = {key.value: getattr(args, name) for name, key in BUDGET_OPTIONS if getattr(args, name) is not None}
+    budget = _budget_of(args, BUDGET_OPTIONS)
     job = client.create_train_job(args.app, args.task or train_set['task'], train_set['id'], val_set['id'],
                                   budget=budget, models=model_ids, train_args=train_args, advisor=args.advisor,
                                   pruner=args.pruner, max_trial_retries=args.max_trial_retries, seed=args.seed,
-                                  allow_repeats=args.allow_repeats)
+                                  allow_repeats=args.allow_repeats,
+                                  warm_start_from=_warm_start_source(args.warm_start_from))
     if args.detach:
         ctx.out.result(job, lambda: _describe(ctx, job))
         return exits.OK
@@ -144,6 +166,46 @@ def _show(args, ctx) -> int:
 
 def _wait(args, ctx) -> int:
     return watch(ctx, ctx.client(), args.app, args.app_version, args.timeout, args.interval)
+
+
+def _resume(args, ctx) -> int:
+    client = ctx.client()
+    job = client.resume_train_job(args.app, args.app_version, budget=_budget_of(args, BUDGET_OPTIONS),
+                                  user_id=args.user_id)
+    if args.detach:
+        ctx.out.result(job, lambda: _describe(ctx, job))
+        return exits.OK
+    return watch(ctx, client, job['app'], job['app_version'], args.timeout, args.interval)
+
+
+def _budget(args, ctx) -> int:
+    job = ctx.client().update_train_job_budget(args.app, args.app_version, budget=_budget_of(args, BUDGET_OPTIONS[:2]),
+                                               user_id=args.user_id)
+    ctx.out.result(job, lambda: _describe(ctx, job))
+    return exits.OK
+
+
+def _enqueue(args, ctx) -> int:
+    knobs = parse_json(args.knobs, '--knobs')
+    if not isinstance(knobs, dict):
+        raise UsageError('--knobs must be a JSON object')
+    queued = ctx.client().enqueue_trial(args.app, args.model, knobs, args.app_version, user_id=args.user_id)
+    ctx.out.result(queued, lambda: ctx.out.line(f'Enqueued a trial of {queued["model_name"]} ({queued["id"]}).'))
+    return exits.OK
+
+
+def _warm_start_source(given):
+    if given is None:
+        return None
+    app, version = given
+    try:
+        return app, int(version)
+    except ValueError:
+        raise UsageError(f'--warm-start-from takes an app and a version number; got {version!r}') from None
+
+
+def _budget_of(args, options) -> dict:
+    return {key.value: getattr(args, name) for name, key in options if getattr(args, name) is not None}
 
 
 def _stop(args, ctx) -> int:

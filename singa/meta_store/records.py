@@ -118,6 +118,7 @@ class TrainJobRecord:
     deadline_at: Optional[datetime]
     stopped_at: Optional[datetime]
     stop_requested_at: Optional[datetime]
+    resumed_at: Optional[datetime] = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,18 @@ class SubTrainJobRecord:
     created_at: datetime
     started_at: Optional[datetime]
     stopped_at: Optional[datetime]
+    run_start_no: int = 1
+
+
+@dataclass(frozen=True)
+class EnqueuedTrialRecord:
+    id: uuid.UUID
+    sub_train_job_id: uuid.UUID
+    knobs: dict
+    created_by: Optional[uuid.UUID]
+    created_at: datetime
+    trial_id: Optional[uuid.UUID]
+    error: Optional[str]
 
 
 @dataclass(frozen=True)

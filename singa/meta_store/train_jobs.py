@@ -90,6 +90,27 @@ def request_stop(cur, train_job_id, *, allowed_from: list) -> bool:
     return cur.rowcount == 1
 
 
+def restart_train_job(cur, train_job_id, budget: dict, time_budget_seconds: float, *, allowed_from: list) -> bool:
+    """Start a job in one of ``allowed_from`` again (resume): STARTED, with ``budget`` and a deadline
+    ``time_budget_seconds`` from now, its end forgotten. True if it moved."""
+    cur.execute(
+        'UPDATE train_jobs SET status = %s, budget = %s, error = NULL, stopped_at = NULL, stop_requested_at = NULL,'
+        " resumed_at = now(), deadline_at = now() + %s * interval '1 second' WHERE id = %s AND status = ANY(%s)",
+        (TrainJobStatus.STARTED.value, Json(budget), float(time_budget_seconds), train_job_id, list(allowed_from)))
+    return cur.rowcount == 1
+
+
+def change_budget(cur, train_job_id, budget: dict, time_budget_seconds: Optional[float]) -> Optional[TrainJobRecord]:
+    """Set a live job's budget; a new time budget moves its deadline to that long after its current
+    run began (its creation, or its last resume), or to now if that is past (the advisors end the job
+    then, not the reconciler's check for overdue jobs). The job after the change."""
+    cur.execute(
+        'UPDATE train_jobs SET budget = %s, deadline_at = CASE WHEN %s::float IS NULL THEN deadline_at'
+        " ELSE greatest(now(), coalesce(resumed_at, started_at, created_at) + %s::float * interval '1 second') END"
+        ' WHERE id = %s RETURNING *', (Json(budget), time_budget_seconds, time_budget_seconds, train_job_id))
+    return from_row(TrainJobRecord, cur.fetchone())
+
+
 def insert_sub_train_job(cur, train_job_id, model_id) -> SubTrainJobRecord:
     cur.execute('INSERT INTO sub_train_jobs (id, train_job_id, model_id, status) VALUES (%s, %s, %s, %s) RETURNING *',
                 (uuid.uuid4(), train_job_id, model_id, TrainJobStatus.STARTED.value))
@@ -123,10 +144,28 @@ def set_sub_train_job_status(cur, sub_job_id, status: TrainJobStatus, *, allowed
     return cur.rowcount == 1
 
 
+def restart_sub_train_job(cur, sub_job_id, *, allowed_from: list) -> bool:
+    """Start a sub-job in one of ``allowed_from`` again (resume); its new run starts after its last
+    trial. True if it moved."""
+    cur.execute(
+        'UPDATE sub_train_jobs s SET status = %s, error = NULL, stopped_at = NULL,'
+        ' run_start_no = (SELECT coalesce(max(t.no), 0) + 1 FROM trials t WHERE t.sub_train_job_id = s.id)'
+        ' WHERE id = %s AND status = ANY(%s)', (TrainJobStatus.STARTED.value, sub_job_id, list(allowed_from)))
+    return cur.rowcount == 1
+
+
+def sub_train_job_of_model(cur, train_job_id, model_name: str) -> Optional[SubTrainJobRecord]:
+    """The sub-job of a job that tunes the template named ``model_name``."""
+    cur.execute('SELECT s.* FROM sub_train_jobs s JOIN models m ON m.id = s.model_id'
+                ' WHERE s.train_job_id = %s AND m.name = %s', (train_job_id, model_name))
+    return from_row(SubTrainJobRecord, cur.fetchone())
+
+
 def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
     """What the advisor of a sub-job needs: the job, the template's files and knob space, the datasets."""
     cur.execute(
-        'SELECT s.id AS sub_job_id, s.status AS sub_job_status, j.id AS train_job_id, j.status AS job_status,'
+        'SELECT s.id AS sub_job_id, s.status AS sub_job_status, s.run_start_no, j.id AS train_job_id,'
+        ' j.status AS job_status,'
         ' j.task, j.budget, j.train_args, j.advisor_config, extract(epoch FROM j.deadline_at) AS deadline,'
         ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256, m.env_key,'
         ' m.store_path AS model_path, m.knob_config, td.store_path AS train_dataset_path,'

@@ -194,3 +194,12 @@ def train_job_of_trial(cur, trial_id):
                 ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id JOIN train_jobs j ON j.id = s.train_job_id'
                 ' WHERE t.id = %s', (trial_id,))
     return cur.fetchone()
+
+
+def completed_trials_of_template(cur, train_job_id, model_id) -> list[TrialRecord]:
+    """The completed trials of a job's sub-job that tunes template ``model_id`` (what warm-starts
+    another job of that template), oldest first."""
+    cur.execute("SELECT t.* FROM trials t JOIN sub_train_jobs s ON s.id = t.sub_train_job_id"
+                " WHERE s.train_job_id = %s AND s.model_id = %s AND t.status = 'COMPLETED' AND t.score IS NOT NULL"
+                ' ORDER BY t.no', (train_job_id, model_id))
+    return [from_row(TrialRecord, r) for r in cur.fetchall()]

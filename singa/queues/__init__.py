@@ -32,14 +32,15 @@ from singa.queues.base import (MAX_POP_SECONDS, PREFIX, REPLY_TTL_SECONDS, SOCKE
                                job_acl_rules, list_lengths, make_redis, ping, train_job_prefix,
                                translate_redis_errors)
 from singa.queues.serving import Batch, Reply, ServedTrial, ServingChannel, ServingConfig, TrialSpec
-from singa.queues.tuning import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop,
+from singa.queues.tuning import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop,
                                  StopSubJob, TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait,
-                                 WorkerLost, new_worker_id, stop_advisors, worker_task)
+                                 WorkerLost, new_worker_id, stop_advisors, tell_advisors_budget_changed,
+                                 worker_task)
 
 __all__ = ['MAX_POP_SECONDS', 'PREFIX', 'REPLY_TTL_SECONDS', 'SOCKET_TIMEOUT_SECONDS', 'decode', 'delete_job_user',
            'delete_keys', 'encode', 'ensure_job_user', 'inference_job_prefix', 'job_acl_rules', 'list_lengths',
            'make_redis', 'ping', 'train_job_prefix', 'translate_redis_errors',
            'Batch', 'Reply', 'ServedTrial', 'ServingChannel', 'ServingConfig', 'TrialSpec',
-           'Bye', 'Finished', 'Hello', 'JobSpec', 'Logs', 'Propose', 'Report', 'ReportReply', 'Stop', 'StopSubJob',
+           'BudgetChanged', 'Bye', 'Finished', 'Hello', 'JobSpec', 'Logs', 'Propose', 'Report', 'ReportReply', 'Stop', 'StopSubJob',
            'TrialAssignment', 'TrialResult', 'TuningChannel', 'TuningMessage', 'Wait', 'WorkerLost', 'new_worker_id',
-           'stop_advisors', 'worker_task']
+           'stop_advisors', 'tell_advisors_budget_changed', 'worker_task']

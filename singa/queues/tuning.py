@@ -12,7 +12,8 @@ same answer). Requests:
 
 One-way messages: ``Logs`` (a batch of log lines of a running trial), ``Finished`` (a result sent
 without asking for more), ``Bye`` (the worker exits); from the admin, ``StopSubJob`` (with its
-cause) and ``WorkerLost`` (its container manager saw the worker gone).
+cause), ``BudgetChanged`` (the job's budget was changed while it runs) and ``WorkerLost`` (its
+container manager saw the worker gone).
 
 While a worker runs a trial it renews the trial's lease (``heartbeat``) every second. The advisor
 treats an expired lease as a dead worker, and cancels a trial by marking it cancelled: the
@@ -158,6 +159,13 @@ class StopSubJob(TuningMessage):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BudgetChanged(TuningMessage):
+    """From the admin: the job's budget changed; read it again."""
+    TYPE: ClassVar[str] = 'budget_changed'
+    _TYPES: ClassVar[dict] = {}
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkerLost(TuningMessage):
     """From the admin: the container manager saw this worker gone; its trials are lost."""
     TYPE: ClassVar[str] = 'worker_lost'
@@ -165,7 +173,8 @@ class WorkerLost(TuningMessage):
     _TYPES: ClassVar[dict] = {'worker_id': (str,)}
 
 
-_TO_ADVISOR = {cls.TYPE: cls for cls in (Hello, Propose, Report, Logs, Finished, Bye, StopSubJob, WorkerLost)}
+_TO_ADVISOR = {cls.TYPE: cls for cls in (Hello, Propose, Report, Logs, Finished, Bye, StopSubJob, WorkerLost,
+                                          BudgetChanged)}
 
 
 # The advisor's replies.
@@ -369,6 +378,12 @@ class TuningChannel:
 
     def cleanup(self) -> None:
         delete_keys(self.r, self.prefix)
+
+
+def tell_advisors_budget_changed(r: redis.Redis, train_job_id, sub_job_ids: Iterable) -> None:
+    """The admin's side of a live budget change: one ``BudgetChanged`` to each sub-job's advisor."""
+    for sub_job_id in sub_job_ids:
+        TuningChannel(r, train_job_id, sub_job_id).send(BudgetChanged())
 
 
 def stop_advisors(r: redis.Redis, train_job_id, sub_job_ids: Iterable, cause: EndCause) -> None:

@@ -12,12 +12,12 @@ object), 404 (no such object), 409 (a conflict with the current state), 401 from
 (wrong credentials), 429 (too many failed logins), 422 for an ``Idempotency-Key`` already used for
 another request, and a 400 about what a schema cannot say: an uploaded file's contents
 (``InvalidDatasetError``, ``InvalidModelError``, ``InvalidParamsError``: a CSV's columns, a
-template's Python, a checkpoint's parameters), how easy a new password is to guess
-(``WeakPasswordError``, zxcvbn's verdict) or what the server at a ``dataset_url`` did
-(``DownloadError``: its host does not resolve, it does not answer). A case
-that breaks its body's ``oneOf`` (exactly one of two fields, such as ``dataset`` and
-``dataset_url``) is not valid by the schema, though the coverage phase sends such combinations as
-positive: it is not held to this check.
+template's Python, a checkpoint's parameters; ``InvalidKnobsError``: knobs a template's knob space
+refuses), how easy a new password is to guess (``WeakPasswordError``, zxcvbn's verdict) or what the
+server at a ``dataset_url`` did (``DownloadError``: its host does not resolve, it does not
+answer). A case that breaks its body's ``oneOf`` (exactly one of two fields, such as ``dataset``
+and ``dataset_url``) is not valid by the schema, though the coverage phase sends such combinations
+as positive: it is not held to this check.
 """
 import functools
 
@@ -28,8 +28,8 @@ from singa.config import Settings
 from singa.meta_store.db import MetaStore
 
 STATE_STATUSES = {403, 404, 409}
-CONTENT_ERRORS = {'InvalidDatasetError', 'InvalidModelError', 'InvalidParamsError', 'WeakPasswordError',
-                  'DownloadError'}
+CONTENT_ERRORS = {'InvalidDatasetError', 'InvalidModelError', 'InvalidParamsError', 'InvalidKnobsError',
+                  'WeakPasswordError', 'DownloadError'}
 STATE_ERRORS = {(429, 'TooManyRequestsError'), (422, 'IdempotencyKeyReusedError')}
 LOGIN = 'POST /tokens'
 

@@ -64,7 +64,9 @@ REPEATABLE = {('/tokens', 'POST'), ('/tokens', 'DELETE'), ('/tokens/current', 'D
               ('/inference_jobs/{app}/{app_version}/predict', 'POST'),
               ('/inference_jobs/{app}/{app_version}/keys/{key_id}', 'DELETE'),
               # Replacing a quota and deleting a webhook leave the same state however often they are sent.
-              ('/users/{user_id}/quota', 'PUT'), ('/webhooks/{webhook_id}', 'DELETE')}
+              ('/users/{user_id}/quota', 'PUT'), ('/webhooks/{webhook_id}', 'DELETE'),
+              # Setting a live job's budget, likewise.
+              ('/train_jobs/{app}/{app_version}', 'PATCH')}
 
 
 def test_every_route_that_changes_something_is_safe_to_retry(api):
