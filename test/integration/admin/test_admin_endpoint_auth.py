@@ -18,7 +18,7 @@ def protected_endpoints(app) -> list[tuple[str, str, tuple]]:
         roles = getattr(app.view_functions[rule.endpoint], 'singa_roles', None)
         if roles is None:
             continue
-        samples = {'app_version': '1', 'app': 'app'}       # any other argument is an id
+        samples = {'app_version': '1', 'app': 'app', 'name': 'train-1.log'}    # any other argument is an id
         path = re.sub(r'<(?:[^:<>]+:)?([^<>]+)>', lambda m: samples.get(m.group(1), str(uuid.uuid4())), rule.rule)
         for method in sorted(rule.methods - {'HEAD', 'OPTIONS'}):
             found.append((method, path, roles))
