@@ -80,7 +80,7 @@ def test_a_template_that_needs_xgboost_trains_deploys_and_answers(stack, tmp_pat
         xgb, second = [upload.result() for upload in uploads]
     key = xgb['dependencies_env']
     assert key and second['dependencies_env'] == key and xgb['dependencies'] == DEPENDENCIES
-    with open(stack.path('admin', 'admin.log'), errors='replace') as f:
+    with open(stack.path('storage', 'logs', 'platform', 'admin-1.log'), errors='replace') as f:
         assert f.read().count(f'built the template environment {key}') == 1
     assert sorted(os.listdir(stack.path('storage', 'envs'))) == ['.build', '.locks', key]
     with open(stack.path('storage', 'envs', key, 'env.json')) as f:
