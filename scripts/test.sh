@@ -5,10 +5,11 @@
 #
 # Creates .venv in the repository if it is missing (python3 -m venv; set PYTHON to use another
 # interpreter), installs SingaAuto into it with the test, embedded-server and torch extras
-# (torch==2.13.0, a CPU wheel found through PIP_FIND_LINKS), installs Debian's chromium for the
-# browser tests when it is missing (as root, with apt-get), then runs `python -m pytest test/`
-# with the remaining arguments (without `test/` when they name test files or folders). The install is skipped while setup.py is unchanged since the last
-# one (delete .venv/.singa-installed to force it).
+# (torch==2.13.0, a CPU wheel found through PIP_FIND_LINKS), installs Debian's chromium,
+# debootstrap and bubblewrap when one is missing (as root, with apt-get), then runs
+# `python -m pytest test/` with the remaining arguments (without `test/` when they name test files
+# or folders). The install is skipped while setup.py is unchanged since the last one (delete
+# .venv/.singa-installed to force it).
 #
 # Unless --skip-swarm it first makes sure a Docker Engine runs (scripts/ensure_docker.sh installs
 # and starts it when it may) and builds the images (scripts/build_images.sh), failing with an
