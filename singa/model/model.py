@@ -6,7 +6,6 @@ subclass. The platform imports it only inside train and inference workers.
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Union
 
-from singa.errors import InvalidModelError
 from singa.model.knob import BaseKnob
 
 Params = Dict[str, Any]
