@@ -132,7 +132,8 @@ def _finite(value, what: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidModelError(f'evaluate() must return numbers; {what} is a {type(value).__name__}') from None
+        raise InvalidModelError(f'evaluate() must return a number or a dict of named numbers; {what} is a '
+                                f'{type(value).__name__}') from None
     if isinstance(value, bool) or not math.isfinite(number):
         raise InvalidModelError(f'evaluate() returned {value!r} for {what}; it must be a finite number')
     return number
