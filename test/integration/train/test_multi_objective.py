@@ -3,9 +3,8 @@ job tuned for two objectives with Optuna's MO-TPE under a constraint, the platfo
 figure, the Pareto front the API answers, and a deployment chosen by a rule."""
 import pytest
 
-from platform_harness import Platform
-from singa.admin import auth
 from singa.objectives import Direction, Objective, dominates
+from test_train_jobs_api import platform  # noqa: F401 (fixture)
 
 TWO_METRICS = '''
 import time
@@ -35,14 +34,6 @@ class TwoMetrics(BaseModel):
         pass
 '''
 OBJECTIVES = [{'name': 'accuracy', 'direction': 'maximize'}, {'name': 'predict_latency_ms', 'direction': 'minimize'}]
-
-
-@pytest.fixture
-def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store)
-    yield p
-    p.close()
 
 
 @pytest.fixture
