@@ -327,8 +327,9 @@ class Client:
                              is_public: bool = False, max_batch_size: Optional[int] = None,
                              max_wait_ms: Optional[float] = None, select: Optional[dict] = None) -> dict:
         """Deploy the best trials of a finished train job (by default the best of each template), or the
-        one trial a rule picks: ``select={"maximize": "accuracy", "where": {"predict_latency_ms":
-        {"max": 5}}}`` (the workers' ``metrics`` say what was measured of it)."""
+        one trial a rule picks: ``select={"objective": "accuracy", "where": [{"name": "predict_latency_ms",
+        "max": 5}]}`` (``"direction": "minimize"`` for the lowest; the workers' ``metrics`` say what was
+        measured of it)."""
         body = {'app': app, 'app_version': int(app_version), 'budget': budget or {},
                 'models_per_template': models_per_template, 'replicas': replicas, 'is_public': is_public}
         optional = {'description': description, 'max_models': max_models,

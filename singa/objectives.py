@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Iterable, Optional, Sequence
 
 from singa.constants import StrEnum
-from singa.errors import InvalidModelError, InvalidRequestError
+from singa.errors import ConflictError, InvalidModelError, InvalidRequestError, SingaError
 
 SCORE = 'score'
 PARAMS_BYTES = 'params_bytes'
@@ -60,18 +60,17 @@ class Objective:
 
 @dataclass(frozen=True)
 class Constraint:
-    """``min <= value <= max`` (either bound may be absent, not both)."""
+    """``min <= value <= max`` (either bound or both may be absent: the value must be there). Bounds
+    that no value can meet are a ``ConflictError``."""
     name: str
     min: Optional[float] = None
     max: Optional[float] = None
 
     def __post_init__(self):
         check_metric_name(self.name, 'constraints')
-        if self.min is None and self.max is None:
-            raise InvalidRequestError(f'constraint on {self.name!r} needs a min or a max', field='constraints')
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise InvalidRequestError(f'constraint on {self.name!r}: min {self.min} is above max {self.max}',
-                                      field='constraints')
+            raise ConflictError(f'constraint on {self.name!r}: min {self.min} is above max {self.max}, so no trial '
+                                'could meet it', field='constraints')
 
     def violation(self, values: dict) -> float:
         """How far ``values`` is outside the bounds (0: within; 1 when the value is missing)."""
@@ -83,6 +82,8 @@ class Constraint:
         return max(0.0, over, under)
 
     def describe(self) -> str:
+        if self.min is None and self.max is None:
+            return f'{self.name} measured'
         if self.min is not None and self.max is not None:
             return f'{self.min:g} <= {self.name} <= {self.max:g}'
         return f'{self.name} <= {self.max:g}' if self.max is not None else f'{self.name} >= {self.min:g}'
@@ -101,7 +102,7 @@ def parse_objectives(raw: Optional[Sequence[dict]]) -> tuple:
     objectives = tuple(Objective(o['name'], o.get('direction', Direction.MAXIMIZE)) for o in raw)
     names = [o.name for o in objectives]
     if len(set(names)) != len(names):
-        raise InvalidRequestError(f'objectives name a metric twice: {", ".join(names)}', field='objectives')
+        raise ConflictError(f'objectives name a metric twice: {", ".join(names)}', field='objectives')
     if len(objectives) > MAX_OBJECTIVES:
         raise InvalidRequestError(f'at most {MAX_OBJECTIVES} objectives; got {len(objectives)}', field='objectives')
     return objectives
@@ -194,28 +195,13 @@ class SelectRule:
 
     @classmethod
     def parse(cls, raw: dict) -> 'SelectRule':
-        """``{"maximize"|"minimize": name, "where": {name: {"min": x, "max": y}}}``; 400 naming ``select``."""
+        """``{"objective": name, "direction": "maximize" (default) or "minimize", "where": [{name,
+        min, max}]}``: a malformed rule is a 400, bounds nothing can meet a 409, naming ``select``."""
         try:
-            named = [d for d in Direction if raw.get(d.value) is not None]
-            if len(named) != 1:
-                raise InvalidRequestError('select needs exactly one of maximize and minimize, naming a metric',
-                                          field='select')
-            objective = Objective(check_metric_name(raw[named[0].value], 'select'), named[0])
-            where = raw.get('where', {})
-            if not isinstance(where, dict):
-                raise InvalidRequestError('select.where must be an object {metric: {"min": x, "max": y}}',
-                                          field='select')
-            bounds = []
-            for name, bound in where.items():
-                if not isinstance(bound, dict) or set(bound) - {'min', 'max'} or not all(
-                        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                        for v in bound.values()):
-                    raise InvalidRequestError(f'select.where.{name} must be {{"min": number, "max": number}} '
-                                              '(either may be left out)', field='select')
-                bounds.append(Constraint(check_metric_name(name, 'select'), bound.get('min'), bound.get('max')))
-        except InvalidRequestError as e:
-            raise InvalidRequestError(e.message.replace('constraints', 'select'), field='select') from None
-        return cls(objective, tuple(bounds))
+            return cls(Objective(raw.get('objective'), raw.get('direction') or Direction.MAXIMIZE),
+                       parse_constraints(raw.get('where')))
+        except SingaError as e:
+            raise type(e)(e.message, field='select') from None
 
     def pick(self, values: Sequence[dict]) -> Optional[int]:
         """The index of the first best entry that meets ``where``, or None (the order breaks ties)."""
@@ -229,8 +215,6 @@ class SelectRule:
         return best
 
     def to_dict(self) -> dict:
-        out = {self.objective.direction.value: self.objective.name}
-        if self.where:
-            out['where'] = {c.name: {k: v for k, v in (('min', c.min), ('max', c.max)) if v is not None}
-                            for c in self.where}
-        return out
+        """The rule as ``parse`` takes it, every field given."""
+        return {'objective': self.objective.name, 'direction': self.objective.direction.value,
+                'where': [c.to_dict() for c in self.where]}

@@ -15,7 +15,8 @@ from singa.admin.services.inference_jobs import (DESCRIPTION_LENGTH, KEY_NAME_LE
                                                  MAX_REPLICAS, MAX_WAIT_MS, NewCheckpointJob, NewInferenceJob)
 from singa.admin.services.train_jobs import APP_NAME, APP_NAME_HINT, MAX_GPU_COUNT
 from singa.constants import MAX_PREDICT_QUERIES, BudgetKey, EnsembleMethod
-from singa.objectives import SelectRule
+from singa.admin.routes.train_jobs import CONSTRAINT, MAX_CONSTRAINTS, METRIC
+from singa.objectives import Direction, SelectRule
 
 bp = Blueprint('inference_jobs', __name__)
 
@@ -43,11 +44,14 @@ CREATE_INFERENCE_JOB = JsonBody(
     Field('max_models', int, required=False, minimum=1, maximum=MAX_MODELS, description='At most this many trials in all'),
     REPLICAS,
     Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
-    Field('select', dict, required=False,
-          description='Deploy the one trial a rule picks instead: {"maximize" or "minimize": metric, "where": '
-                      '{metric: {"min": x, "max": y}}}, e.g. the most accurate answering in under 5 ms at p50: '
-                      '{"maximize": "accuracy", "where": {"predict_latency_ms": {"max": 5}}}; 409 naming the '
-                      'bounds when no trial meets them. The workers\' metrics say what was measured of it'),
+    Field('select', dict, required=False, fields=(
+        Field('objective', str, max_length=64, pattern=METRIC.pattern, hint=METRIC.hint, description=METRIC.description),
+        Field('direction', Direction, required=False, default=Direction.MAXIMIZE),
+        Field('where', list, required=False, items=CONSTRAINT, max_items=MAX_CONSTRAINTS)),
+          description='Deploy the one trial a rule picks instead: the best by objective among the completed trials '
+                      'that meet every bound of where, e.g. the most accurate answering in under 5 ms at p50: '
+                      '{"objective": "accuracy", "where": [{"name": "predict_latency_ms", "max": 5}]}; 409 naming '
+                      'the bounds when no trial meets them. The workers\' metrics say what was measured of it'),
     *SERVING)
 CREATE_CHECKPOINT_JOB = JsonBody(
     Field('model_name', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT,

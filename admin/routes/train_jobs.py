@@ -44,13 +44,16 @@ OBJECTIVES = Field('objectives', list, required=False, min_items=1, max_items=MA
                    items=Field('objective', dict, fields=(METRIC, Field('direction', Direction, required=False,
                                                                         default=Direction.MAXIMIZE))),
                    description='What the search optimizes (default: score, maximized); with several, a '
-                               'multi-objective search (MO-TPE) for their Pareto front')
-CONSTRAINTS = Field('constraints', list, required=False, max_items=MAX_CONSTRAINTS,
-                    items=Field('constraint', dict, fields=(
-                        METRIC, Field('min', float, required=False, minimum=-BOUND, maximum=BOUND),
-                        Field('max', float, required=False, minimum=-BOUND, maximum=BOUND))),
-                    description='Bounds a good trial meets (min and/or max of a metric): the search steers '
-                                'toward them and the Pareto front keeps only the trials that meet them')
+                               'multi-objective search (MO-TPE) for their Pareto front. 409 for a metric named '
+                               'twice, and with several for the advisors CMAES and GP or a pruner')
+CONSTRAINT = Field('constraint', dict, fields=(
+    METRIC, Field('min', float, required=False, minimum=-BOUND, maximum=BOUND),
+    Field('max', float, required=False, minimum=-BOUND, maximum=BOUND)),
+    description='min <= the metric <= max (either bound, or both, may be left out: the metric must be measured); '
+                'a min above the max is a 409')
+CONSTRAINTS = Field('constraints', list, required=False, max_items=MAX_CONSTRAINTS, items=CONSTRAINT,
+                    description='Bounds a good trial meets: the search steers toward them and the Pareto front '
+                                'keeps only the trials that meet them')
 APP_FIELD = Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT,
                   description='Name of the application; each new job of it gets the next version')
 CREATE_TRAIN_JOB = JsonBody(

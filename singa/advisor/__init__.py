@@ -18,7 +18,7 @@ from singa.advisor.optuna_advisor import FixedAdvisor, OptunaAdvisor
 from singa.advisor.plan import FINAL_TRAIN, SEARCH
 from singa.advisor.space import SearchSpace
 from singa.constants import AdvisorType, BudgetKey, PrunerType
-from singa.errors import InvalidRequestError
+from singa.errors import ConflictError, InvalidRequestError
 from singa.model.knob import ArchKnob, CategoricalKnob, FloatKnob, IntegerKnob, deserialize_knob_config
 from singa.objectives import parse_constraints, parse_objectives
 
@@ -56,16 +56,16 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
 def check_objectives(objectives: Optional[list], constraints: Optional[list], advisor_type: str = 'AUTO',
                      pruner: str = 'NONE') -> None:
     """Raise ``InvalidRequestError`` naming the field unless the objectives and constraints are
-    well formed (``singa.objectives``) and the search can pursue them: several objectives need a
-    multi-objective sampler (TPE, the one AUTO picks past a grid, is MO-TPE; RANDOM and GRID do
-    too) and no pruner (Optuna prunes single-objective studies only)."""
+    well formed (``singa.objectives``), and ``ConflictError`` unless the search can pursue them:
+    several objectives need a multi-objective sampler (TPE, the one AUTO picks past a grid, is
+    MO-TPE; RANDOM and GRID do too) and no pruner (Optuna prunes single-objective studies only)."""
     if len(parse_objectives(objectives)) > 1:
         if AdvisorType.parse(advisor_type, 'advisor_type') in (AdvisorType.CMAES, AdvisorType.GP):
-            raise InvalidRequestError(f'{advisor_type} searches for one objective only; use TPE, RANDOM, GRID or '
-                                      'AUTO with several objectives', field='advisor')
+            raise ConflictError(f'{advisor_type} searches for one objective only; use TPE, RANDOM, GRID or '
+                                'AUTO with several objectives', field='advisor')
         if PrunerType.parse(pruner, 'pruner') != PrunerType.NONE:
-            raise InvalidRequestError('trials cannot be pruned in a search for several objectives; use pruner NONE',
-                                      field='pruner')
+            raise ConflictError('trials cannot be pruned in a search for several objectives; use pruner NONE',
+                                field='pruner')
     parse_constraints(constraints)
 
 

@@ -36,8 +36,9 @@ def register(commands) -> None:
     create.add_argument('--max-batch-size', type=int, metavar='N', help='most queries sent to the models at once')
     create.add_argument('--max-wait-ms', type=float, metavar='MS', help='longest a query waits for its batch')
     create.add_argument('--gpus', type=int, metavar='N', help='GPUs split across the trials (Swarm only)')
-    create.add_argument('--select', metavar='JSON', help='deploy the one trial a rule picks, e.g. {"maximize": '
-                                                         '"accuracy", "where": {"predict_latency_ms": {"max": 5}}}')
+    create.add_argument('--select', metavar='JSON', help='deploy the one trial a rule picks, e.g. {"objective": '
+                                                         '"accuracy", "where": [{"name": "predict_latency_ms", '
+                                                         '"max": 5}]}')
     _add_wait_options(create)
     create.add_argument('--detach', action='store_true', help='print the new job and return without waiting')
     app_command(inference, 'list', _list, help='list your inference jobs (of one app, if given)', listing=True)

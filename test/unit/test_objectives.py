@@ -6,7 +6,7 @@ import random
 import pytest
 
 from singa.advisor import PastTrial, check_objectives, make_advisor
-from singa.errors import InvalidModelError, InvalidRequestError
+from singa.errors import ConflictError, InvalidModelError, InvalidRequestError
 from singa.model import FloatKnob, IntegerKnob
 from singa.objectives import (Constraint, Direction, Objective, SelectRule, dominates, evaluation_metrics,
                               feasible, parse_constraints, parse_objectives, pareto_front, trial_values)
@@ -53,40 +53,46 @@ def test_front_leaves_out_trials_missing_an_objective_or_breaking_a_constraint()
     assert pareto_front(values, ACC_LAT) == [0, 1, 3]
     assert pareto_front(values, ACC_LAT, (Constraint('predict_latency_ms', max=5),)) == [1, 3]
     assert pareto_front(values, ACC_LAT, (Constraint('predict_latency_ms', min=1.5, max=5),)) == [1]
+    assert pareto_front(values, ACC_LAT[:1], (Constraint('predict_latency_ms'),)) == [0]   # measured, no bounds
 
 
 def test_select_rule_picks_the_best_within_bounds_and_the_first_of_ties():
     values = [{'accuracy': 0.95, 'predict_latency_ms': 7.0}, {'accuracy': 0.9, 'predict_latency_ms': 4.0},
               {'accuracy': 0.9, 'predict_latency_ms': 3.0}, {'accuracy': 0.8, 'predict_latency_ms': 0.5}]
-    rule = SelectRule.parse({'maximize': 'accuracy', 'where': {'predict_latency_ms': {'max': 5}}})
+    rule = SelectRule.parse({'objective': 'accuracy', 'where': [{'name': 'predict_latency_ms', 'max': 5}]})
     assert rule.pick(values) == 1
-    assert SelectRule.parse({'maximize': 'accuracy'}).pick(values) == 0
-    assert SelectRule.parse({'minimize': 'predict_latency_ms'}).pick(values) == 3
-    assert SelectRule.parse({'maximize': 'accuracy', 'where': {'predict_latency_ms': {'max': 0.1}}}).pick(values) is None
-    assert rule.to_dict() == {'maximize': 'accuracy', 'where': {'predict_latency_ms': {'max': 5}}}
+    assert SelectRule.parse({'objective': 'accuracy'}).pick(values) == 0
+    assert SelectRule.parse({'objective': 'predict_latency_ms', 'direction': 'minimize'}).pick(values) == 3
+    assert SelectRule.parse({'objective': 'accuracy',
+                             'where': [{'name': 'predict_latency_ms', 'max': 0.1}]}).pick(values) is None
+    assert rule.to_dict() == {'objective': 'accuracy', 'direction': 'maximize',
+                              'where': [{'name': 'predict_latency_ms', 'max': 5}]}
 
 
-@pytest.mark.parametrize('raw', [{}, {'maximize': 'a', 'minimize': 'b'}, {'maximize': 'bad name'},
-                                 {'maximize': 'a', 'where': []}, {'maximize': 'a', 'where': {'b': {'max': 'x'}}},
-                                 {'maximize': 'a', 'where': {'b': {'below': 1}}},
-                                 {'maximize': 'a', 'where': {'b': {'min': 2, 'max': 1}}}])
-def test_select_rule_refuses_what_is_not_a_rule_naming_select(raw):
-    with pytest.raises(InvalidRequestError) as e:
+@pytest.mark.parametrize('raw, error', [({}, InvalidRequestError), ({'objective': 'bad name'}, InvalidRequestError),
+                                        ({'objective': 'a', 'direction': 'up'}, InvalidRequestError),
+                                        ({'objective': 'a', 'where': [{'name': 'b', 'min': 2, 'max': 1}]},
+                                         ConflictError)])
+def test_select_rule_refuses_what_is_not_a_rule_naming_select(raw, error):
+    with pytest.raises(error) as e:
         SelectRule.parse(raw)
     assert e.value.field == 'select'
 
 
-@pytest.mark.parametrize('raw', [[{'name': 'a', 'direction': 'up'}], [{'name': '1a'}], [{'name': 'a'}, {'name': 'a'}],
-                                 [{'name': f'm{i}'} for i in range(5)]])
-def test_objectives_refused_name_the_field(raw):
-    with pytest.raises(InvalidRequestError) as e:
+@pytest.mark.parametrize('raw, error', [([{'name': 'a', 'direction': 'up'}], InvalidRequestError),
+                                        ([{'name': '1a'}], InvalidRequestError),
+                                        ([{'name': 'a'}, {'name': 'a'}], ConflictError),
+                                        ([{'name': f'm{i}'} for i in range(5)], InvalidRequestError)])
+def test_objectives_refused_name_the_field(raw, error):
+    with pytest.raises(error) as e:
         parse_objectives(raw)
     assert e.value.field == 'objectives'
 
 
-@pytest.mark.parametrize('raw', [[{'name': 'a'}], [{'name': 'a', 'min': 2, 'max': 1}], [{'name': '', 'max': 1}]])
-def test_constraints_refused_name_the_field(raw):
-    with pytest.raises(InvalidRequestError) as e:
+@pytest.mark.parametrize('raw, error', [([{'name': 'a', 'min': 2, 'max': 1}], ConflictError),
+                                        ([{'name': '', 'max': 1}], InvalidRequestError)])
+def test_constraints_refused_name_the_field(raw, error):
+    with pytest.raises(error) as e:
         parse_constraints(raw)
     assert e.value.field == 'constraints'
 
@@ -94,10 +100,10 @@ def test_constraints_refused_name_the_field(raw):
 def test_several_objectives_need_a_multi_objective_sampler_and_no_pruner():
     two = [o.to_dict() for o in ACC_LAT]
     check_objectives(two, None, 'TPE', 'NONE')
-    with pytest.raises(InvalidRequestError, match='one objective only') as e:
+    with pytest.raises(ConflictError, match='one objective only') as e:
         check_objectives(two, None, 'CMAES', 'NONE')
     assert e.value.field == 'advisor'
-    with pytest.raises(InvalidRequestError, match='pruned') as e:
+    with pytest.raises(ConflictError, match='pruned') as e:
         check_objectives(two, None, 'AUTO', 'MEDIAN')
     assert e.value.field == 'pruner'
     check_objectives(None, None, 'CMAES', 'MEDIAN')     # one objective: anything goes

@@ -82,13 +82,14 @@ def test_deploy_by_rule_picks_the_most_accurate_under_a_bound_and_refuses_an_imp
     dev = tuned[0]
     trials = [t for t in platform.trials(dev, 'mo') if t['status'] == 'COMPLETED']
     bound = sorted(t['metrics']['predict_latency_ms'] for t in trials)[len(trials) // 2]
-    rule = {'maximize': 'accuracy', 'where': {'predict_latency_ms': {'max': bound}}}
+    rule = {'objective': 'accuracy', 'direction': 'maximize', 'where': [{'name': 'predict_latency_ms', 'max': bound}]}
     error = platform.call('POST', '/inference_jobs', dev, expect=409, json={
-        'app': 'mo', 'select': {'maximize': 'accuracy', 'where': {'predict_latency_ms': {'max': 0.001}}}})['error']
+        'app': 'mo', 'select': {'objective': 'accuracy', 'where': [{'name': 'predict_latency_ms', 'max': 0.001}]}})['error']
     assert error['field'] == 'select' and 'predict_latency_ms <= 0.001' in error['message']
-    for bad in ({'maximize': 'accuracy', 'minimize': 'f1'}, {'maximize': 'not a name'},
-                {'maximize': 'accuracy', 'where': {'predict_latency_ms': {'below': 1}}}):
-        error = platform.call('POST', '/inference_jobs', dev, expect=400, json={'app': 'mo', 'select': bad})['error']
+    for bad, status in (({'objective': 'accuracy', 'direction': 'up'}, 400), ({'objective': 'not a name'}, 400),
+                        ({'objective': 'accuracy', 'where': [{'name': 'f1', 'below': 1}]}, 400),
+                        ({'objective': 'accuracy', 'where': [{'name': 'f1', 'min': 1, 'max': 0}]}, 409)):
+        error = platform.call('POST', '/inference_jobs', dev, expect=status, json={'app': 'mo', 'select': bad})['error']
         assert error['field'] == 'select', error
     job = platform.call('POST', '/inference_jobs', dev, json={'app': 'mo', 'select': rule})
     try:
@@ -103,20 +104,21 @@ def test_deploy_by_rule_picks_the_most_accurate_under_a_bound_and_refuses_an_imp
         platform.call('POST', '/inference_jobs/mo/-1/stop', dev)
 
 
-@pytest.mark.parametrize('extra, field', [
-    ({'objectives': [{'name': 'accuracy', 'direction': 'upward'}]}, 'objectives'),
-    ({'objectives': [{'name': 'bad name'}]}, 'objectives'),
-    ({'objectives': [{'name': 'accuracy'}, {'name': 'accuracy', 'direction': 'minimize'}]}, 'objectives'),
-    ({'objectives': [{'direction': 'minimize'}]}, 'objectives'),
-    ({'objectives': []}, 'objectives'),
-    ({'constraints': [{'name': 'predict_latency_ms'}]}, 'constraints'),
-    ({'constraints': [{'name': 'predict_latency_ms', 'min': 5, 'max': 1}]}, 'constraints'),
-    ({'objectives': OBJECTIVES, 'pruner': 'MEDIAN'}, 'pruner'),
-    ({'objectives': OBJECTIVES, 'advisor': 'CMAES'}, 'advisor'),
+@pytest.mark.parametrize('extra, field, status', [
+    ({'objectives': [{'name': 'accuracy', 'direction': 'upward'}]}, 'objectives', 400),
+    ({'objectives': [{'name': 'bad name'}]}, 'objectives', 400),
+    ({'objectives': [{'direction': 'minimize'}]}, 'objectives', 400),
+    ({'objectives': []}, 'objectives', 400),
+    ({'constraints': [{'name': 'predict_latency_ms', 'below': 5}]}, 'constraints', 400),
+    # Well formed, but nothing could meet them or the search cannot pursue them: 409.
+    ({'objectives': [{'name': 'accuracy'}, {'name': 'accuracy', 'direction': 'minimize'}]}, 'objectives', 409),
+    ({'constraints': [{'name': 'predict_latency_ms', 'min': 5, 'max': 1}]}, 'constraints', 409),
+    ({'objectives': OBJECTIVES, 'pruner': 'MEDIAN'}, 'pruner', 409),
+    ({'objectives': OBJECTIVES, 'advisor': 'CMAES'}, 'advisor', 409),
 ])
-def test_bad_objectives_and_constraints_are_400_naming_the_field(platform, iris, extra, field):
+def test_bad_objectives_and_constraints_are_refused_naming_the_field(platform, iris, extra, field, status):
     dev = platform.make_user('dev')
     train_id, val_id = platform.upload_dataset(dev, iris['train']), platform.upload_dataset(dev, iris['val'])
-    error = platform.create_job(dev, 'bad', train_id, val_id, None, {'MODEL_TRIAL_COUNT': 1}, expect=400,
+    error = platform.create_job(dev, 'bad', train_id, val_id, None, {'MODEL_TRIAL_COUNT': 1}, expect=status,
                                 **extra)['error']
     assert error['field'] == field, error
