@@ -15,6 +15,7 @@ from singa.admin.services.idempotency import KEEP_SECONDS, KEEP_SECRET_SECONDS
 from singa.admin.services.text import MAX_JSON_DEPTH, text_pattern
 from singa.constants import (EventKind, InferenceJobStatus, ModelAccessRight, Task, TrainJobStatus, TrialStatus,
                              UserType)
+from singa.objectives import Direction
 
 OPENAPI_VERSION = '3.1.0'
 _ERROR_TEXT = {400: 'Invalid request (missing, malformed, wrong type or unknown field)',
@@ -106,7 +107,8 @@ SCHEMAS = {
         error=_NULLABLE_STRING, budget={'type': 'object'}, train_dataset_id=_NULLABLE_UUID,
         val_dataset_id=_NULLABLE_UUID, train_args={'type': 'object'},
         advisor_config={'type': 'object', 'description': 'advisor, pruner, max_trial_retries, seed, allow_repeats, '
-                                                         'warm_start_from ({train_job_id, app, app_version})'},
+                                                         'warm_start_from ({train_job_id, app, app_version}), '
+                                                         'objectives, constraints'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, deadline_at=_NULLABLE_TIME,
         stopped_at=_NULLABLE_TIME,
         resumed_at={**_NULLABLE_TIME, 'description': 'When its current run began, if it was resumed'},
@@ -123,10 +125,22 @@ SCHEMAS = {
         is_params_saved={'type': 'boolean'}, error=_NULLABLE_STRING, started_at=_NULLABLE_TIME,
         stopped_at=_NULLABLE_TIME, duration_seconds=_NULLABLE_NUMBER,
         params_bytes={'type': ['integer', 'null'], 'description': 'Size of the saved parameters, as stored'},
+        metrics={'type': ['object', 'null'], 'additionalProperties': {'type': 'number'},
+                 'description': 'A completed trial\'s named metrics: those evaluate() returned, and predict_latency_ms, '
+                                'the median time its trained model took to answer one validation query'},
+        values={'type': 'object', 'additionalProperties': {'type': 'number'},
+                'description': 'In a Pareto front: every figure of the trial by name (score, its metrics, '
+                               'params_bytes)'},
         rank_rule={'type': 'string', 'description': 'With type=best: the rule that ranked the trials'},
         tied_with_best={'type': 'boolean', 'description': 'With type=best: whether its score ties with the '
                                                           'best one, so that the rule\'s tie-breaks placed it'},
-        optional=('rank_rule', 'tied_with_best')),
+        optional=('rank_rule', 'tied_with_best', 'values')),
+    'ParetoFront': _record(
+        objectives={'type': 'array', 'items': _record(name=_STRING, direction=_enum(Direction))},
+        constraints={'type': 'array', 'items': _record(optional=('min', 'max'), name=_STRING,
+                                                       min={'type': 'number'}, max={'type': 'number'})},
+        trials={'type': 'array', 'items': {'$ref': '#/components/schemas/Trial'},
+                'description': 'The non-dominated trials that meet the constraints, best score first'}),
     'EnqueuedTrial': _record(
         id=_UUID, train_job_id=_UUID, sub_train_job_id=_UUID, model_name=_STRING,
         knobs={'type': 'object', 'description': 'Every knob\'s value as the trial will get it (policy knobs aside)'},
@@ -160,11 +174,14 @@ SCHEMAS = {
         predictor_url={'type': ['string', 'null'],
                        'description': 'Where application users POST /predict (or, as SingaAuto\'s users did, POST /)'},
         is_public={'type': 'boolean'}, description=_STRING, budget={'type': 'object'},
-        config={'type': 'object', 'description': 'models_per_template, max_models, replicas, ensemble'},
+        config={'type': 'object', 'description': 'models_per_template, max_models, replicas, ensemble, and select '
+                                                 '(the rule that picked the trial) if one was given'},
         owner_id=_UUID, created_at=_TIME, started_at=_NULLABLE_TIME, stopped_at=_NULLABLE_TIME,
         workers={'type': 'array', 'items': _record(
             trial_id=_NULLABLE_UUID, model_id={**_NULLABLE_UUID, 'description': 'A checkpoint job\'s template'},
-            model_name=_STRING, score=_NULLABLE_NUMBER, replicas={'type': 'integer'}, status=_STRING)}),
+            model_name=_STRING, score=_NULLABLE_NUMBER, replicas={'type': 'integer'}, status=_STRING,
+            metrics={'type': ['object', 'null'], 'additionalProperties': {'type': 'number'},
+                     'description': 'What was measured of the trial it serves (score, metrics, params_bytes)'})}),
     'PredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME),
     'NewPredictionKey': _record(id=_UUID, name=_STRING, created_at=_TIME, revoked_at=_NULLABLE_TIME,
                                 key={'type': 'string', 'description': 'Shown only now'}),

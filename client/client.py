@@ -184,17 +184,20 @@ class Client:
                          train_args: Optional[dict] = None, advisor: Optional[str] = None,
                          pruner: Optional[str] = None, max_trial_retries: Optional[int] = None,
                          seed: Optional[int] = None, allow_repeats: Optional[bool] = None,
-                         warm_start_from: Optional[tuple] = None) -> dict:
+                         warm_start_from: Optional[tuple] = None, objectives: Optional[list] = None,
+                         constraints: Optional[list] = None) -> dict:
         """Tune ``models`` (template ids; default every template available for ``task``) within ``budget``
         (``TIME_HOURS``, ``MODEL_TRIAL_COUNT``, ``GPU_COUNT``, ``WORKERS_PER_MODEL``). ``allow_repeats``: let
         the advisor propose a knob set twice (by default a finite space is searched without repeats).
         ``warm_start_from``: ``(app, app_version)`` of an earlier job of yours whose completed trials start
-        the search of each template both jobs tune."""
+        the search of each template both jobs tune. ``objectives``: ``[{"name": metric, "direction":
+        "maximize" or "minimize"}]`` (default: score, maximized; several: a multi-objective search);
+        ``constraints``: ``[{"name": metric, "min": x, "max": y}]``."""
         body = {'app': app, 'task': str(task), 'train_dataset_id': str(train_dataset_id),
                 'val_dataset_id': str(val_dataset_id), 'budget': budget or {}, 'train_args': train_args or {}}
         optional = {'model_ids': [str(m) for m in models] if models is not None else None, 'advisor': advisor,
                     'pruner': pruner, 'max_trial_retries': max_trial_retries, 'seed': seed,
-                    'allow_repeats': allow_repeats,
+                    'allow_repeats': allow_repeats, 'objectives': objectives, 'constraints': constraints,
                     'warm_start_from': {'app': warm_start_from[0], 'app_version': int(warm_start_from[1])}
                     if warm_start_from is not None else None}
         body.update({k: (str(v) if k in ('advisor', 'pruner') else v) for k, v in optional.items() if v is not None})
@@ -273,6 +276,12 @@ class Client:
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
                              params=_params(type='best', max_count=max_count, user_id=user_id))
 
+    def get_pareto_front(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
+        """``{objectives, constraints, trials}``: the job's completed trials that meet its constraints
+        and that no other beats on every objective, each with ``values``, its figures by name."""
+        return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/pareto',
+                             params=_params(user_id=user_id))
+
     def get_train_job_logs(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> list[dict]:
         """The log files of the job's advisors and train workers, one per replica: ``{name,
         service_id, service_type, replica, model_name, size, modified_at}``."""
@@ -316,13 +325,16 @@ class Client:
                              description: Optional[str] = None, models_per_template: int = 1,
                              max_models: Optional[int] = None, replicas: int = 1, ensemble: Optional[str] = None,
                              is_public: bool = False, max_batch_size: Optional[int] = None,
-                             max_wait_ms: Optional[float] = None) -> dict:
-        """Deploy the best trials of a finished train job (by default the best of each template)."""
+                             max_wait_ms: Optional[float] = None, select: Optional[dict] = None) -> dict:
+        """Deploy the best trials of a finished train job (by default the best of each template), or the
+        one trial a rule picks: ``select={"objective": "accuracy", "where": [{"name": "predict_latency_ms",
+        "max": 5}]}`` (``"direction": "minimize"`` for the lowest; the workers' ``metrics`` say what was
+        measured of it)."""
         body = {'app': app, 'app_version': int(app_version), 'budget': budget or {},
                 'models_per_template': models_per_template, 'replicas': replicas, 'is_public': is_public}
         optional = {'description': description, 'max_models': max_models,
                     'ensemble': str(ensemble) if ensemble is not None else None, 'max_batch_size': max_batch_size,
-                    'max_wait_ms': max_wait_ms}
+                    'max_wait_ms': max_wait_ms, 'select': select}
         body.update({k: v for k, v in optional.items() if v is not None})
         return self._request('POST', '/inference_jobs', json=body)
 

@@ -51,6 +51,7 @@ from singa.errors import ServiceUnavailableError, SingaError
 from singa.lifecycle import EndCause, JobEnd, end_sub_job, start_sub_job
 from singa.meta_store import enqueued_trials, events, services, train_jobs, trials
 from singa.model import deserialize_knob_config
+from singa.objectives import clean_metrics, trial_values
 from singa.queues import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
                           TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait, WorkerLost)
 from singa.workers.loop import Outage
@@ -199,7 +200,8 @@ class AdvisorWorker:
                                         advisor_type=config.get('advisor', AdvisorType.AUTO.value),
                                         pruner=config.get('pruner', PrunerType.NONE.value),
                                         seed=config.get('seed'),
-                                        allow_repeats=bool(config.get('allow_repeats', False)))
+                                        allow_repeats=bool(config.get('allow_repeats', False)),
+                                        objectives=config.get('objectives'), constraints=config.get('constraints'))
         except SingaError as e:
             # A configuration the search cannot run with will not get better on a restart.
             self._request_end(EndCause.UNSEARCHABLE, e.message)
@@ -207,8 +209,8 @@ class AdvisorWorker:
             return False
         self._restore(past)
         if known:
-            told = self.advisor.warm_start([PastTrial(no=t.no, knobs=t.knobs, status=t.status, score=t.score)
-                                            for t in known])
+            told = self.advisor.warm_start([PastTrial(no=t.no, knobs=t.knobs, status=t.status, score=t.score,
+                                                      metrics=t.values) for t in known])
             log.info('warm start: told the search %d completed trials of train job %s', told,
                      config['warm_start_from']['train_job_id'])
         if not rebuild:
@@ -232,7 +234,7 @@ class AdvisorWorker:
             if t.id in retried:
                 continue   # an attempt that was re-run: the study knows its logical trial once
             advisor_no = int(t.proposal.get('advisor_no', t.no))
-            restored.append(PastTrial(no=advisor_no, knobs=t.knobs, status=t.status, score=t.score,
+            restored.append(PastTrial(no=advisor_no, knobs=t.knobs, status=t.status, score=t.score, metrics=t.values,
                                       intermediate=[tuple(x) for x in t.intermediate],
                                       meta=t.proposal.get('meta', {}), params_saved=bool(t.params_id),
                                       earlier_run=t.no < self.run_start_no))
@@ -424,9 +426,10 @@ class AdvisorWorker:
             score = live.last_score
         params_id = result.params_id if status == TrialStatus.COMPLETED else None
         params_bytes = result.params_bytes if params_id else None
+        metrics = clean_metrics(result.metrics) if status == TrialStatus.COMPLETED else None
         lines = [x for x in result.logs if isinstance(x, dict)]
         self._end_trial(live, status, score=score, params_id=params_id, params_bytes=params_bytes, error=error,
-                        lines=lines)
+                        lines=lines, metrics=metrics)
 
     def _owned(self, worker_id: str, trial_id) -> Optional[LiveTrial]:
         live = self.running.get(str(trial_id))
@@ -437,16 +440,18 @@ class AdvisorWorker:
     # -- trial ends --------------------------------------------------------------------------
 
     def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, params_bytes=None,
-                   error=None, lines=()) -> None:
+                   error=None, lines=(), metrics=None) -> None:
         with self._transaction() as cur:
             trials.insert_logs(cur, live.id, list(lines))
             trials.finish_trial(cur, live.id, status=status.value, score=score, params_id=params_id,
-                                params_bytes=params_bytes, error=(error or None) and str(error)[-20000:])
+                                params_bytes=params_bytes, error=(error or None) and str(error)[-20000:],
+                                metrics=metrics)
         self.running.pop(live.id, None)
         # A trial stopped here is cancelled: its worker abandons it, if it still runs it.
         self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED
                                     else self.channel.release_lease)(live.id))
-        self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id))
+        self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id),
+                              metrics=trial_values(score, metrics, params_bytes))
         if params_id:
             self.params_by_advisor_no[live.advisor_no] = params_id
         if status == TrialStatus.COMPLETED:

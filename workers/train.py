@@ -195,15 +195,16 @@ class TrainWorker:
                                logs=[{'type': 'MESSAGE', 'level': 'ERROR', 'message': self.load_error,
                                       'time': _now()}])
         log.info('trial %s: training with %s', trial_id, trial.knobs)
-        status, score, params_id, error, params_bytes = TrialStatus.ERRORED, None, None, None, None
+        status, score, params_id, error, params_bytes, metrics = TrialStatus.ERRORED, None, None, None, None, None
         try:
             shared = None
             if trial.shared_params_id:
                 shared = self.param_store.load_encoded(trial.shared_params_id)
             outcome = self.runner.train(trial.knobs, self.train_path, self.val_path, self.job.train_args,
                                         trial.to_save_params, shared, buffer.add,
-                                        lambda step, score: self._report(trial_id, step, score))
+                                        lambda step, score: self._report(trial_id, step, score), task=self.job.task)
             status, score, error = TrialStatus(outcome.status), outcome.score, outcome.error
+            metrics = outcome.metrics if status == TrialStatus.COMPLETED else None
             if status == TrialStatus.STOPPED:
                 error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
             elif status == TrialStatus.COMPLETED and outcome.params is not None:
@@ -218,7 +219,7 @@ class TrainWorker:
         log.info('trial %s: %s%s', trial_id, status,
                  f' (score {score:g})' if score is not None else f': {error}' if error else '')
         return TrialResult(trial_id=trial_id, status=status, score=score, params_id=params_id, error=error,
-                           logs=buffer.take(), params_bytes=params_bytes if params_id else None)
+                           logs=buffer.take(), params_bytes=params_bytes if params_id else None, metrics=metrics)
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         try:

@@ -15,6 +15,8 @@ from singa.admin.services.inference_jobs import (DESCRIPTION_LENGTH, KEY_NAME_LE
                                                  MAX_REPLICAS, MAX_WAIT_MS, NewCheckpointJob, NewInferenceJob)
 from singa.admin.services.train_jobs import APP_NAME, APP_NAME_HINT, MAX_GPU_COUNT
 from singa.constants import MAX_PREDICT_QUERIES, BudgetKey, EnsembleMethod
+from singa.admin.routes.train_jobs import CONSTRAINT, MAX_CONSTRAINTS, METRIC
+from singa.objectives import Direction, SelectRule
 
 bp = Blueprint('inference_jobs', __name__)
 
@@ -42,6 +44,14 @@ CREATE_INFERENCE_JOB = JsonBody(
     Field('max_models', int, required=False, minimum=1, maximum=MAX_MODELS, description='At most this many trials in all'),
     REPLICAS,
     Field('ensemble', EnsembleMethod, required=False, default=EnsembleMethod.AUTO),
+    Field('select', dict, required=False, fields=(
+        Field('objective', str, max_length=64, pattern=METRIC.pattern, hint=METRIC.hint, description=METRIC.description),
+        Field('direction', Direction, required=False, default=Direction.MAXIMIZE),
+        Field('where', list, required=False, items=CONSTRAINT, max_items=MAX_CONSTRAINTS)),
+          description='Deploy the one trial a rule picks instead: the best by objective among the completed trials '
+                      'that meet every bound of where, e.g. the most accurate answering in under 5 ms at p50: '
+                      '{"objective": "accuracy", "where": [{"name": "predict_latency_ms", "max": 5}]}; 409 naming '
+                      'the bounds when no trial meets them. The workers\' metrics say what was measured of it'),
     *SERVING)
 CREATE_CHECKPOINT_JOB = JsonBody(
     Field('model_name', str, max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN, hint=NAME_HINT,
@@ -66,7 +76,8 @@ def _service():
 @operation('Deploy the best trials of a finished train job behind one predictor', body=CREATE_INFERENCE_JOB,
            response='InferenceJob', errors=(404, 409, 503),
            description='409 while the train job already has a live inference job, has not stopped, or has no '
-                       'trial with saved parameters; 503 when the services cannot start.')
+                       'trial with saved parameters (none that meets select\'s bounds); 503 when the services cannot '
+                       'start.')
 @require_user()
 @idempotent
 def create_inference_job():
@@ -75,7 +86,7 @@ def create_inference_job():
                           models_per_template=f['models_per_template'], max_models=f['max_models'],
                           replicas=f['replicas'], ensemble=f['ensemble'], is_public=f['is_public'],
                           description=f['description'], max_batch_size=f['max_batch_size'],
-                          max_wait_ms=f['max_wait_ms'])
+                          max_wait_ms=f['max_wait_ms'], select=f['select'] and SelectRule.parse(f['select']))
     return jsonify(inference_job_json(_service().create_inference_job(current_user(), new)))
 
 

@@ -65,10 +65,17 @@ def trial_json(view) -> dict:
             'phase': (t.proposal.get('meta') or {}).get('phase'), 'worker_id': t.worker_id, 'attempt': t.attempt,
             'retry_of': _str(t.retry_of), 'is_params_saved': t.params_id is not None, 'error': t.error,
             'started_at': iso(t.started_at), 'stopped_at': iso(t.stopped_at), 'duration_seconds': duration,
-            'params_bytes': t.params_bytes}
+            'params_bytes': t.params_bytes, 'metrics': t.metrics}
     if view.rank_rule is not None:
         out.update(rank_rule=view.rank_rule, tied_with_best=view.tied_with_best)
+    if view.with_values:
+        out['values'] = t.values
     return out
+
+
+def pareto_json(front) -> dict:
+    return {'objectives': [o.to_dict() for o in front.objectives],
+            'constraints': [c.to_dict() for c in front.constraints], 'trials': [trial_json(v) for v in front.trials]}
 
 
 def trial_logs_json(logs) -> dict:

@@ -11,14 +11,15 @@ from singa.admin.openapi import operation
 from singa.admin.routes.fields import APP, OWNER, OWNER_QUERY, VERSION, Field, JsonBody, Query, path_uuid
 from singa.admin.routes.guards import current_user, require_user
 from singa.admin.routes.idempotency import idempotent
-from singa.admin.routes.serialize import (enqueued_trial_json, importance_json, train_job_json, trial_json,
-                                          trial_logs_json)
+from singa.admin.routes.serialize import (enqueued_trial_json, importance_json, pareto_json, train_job_json,
+                                          trial_json, trial_logs_json)
 from singa.admin.services.importance import param_importances
 from singa.admin.services.train_jobs import (APP_NAME, APP_NAME_HINT, BUDGET_RANGES, COUNT_ONLY_TIME_HOURS,
                                              LIVE_BUDGET_KEYS, MAX_MODELS_PER_JOB, MAX_SEED, MAX_TRIAL_RETRIES,
                                              NewTrainJob)
 from singa.admin.services.trials import MAX_BEST, MAX_LOG_ID, MAX_TRIALS_OFFSET, MAX_TRIALS_PAGE
 from singa.constants import AdvisorType, BudgetKey, PrunerType, StrEnum, Task
+from singa.objectives import MAX_OBJECTIVES, MEASURED, METRIC_NAME, METRIC_NAME_HINT, Direction
 
 bp = Blueprint('train_jobs', __name__)
 
@@ -34,6 +35,25 @@ BUDGET_FIELDS = {key: Field(key.value, kind, required=False, minimum=low, maximu
                  for key, (kind, low, high) in BUDGET_RANGES.items()}
 BUDGET = Field('budget', dict, required=False, description='What the job may spend',
                fields=tuple(BUDGET_FIELDS.values()))
+MAX_CONSTRAINTS = 8
+BOUND = 1e15
+METRIC = Field('name', str, max_length=64, pattern=METRIC_NAME.pattern, hint=METRIC_NAME_HINT,
+               description='A metric evaluate() names ("score" is its single number, or its "score" entry or '
+                           f'first), or one the platform measures: {", ".join(MEASURED)}')
+OBJECTIVES = Field('objectives', list, required=False, min_items=1, max_items=MAX_OBJECTIVES,
+                   items=Field('objective', dict, fields=(METRIC, Field('direction', Direction, required=False,
+                                                                        default=Direction.MAXIMIZE))),
+                   description='What the search optimizes (default: score, maximized); with several, a '
+                               'multi-objective search (MO-TPE) for their Pareto front. 409 for a metric named '
+                               'twice, and with several for the advisors CMAES and GP or a pruner')
+CONSTRAINT = Field('constraint', dict, fields=(
+    METRIC, Field('min', float, required=False, minimum=-BOUND, maximum=BOUND),
+    Field('max', float, required=False, minimum=-BOUND, maximum=BOUND)),
+    description='min <= the metric <= max (either bound, or both, may be left out: the metric must be measured); '
+                'a min above the max is a 409')
+CONSTRAINTS = Field('constraints', list, required=False, max_items=MAX_CONSTRAINTS, items=CONSTRAINT,
+                    description='Bounds a good trial meets: the search steers toward them and the Pareto front '
+                                'keeps only the trials that meet them')
 APP_FIELD = Field('app', str, max_length=64, pattern=APP_NAME.pattern, hint=APP_NAME_HINT,
                   description='Name of the application; each new job of it gets the next version')
 CREATE_TRAIN_JOB = JsonBody(
@@ -60,7 +80,8 @@ CREATE_TRAIN_JOB = JsonBody(
                                    description='Its version (-1: the latest)')),
           description='An earlier train job of yours: each template it tuned that this job tunes too starts its '
                       'search told that job\'s completed trials (they count as tried for the no-repeat rule). '
-                      'The earlier job is only read'))
+                      'The earlier job is only read'),
+    OBJECTIVES, CONSTRAINTS)
 RESUME_TRAIN_JOB = JsonBody(Field('budget', dict, required=False, fields=BUDGET.fields,
                                   description='What the resumed run may spend, as for a new job; TIME_HOURS counts '
                                               'from the resume and MODEL_TRIAL_COUNT counts the new trials'))
@@ -109,7 +130,7 @@ def create_train_job():
                       val_dataset_id=f['val_dataset_id'], budget=f['budget'] or {}, model_ids=f['model_ids'],
                       train_args=f['train_args'] or {}, advisor=f['advisor'], pruner=f['pruner'],
                       max_trial_retries=f['max_trial_retries'], seed=f['seed'],
-                      allow_repeats=f['allow_repeats'],
+                      allow_repeats=f['allow_repeats'], objectives=f['objectives'], constraints=f['constraints'],
                       warm_start_from=f['warm_start_from'] and (f['warm_start_from']['app'],
                                                                 f['warm_start_from']['app_version']))
     return jsonify(train_job_json(_service().create_train_job(current_user(), new)))
@@ -206,6 +227,17 @@ def list_trials(app: str, app_version: int):
                                                max_count=f['max_count'], limit=f['limit'], offset=f['offset'],
                                                owner_id=f['user_id'])
     return jsonify([trial_json(v) for v in found])
+
+
+@bp.get(f'/train_jobs/{APP}/{VERSION}/pareto')
+@operation('The Pareto front of a train job: its completed trials that no other beats on every objective',
+           query=OWNER_QUERY, response='ParetoFront', errors=(404,),
+           description='Over every template\'s completed trials, by the job\'s objectives (default: score, maximized) '
+                       'and among the trials that meet its constraints; each trial with its values by name.')
+@require_user()
+def get_pareto_front(app: str, app_version: int):
+    f = OWNER_QUERY.parse()
+    return jsonify(pareto_json(admin_context().trials.pareto_front(current_user(), app, app_version, f['user_id'])))
 
 
 @bp.get(f'/train_jobs/{APP}/{VERSION}/importance')

@@ -40,6 +40,7 @@ from singa.meta_store import models as models_repo
 from singa.meta_store import users as users_repo
 from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
 from singa.model.knob import deserialize_knob_config, untuned_values
+from singa.objectives import SelectRule
 from singa.queues import ServedTrial, ServingChannel, ServingConfig, TrialSpec, delete_job_user
 
 MAX_MODELS = 20
@@ -63,6 +64,7 @@ class NewInferenceJob:
     description: str = ''
     max_batch_size: Optional[int] = None     # default: settings.predictor_max_batch_size
     max_wait_ms: Optional[float] = None      # default: settings.predictor_max_wait_ms
+    select: Optional[SelectRule] = None      # deploy the one trial this rule picks, not the best of each template
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ class InferenceJobService:
             chosen = self._choose_trials(cur, train_job.id, new)
             code_policy.check_owners(cur, self.settings, {trial.model_id for trial, _ in chosen})
             job, to_deploy = self._record(
-                cur, actor, new, gpus, [(trial.id, {'model_name': model['name'], 'score': trial.score},
+                cur, actor, new, gpus, [(trial.id, {'model_name': model['name'], 'score': trial.score,
+                                                    'metrics': trial.values},
                                          model['docker_image']) for trial, model in chosen],
                 {'models_per_template': new.models_per_template, 'max_models': new.max_models,
-                 'ensemble': new.ensemble.value}, train_job_id=train_job.id)
+                 'ensemble': new.ensemble.value, **({'select': new.select.to_dict()} if new.select else {})},
+                train_job_id=train_job.id)
             events.record_event(cur, EventKind.INFERENCE_JOB_CREATED, job_id=job.id, subject_id=job.id,
                                 actor_id=actor.id,
                                 data={'train_job_id': str(train_job.id), 'trials': [str(t.id) for t, _ in chosen]})
@@ -189,9 +193,13 @@ class InferenceJobService:
 
     def _choose_trials(self, cur, train_job_id, new: NewInferenceJob) -> list:
         """The best trials with saved parameters: ``models_per_template`` of every template that has one
-        (the bests of all templates before any second best), at most ``max_models`` in all."""
-        chosen = trials.best_trials_of_each_template(cur, train_job_id, new.models_per_template)
-        chosen = chosen[:new.max_models or MAX_MODELS]
+        (the bests of all templates before any second best), at most ``max_models`` in all; or, by
+        ``new.select``, the one trial its rule picks."""
+        if new.select is not None:
+            chosen = [self._selected(cur, train_job_id, new.select)]
+        else:
+            chosen = trials.best_trials_of_each_template(cur, train_job_id, new.models_per_template)
+            chosen = chosen[:new.max_models or MAX_MODELS]
         if not chosen:
             raise ConflictError('the train job has no completed trial with saved parameters to deploy',
                                 resource='train_job', id=train_job_id, field='app')
@@ -199,6 +207,25 @@ class InferenceJobService:
                     ' WHERE id = ANY(%s)', (list({t.model_id for t in chosen}),))
         models = {row['id']: row for row in cur.fetchall()}
         return [(t, models[t.model_id]) for t in chosen]
+
+    def _selected(self, cur, train_job_id, rule: SelectRule):
+        """The completed trial with saved parameters that ``rule`` picks (ties: ``RANK_RULE``'s
+        order); 409 naming the bounds (and the nearest figure there is) when none meets them."""
+        found = [t for t in trials.completed_trials_of_train_job(cur, train_job_id) if t.params_id]
+        values = [t.values for t in found]
+        picked = rule.pick(values)
+        if picked is not None:
+            return found[picked]
+        name = rule.objective.name
+        if not any(name in v for v in values):
+            raise ConflictError(f'no completed trial with saved parameters has a value of {name!r} to '
+                                f'{rule.objective.direction.value}', resource='train_job', id=train_job_id,
+                                field='select')
+        unmet = [c for c in rule.where if not any(c.violation(v) == 0 for v in values)] or list(rule.where)
+        nearest = ', '.join(f'{c.name} nearest {min(values, key=c.violation).get(c.name, "absent")}' for c in unmet)
+        raise ConflictError('no completed trial with saved parameters meets the constraint '
+                            f'{" and ".join(c.describe() for c in rule.where)} ({nearest})',
+                            resource='train_job', id=train_job_id, field='select')
 
     def publish(self, job_id) -> None:
         """Write what the job serves to Redis (idempotent: the reconciler repeats it after a Redis loss).
@@ -296,6 +323,7 @@ class InferenceJobService:
             url = f'http://{predictor.ext_hostname or "127.0.0.1"}:{predictor.ext_port}'
         workers = [{'trial_id': str(s.trial_id) if s.trial_id else None, 'model_id': s.info.get('model_id'),
                     'model_name': s.info.get('model_name', ''), 'score': s.info.get('score'),
+                    'metrics': s.info.get('metrics'),
                     'replicas': s.replicas, 'status': s.status}
                    for s in rows if s.service_type == ServiceType.INFERENCE]
         return InferenceJobView(job, app, version, url, workers)

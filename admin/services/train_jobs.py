@@ -30,7 +30,7 @@ from typing import Optional
 from singa.admin.services import code_policy, files, quotas
 from singa.admin.services.deployer import Deployer
 from singa.admin.services.numbers import split_evenly
-from singa.advisor import check_advisor_choice
+from singa.advisor import check_advisor_choice, check_objectives
 from singa.advisor.space import SearchSpace, forbids_repeats
 from singa.constants import (ADMIN_TYPES, AdvisorType, BudgetKey, ContainerManagerType, PrunerType,
                              ServiceStatus, ServiceType, Task, TrainJobStatus, TrialStatus)
@@ -40,6 +40,7 @@ from singa.meta_store import enqueued_trials, events, services, train_jobs, tria
 from singa.meta_store import models as models_repo
 from singa.meta_store.records import EnqueuedTrialRecord, TrainJobRecord, UserRecord
 from singa.model import deserialize_knob_config
+from singa.objectives import parse_constraints, parse_objectives
 from singa.queues import delete_keys, stop_advisors, tell_advisors_budget_changed, train_job_prefix
 from singa.tasks import get_task
 
@@ -88,6 +89,8 @@ class NewTrainJob:
     seed: Optional[int] = None
     allow_repeats: bool = False
     warm_start_from: Optional[tuple] = None   # (app, app_version) of an earlier job of the caller's
+    objectives: Optional[list] = None         # [{name, direction}] (singa.objectives); None: score maximized
+    constraints: Optional[list] = None        # [{name, min, max}]
 
 
 @dataclass(frozen=True)
@@ -207,8 +210,11 @@ class TrainJobService:
 
     def _advisor_config(self, new: NewTrainJob) -> dict:
         retries = self.settings.max_trial_retries if new.max_trial_retries is None else new.max_trial_retries
+        check_objectives(new.objectives, new.constraints, new.advisor.value, new.pruner.value)
         return {'advisor': new.advisor.value, 'pruner': new.pruner.value, 'max_trial_retries': retries,
-                'seed': new.seed, 'allow_repeats': new.allow_repeats}
+                'seed': new.seed, 'allow_repeats': new.allow_repeats,
+                'objectives': [o.to_dict() for o in parse_objectives(new.objectives)],
+                'constraints': [c.to_dict() for c in parse_constraints(new.constraints)]}
 
     def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str, train_args: dict) -> None:
         cur.execute('SELECT id, owner_id, task, store_path, stat FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))

@@ -11,6 +11,7 @@ from singa.admin.services.train_jobs import train_job_of_app, visible_train_job
 from singa.errors import NotFoundError
 from singa.meta_store import trials
 from singa.meta_store.records import TrialRecord, UserRecord
+from singa.objectives import pareto_front, parse_constraints, parse_objectives
 from singa.param_store import make_param_store
 
 MAX_TRIALS_PAGE = 1000
@@ -27,6 +28,14 @@ class TrialView:
     # In a listing of the best trials: the rule that ranked them, and whether this one ties with the best.
     rank_rule: Optional[str] = None
     tied_with_best: Optional[bool] = None
+    with_values: bool = False          # show every known figure of it by name (``TrialRecord.values``)
+
+
+@dataclass(frozen=True)
+class ParetoFront:
+    objectives: tuple       # of singa.objectives.Objective
+    constraints: tuple      # of singa.objectives.Constraint
+    trials: list            # [TrialView], best score first
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,21 @@ class TrialService:
             return [TrialView(t, names.get(t.model_id, ''), job.id, trials.RANK_RULE, trials.is_tie(t.score, top))
                     for t in found]
         return [TrialView(t, names.get(t.model_id, ''), job.id) for t in found]
+
+    def pareto_front(self, actor: UserRecord, app: str, app_version: int,
+                     owner_id: Optional[uuid.UUID] = None) -> ParetoFront:
+        """The job's completed trials that meet its constraints and that no other such trial
+        dominates on its objectives (``singa.objectives.pareto_front``), in ``RANK_RULE`` order."""
+        with self.store.transaction() as cur:
+            job = train_job_of_app(cur, actor, app, app_version, owner_id)
+            found = trials.completed_trials_of_train_job(cur, job.id)
+            names = _model_names(cur, {t.model_id for t in found})
+        config = job.advisor_config or {}
+        objectives = parse_objectives(config.get('objectives'))
+        constraints = parse_constraints(config.get('constraints'))
+        front = pareto_front([t.values for t in found], objectives, constraints)
+        return ParetoFront(objectives, constraints, [TrialView(found[i], names.get(found[i].model_id, ''), job.id,
+                                                               with_values=True) for i in front])
 
     def get_trial(self, actor: UserRecord, trial_id: uuid.UUID) -> TrialView:
         with self.store.transaction() as cur:

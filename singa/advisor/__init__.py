@@ -18,18 +18,21 @@ from singa.advisor.optuna_advisor import FixedAdvisor, OptunaAdvisor
 from singa.advisor.plan import FINAL_TRAIN, SEARCH
 from singa.advisor.space import SearchSpace
 from singa.constants import AdvisorType, BudgetKey, PrunerType
-from singa.errors import InvalidRequestError
+from singa.errors import ConflictError, InvalidRequestError
 from singa.model.knob import ArchKnob, CategoricalKnob, FloatKnob, IntegerKnob, deserialize_knob_config
+from singa.objectives import parse_constraints, parse_objectives
 
 AUTO_GRID_MAX = 24
 
 
 def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',
-                 pruner: str = 'NONE', seed: Optional[int] = None, allow_repeats: bool = False) -> BaseAdvisor:
+                 pruner: str = 'NONE', seed: Optional[int] = None, allow_repeats: bool = False,
+                 objectives: Optional[list] = None, constraints: Optional[list] = None) -> BaseAdvisor:
     """Build the advisor for a knob space (``{name: knob}`` or its serialized JSON form).
 
     ``allow_repeats``: whether a finite space may see a configuration proposed twice (by default
-    it may not, and the search ends once every configuration was proposed).
+    it may not, and the search ends once every configuration was proposed). ``objectives`` and
+    ``constraints``: what the search optimizes (``singa.objectives``; see ``check_objectives``).
 
     Raises ``InvalidRequestError`` naming the valid choices for an unknown type or pruner, and
     saying why when a named type does not fit the space.
@@ -39,6 +42,7 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
     budget = dict(budget or {})
     advisor_type = AdvisorType.parse(advisor_type, 'advisor_type')
     pruner = PrunerType.parse(pruner, 'pruner')
+    check_objectives(objectives, constraints, advisor_type, pruner)
     space = SearchSpace(knob_config)
     if advisor_type == AdvisorType.AUTO:
         advisor_type = choose_advisor_type(space, budget)
@@ -46,7 +50,23 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
         check_fits(advisor_type, space)
     if advisor_type == AdvisorType.FIXED:
         return FixedAdvisor(knob_config, budget)
-    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed, allow_repeats)
+    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed, allow_repeats, objectives, constraints)
+
+
+def check_objectives(objectives: Optional[list], constraints: Optional[list], advisor_type: str = 'AUTO',
+                     pruner: str = 'NONE') -> None:
+    """Raise ``InvalidRequestError`` naming the field unless the objectives and constraints are
+    well formed (``singa.objectives``), and ``ConflictError`` unless the search can pursue them:
+    several objectives need a multi-objective sampler (TPE, the one AUTO picks past a grid, is
+    MO-TPE; RANDOM and GRID do too) and no pruner (Optuna prunes single-objective studies only)."""
+    if len(parse_objectives(objectives)) > 1:
+        if AdvisorType.parse(advisor_type, 'advisor_type') in (AdvisorType.CMAES, AdvisorType.GP):
+            raise ConflictError(f'{advisor_type} searches for one objective only; use TPE, RANDOM, GRID or '
+                                'AUTO with several objectives', field='advisor')
+        if PrunerType.parse(pruner, 'pruner') != PrunerType.NONE:
+            raise ConflictError('trials cannot be pruned in a search for several objectives; use pruner NONE',
+                                field='pruner')
+    parse_constraints(constraints)
 
 
 def check_advisor_choice(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',
@@ -110,4 +130,4 @@ def _check_importable(name: str, module: str) -> None:
 
 
 __all__ = ['BaseAdvisor', 'OptunaAdvisor', 'FixedAdvisor', 'Proposal', 'PastTrial', 'make_advisor',
-           'choose_advisor_type', 'check_advisor_choice', 'AdvisorType', 'PrunerType', 'SEARCH', 'FINAL_TRAIN']
+           'choose_advisor_type', 'check_advisor_choice', 'check_objectives', 'AdvisorType', 'PrunerType', 'SEARCH', 'FINAL_TRAIN']

@@ -38,7 +38,8 @@ class PastTrial:
     ``status`` is a ``TrialStatus`` value; ``intermediate`` the reported ``(step, score)`` pairs;
     ``meta`` the ``Proposal.meta`` it was proposed with; ``params_saved`` whether its trained
     parameters are in the parameter store; ``earlier_run``: it ran before the job was last resumed
-    (it informs the search, but the phases and time plan of the current run start afresh).
+    (it informs the search, but the phases and time plan of the current run start afresh);
+    ``metrics``: its values by name (``singa.objectives.trial_values``), which the objectives name.
     """
     no: int
     knobs: dict
@@ -48,15 +49,21 @@ class PastTrial:
     meta: dict = field(default_factory=dict)
     params_saved: bool = True
     earlier_run: bool = False
+    metrics: dict = field(default_factory=dict)
 
 
 class BaseAdvisor(ABC):
-    """Proposes knobs for trials and learns from their scores (higher is better).
+    """Proposes knobs for trials and learns from their scores (higher is better), or from the
+    values of the job's objectives.
 
     Contract, for every implementation:
 
     * Built by ``singa.advisor.make_advisor(knob_config, budget, advisor_type, pruner, seed,
-      allow_repeats)``.
+      allow_repeats, objectives, constraints)``. ``objectives`` (``[{name, direction}]``, default
+      the score maximized) name what the search optimizes, several at once for a multi-objective
+      search, and ``constraints`` (``[{name, min, max}]``) what a good trial must meet; their
+      values are a trial's ``metrics``. A completed trial lacking an objective's value is told
+      to the search as failed.
       Budget keys ``TIME_HOURS`` and ``MODEL_TRIAL_COUNT`` (-1 or absent = unlimited) are used to
       *plan* (search phase vs final training); enforcing them is the platform's job.
     * ``restore(past)`` once, before the first ``propose``, rebuilds the search state from the
@@ -80,7 +87,8 @@ class BaseAdvisor(ABC):
       proposal of the advisor's own (the sampler learns from its result). ``None`` when the no-repeat
       rule forbids it: its configuration was proposed, restored or told before.
     * ``report(trial_no, step, score) -> bool``: an intermediate score; True = prune the trial.
-    * ``feedback(trial_no, score, status, params_saved=True)``: the trial ended. ``status`` is
+    * ``feedback(trial_no, score, status, params_saved=True, metrics=None)``: the trial ended
+      (``metrics``: its values by name, as in ``PastTrial``). ``status`` is
       ``COMPLETED`` (score set), ``PRUNED`` (score = last intermediate or None), ``ERRORED`` or
       ``STOPPED`` (no score). Feedback for a trial that already ended is ignored; for a trial
       this advisor never proposed or restored it raises ``InvalidRequestError``.
@@ -126,7 +134,8 @@ class BaseAdvisor(ABC):
         ...
 
     @abstractmethod
-    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
+                 metrics: Optional[dict] = None) -> None:
         ...
 
 

@@ -16,6 +16,7 @@ from singa.advisor.space import SearchSpace, forbids_repeats
 from singa.constants import AdvisorType, PrunerType, TrialStatus
 from singa.errors import InvalidRequestError
 from singa.model.knob import policies_of
+from singa.objectives import objective_vector, parse_constraints, parse_objectives, trial_values
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -27,7 +28,9 @@ _TELL_STATE = {TrialStatus.PRUNED.value: TrialState.PRUNED, TrialStatus.ERRORED.
 
 
 def make_sampler(advisor_type: str, seed: Optional[int], trial_count: Optional[int], conditional: bool):
-    """The Optuna sampler for an advisor type; fewer random start-up trials on small budgets."""
+    """The Optuna sampler for an advisor type; fewer random start-up trials on small budgets. TPE
+    is multi-objective (MO-TPE) on a study of several directions, and weighs the constraints set
+    on trials (``Trial.set_constraint``) when it splits them into good and bad."""
     startup = 10 if not trial_count else max(3, min(10, trial_count // 4))
     if advisor_type == AdvisorType.TPE:
         with warnings.catch_warnings():
@@ -68,15 +71,17 @@ class OptunaAdvisor(BaseAdvisor):
     """
 
     def __init__(self, knob_config: dict, budget: Optional[dict], advisor_type: str = AdvisorType.TPE,
-                 pruner: str = PrunerType.NONE, seed: Optional[int] = None, allow_repeats: bool = False):
+                 pruner: str = PrunerType.NONE, seed: Optional[int] = None, allow_repeats: bool = False,
+                 objectives: Optional[list] = None, constraints: Optional[list] = None):
         super().__init__(knob_config, budget)
         self.advisor_type, self.pruner_type = str(advisor_type), str(pruner)
+        self.objectives, self.constraints = parse_objectives(objectives), parse_constraints(constraints)
         self.space = SearchSpace(knob_config)
         self.no_repeats = forbids_repeats(self.space, allow_repeats)
         self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed)
         self.study = optuna.create_study(
-            direction='maximize', sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget,
-                                 self.space.is_conditional),
+            directions=[o.direction.value for o in self.objectives],
+            sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget, self.space.is_conditional),
             pruner=make_pruner(self.pruner_type))
         self._live: Dict[int, optuna.trial.Trial] = {}   # trial_no -> asked, untold Optuna trial
         self._fallback_rng = random.Random(seed)
@@ -89,6 +94,22 @@ class OptunaAdvisor(BaseAdvisor):
     def next_trial_no(self) -> int:
         return max(self.plan.records, default=0) + 1
 
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def _told_values(self, score: Optional[float], metrics: Optional[dict]) -> Optional[list]:
+        """What the study is told of a completed trial: its objectives' values (None if one is missing)."""
+        return objective_vector(trial_values(_finite(score), metrics, None), self.objectives)
+
+    def _constrain(self, trial, score: Optional[float], metrics: Optional[dict]):
+        """Set on an Optuna trial (live or frozen) how far it is outside each constraint (0: it meets
+        it), which the samplers read before it is told; returns the trial."""
+        values = trial_values(_finite(score), metrics, None)
+        for i, constraint in enumerate(self.constraints):
+            trial.set_constraint(f'{i}:{constraint.describe()}', constraint.violation(values))
+        return trial
+
     # Restart.
     def restore(self, past: List[PastTrial]) -> None:
         for trial in sorted(past, key=lambda t: t.no):
@@ -96,7 +117,8 @@ class OptunaAdvisor(BaseAdvisor):
             record = TrialRecord(no=trial.no, knobs=dict(trial.knobs), key=self.space.config_key(trial.knobs),
                                  phase=meta.get('phase', SEARCH), status=str(trial.status),
                                  score=_finite(trial.score), params_saved=bool(trial.params_saved),
-                                 retrains=meta.get('retrains'), intermediate=list(trial.intermediate or []))
+                                 retrains=meta.get('retrains'), intermediate=list(trial.intermediate or []),
+                                 metrics=dict(trial.metrics or {}))
             if 'plan_started' in meta and not trial.earlier_run:
                 started = float(meta['plan_started'])
                 self.plan.started_at = min(started, self.plan.started_at or started)
@@ -110,13 +132,13 @@ class OptunaAdvisor(BaseAdvisor):
     def warm_start(self, known: List[PastTrial]) -> int:
         told = 0
         for trial in known:
-            score = _finite(trial.score)
+            values = self._told_values(trial.score, trial.metrics)
             found = self.space.to_optuna_params(trial.knobs)
-            if trial.status != TrialStatus.COMPLETED or score is None or found is None:
+            if trial.status != TrialStatus.COMPLETED or values is None or found is None:
                 continue
             params, dists = found
-            self.study.add_trial(create_trial(params=params, distributions=dists, value=score,
-                                              state=TrialState.COMPLETE))
+            self.study.add_trial(self._constrain(create_trial(params=params, distributions=dists, values=values,
+                                                              state=TrialState.COMPLETE), trial.score, trial.metrics))
             if self.no_repeats:
                 self._take_from_grid(params)
                 self.plan.proposed_keys.add(self.space.config_key(trial.knobs))
@@ -133,15 +155,20 @@ class OptunaAdvisor(BaseAdvisor):
             return
         params, dists = found
         self._take_from_grid(params)
-        intermediate = {int(s): float(v) for s, v in record.intermediate if _finite(v) is not None}
-        if record.status == TrialStatus.COMPLETED and record.score is not None:
-            state, value = TrialState.COMPLETE, record.score
+        intermediate = {} if self.multi_objective else {
+            int(s): float(v) for s, v in record.intermediate if _finite(v) is not None}
+        values = self._told_values(record.score, record.metrics)
+        if record.status == TrialStatus.COMPLETED and values is not None:
+            state = TrialState.COMPLETE
         elif record.ended:
-            state, value = _TELL_STATE.get(record.status, TrialState.FAIL), None
+            state, values = _TELL_STATE.get(record.status, TrialState.FAIL), None
         else:
-            state, value = TrialState.RUNNING, None
-        self.study.add_trial(create_trial(params=params, distributions=dists, value=value, state=state,
-                                          intermediate_values=intermediate))
+            state, values = TrialState.RUNNING, None
+        frozen = create_trial(params=params, distributions=dists, values=values, state=state,
+                              intermediate_values=intermediate)
+        if state == TrialState.COMPLETE:
+            self._constrain(frozen, record.score, record.metrics)
+        self.study.add_trial(frozen)
         record.optuna_number = len(self.study.get_trials(deepcopy=False)) - 1
         if state == TrialState.RUNNING:
             frozen = self.study.get_trials(deepcopy=False)[record.optuna_number]
@@ -251,14 +278,16 @@ class OptunaAdvisor(BaseAdvisor):
             return False
         record.intermediate.append((int(step), score))
         trial = self._live.get(trial_no)
-        if trial is None or record.phase == FINAL_TRAIN or self.pruner_type == PrunerType.NONE:
+        if trial is None or record.phase == FINAL_TRAIN or self.pruner_type == PrunerType.NONE \
+                or self.multi_objective:
             return False
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
         if int(step) not in frozen.intermediate_values:
             trial.report(score, int(step))
         return bool(trial.should_prune())
 
-    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
+                 metrics: Optional[dict] = None) -> None:
         record = self._record(trial_no)
         if record.ended:
             return
@@ -268,12 +297,15 @@ class OptunaAdvisor(BaseAdvisor):
             status = TrialStatus.ERRORED.value
         if status == TrialStatus.PRUNED and score is None and record.intermediate:
             score = record.intermediate[-1][1]
-        record.status, record.score = status, score
+        record.status, record.score, record.metrics = status, score, dict(metrics or {})
         record.params_saved = bool(params_saved) and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
         trial = self._live.pop(trial_no, None)
+        values = self._told_values(score, metrics) if status == TrialStatus.COMPLETED else None
         if trial is not None:
-            if status == TrialStatus.COMPLETED:
-                self.study.tell(trial.number, score)
+            if values is not None:
+                self.study.tell(self._constrain(trial, score, metrics), values)
+            elif status == TrialStatus.COMPLETED:       # an objective's value is missing
+                self.study.tell(trial.number, state=TrialState.FAIL)
             else:
                 self.study.tell(trial.number, state=_TELL_STATE[status])
 
@@ -326,7 +358,8 @@ class FixedAdvisor(BaseAdvisor):
     def report(self, trial_no: int, step: int, score: float) -> bool:
         return False
 
-    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True) -> None:
+    def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
+                 metrics: Optional[dict] = None) -> None:
         record = self.records.get(trial_no)
         if record is None:
             raise InvalidRequestError(f'trial {trial_no} was never proposed by this advisor',

@@ -52,6 +52,7 @@ class TrialRecord:
     retrains: Optional[int] = None          # FINAL_TRAIN: the search trial whose knobs it trains
     optuna_number: Optional[int] = None     # set when the knobs came from the study
     intermediate: List[tuple] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)   # its values by name (``singa.objectives``)
 
     @property
     def ended(self) -> bool:

@@ -1,6 +1,6 @@
 """``singa inference create|list|show|wait|stop``: deploy a train job's best trials behind a predictor."""
 from singa.cli import exits
-from singa.cli.base import app_command, group, positive
+from singa.cli.base import app_command, group, parse_json, positive
 from singa.constants import EnsembleMethod
 from singa.errors import SingaError
 
@@ -36,6 +36,9 @@ def register(commands) -> None:
     create.add_argument('--max-batch-size', type=int, metavar='N', help='most queries sent to the models at once')
     create.add_argument('--max-wait-ms', type=float, metavar='MS', help='longest a query waits for its batch')
     create.add_argument('--gpus', type=int, metavar='N', help='GPUs split across the trials (Swarm only)')
+    create.add_argument('--select', metavar='JSON', help='deploy the one trial a rule picks, e.g. {"objective": '
+                                                         '"accuracy", "where": [{"name": "predict_latency_ms", '
+                                                         '"max": 5}]}')
     _add_wait_options(create)
     create.add_argument('--detach', action='store_true', help='print the new job and return without waiting')
     app_command(inference, 'list', _list, help='list your inference jobs (of one app, if given)', listing=True)
@@ -62,7 +65,8 @@ def _create(args, ctx) -> int:
     job = client.create_inference_job(args.app, args.app_version, budget=budget, description=args.description,
                                       models_per_template=args.models_per_template, max_models=args.max_models,
                                       replicas=args.replicas, ensemble=args.ensemble, is_public=args.public,
-                                      max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms)
+                                      max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
+                                      select=parse_json(args.select, '--select') if args.select else None)
     if args.detach:
         ctx.out.result(job, lambda: _describe(ctx, job))
         return exits.OK

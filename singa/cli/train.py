@@ -60,6 +60,11 @@ def register(commands) -> None:
     search.add_argument('--train-args', metavar='JSON', help='a JSON object passed to train() as keyword arguments')
     search.add_argument('--warm-start-from', nargs=2, metavar=('APP', 'VERSION'),
                         help='an earlier job of yours whose completed trials start the search (-1: its latest)')
+    search.add_argument('--objective', action='append', dest='objectives', metavar='METRIC[:DIRECTION]',
+                        help='what to optimize, maximize (default) or minimize, e.g. accuracy or '
+                             'predict_latency_ms:minimize; repeat it for a multi-objective search (default: score)')
+    search.add_argument('--constraints', metavar='JSON', help='bounds a good trial meets, a JSON list such as '
+                                                              '[{"name": "predict_latency_ms", "max": 5}]')
     _add_wait_options(create)
     create.add_argument('--detach', action='store_true', help='print the new job and return without waiting')
 
@@ -108,13 +113,23 @@ def _create(args, ctx) -> int:
                                   budget=budget, models=model_ids, train_args=train_args, advisor=args.advisor,
                                   pruner=args.pruner, max_trial_retries=args.max_trial_retries, seed=args.seed,
                                   allow_repeats=args.allow_repeats,
-                                  warm_start_from=_warm_start_source(args.warm_start_from))
+                                  warm_start_from=_warm_start_source(args.warm_start_from),
+                                  objectives=_objectives(args.objectives),
+                                  constraints=parse_json(args.constraints, '--constraints') if args.constraints
+                                  else None)
     if args.detach:
         ctx.out.result(job, lambda: _describe(ctx, job))
         return exits.OK
     if not ctx.out.as_json:
         ctx.out.line(f'Created train job {job["app"]} v{job["app_version"]} ({job["id"]}).')
     return watch(ctx, client, job['app'], job['app_version'], args.timeout, args.interval)
+
+
+def _objectives(given):
+    """``--objective METRIC[:DIRECTION]`` options as the API's ``objectives`` (the admin checks them)."""
+    if not given:
+        return None
+    return [dict(zip(('name', 'direction'), text.rsplit(':', 1))) for text in given]
 
 
 def watch(ctx, client, app: str, version: int, timeout, interval: float) -> int:

@@ -7,8 +7,9 @@ from singa.cli.output import cell, duration
 from singa.cli.progress import LIVE_TRIALS
 
 COLUMNS = [('ID', 'id'), ('NO', 'no'), ('TEMPLATE', 'model_name'), ('STATUS', 'status'), ('SCORE', 'score'),
-           ('TIME', lambda t: _seconds(t['duration_seconds'])), ('KNOBS', 'knobs')]
-FIELDS = ['id', 'no', 'model_name', 'status', 'score', 'knobs', 'phase', 'attempt', 'retry_of', 'error',
+           ('TIME', lambda t: _seconds(t['duration_seconds'])), ('METRICS', 'metrics'), ('KNOBS', 'knobs')]
+FIELDS = ['id', 'no', 'model_name', 'status', 'score', 'metrics', 'params_bytes', 'knobs', 'phase', 'attempt',
+          'retry_of', 'error',
           'is_params_saved', 'started_at', 'stopped_at', 'duration_seconds', 'train_job_id', 'model_id']
 
 
@@ -18,6 +19,8 @@ def register(commands) -> None:
     listing.add_argument('--best', type=int, metavar='N', help='only the best N, best first')
     listing.add_argument('--limit', type=int, default=1000, help='at most this many (default 1000)')
     listing.add_argument('--offset', type=int, default=0, help='skip this many of the newest')
+    app_command(trials, 'pareto', _pareto, help='list the Pareto front of a train job: the completed trials that '
+                                                'no other beats on every objective (within its constraints)')
     show = command(trials, 'show', _show, help='show a trial: knobs, status, score')
     show.add_argument('trial', help='the trial\'s id')
     logs = command(trials, 'logs', _logs, help='print a trial\'s log (its messages and metrics)',
@@ -49,6 +52,20 @@ def _list(args, ctx) -> int:
         found = client.get_trials_of_train_job(args.app, args.app_version, limit=args.limit, offset=args.offset,
                                                user_id=args.user_id)
     ctx.out.result(found, lambda: ctx.out.table(found, COLUMNS, empty='no trials'))
+    return exits.OK
+
+
+def _pareto(args, ctx) -> int:
+    front = ctx.client().get_pareto_front(args.app, args.app_version, user_id=args.user_id)
+
+    def show() -> None:
+        goals = ', '.join(f'{o["direction"]} {o["name"]}' for o in front['objectives'])
+        bounds = ', '.join(f'{c.get("min", "")}<={c["name"]}<={c.get("max", "")}' for c in front['constraints'])
+        ctx.out.line(f'Objectives: {goals}' + (f'; constraints: {bounds}' if bounds else ''))
+        columns = [('ID', 'id'), ('NO', 'no'), ('TEMPLATE', 'model_name')]
+        columns += [(o['name'].upper(), lambda t, name=o['name']: t['values'].get(name)) for o in front['objectives']]
+        ctx.out.table(front['trials'], columns + [('KNOBS', 'knobs')], empty='no completed trial meets the constraints')
+    ctx.out.result(front, show)
     return exits.OK
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional, TypeVar
 
+from singa.objectives import trial_values
+
 R = TypeVar('R')
 
 
@@ -167,6 +169,12 @@ class TrialRecord:
     updated_at: Optional[datetime]
     stopped_at: Optional[datetime]
     params_bytes: Optional[int] = None
+    metrics: Optional[dict] = None
+
+    @property
+    def values(self) -> dict:
+        """Every known figure of the trial by name (``singa.objectives.trial_values``)."""
+        return trial_values(self.score, self.metrics, self.params_bytes)
 
 
 @dataclass(frozen=True)

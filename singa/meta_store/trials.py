@@ -102,18 +102,20 @@ def best_trials_of_each_template(cur, train_job_id, per_template: int) -> list[T
 
 
 def finish_trial(cur, trial_id, *, status: str, score: Optional[float] = None, params_id: Optional[str] = None,
-                 error: Optional[str] = None, params_bytes: Optional[int] = None) -> bool:
+                 error: Optional[str] = None, params_bytes: Optional[int] = None,
+                 metrics: Optional[dict] = None) -> bool:
     """Record the end of a live trial; False if it had already ended (the first end wins).
 
     A trial that completed or errored is recorded as an event, and so is a completed trial whose
     score beats every other completed trial of its train job (``best_score_improved``).
     """
     cur.execute(
-        'UPDATE trials t SET status = %s, score = %s, params_id = %s, params_bytes = %s, error = %s, stopped_at = now(),'
+        'UPDATE trials t SET status = %s, score = %s, params_id = %s, params_bytes = %s, metrics = %s, error = %s,'
+        ' stopped_at = now(),'
         ' updated_at = now() FROM sub_train_jobs s WHERE t.id = %s AND t.status = ANY(%s) AND s.id = t.sub_train_job_id'
         ' RETURNING s.train_job_id, t.no, t.model_id, t.sub_train_job_id,'
         ' extract(epoch FROM t.stopped_at - t.started_at) AS seconds',
-        (status, score, params_id, params_bytes, error, trial_id, _LIVE))
+        (status, score, params_id, params_bytes, Json(metrics) if metrics else None, error, trial_id, _LIVE))
     row = cur.fetchone()
     if row is None:
         return False
@@ -194,6 +196,16 @@ def train_job_of_trial(cur, trial_id):
                 ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id JOIN train_jobs j ON j.id = s.train_job_id'
                 ' WHERE t.id = %s', (trial_id,))
     return cur.fetchone()
+
+
+def completed_trials_of_train_job(cur, train_job_id) -> list[TrialRecord]:
+    """The completed trials with a score of a job (every template), best first by ``RANK_RULE``
+    (what breaks ties between trials equal on the objectives)."""
+    cur.execute(
+        'SELECT * FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
+        f' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id WHERE s.train_job_id = %s AND {_DEPLOYABLE}'
+        f') best ORDER BY {_ranked("best")}', (train_job_id,))
+    return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
 def completed_trials_of_template(cur, train_job_id, model_id) -> list[TrialRecord]:

@@ -3,11 +3,9 @@
 A template is a Python file (or a zip with a named module file) holding one ``BaseModel``
 subclass. The platform imports it only inside train and inference workers.
 """
-import math
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
-from singa.errors import InvalidModelError
 from singa.model.knob import BaseKnob
 
 Params = Dict[str, Any]
@@ -59,8 +57,10 @@ class BaseModel(ABC):
         """
 
     @abstractmethod
-    def evaluate(self, dataset_path: str, **kwargs) -> float:
-        """Score on the validation dataset; higher is better."""
+    def evaluate(self, dataset_path: str, **kwargs) -> Union[float, Dict[str, float]]:
+        """Score on the validation dataset; higher is better. Or several named metrics,
+        ``{"accuracy": 0.93, "f1": 0.91}``, that a train job may name as its objectives: the
+        ``score`` entry, or else the first, is the trial's score (``singa.objectives``)."""
 
     @abstractmethod
     def predict(self, queries: List[Any]) -> List[Any]:
@@ -83,11 +83,7 @@ class BaseModel(ABC):
 
 
 def as_score(value) -> float:
-    """What ``evaluate()`` returned, as the finite float the platform records (``InvalidModelError`` otherwise)."""
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise InvalidModelError(f'evaluate() must return a number; got {type(value).__name__}') from None
-    if not math.isfinite(score):
-        raise InvalidModelError(f'evaluate() returned {score}; it must be finite')
-    return score
+    """What ``evaluate()`` returned, as the finite float the platform records as the trial's score
+    (a dict of metrics: its ``score`` or first entry; ``InvalidModelError`` otherwise)."""
+    from singa.objectives import evaluation_metrics
+    return evaluation_metrics(value)[0]

@@ -48,7 +48,8 @@ class TuningMessage(_Message):
 class TrialResult(_Message):
     """How a trial ended, as its worker saw it. ``score`` and ``params_id`` only for COMPLETED
     (``score`` also for PRUNED); ``params_bytes``: the size of the saved parameters, as encoded;
-    ``logs``: the trial's last log lines."""
+    ``metrics``: a COMPLETED trial's named metrics (what ``evaluate()`` named, and
+    ``predict_latency_ms`` as measured); ``logs``: the trial's last log lines."""
     trial_id: str
     status: TrialStatus
     score: Optional[float] = None
@@ -56,8 +57,10 @@ class TrialResult(_Message):
     error: Optional[str] = None
     logs: list = field(default_factory=list)
     params_bytes: Optional[int] = None
+    metrics: Optional[dict] = None
     _TYPES: ClassVar[dict] = {'trial_id': (str,), 'status': (str,), 'score': (*_NUMBER, type(None)),
-                              'params_id': _TEXT, 'error': _TEXT, 'logs': (list,), 'params_bytes': (int, type(None))}
+                              'params_id': _TEXT, 'error': _TEXT, 'logs': (list,), 'params_bytes': (int, type(None)),
+                              'metrics': (dict, type(None))}
 
     @classmethod
     def from_dict(cls, data) -> 'TrialResult':

@@ -114,7 +114,7 @@ class Child:
         from singa.constants import TrialStatus
         from singa.errors import TrialPruned
         from singa.model import logger
-        from singa.model.model import as_score
+        from singa.objectives import evaluation_metrics
         from singa.param_store.codec import decode_params, encode_params
 
         pruned = []
@@ -129,15 +129,19 @@ class Child:
             return prune
 
         logger.attach(on_line=lambda line: self.event(event='log', line=line), on_report=on_report)
-        model, status, score, params, error = None, TrialStatus.ERRORED.value, None, None, None
+        model, status, score, params, error, metrics = None, TrialStatus.ERRORED.value, None, None, None, {}
         try:
             shared = decode_params(payload) if payload is not None else None
             model = self._loaded()(**header.get('knobs', {}))
             model.train(header['train_path'], shared_params=shared, **(header.get('train_args') or {}))
-            score = as_score(model.evaluate(header['val_path']))
+            score, metrics = evaluation_metrics(model.evaluate(header['val_path']))
             if header.get('save_params', True):
                 params = encode_params(model.dump_parameters())
             status = TrialStatus.PRUNED.value if pruned else TrialStatus.COMPLETED.value
+            if status == TrialStatus.COMPLETED.value and header.get('task'):
+                latency = measure_latency(model, header['task'], header['val_path'], header.get('train_args') or {})
+                if latency is not None:
+                    metrics['predict_latency_ms'] = latency
         except TrialPruned:
             status, score = TrialStatus.PRUNED.value, None
         except BaseException as e:  # noqa: BLE001 - user code may raise anything: it costs its trial
@@ -150,7 +154,7 @@ class Child:
                     model.destroy()
                 except BaseException:  # noqa: BLE001
                     print('destroy() of the template failed:\n' + traceback.format_exc(), file=sys.stderr)
-        self.answer(params, ok=True, status=status, score=score, error=error)
+        self.answer(params, ok=True, status=status, score=score, metrics=metrics, error=error)
 
     def op_serve(self, header: dict, payload) -> None:
         from singa.param_store.codec import decode_params
@@ -208,6 +212,35 @@ def reap_children() -> None:
             return
         if pid == 0:
             return
+
+
+LATENCY_QUERIES = 20           # queries of the validation set timed, one at a time, after one warm-up
+LATENCY_SECONDS = 5.0          # and no more time than this in all
+
+
+def measure_latency(model, task: str, val_path: str, train_args: dict):
+    """The median time in milliseconds that ``model.predict`` takes for one query of the validation
+    set (the first ``LATENCY_QUERIES``), after a warm-up query; None when it cannot be measured
+    (no queries, a failing predict). Stops timing after ``LATENCY_SECONDS``."""
+    import statistics
+    import time
+    from singa.tasks import get_task
+    try:
+        queries = get_task(task).sample_queries(val_path, train_args, LATENCY_QUERIES + 1)
+        if not queries:
+            return None
+        model.predict(queries[:1])
+        times, give_up = [], time.monotonic() + LATENCY_SECONDS
+        for query in queries[1:] or queries:
+            started = time.perf_counter()
+            model.predict([query])
+            times.append((time.perf_counter() - started) * 1000)
+            if time.monotonic() > give_up:
+                break
+        return statistics.median(times)
+    except Exception:  # noqa: BLE001 - user code; the trial stands without the figure
+        print('predict() failed while its latency was measured:\n' + traceback.format_exc(), file=sys.stderr)
+        return None
 
 
 def predict_each(model, queries: list) -> tuple[list, dict]:

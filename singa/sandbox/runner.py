@@ -66,6 +66,7 @@ class TrialOutcome:
     score: Optional[float]
     params: Optional[bytes]
     error: Optional[str]
+    metrics: dict = dataclasses.field(default_factory=dict)   # named metrics (``singa.objectives``)
 
 
 class OutputPump(threading.Thread):
@@ -269,11 +270,14 @@ class ModelRunner:
 
     def train(self, knobs: dict, train_path: str, val_path: str, train_args: dict, save_params: bool,
               shared_params: Optional[bytes], on_line: Callable[[dict], None],
-              on_report: Callable[[int, float], bool]) -> TrialOutcome:
+              on_report: Callable[[int, float], bool], task: Optional[str] = None) -> TrialOutcome:
         """Run one trial. The child's log lines and reports reach ``on_line`` and ``on_report``
         (which answers whether to prune); a failure of the child is an ERRORED (or, if killed
         on request, STOPPED) outcome, not an exception. The parameters come back encoded and
-        unchecked: store them with ``BaseParamStore.save_encoded``, which decodes them first."""
+        unchecked: store them with ``BaseParamStore.save_encoded``, which decodes them first.
+        With ``task``, the child also times the trained model's predict on queries of the
+        validation set (``predict_latency_ms`` among the outcome's metrics)."""
+        from singa.objectives import clean_metrics
         from singa.constants import TrialStatus
         from singa.sandbox.protocol import finite_number
 
@@ -292,7 +296,7 @@ class ModelRunner:
         try:
             answer, params = self.call({'op': 'train', 'knobs': knobs, 'train_path': train_path,
                                         'val_path': val_path, 'train_args': train_args,
-                                        'save_params': save_params}, shared_params, on_event)
+                                        'save_params': save_params, 'task': task}, shared_params, on_event)
         except SandboxFailed as e:
             status = TrialStatus.STOPPED.value if e.details.get('killed') else TrialStatus.ERRORED.value
             return TrialOutcome(status, None, None, e.message)
@@ -310,7 +314,7 @@ class ModelRunner:
         if save_params and params is None:
             return TrialOutcome(TrialStatus.ERRORED.value, None, None, 'the trial sent no parameters')
         # The parameter store decodes the blob before it keeps it (``save_encoded``).
-        return TrialOutcome(status, score, params if save_params else None, None)
+        return TrialOutcome(status, score, params if save_params else None, None, clean_metrics(answer.get('metrics')))
 
     def serve(self, knobs: dict, params: bytes, timeout: Optional[float] = None) -> None:
         """Build the instance that ``predict`` uses (knobs and trained parameters); a child that
