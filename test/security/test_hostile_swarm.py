@@ -76,7 +76,8 @@ def world(singa_images, swarm, tmp_path_factory, iris_splits):
             'unix': ['/var/run/docker.sock', '/run/docker.sock'],
             'secrets': list(secrets.values()) + [job_password],
         }
-        hashes = {p: hashlib.sha256(open(p, 'rb').read()).hexdigest() for p in files}
+        hashes = {p: hashlib.sha256(open(p, 'rb').read()).hexdigest() for p in files    # (logs grow as it runs)
+                  if os.path.relpath(p, storage).split(os.sep)[0] != 'logs'}
         yield {'stack': stack, 'victim': victim, 'attacker': attacker, 'targets': targets, 'hashes': hashes,
                'datasets': (own_train['id'], own_val['id']), 'predictor_url': serving['predictor_url'], 'key': key}
     finally:
