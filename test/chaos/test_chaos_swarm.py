@@ -14,7 +14,7 @@ from swarm_stack import SwarmStack, service_containers, task_container
 pytestmark = pytest.mark.swarm
 
 MODE = 'swarm'
-TRIALS = 20
+TRIALS = 30              # Swarm's restarts take longer than process mode's: trials go on meanwhile
 DEADLINE = 10.0
 RESTART = 180.0         # Swarm restarts a stack service 5 s after it died; then it must start
 
