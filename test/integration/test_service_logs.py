@@ -5,18 +5,14 @@ import os
 
 import pytest
 
-from platform_harness import EXAMPLES, Platform
-from singa.admin import auth
+from platform_harness import EXAMPLES, running_platform
 
 TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
 
 
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store)
-    yield p
-    p.close()
+    yield from running_platform(settings, meta_store, monkeypatch)
 
 
 def test_a_jobs_service_logs_are_listed_and_read_after_its_services_are_gone(platform, iris):

@@ -6,11 +6,21 @@ import os
 import time
 from typing import Optional
 
+from singa.admin import auth
 from singa.admin.app import create_app
 from singa.container.local_process import ProcessContainerManager
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'examples')
 PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
+
+
+def running_platform(settings, meta_store, monkeypatch, **changes):
+    """The body of a ``platform`` fixture: a Platform with ``changes`` to its settings and cheap
+    password hashing for its test users (the cost is kept in each hash), closed after the test."""
+    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
+    platform = Platform(settings, meta_store, **changes)
+    yield platform
+    platform.close()
 
 
 class Platform:

@@ -10,8 +10,7 @@ import uuid
 import pytest
 import requests
 
-from platform_harness import EXAMPLES, PASSWORD, Platform
-from singa.admin import auth
+from platform_harness import EXAMPLES, PASSWORD, running_platform
 from singa.admin.services.deployer import container_service_of
 from psycopg2.extras import execute_values
 
@@ -66,11 +65,8 @@ REPLICA_TIMEOUT = 1.0
 
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store, predictor_timeout_seconds=5.0,
-                 predictor_replica_timeout=REPLICA_TIMEOUT)
-    yield p
-    p.close()
+    yield from running_platform(settings, meta_store, monkeypatch, predictor_timeout_seconds=5.0,
+                               predictor_replica_timeout=REPLICA_TIMEOUT)
 
 
 def _rows(path):

@@ -15,8 +15,7 @@ import pytest
 import requests
 from PIL import Image
 
-from platform_harness import Platform
-from singa.admin import auth
+from platform_harness import running_platform
 from singa.param_store import codec, make_param_store
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -56,10 +55,7 @@ class Fixed(BaseModel):
 
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store, predictor_timeout_seconds=10.0)
-    yield p
-    p.close()
+    yield from running_platform(settings, meta_store, monkeypatch, predictor_timeout_seconds=10.0)
 
 
 @pytest.fixture(scope='module')

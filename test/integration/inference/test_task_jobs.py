@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from examples.datasets.build import build
-from platform_harness import EXAMPLES, Platform
-from singa.admin import auth
+from platform_harness import EXAMPLES, running_platform
 from singa.model import load_corpus_dataset, load_detection_dataset
 from singa.model.dataset import average_precision
 
@@ -28,10 +27,7 @@ def generated(tmp_path_factory):
 
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
-    p = Platform(settings, meta_store, predictor_timeout_seconds=20.0)
-    yield p
-    p.close()
+    yield from running_platform(settings, meta_store, monkeypatch, predictor_timeout_seconds=20.0)
 
 
 def _refused_upload(platform, user, path, task) -> str:

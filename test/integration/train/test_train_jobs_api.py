@@ -8,8 +8,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from platform_harness import EXAMPLES, Platform
-from singa.admin import auth
+from platform_harness import EXAMPLES, running_platform
 from singa.admin.services.deployer import container_service_of
 from singa.meta_store.records import ServiceRecord, from_row
 from singa.param_store.codec import decode_params
@@ -71,10 +70,7 @@ class Broken(BaseModel):
 
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)   # cheap hashing for test users (kept in each hash)
-    p = Platform(settings, meta_store)
-    yield p
-    p.close()
+    yield from running_platform(settings, meta_store, monkeypatch)
 
 
 @pytest.fixture
