@@ -249,10 +249,11 @@ def end_inference_job(cur, job_id, end: JobEnd, *, actor_id=None) -> bool:
                                                    event_data={'cause': end.cause.value, 'reason': end.reason})
 
 
-def roll_up_inference_job(cur, job, predictor, workers: list, live_trial_ids: set,
+def roll_up_inference_job(cur, job, predictor, workers: list, live_served_ids: set,
                           predictor_healthy: bool = True) -> Optional[JobEnd]:
     """Derive a live inference job's status from its services (``predictor`` and ``workers`` are
-    their records). Returns the end when its services are beyond repair (the job has then ended,
+    their records; ``live_served_ids``: what the models with a live replica serve, a trial's id or a
+    checkpoint job's template id, ``ServiceRecord.served_id``). Returns the end when its services are beyond repair (the job has then ended,
     and its services are to be removed); it is RUNNING once the predictor runs and says it is
     healthy and every model answers (a model given up on no longer holds the job back)."""
     end = None
@@ -263,9 +264,9 @@ def roll_up_inference_job(cur, job, predictor, workers: list, live_trial_ids: se
     if end is not None:
         end_inference_job(cur, job.id, end)
         return end
-    waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and s.served_id not in live_trial_ids]
+    waiting = [s for s in workers if s.status != ServiceStatus.ERRORED and s.served_id not in live_served_ids]
     if job.status == InferenceJobStatus.STARTED and predictor.status == ServiceStatus.RUNNING \
-            and predictor_healthy and live_trial_ids and not waiting:
+            and predictor_healthy and live_served_ids and not waiting:
         inference_job_ready(cur, job.id)
     return None
 
