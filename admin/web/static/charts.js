@@ -53,6 +53,8 @@ export function makeChart(label, size = '') {
 const GRID = { left: 56, right: 24, top: 48, bottom: 48, containLabel: true };
 // Labels of a log axis: 1e-6 rather than 0.000001.
 const LOG_LABELS = { formatter: (v) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(0) : String(v)) };
+// Only on a log axis: an axis given `axisLabel: undefined` draws no labels at all.
+const logLabels = (log) => (log ? { axisLabel: LOG_LABELS } : {});
 const TOOLTIP = { trigger: 'item', confine: true };
 
 function title(text) { return { text, left: 'center', textStyle: { fontSize: 14 } }; }
@@ -85,7 +87,7 @@ export function knobScatterOption(dim, trials) {
   const xAxis = dim.kind === 'category'
     ? { type: 'category', data: dim.categories, name: dim.name }
     : { type: dim.kind === 'log' ? 'log' : 'value', name: dim.name, scale: true,
-      axisLabel: dim.kind === 'log' ? LOG_LABELS : undefined };
+      ...logLabels(dim.kind === 'log') };
   return {
     title: title(`Score against ${dim.name}`), grid: { ...GRID, top: 40 },
     tooltip: { ...TOOLTIP, formatter: (p) => `trial ${p.data.no}: ${dim.name} = ${p.value[0]}, score ${Number(p.value[1]).toFixed(4)}` },
@@ -101,7 +103,7 @@ export function parallelOption(heading, dims, trials) {
   const axes = dims.map((d, i) => (d.kind === 'category'
     ? { dim: i, name: d.name, type: 'category', data: d.categories }
     : { dim: i, name: d.name, type: d.kind === 'log' ? 'log' : 'value', scale: true,
-      axisLabel: d.kind === 'log' ? LOG_LABELS : undefined }));
+      ...logLabels(d.kind === 'log') }));
   axes.push({ dim: dims.length, name: 'score', type: 'value', scale: true });
   const scores = done.map((t) => t.score);
   return {
@@ -181,11 +183,12 @@ export function paretoOption(x, y, points, bounds) {
     const values = all.map((p) => p.value[i]);
     const log = wantsLogAxis(values);
     const edges = lines.map(([v]) => v).filter((v) => !log || v > 0);
+    // Wide enough for the constraints' bounds (null: as the data asks).
+    const low = Math.min(...edges);
+    const high = Math.max(...edges);
     return { type: log ? 'log' : 'value', scale: true, nameLocation: 'middle', nameGap: i ? 48 : 28,
-      name: `${a.name} (${a.direction === 'minimize' ? 'lower' : 'higher'} is better)`,
-      axisLabel: log ? LOG_LABELS : undefined,
-      min: edges.length ? (e) => Math.min(e.min, ...edges) : undefined,
-      max: edges.length ? (e) => Math.max(e.max, ...edges) : undefined };
+      name: `${a.name} (${a.direction === 'minimize' ? 'lower' : 'higher'} is better)`, ...logLabels(log),
+      min: (e) => (e.min <= low ? null : low), max: (e) => (e.max >= high ? null : high) };
   };
   const marks = [...bounds.x.map(([v, label]) => ({ xAxis: v, name: label })),
     ...bounds.y.map(([v, label]) => ({ yAxis: v, name: label }))];
