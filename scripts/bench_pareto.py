@@ -98,10 +98,17 @@ def query_test_split(bench: Bench, url: str, key: str, warm_up: int = 20) -> dic
 def knobs_summary(knobs: dict) -> str:
     def short(v):
         return f'{v:.3g}' if isinstance(v, float) else str(v)
-    return ' '.join(f'{k}={short(v)}' for k, v in sorted(knobs.items()) if v is not None)[:60]
+    return ' '.join(f'{k}={short(v)}' for k, v in sorted(knobs.items()) if v is not None)
+
+
+def searched_knobs(trial: dict, done: list) -> dict:
+    """The knobs of ``trial`` that took more than one value over its template's trials."""
+    own = [t['knobs'] for t in done if t['model_name'] == trial['model_name']]
+    return {k: v for k, v in trial['knobs'].items() if len({json.dumps(o.get(k)) for o in own}) > 1}
 
 
 def run(bench: Bench, templates: list, trials: int, seed: int, bound) -> dict:
+    load_before = os.getloadavg()
     started = time.monotonic()
     job = tune(bench, templates, trials, seed)
     tuned_s = time.monotonic() - started
@@ -119,13 +126,15 @@ def run(bench: Bench, templates: list, trials: int, seed: int, bound) -> dict:
         served = query_test_split(bench, inference['predictor_url'], key)
     finally:
         bench._call('POST', f'/inference_jobs/{APP}/-1/stop')
-    row = lambda t: {'trial_no': t['no'], 'template': t['model_name'], 'knobs': t['knobs'],  # noqa: E731
-                     'val_accuracy': t['score'], 'predict_latency_ms': t['metrics']['predict_latency_ms'],
-                     'params_bytes': t['params_bytes']}
+
+    def row(t: dict) -> dict:
+        return {'trial_no': t['no'], 'template': t['model_name'].removesuffix('.py'),
+                'knobs': searched_knobs(t, done), 'val_accuracy': t['score'],
+                'predict_latency_ms': t['metrics']['predict_latency_ms'], 'params_bytes': t['params_bytes']}
     return {'job_status': job['status'], 'templates': templates, 'trials_per_template': trials, 'seed': seed,
             'trials_completed': len(done), 'tuning_seconds': tuned_s, 'front': [row(t) for t in front],
             'rule': rule, 'deployed': row(chosen), 'served': served,
-            'load_average': os.getloadavg(), 'cpus': os.cpu_count()}
+            'load_average_before': load_before, 'load_average_after': os.getloadavg(), 'cpus': os.cpu_count()}
 
 
 def report(r: dict) -> None:
@@ -145,7 +154,8 @@ def report(r: dict) -> None:
           f'   ({s["queries"]} single queries over HTTP)')
     print(f'p50 at the predictor within the bound of {bound} ms: {"yes" if s["p50_ms"] <= bound else "no"} '
           '(the bound is on the model\'s own time; the predictor adds HTTP, Redis and batching)')
-    print(f'load average {", ".join(f"{v:.1f}" for v in r["load_average"])} on {r["cpus"]} CPUs')
+    print(f'load average (1, 5, 15 min) {", ".join(f"{v:.1f}" for v in r["load_average_before"])} before, '
+          f'{", ".join(f"{v:.1f}" for v in r["load_average_after"])} after, on {r["cpus"]} CPUs')
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from metric_templates import TWO_METRICS
 from singa.client import Client
 from web_browser import WatchedPage, launch
 
@@ -15,33 +16,6 @@ DEV = ('pareto-dev@example.com', 'pareto-password-1')
 APP = 'webpareto'
 TRIALS = 10
 BOUND_MS = 2.0
-TWO_METRICS = '''
-import time
-from singa.model import BaseModel, FloatKnob, IntegerKnob
-
-class TwoMetrics(BaseModel):
-    """accuracy rises with x and n; predict sleeps n/10 ms a query, so it is slower with n."""
-    @staticmethod
-    def get_knob_config():
-        return {"x": FloatKnob(0.0, 1.0), "n": IntegerKnob(1, 30)}
-
-    def train(self, dataset_path, shared_params=None, **kwargs):
-        pass
-
-    def evaluate(self, dataset_path):
-        x, n = self.knobs["x"], self.knobs["n"]
-        return {"accuracy": round(0.5 * x + n / 60, 4), "f1": round(x, 4)}
-
-    def predict(self, queries):
-        time.sleep(self.knobs["n"] / 10000)
-        return [[0.5, 0.5] for _ in queries]
-
-    def dump_parameters(self):
-        return {"n": self.knobs["n"]}
-
-    def load_parameters(self, params):
-        pass
-'''
 CHART = 'Pareto front of the completed trials on the two chosen figures'
 # What the page drew: each series' name, type, the trial ids of its points and its bound lines.
 READ_CHART = '''(label) => {
