@@ -2,7 +2,7 @@
 // the API computes on them (GET .../pareto?objectives=x,y&others=true), the job's constraints, and
 // the trials its running inference jobs serve.
 import { api, seg } from './api.js';
-import { fill, fmtBytes, fmtNumber, h, table } from './dom.js';
+import { errorBox, fill, fmtBytes, fmtNumber, h, table } from './dom.js';
 import { defaultParetoAxes, directionOf } from './analysis.js';
 import { makeChart, paretoOption } from './charts.js';
 
@@ -23,13 +23,14 @@ export function paretoSection(base, owner, job, asOwner) {
   let names = [];
   let latest = job;
 
+  const redraw = () => refresh(latest).catch((err) => fill(note, errorBox(err)));
   controls.forEach((c, i) => {
     c.metric.addEventListener('change', () => {
       axes[i] = { name: c.metric.value, direction: directionOf(latest, c.metric.value) };
       c.better.value = axes[i].direction;
-      refresh(latest);
+      redraw();
     });
-    c.better.addEventListener('change', () => { axes[i].direction = c.better.value; refresh(latest); });
+    c.better.addEventListener('change', () => { axes[i].direction = c.better.value; redraw(); });
   });
   chart.on('click', (p) => {
     if (p.data && p.data.id) location.assign(`/web/trials/${seg(p.data.id)}${asOwner}`);
