@@ -131,16 +131,20 @@ SCHEMAS = {
         values={'type': 'object', 'additionalProperties': {'type': 'number'},
                 'description': 'In a Pareto front: every figure of the trial by name (score, its metrics, '
                                'params_bytes)'},
+        feasible={'type': 'boolean', 'description': 'In a Pareto front: whether it meets the job\'s constraints'},
         rank_rule={'type': 'string', 'description': 'With type=best: the rule that ranked the trials'},
         tied_with_best={'type': 'boolean', 'description': 'With type=best: whether its score ties with the '
                                                           'best one, so that the rule\'s tie-breaks placed it'},
-        optional=('rank_rule', 'tied_with_best', 'values')),
+        optional=('rank_rule', 'tied_with_best', 'values', 'feasible')),
     'ParetoFront': _record(
         objectives={'type': 'array', 'items': _record(name=_STRING, direction=_enum(Direction))},
         constraints={'type': 'array', 'items': _record(optional=('min', 'max'), name=_STRING,
                                                        min={'type': 'number'}, max={'type': 'number'})},
         trials={'type': 'array', 'items': {'$ref': '#/components/schemas/Trial'},
-                'description': 'The non-dominated trials that meet the constraints, best score first'}),
+                'description': 'The non-dominated trials that meet the constraints, best score first'},
+        others={'type': 'array', 'items': {'$ref': '#/components/schemas/Trial'},
+                'description': 'With others=true: the other completed trials, best score first'},
+        optional=('others',)),
     'EnqueuedTrial': _record(
         id=_UUID, train_job_id=_UUID, sub_train_job_id=_UUID, model_name=_STRING,
         knobs={'type': 'object', 'description': 'Every knob\'s value as the trial will get it (policy knobs aside)'},

@@ -276,11 +276,15 @@ class Client:
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/trials',
                              params=_params(type='best', max_count=max_count, user_id=user_id))
 
-    def get_pareto_front(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> dict:
+    def get_pareto_front(self, app: str, app_version: int = -1, user_id: Optional[str] = None,
+                         objectives: Optional[list] = None, others: bool = False) -> dict:
         """``{objectives, constraints, trials}``: the job's completed trials that meet its constraints
-        and that no other beats on every objective, each with ``values``, its figures by name."""
+        and that no other beats on every objective, each with ``values``, its figures by name.
+        ``objectives`` (``[{name, direction}]``) finds the front on those instead of the job's; with
+        ``others``, ``others`` lists the rest of its completed trials."""
+        axes = ','.join(f'{o["name"]}:{o.get("direction", "maximize")}' for o in objectives) if objectives else None
         return self._request('GET', f'/train_jobs/{_quote(app)}/{int(app_version)}/pareto',
-                             params=_params(user_id=user_id))
+                             params=_params(user_id=user_id, objectives=axes, others='true' if others else None))
 
     def get_train_job_logs(self, app: str, app_version: int = -1, user_id: Optional[str] = None) -> list[dict]:
         """The log files of the job's advisors and train workers, one per replica: ``{name,

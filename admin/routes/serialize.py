@@ -70,12 +70,17 @@ def trial_json(view) -> dict:
         out.update(rank_rule=view.rank_rule, tied_with_best=view.tied_with_best)
     if view.with_values:
         out['values'] = t.values
+    if view.feasible is not None:
+        out['feasible'] = view.feasible
     return out
 
 
 def pareto_json(front) -> dict:
-    return {'objectives': [o.to_dict() for o in front.objectives],
-            'constraints': [c.to_dict() for c in front.constraints], 'trials': [trial_json(v) for v in front.trials]}
+    out = {'objectives': [o.to_dict() for o in front.objectives],
+           'constraints': [c.to_dict() for c in front.constraints], 'trials': [trial_json(v) for v in front.trials]}
+    if front.others is not None:
+        out['others'] = [trial_json(v) for v in front.others]
+    return out
 
 
 def trial_logs_json(logs) -> dict:

@@ -19,7 +19,7 @@ from singa.admin.services.train_jobs import (APP_NAME, APP_NAME_HINT, BUDGET_RAN
                                              NewTrainJob)
 from singa.admin.services.trials import MAX_BEST, MAX_LOG_ID, MAX_TRIALS_OFFSET, MAX_TRIALS_PAGE
 from singa.constants import AdvisorType, BudgetKey, PrunerType, StrEnum, Task
-from singa.objectives import MAX_OBJECTIVES, MEASURED, METRIC_NAME, METRIC_NAME_HINT, Direction
+from singa.objectives import MAX_OBJECTIVES, MEASURED, METRIC_NAME, METRIC_NAME_HINT, Direction, parse_objectives
 
 bp = Blueprint('train_jobs', __name__)
 
@@ -109,6 +109,17 @@ LIST_TRIALS = Query(
           description='With type=best: how many'),
     Field('limit', int, required=False, default=MAX_TRIALS_PAGE, minimum=1, maximum=MAX_TRIALS_PAGE),
     Field('offset', int, required=False, default=0, minimum=0, maximum=MAX_TRIALS_OFFSET))
+_AXIS = f'{METRIC_NAME.pattern[1:-1]}:({"|".join(d.value for d in Direction)})'
+PARETO = Query(
+    OWNER,
+    Field('objectives', str, required=False, max_length=MAX_OBJECTIVES * 80,
+          pattern=f'^{_AXIS}(,{_AXIS}){{0,{MAX_OBJECTIVES - 1}}}$',
+          hint=f'1 to {MAX_OBJECTIVES} of name:direction, comma separated, e.g. score:maximize,params_bytes:minimize',
+          description='The objectives to find the front on, as name:direction pairs (default: the job\'s own); '
+                      '409 for a metric named twice'),
+    Field('others', bool, required=False, default=False,
+          description='Also list the job\'s other completed trials (dominated, or outside its constraints), in '
+                      '"others"'))
 TRIAL_LOGS = Query(Field('after_id', int, required=False, default=0, minimum=0, maximum=MAX_LOG_ID,
                          description='Only lines after this id (the last_id of the previous answer)'))
 
@@ -231,13 +242,18 @@ def list_trials(app: str, app_version: int):
 
 @bp.get(f'/train_jobs/{APP}/{VERSION}/pareto')
 @operation('The Pareto front of a train job: its completed trials that no other beats on every objective',
-           query=OWNER_QUERY, response='ParetoFront', errors=(404,),
+           query=PARETO, response='ParetoFront', errors=(404, 409),
            description='Over every template\'s completed trials, by the job\'s objectives (default: score, maximized) '
-                       'and among the trials that meet its constraints; each trial with its values by name.')
+                       'or those the query names, and among the trials that meet its constraints; each trial with '
+                       'its values by name and whether it meets the constraints.')
 @require_user()
 def get_pareto_front(app: str, app_version: int):
-    f = OWNER_QUERY.parse()
-    return jsonify(pareto_json(admin_context().trials.pareto_front(current_user(), app, app_version, f['user_id'])))
+    f = PARETO.parse()
+    objectives = parse_objectives([dict(zip(('name', 'direction'), pair.split(':')))
+                                   for pair in f['objectives'].split(',')]) if f['objectives'] else None
+    front = admin_context().trials.pareto_front(current_user(), app, app_version, f['user_id'], objectives,
+                                                f['others'])
+    return jsonify(pareto_json(front))
 
 
 @bp.get(f'/train_jobs/{APP}/{VERSION}/importance')

@@ -11,7 +11,7 @@ from singa.admin.services.train_jobs import train_job_of_app, visible_train_job
 from singa.errors import NotFoundError
 from singa.meta_store import trials
 from singa.meta_store.records import TrialRecord, UserRecord
-from singa.objectives import pareto_front, parse_constraints, parse_objectives
+from singa.objectives import feasible, pareto_front, parse_constraints, parse_objectives
 from singa.param_store import make_param_store
 
 MAX_TRIALS_PAGE = 1000
@@ -29,6 +29,7 @@ class TrialView:
     rank_rule: Optional[str] = None
     tied_with_best: Optional[bool] = None
     with_values: bool = False          # show every known figure of it by name (``TrialRecord.values``)
+    feasible: Optional[bool] = None    # in a Pareto answer: whether it meets the job's constraints
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ParetoFront:
     objectives: tuple       # of singa.objectives.Objective
     constraints: tuple      # of singa.objectives.Constraint
     trials: list            # [TrialView], best score first
+    others: Optional[list] = None   # when asked: the other completed trials [TrialView], best score first
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,26 @@ class TrialService:
                     for t in found]
         return [TrialView(t, names.get(t.model_id, ''), job.id) for t in found]
 
-    def pareto_front(self, actor: UserRecord, app: str, app_version: int,
-                     owner_id: Optional[uuid.UUID] = None) -> ParetoFront:
+    def pareto_front(self, actor: UserRecord, app: str, app_version: int, owner_id: Optional[uuid.UUID] = None,
+                     objectives: Optional[tuple] = None, others: bool = False) -> ParetoFront:
         """The job's completed trials that meet its constraints and that no other such trial
-        dominates on its objectives (``singa.objectives.pareto_front``), in ``RANK_RULE`` order."""
+        dominates on ``objectives`` (default: the job's; ``singa.objectives.pareto_front``), in
+        ``RANK_RULE`` order; with ``others``, the rest of its completed trials too."""
         with self.store.transaction() as cur:
             job = train_job_of_app(cur, actor, app, app_version, owner_id)
             found = trials.completed_trials_of_train_job(cur, job.id)
             names = _model_names(cur, {t.model_id for t in found})
         config = job.advisor_config or {}
-        objectives = parse_objectives(config.get('objectives'))
+        objectives = objectives or parse_objectives(config.get('objectives'))
         constraints = parse_constraints(config.get('constraints'))
         front = pareto_front([t.values for t in found], objectives, constraints)
-        return ParetoFront(objectives, constraints, [TrialView(found[i], names.get(found[i].model_id, ''), job.id,
-                                                               with_values=True) for i in front])
+
+        def view(trial: TrialRecord) -> TrialView:
+            return TrialView(trial, names.get(trial.model_id, ''), job.id, with_values=True,
+                             feasible=feasible(trial.values, constraints))
+        on_front = set(front)
+        rest = [view(t) for i, t in enumerate(found) if i not in on_front] if others else None
+        return ParetoFront(objectives, constraints, [view(found[i]) for i in front], rest)
 
     def get_trial(self, actor: UserRecord, trial_id: uuid.UUID) -> TrialView:
         with self.store.transaction() as cur:

@@ -153,3 +153,44 @@ export function unplottedMetrics(plots, metrics) {
   const once = Object.fromEntries([...seen].filter(([, vs]) => vs.length === 1).map(([k, vs]) => [k, vs[0]]));
   return { curves, once };
 }
+
+// -- the Pareto plot -------------------------------------------------------------------------
+
+/** Figures the platform measures of every completed trial: lower is better. */
+export const MEASURED = ['predict_latency_ms', 'params_bytes'];
+
+/** Which way `name` is better: as the job's objective says, else lower for a measured figure. */
+export function directionOf(job, name) {
+  const objective = ((job.advisor_config && job.advisor_config.objectives) || []).find((o) => o.name === name);
+  if (objective) return objective.direction || 'maximize';
+  return MEASURED.includes(name) ? 'minimize' : 'maximize';
+}
+
+/** The axes a Pareto plot starts with, [x, y]: the job's second and first objectives, else
+ * predict_latency_ms and score. */
+export function defaultParetoAxes(job) {
+  const objectives = (job.advisor_config && job.advisor_config.objectives) || [];
+  const [y, x] = objectives.length >= 2 ? objectives.map((o) => o.name) : ['score', 'predict_latency_ms'];
+  return [x, y].map((name) => ({ name, direction: directionOf(job, name) }));
+}
+
+/**
+ * The staircase that joins the points of a front ([[x, y]]; better means `xDir`/`yDir`):
+ * between two neighbours it turns at their worse x and worse y, so that it bounds what the front
+ * dominates.
+ */
+export function paretoSteps(points, xDir, yDir) {
+  const worse = (dir, a, b) => (dir === 'minimize' ? Math.max(a, b) : Math.min(a, b));
+  const sorted = [...points].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const steps = [];
+  sorted.forEach((p, i) => {
+    if (i) steps.push([worse(xDir, sorted[i - 1][0], p[0]), worse(yDir, sorted[i - 1][1], p[1])]);
+    steps.push(p);
+  });
+  return steps;
+}
+
+/** Whether an axis of these values reads better on a log scale (all positive, over 100 times apart). */
+export function wantsLogAxis(values) {
+  return values.length > 1 && Math.min(...values) > 0 && Math.max(...values) / Math.min(...values) >= 100;
+}

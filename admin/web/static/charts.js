@@ -1,6 +1,6 @@
 // Charts with the vendored Apache ECharts (loaded on first use, from this origin only).
 import { h } from './dom.js';
-import { axisValue } from './analysis.js';
+import { axisValue, paretoSteps, wantsLogAxis } from './analysis.js';
 
 const ECHARTS_SRC = '/web/static/vendor/echarts/echarts.min.js';
 let loading = null;
@@ -28,6 +28,7 @@ window.addEventListener('resize', () => live.forEach((c) => c.resize()));
 export function makeChart(label, size = '') {
   const el = h('div', { class: `chart ${size}`.trim(), role: 'img', 'aria-label': label });
   let instance = null;
+  const handlers = [];
   return {
     el,
     async set(option) {
@@ -35,17 +36,25 @@ export function makeChart(label, size = '') {
       if (!instance) {
         instance = echarts.init(el, null, { renderer: 'canvas' });
         live.add(instance);
+        handlers.forEach(([name, handler]) => instance.on(name, handler));
       }
       instance.setOption({ aria: { enabled: true, label: { description: label } }, animation: false, ...option },
         { notMerge: true });
     },
     resize() { if (instance) instance.resize(); },
+    /** An ECharts event handler, e.g. on('click', (p) => ...), kept across set(). */
+    on(name, handler) {
+      handlers.push([name, handler]);
+      if (instance) instance.on(name, handler);
+    },
   };
 }
 
 const GRID = { left: 56, right: 24, top: 48, bottom: 48, containLabel: true };
 // Labels of a log axis: 1e-6 rather than 0.000001.
 const LOG_LABELS = { formatter: (v) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(0) : String(v)) };
+// Only on a log axis: an axis given `axisLabel: undefined` draws no labels at all.
+const logLabels = (log) => (log ? { axisLabel: LOG_LABELS } : {});
 const TOOLTIP = { trigger: 'item', confine: true };
 
 function title(text) { return { text, left: 'center', textStyle: { fontSize: 14 } }; }
@@ -78,7 +87,7 @@ export function knobScatterOption(dim, trials) {
   const xAxis = dim.kind === 'category'
     ? { type: 'category', data: dim.categories, name: dim.name }
     : { type: dim.kind === 'log' ? 'log' : 'value', name: dim.name, scale: true,
-      axisLabel: dim.kind === 'log' ? LOG_LABELS : undefined };
+      ...logLabels(dim.kind === 'log') };
   return {
     title: title(`Score against ${dim.name}`), grid: { ...GRID, top: 40 },
     tooltip: { ...TOOLTIP, formatter: (p) => `trial ${p.data.no}: ${dim.name} = ${p.value[0]}, score ${Number(p.value[1]).toFixed(4)}` },
@@ -94,7 +103,7 @@ export function parallelOption(heading, dims, trials) {
   const axes = dims.map((d, i) => (d.kind === 'category'
     ? { dim: i, name: d.name, type: 'category', data: d.categories }
     : { dim: i, name: d.name, type: d.kind === 'log' ? 'log' : 'value', scale: true,
-      axisLabel: d.kind === 'log' ? LOG_LABELS : undefined }));
+      ...logLabels(d.kind === 'log') }));
   axes.push({ dim: dims.length, name: 'score', type: 'value', scale: true });
   const scores = done.map((t) => t.score);
   return {
@@ -156,5 +165,53 @@ export function barsOption(heading, counts) {
     xAxis: { type: 'category', data: entries.map(([k]) => k), axisLabel: { interval: 0, rotate: entries.length > 8 ? 45 : 0 } },
     yAxis: { type: 'value', minInterval: 1 },
     series: [{ type: 'bar', data: entries.map(([, v]) => v) }],
+  };
+}
+
+const FRONT_COLOUR = '#c2410c';
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * Trials on two figures: the Pareto front bright and joined by its staircase, the other trials
+ * dimmed (hollow when outside the constraints), the deployed ones ringed, the constraints' bounds
+ * as dashed lines. `points`: {front, dominated, infeasible, deployed}, each [{value: [x, y], id,
+ * tip}] (tip: plain text lines); `x`, `y`: {name, direction}; `bounds`: {x: [[value, label]], y: [...]}.
+ */
+export function paretoOption(x, y, points, bounds) {
+  const all = [...points.front, ...points.dominated, ...points.infeasible];
+  const axis = (a, i, lines) => {
+    const values = all.map((p) => p.value[i]);
+    const log = wantsLogAxis(values);
+    const edges = lines.map(([v]) => v).filter((v) => !log || v > 0);
+    // Wide enough for the constraints' bounds (null: as the data asks).
+    const low = Math.min(...edges);
+    const high = Math.max(...edges);
+    return { type: log ? 'log' : 'value', scale: true, nameLocation: 'middle', nameGap: i ? 48 : 28,
+      name: `${a.name} (${a.direction === 'minimize' ? 'lower' : 'higher'} is better)`, ...logLabels(log),
+      min: (e) => (e.min <= low ? null : low), max: (e) => (e.max >= high ? null : high) };
+  };
+  const marks = [...bounds.x.map(([v, label]) => ({ xAxis: v, name: label })),
+    ...bounds.y.map(([v, label]) => ({ yAxis: v, name: label }))];
+  const scatter = (name, data, style) => ({ name, type: 'scatter', data, ...style });
+  return {
+    title: title(`Pareto front: ${y.name} against ${x.name}`), grid: { ...GRID, bottom: 64 },
+    legend: { bottom: 0 },
+    tooltip: { ...TOOLTIP, formatter: (p) => (p.data && p.data.tip ? p.data.tip.map(escapeHtml).join('<br>') : '') },
+    xAxis: axis(x, 0, bounds.x), yAxis: axis(y, 1, bounds.y),
+    series: [
+      scatter('Dominated', points.dominated, { symbolSize: 8, itemStyle: { color: '#8c969f', opacity: 0.45 } }),
+      scatter('Outside the constraints', points.infeasible, { symbol: 'emptyCircle', symbolSize: 8,
+        itemStyle: { color: '#8c969f', opacity: 0.45 } }),
+      { name: 'Pareto front', type: 'line', z: 2, showSymbol: false, silent: true,
+        data: paretoSteps(points.front.map((p) => p.value), x.direction, y.direction),
+        lineStyle: { width: 2, color: FRONT_COLOUR }, itemStyle: { color: FRONT_COLOUR } },
+      scatter('Pareto front', points.front, { symbolSize: 12, itemStyle: { color: FRONT_COLOUR }, z: 3 }),
+      scatter('Deployed', points.deployed, { symbol: 'circle', symbolSize: 22, z: 4,
+        itemStyle: { color: 'rgba(0,0,0,0)', borderColor: '#1d4ed8', borderWidth: 2.5 },
+        label: { show: true, position: 'top', formatter: 'deployed', color: '#1d4ed8' } }),
+      { name: 'Constraint bounds', type: 'line', data: [], silent: true, itemStyle: { color: '#6b21a8' },
+        markLine: { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: '#6b21a8' },
+          label: { formatter: (p) => p.name }, data: marks } },
+    ],
   };
 }

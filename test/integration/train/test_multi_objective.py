@@ -3,36 +3,10 @@ job tuned for two objectives with Optuna's MO-TPE under a constraint, the platfo
 figure, the Pareto front the API answers, and a deployment chosen by a rule."""
 import pytest
 
+from metric_templates import SIZED, TWO_METRICS
 from singa.objectives import Direction, Objective, dominates
 from test_train_jobs_api import platform  # noqa: F401 (fixture)
 
-TWO_METRICS = '''
-import time
-from singa.model import BaseModel, FloatKnob, IntegerKnob
-
-class TwoMetrics(BaseModel):
-    """accuracy rises with x and with n; predict sleeps n/10 ms a query, so it is slower with n."""
-    @staticmethod
-    def get_knob_config():
-        return {"x": FloatKnob(0.0, 1.0), "n": IntegerKnob(1, 30)}
-
-    def train(self, dataset_path, shared_params=None, **kwargs):
-        pass
-
-    def evaluate(self, dataset_path):
-        x, n = self.knobs["x"], self.knobs["n"]
-        return {"accuracy": round(0.5 * x + n / 60, 4), "f1": round(x, 4)}
-
-    def predict(self, queries):
-        time.sleep(self.knobs["n"] / 10000)
-        return [[0.5, 0.5] for _ in queries]
-
-    def dump_parameters(self):
-        return {"n": self.knobs["n"]}
-
-    def load_parameters(self, params):
-        pass
-'''
 OBJECTIVES = [{'name': 'accuracy', 'direction': 'maximize'}, {'name': 'predict_latency_ms', 'direction': 'minimize'}]
 
 
@@ -122,3 +96,69 @@ def test_bad_objectives_and_constraints_are_refused_naming_the_field(platform, i
     error = platform.create_job(dev, 'bad', train_id, val_id, None, {'MODEL_TRIAL_COUNT': 1}, expect=status,
                                 **extra)['error']
     assert error['field'] == field, error
+
+
+SIZE_OBJECTIVES = [{'name': 'accuracy', 'direction': 'maximize'}, {'name': 'params_bytes', 'direction': 'minimize'}]
+
+
+def non_dominated(trials: list, objectives: list) -> set:
+    """The ids of ``trials`` (completed, as GET .../trials lists them) that no other dominates."""
+    goals = [Objective(o['name'], o['direction']) for o in objectives]
+
+    def vector(t):
+        values = dict(t['metrics'], score=t['score'], params_bytes=t['params_bytes'])
+        return [values[o['name']] for o in objectives]
+    return {t['id'] for t in trials if not any(dominates(vector(o), vector(t), goals) for o in trials)}
+
+
+def test_a_front_across_templates_on_opposite_directions_and_its_resume(platform, iris, tmp_path):
+    dev = platform.make_user('dev')
+    train_id, val_id = platform.upload_dataset(dev, iris['train']), platform.upload_dataset(dev, iris['val'])
+    path = tmp_path / 'sized.py'
+    path.write_text(SIZED)
+    models = [platform.upload_model(dev, str(path), cls) for cls in ('Sized', 'Lean')]
+    platform.create_job(dev, 'sized', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 6, 'TIME_HOURS': 0.1},
+                        advisor='TPE', seed=5, objectives=SIZE_OBJECTIVES)
+    job = platform.wait_job(dev, 'sized', timeout=180)
+    assert job['status'] == 'STOPPED', [t['error'] for t in platform.trials(dev, 'sized')] + [job['error']]
+
+    def check_front(count: int) -> None:
+        trials = [t for t in platform.trials(dev, 'sized') if t['status'] == 'COMPLETED']
+        assert len(trials) == count
+        answer = platform.call('GET', '/train_jobs/sized/-1/pareto', dev, query_string={'others': 'true'})
+        assert answer['objectives'] == SIZE_OBJECTIVES and answer['constraints'] == []
+        front = {t['id'] for t in answer['trials']}
+        assert front == non_dominated(trials, SIZE_OBJECTIVES)
+        assert {t['model_name'] for t in answer['trials']} == {'Sized-sized.py', 'Lean-sized.py'}
+        # with others=true, the rest of the completed trials, each meeting the (absent) constraints
+        assert {t['id'] for t in answer['others']} == {t['id'] for t in trials} - front
+        assert all(t['feasible'] for t in answer['trials'] + answer['others'])
+        # the front on other objectives, named in the query: those of the same stored trials
+        latency = [SIZE_OBJECTIVES[0], {'name': 'predict_latency_ms', 'direction': 'minimize'}]
+        other = platform.call('GET', '/train_jobs/sized/-1/pareto', dev,
+                              query_string={'objectives': 'accuracy:maximize,predict_latency_ms:minimize'})
+        assert other['objectives'] == latency and 'others' not in other
+        assert {t['id'] for t in other['trials']} == non_dominated(trials, latency)
+
+    check_front(12)
+    sized = [t for t in platform.trials(dev, 'sized') if t['model_name'] == 'Sized-sized.py']
+    assert len({t['params_bytes'] for t in sized}) > 1      # the size is a real objective: it varies
+
+    # Resumed, the job keeps its objectives: the advisors rebuild a two-objective study from the
+    # recorded trials, and the front covers the old trials and the new ones.
+    resumed = platform.call('POST', '/train_jobs/sized/-1/resume', dev, json={'budget': {'MODEL_TRIAL_COUNT': 3}})
+    assert resumed['advisor_config']['objectives'] == SIZE_OBJECTIVES
+    assert platform.wait_job(dev, 'sized', timeout=180)['status'] == 'STOPPED'
+    check_front(18)
+    assert 'Traceback' not in platform.worker_logs()
+
+
+@pytest.mark.parametrize('objectives, status', [
+    ('accuracy', 400), ('accuracy:upward,f1:maximize', 400), ('accuracy:maximize;f1:minimize', 400),
+    ('a:maximize,b:maximize,c:maximize,d:maximize,e:maximize', 400),
+    ('accuracy:maximize,accuracy:minimize', 409)])
+def test_bad_objectives_of_a_front_are_refused_naming_the_field(platform, objectives, status):
+    dev = platform.make_user('dev')
+    error = platform.call('GET', '/train_jobs/front/-1/pareto', dev, expect=status,
+                          query_string={'objectives': objectives})['error']
+    assert error['field'] == 'objectives', error

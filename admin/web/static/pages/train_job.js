@@ -1,11 +1,12 @@
 // One train job, live while it runs: trials, best score so far, score against each knob, parallel
-// coordinates, hyperparameter importance and a comparison of the templates.
+// coordinates, hyperparameter importance, a comparison of the templates and the Pareto front.
 import { api, getAll, seg } from '../api.js';
 import { every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, statusBadge, table } from '../dom.js';
 import { LIVE_JOB, bestSoFar, compareTemplates, knobDimensions } from '../analysis.js';
 import { bestSoFarOption, comparisonOption, importanceOption, knobScatterOption, makeChart, parallelOption }
   from '../charts.js';
 import { logsSection } from '../logs.js';
+import { paretoSection } from '../pareto.js';
 import { asOwner as ownerSuffix, ownerQuery } from '../owner.js';
 import { stopButton } from './train_jobs.js';
 
@@ -37,6 +38,7 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
   const importanceNote = h('p', { class: 'hint' });
   const trialsSummary = h('p', { 'aria-live': 'polite' });
   const trialsTable = h('div');
+  const pareto = paretoSection(base, owner, job, asOwner);
 
   fill(main,
     h('p', {}, h('a', { href: `/web/train-jobs${asOwner}` }, '← Train jobs')),
@@ -47,7 +49,7 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
     h('div', { class: 'toolbar' }, h('div', { class: 'field' }, h('label', { for: 'knob-template' }, 'Template to plot'),
       templateSelect)),
     knobNote, scatterGrid, parallel.el,
-    h('h3', {}, 'Hyperparameter importance'), importanceNote, importance.el,
+    h('h3', {}, 'Hyperparameter importance'), importanceNote, importance.el, pareto.el,
     h('h2', {}, 'Trials'), trialsSummary, trialsTable, logsSection(base, owner));
 
   const knobConfigs = new Map();         // model_id -> knob_config, or null when it cannot be read
@@ -187,7 +189,8 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
   let first = true;
   async function tick() {
     if (!first) job = await api.get(base, owner);
-    if (countsOf(job) !== fetchedFor) {
+    const changed = countsOf(job) !== fetchedFor;
+    if (changed) {
       const counts = countsOf(job);
       trials = await getAll(`${base}/trials`, owner);
       fetchedFor = counts;
@@ -201,6 +204,7 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
     drawTrials(first);
     await drawKnobs();
     await refreshImportance(!live);
+    if (changed) await pareto.refresh(job);
     first = false;
     return live;
   }
