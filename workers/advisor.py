@@ -12,9 +12,10 @@ and enforces the budget on the server side:
 - a trial whose worker is lost (its lease expired, or the admin reports the worker gone) is re-run
   with the same knobs up to the job's ``max_trial_retries``, else recorded ERRORED;
 - ``StopSubJob`` (from the admin) cancels running trials at once and ends the sub-job;
-- ``BudgetChanged`` (from the admin) re-reads the budget and deadline (a rebuild, as below); one
-  lowered below what the sub-job has started (or a deadline moved into the past) ends it at once
-  like a stop (``BUDGET_LOWERED``: running trials are cancelled, and the sub-job ends STOPPED);
+- ``BudgetChanged`` (from the admin) re-reads the budget and deadline (a rebuild, as below,
+  whose search plans its search and final phases again from the new budget); one lowered below
+  what the sub-job has started (or a deadline moved into the past) ends it at once like a stop
+  (``BUDGET_LOWERED``: running trials are cancelled, and the sub-job ends STOPPED);
 - trials users enqueued with given knobs (``enqueued_trials``) run before the advisor's own
   proposals, oldest first; they count toward ``MODEL_TRIAL_COUNT`` like any other, and one whose
   configuration was proposed meanwhile (the no-repeat rule) is dropped with that reason.
