@@ -139,3 +139,12 @@ def test_a_lowered_trial_budget_starts_the_final_phase_sooner():
     lowered.restore(past[:2])
     assert lowered.propose(3, now=2.0).meta['phase'] == 'SEARCH'
     assert lowered.propose(4, now=2.0).meta['phase'] == 'FINAL_TRAIN'   # 4 trials: the last one is final
+
+
+def test_a_raised_time_budget_plans_the_phases_again():
+    """The final phase of 1 hour began at 45 min; raised to 2 hours, the search goes on until 90 min."""
+    cheap, past = _planned_under_four(now=0.0)
+    advisor = make_advisor(cheap, {'TIME_HOURS': 2.0}, 'TPE', seed=0)
+    advisor.restore(past)
+    assert advisor.propose(5, now=3600.0).meta['phase'] == 'SEARCH'
+    assert advisor.propose(6, now=5500.0).meta['phase'] == 'FINAL_TRAIN'
