@@ -65,13 +65,20 @@ class WeakPasswordError(InvalidRequestError):
     """A new password the policy refuses: too easy to guess, or the account's email."""
 
 
+# Two knob errors, one per layer. Both names are error ``type``s of the API, which clients match
+# on (a checkpoint deployment answers InvalidKnobError, an enqueued trial InvalidKnobsError), so
+# they stay two classes rather than one.
 class InvalidKnobError(InvalidRequestError):
-    """A knob was built with bad arguments, or a knob config is malformed."""
+    """The SDK's knob module (``singa.model.knob``) refuses a knob or a value: a knob built with bad
+    arguments, a knob config that is malformed (a template's ``get_knob_config``, a serialized
+    config), or a value the knob cannot take, including the knob values given to deploy a
+    template's checkpoint (``untuned_values``); ``field``, when set, names the knob."""
 
 
 class InvalidKnobsError(InvalidRequestError):
-    """Knob values a template's knob space refuses (a trial enqueued with given knobs); ``field``
-    names the bad knob (``knobs.<name>``)."""
+    """A knob set for one trial that a train job's search space (``singa.advisor.space``) refuses:
+    a trial enqueued with given knobs that names an unknown, policy or inactive knob, leaves one
+    out, or gives one a value it cannot take; ``field`` names the bad knob (``knobs.<name>``)."""
 
 
 class InvalidParamsError(InvalidRequestError):

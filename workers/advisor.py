@@ -12,9 +12,10 @@ and enforces the budget on the server side:
 - a trial whose worker is lost (its lease expired, or the admin reports the worker gone) is re-run
   with the same knobs up to the job's ``max_trial_retries``, else recorded ERRORED;
 - ``StopSubJob`` (from the admin) cancels running trials at once and ends the sub-job;
-- ``BudgetChanged`` (from the admin) re-reads the budget and deadline (a rebuild, as below); one
-  lowered below what the sub-job has started (or a deadline moved into the past) ends it at once
-  like a stop (``BUDGET_LOWERED``: running trials are cancelled, and the sub-job ends STOPPED);
+- ``BudgetChanged`` (from the admin) re-reads the budget and deadline (a rebuild, as below,
+  whose search plans its search and final phases again from the new budget); one lowered below
+  what the sub-job has started (or a deadline moved into the past) ends it at once like a stop
+  (``BUDGET_LOWERED``: running trials are cancelled, and the sub-job ends STOPPED);
 - trials users enqueued with given knobs (``enqueued_trials``) run before the advisor's own
   proposals, oldest first; they count toward ``MODEL_TRIAL_COUNT`` like any other, and one whose
   configuration was proposed meanwhile (the no-repeat rule) is dropped with that reason.
@@ -33,13 +34,16 @@ rebuilds it from PostgreSQL as a restart would, and does the step again (a reque
 its worker, a one-way message is put back). It then grants every running trial a fresh lease
 before it judges any: their workers could not renew them meanwhile.
 
+This module holds the run loop, the rebuild and the messages; the trials' bookkeeping (leases,
+live trials, ending and losing them) is ``workers.advisor_trials``, the sub-job's end conditions
+(budgets, exhaustion, finishing) ``workers.advisor_ending``.
+
 Each step writes in one transaction (``_transaction``): ending a trial and recording the next one
 in the same round trip costs one commit, one wait for the disk. What the step tells others (its
 answer, leases granted, released or cancelled) goes out only once that commit is done
 (``_after_commit``): nobody hears of a trial the database does not have.
 """
 import contextlib
-import dataclasses
 import logging
 import math
 import time
@@ -48,34 +52,25 @@ from typing import Optional
 from singa.advisor import PastTrial, Proposal, make_advisor
 from singa.constants import AdvisorType, BudgetKey, PrunerType, ServiceStatus, TrainJobStatus, TrialStatus
 from singa.errors import ServiceUnavailableError, SingaError
-from singa.lifecycle import EndCause, JobEnd, end_sub_job, start_sub_job
-from singa.meta_store import enqueued_trials, events, services, train_jobs, trials
+from singa.lifecycle import EndCause, JobEnd, start_sub_job
+from singa.meta_store import services, train_jobs, trials
 from singa.model import deserialize_knob_config
-from singa.objectives import clean_metrics, trial_values
+from singa.objectives import clean_metrics
 from singa.queues import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, StopSubJob,
                           TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait, WorkerLost)
+from singa.workers.advisor_ending import JobEnding
+from singa.workers.advisor_trials import LiveTrial, TrialBookkeeping
 from singa.workers.loop import Outage
 
 log = logging.getLogger(__name__)
 
-MAX_ERRORS_IN_A_ROW = 5
 RECEIVE_SECONDS = 0.2
-MAINTAIN_SECONDS = 0.25
 
 
-@dataclasses.dataclass
-class LiveTrial:
-    id: str
-    no: int
-    advisor_no: int
-    worker_id: str
-    knobs: dict
-    proposal: dict
-    attempt: int
-    last_score: Optional[float] = None
+class AdvisorWorker(TrialBookkeeping, JobEnding):
+    """Serves one sub-job: the run loop, rebuilding its state from PostgreSQL, and the tuning
+    protocol's messages. Its trials are ``TrialBookkeeping``'s part, its end ``JobEnding``'s."""
 
-
-class AdvisorWorker:
     def __init__(self, settings, store, redis_client, stop, clock=time.time):
         self.settings = settings
         self.store = store
@@ -339,65 +334,6 @@ class AdvisorWorker:
                                to_save_params=live.proposal.get('to_save_params', True),
                                lease_seconds=self.settings.trial_lease_seconds)
 
-    def _next_trial(self, worker_id: str) -> Optional[LiveTrial]:
-        if self.end is not None:
-            return None
-        if self.clock() >= self.deadline:
-            self._request_end(EndCause.TIME_BUDGET)
-            return None
-        if self.retry_queue:
-            lost = self.retry_queue[0]
-            live = self._record_trial(worker_id, lost.advisor_no, lost.knobs, lost.proposal,
-                                      attempt=lost.attempt + 1, retry_of=lost.id)
-            self.retry_queue.pop(0)
-            return live
-        if 0 <= self.trial_budget <= self.trials_started:
-            if not (self.running and self.max_retries > 0):
-                self._request_end(EndCause.TRIAL_BUDGET)
-            return None   # workers wait: a running trial may still be lost and need a retry
-        proposal = self.unrecorded or self._enqueued_proposal() or self.advisor.propose(self.next_no, now=self.clock())
-        if proposal is None:
-            if not self.running:
-                self._request_end(EndCause.SEARCH_EXHAUSTED)
-            return None
-        self.unrecorded = proposal
-        shared = None
-        if proposal.shared_params_trial_no is not None:
-            shared = self.params_by_advisor_no.get(proposal.shared_params_trial_no)
-        record = {'advisor_no': proposal.trial_no, 'meta': proposal.meta, 'shared_params_id': shared,
-                  'to_save_params': proposal.to_save_params}
-        live = self._record_trial(worker_id, proposal.trial_no, proposal.knobs, record)
-        if 'enqueued_id' in proposal.meta:
-            with self._transaction() as cur:
-                enqueued_trials.mark_run(cur, proposal.meta['enqueued_id'], live.id)
-        self.unrecorded = None
-        self.trials_started += 1
-        return live
-
-    def _enqueued_proposal(self) -> Optional[Proposal]:
-        """The proposal for the oldest trial a user enqueued, if one waits; one the no-repeat rule
-        forbids now (its configuration was proposed since it was enqueued) is dropped."""
-        with self._transaction() as cur:
-            while True:
-                waiting = enqueued_trials.take_next(cur, self.sub_job_id)
-                if waiting is None:
-                    return None
-                proposal = self.advisor.propose_given(self.next_no, waiting.knobs, now=self.clock())
-                if proposal is not None:
-                    proposal.meta['enqueued_id'] = str(waiting.id)
-                    return proposal
-                enqueued_trials.mark_dropped(cur, waiting.id, 'its knob set was proposed since it was enqueued')
-
-    def _record_trial(self, worker_id, advisor_no, knobs, proposal, attempt=0, retry_of=None) -> LiveTrial:
-        with self._transaction() as cur:
-            row = trials.insert_trial(cur, sub_job_id=self.sub_job_id, no=self.next_no, model_id=self.spec['model_id'],
-                                      knobs=knobs, proposal=proposal, worker_id=worker_id, attempt=attempt,
-                                      retry_of=retry_of)
-        self.next_no += 1
-        live = LiveTrial(str(row.id), row.no, advisor_no, worker_id, knobs, proposal, attempt)
-        self.running[live.id] = live
-        return live
-
     def _on_report(self, request: Report) -> ReportReply:
         live = self._owned(request.worker_id, request.trial_id)
         if live is None:
@@ -431,134 +367,6 @@ class AdvisorWorker:
         self._end_trial(live, status, score=score, params_id=params_id, params_bytes=params_bytes, error=error,
                         lines=lines, metrics=metrics)
 
-    def _owned(self, worker_id: str, trial_id) -> Optional[LiveTrial]:
-        live = self.running.get(str(trial_id))
-        if live is None or live.worker_id != worker_id:
-            return None
-        return live
-
-    # -- trial ends --------------------------------------------------------------------------
-
-    def _end_trial(self, live: LiveTrial, status: TrialStatus, *, score=None, params_id=None, params_bytes=None,
-                   error=None, lines=(), metrics=None) -> None:
-        with self._transaction() as cur:
-            trials.insert_logs(cur, live.id, list(lines))
-            trials.finish_trial(cur, live.id, status=status.value, score=score, params_id=params_id,
-                                params_bytes=params_bytes, error=(error or None) and str(error)[-20000:],
-                                metrics=metrics)
-        self.running.pop(live.id, None)
-        # A trial stopped here is cancelled: its worker abandons it, if it still runs it.
-        self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED
-                                    else self.channel.release_lease)(live.id))
-        self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id),
-                              metrics=trial_values(score, metrics, params_bytes))
-        if params_id:
-            self.params_by_advisor_no[live.advisor_no] = params_id
-        if status == TrialStatus.COMPLETED:
-            self.completed += 1
-        self.errors_in_a_row = self.errors_in_a_row + 1 if status == TrialStatus.ERRORED else 0
-        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW and self.completed == 0:
-            last = (str(error or 'unknown error').strip().splitlines() or ['unknown error'])[-1]
-            self._request_end(EndCause.TRIALS_FAILING,
-                              f'{self.errors_in_a_row} trials in a row failed; the last with: {last}')
-
-    def _lose(self, live: LiveTrial, why: str) -> None:
-        """A trial whose worker died: retry it if the policy allows, else record it ERRORED."""
-        may_retry = live.attempt < self.max_retries and self.end is None and self.clock() < self.deadline
-        error = f'{why}; retried' if may_retry else why
-        with self._transaction() as cur:
-            trials.finish_trial(cur, live.id, status=TrialStatus.ERRORED.value, error=error)
-            events.record_event(cur, events.TRIAL_LOST, job_id=self.train_job_id, subject_id=live.id,
-                                data={'worker_id': live.worker_id, 'retried': may_retry})
-        self.running.pop(live.id, None)
-        self._after_commit(lambda: self.channel.cancel(live.id))
-        if may_retry:
-            self.retry_queue.append(live)
-        else:
-            self.advisor.feedback(live.advisor_no, None, TrialStatus.ERRORED.value, params_saved=False)
-        log.warning('trial %s (no %d) lost: %s', live.id, live.no, error)
-
-    def _cancel_all(self, why: str) -> None:
-        for live in list(self.running.values()):
-            self._end_trial(live, TrialStatus.STOPPED, error=why)
-        for lost in self.retry_queue:
-            self.advisor.feedback(lost.advisor_no, None, TrialStatus.ERRORED.value, params_saved=False)
-        self.retry_queue.clear()
-
-    def _request_end(self, cause: EndCause, detail: str = '') -> None:
-        if self.end is None:
-            self.end = JobEnd(cause, detail)
-            log.info('sub-job %s ends: %s', self.sub_job_id, self.end.reason)
-
-    def _end_if_budget_lowered(self) -> None:
-        """After a budget change: end the sub-job at once, like a stop, if the new budget is below
-        what it has started or its new deadline has passed."""
-        over_count = 0 <= self.trial_budget < self.trials_started
-        if over_count or self.clock() >= self.deadline:
-            self._request_end(EndCause.BUDGET_LOWERED, 'trial budget' if over_count else 'time budget')
-            with self._transaction():
-                self._cancel_all(self.end.reason)
-
-    # -- time --------------------------------------------------------------------------------
-
-    def _maintain(self) -> None:
-        now = self.clock()
-        if now < self._next_maintenance:
-            return
-        self._next_maintenance = now + MAINTAIN_SECONDS
-        self._check_leases(now)
-        if now >= self.deadline:
-            self._request_end(EndCause.TIME_BUDGET)
-            if self._grace_until is None:
-                self._grace_until = self.deadline + self.settings.stop_grace_seconds
-            if now >= self._grace_until and self.running:
-                self._cancel_all('the time budget ran out')
-
-    def _check_leases(self, now: float) -> None:
-        """Lose the running trials whose leases expired. A lease that is missing (Redis lost it)
-        is granted again; after a spell in which the leases could not be seen (an outage), every
-        running trial gets a fresh lease first: its worker could not renew it either."""
-        leases = self.channel.live_leases()
-        blind = self._leases_seen_at is None or now - self._leases_seen_at > 3 * self.heartbeat_seconds
-        self._leases_seen_at = now
-        fresh = [t for t in self.running if blind or t not in leases]
-        if fresh:
-            self.channel.grant_leases(fresh, self.settings.trial_lease_seconds)
-            if blind:
-                log.info('granted fresh leases to %d running trials after a spell without Redis', len(fresh))
-        for trial_id, expiry in leases.items():
-            if expiry > now or trial_id in fresh:
-                continue
-            live = self.running.get(trial_id)
-            if live is None:
-                self.channel.release_lease(trial_id)
-            else:
-                self._lose(live, 'its worker stopped renewing the lease (worker lost)')
-
-    def _finished(self) -> bool:
-        if self.running:
-            return False
-        if self.end is None and 0 <= self.trial_budget <= self.trials_started and not self.retry_queue:
-            self._request_end(EndCause.TRIAL_BUDGET)
-        if self.retry_queue and self.end is None:
-            return False
-        if self.retry_queue:
-            self._cancel_all(self.end.reason)
-        return self.end is not None
-
-    # -- end ---------------------------------------------------------------------------------
-
-    def _finish(self) -> None:
-        with self.store.transaction() as cur:
-            status = end_sub_job(cur, self.sub_job_id, self.end, by='advisor')
-            services.set_service_status(cur, self.service_id, ServiceStatus.STOPPED.value)
-        self.channel.mark_done()
-        # Answer whoever is already waiting, so idle workers exit now rather than at their timeout.
-        for message in self.channel.drain():
-            if isinstance(message, (Hello, Propose, Report)):
-                self.channel.reply(message, Stop(reason=self.end.reason))
-        log.info('sub-job %s ended %s: %s (%d trials completed)', self.sub_job_id, status, self.end.reason,
-                 self.completed)
 
 
 def _finite(value) -> float:

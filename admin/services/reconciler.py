@@ -183,17 +183,26 @@ class Reconciler:
 
     def clean_up_train_job(self, job_id) -> None:
         """Remove every service, queue and Redis user of an ended train job (unless it was resumed
-        meanwhile: its services are then the new run's)."""
+        meanwhile: its services are then the new run's).
+
+        A resume may come while the services are being removed. So the queues and the Redis user go
+        in a transaction of their own that locks the job's row and checks again that it has ended:
+        a resume locks that row too (``TrainJobService.resume_train_job``), so it either waits
+        until they are gone and then makes its own, or has committed already and they are left
+        to it. Removing the services holds no lock (a container manager may take seconds)."""
         with self.store.transaction() as cur:
-            job = train_jobs.get_train_job(cur, job_id, for_update=True)
-            if job is None or job.status not in TrainJobStatus.FINISHED:
+            if not _ended_train_job(cur, job_id):
                 return
             live = services.list_services(cur, job_id=job_id, live_only=True)
             trials.stop_live_trials(cur, train_job_id=job_id, error='the job ended')
         for service in live:
             self.deployer.remove(service)
-        delete_keys(self.r, train_job_prefix(job_id))
-        delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.TRAIN.value, job_id)[0])
+        with self.store.transaction() as cur:
+            if not _ended_train_job(cur, job_id):
+                log.info('train job %s was resumed during its clean-up: its queues and Redis user are kept', job_id)
+                return
+            delete_keys(self.r, train_job_prefix(job_id))
+            delete_job_user(self.r, job_redis_credentials(self.settings, ServiceType.TRAIN.value, job_id)[0])
 
     def _remove_orphans(self) -> None:
         """Remove container services whose service record is not live: running ones whose record
@@ -258,6 +267,12 @@ class Reconciler:
             self._stopped.wait(self.settings.reconcile_interval)
         if conn is not None:
             conn.close()
+
+
+def _ended_train_job(cur, job_id) -> bool:
+    """Lock the row of a train job until the transaction ends; whether the job has ended."""
+    job = train_jobs.get_train_job(cur, job_id, for_update=True)
+    return job is not None and job.status in TrainJobStatus.FINISHED
 
 
 def _job_is_live(cur, job_id) -> bool:

@@ -332,7 +332,11 @@ class TrainJobService:
 
     def resume_train_job(self, actor: UserRecord, app: str, app_version: int, budget: dict,
                          owner_id: Optional[uuid.UUID] = None) -> TrainJobView:
-        """Run an ended job again with ``budget`` (checked like a new job's), as the same study."""
+        """Run an ended job again with ``budget`` (checked like a new job's), as the same study.
+
+        It locks the job's row, as the reconciler's clean-up of the ended run does before it removes
+        the job's queues and Redis user (``Reconciler.clean_up_train_job``): the one waits for the
+        other, so the new run keeps what it makes."""
         budget = self.check_budget(budget)
         with self.store.transaction() as cur:
             job = train_jobs.get_train_job(cur, train_job_of_app(cur, actor, app, app_version, owner_id).id,

@@ -124,10 +124,7 @@ class OptunaAdvisor(BaseAdvisor):
                 self.plan.started_at = min(started, self.plan.started_at or started)
             if meta.get('sampled', True) and record.retrains is None:
                 self._restore_into_study(record)
-            final_started = self.plan.final_started
-            self.plan.add(record)
-            if trial.earlier_run:
-                self.plan.final_started = final_started   # the current run plans its own phases
+            self.plan.add(record)   # phases follow this run's budget, not the restored trials' (see plan)
 
     def warm_start(self, known: List[PastTrial]) -> int:
         told = 0

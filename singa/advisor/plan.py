@@ -12,6 +12,12 @@ A search/final split is planned only when the template declares a *cheap-search*
 ``TIME_HOURS`` = T, the final phase starts after 3/4 of T (whichever comes first). Without a split
 every trial is a full one.
 
+The phases are a function of the budget, the trial's number and the time, never of the phases of
+trials proposed before: an advisor rebuilt with a changed budget (a live change, ``PATCH
+/train_jobs/<app>/<version>``) plans them again from the new budget, the trials done counted by
+their numbers. Raised after the final phase began, the search resumes until the new final phase;
+lowered, the final phase comes sooner (at once, if the trials done reach it).
+
 Policy values per trial:
 
 * ``EARLY_STOP``, ``DOWNSCALE``, ``QUICK_EVAL``: True in SEARCH trials of a split plan, else False.
@@ -131,10 +137,11 @@ class TrialPlan:
 
     # Bookkeeping.
     def add(self, record: TrialRecord) -> None:
+        """Note a trial proposed or restored. A restored FINAL_TRAIN trial does not put the plan in
+        its final phase: that follows from the budget the plan was made with (see the module
+        docstring), which may have changed since that trial was proposed."""
         self.records[record.no] = record
         self.proposed_keys.add(record.key)
-        if record.phase == FINAL_TRAIN:
-            self.final_started = True
 
     def best(self) -> Optional[TrialRecord]:
         done = [r for r in self.records.values() if r.completed]

@@ -104,3 +104,47 @@ def test_a_resumed_run_plans_its_own_phases():
     advisor.restore(past)
     assert advisor.propose(5, now=100.0).meta['phase'] == 'SEARCH'
     assert advisor.plan.started_at == 100.0
+
+
+def _planned_under_four(now):
+    """Four trials of a live job whose budget was 4: three SEARCH trials and its one final trial."""
+    cheap = dict(EIGHT, early=PolicyKnob('EARLY_STOP'), lr=FloatKnob(0.1, 1.0))
+    return cheap, [PastTrial(no=i, knobs=dict(knobs('gini', 2, False), lr=0.1 * i, early=i < 4),
+                             status='COMPLETED' if i < 4 else 'RUNNING', score=0.5 if i < 4 else None,
+                             meta={'phase': 'FINAL_TRAIN' if i == 4 else 'SEARCH', 'plan_started': now})
+                   for i in range(1, 5)]
+
+
+def test_a_raised_trial_budget_plans_the_phases_again():
+    """Raised from 4 to 8 once the final phase began (the advisor rebuilds its search from the
+    recorded trials with the new budget): the trials done count toward the new plan, the search
+    goes on (5 and 6), and the final phase is the new budget's last two trials."""
+    cheap, past = _planned_under_four(now=1.0)
+    advisor = make_advisor(cheap, {'MODEL_TRIAL_COUNT': 8}, 'TPE', seed=0)
+    advisor.restore(past)
+    phases = []
+    for no in range(5, 9):
+        proposal = advisor.propose(no, now=2.0)
+        advisor.feedback(no, 0.5, 'COMPLETED')
+        phases.append(proposal.meta['phase'])
+    assert phases == ['SEARCH', 'SEARCH', 'FINAL_TRAIN', 'FINAL_TRAIN']
+
+
+def test_a_lowered_trial_budget_starts_the_final_phase_sooner():
+    cheap, past = _planned_under_four(now=1.0)
+    advisor = make_advisor(cheap, {'MODEL_TRIAL_COUNT': 12}, 'TPE', seed=0)
+    advisor.restore(past[:2])
+    assert advisor.propose(3, now=2.0).meta['phase'] == 'SEARCH'     # 12 trials: the last 3 are final
+    lowered = make_advisor(cheap, {'MODEL_TRIAL_COUNT': 4}, 'TPE', seed=0)
+    lowered.restore(past[:2])
+    assert lowered.propose(3, now=2.0).meta['phase'] == 'SEARCH'
+    assert lowered.propose(4, now=2.0).meta['phase'] == 'FINAL_TRAIN'   # 4 trials: the last one is final
+
+
+def test_a_raised_time_budget_plans_the_phases_again():
+    """The final phase of 1 hour began at 45 min; raised to 2 hours, the search goes on until 90 min."""
+    cheap, past = _planned_under_four(now=0.0)
+    advisor = make_advisor(cheap, {'TIME_HOURS': 2.0}, 'TPE', seed=0)
+    advisor.restore(past)
+    assert advisor.propose(5, now=3600.0).meta['phase'] == 'SEARCH'
+    assert advisor.propose(6, now=5500.0).meta['phase'] == 'FINAL_TRAIN'

@@ -1,11 +1,21 @@
 """Continuing a search, end to end through the admin API with real workers: resume an ended job,
 warm-start a new one from an earlier one, enqueue trials with given knobs, change a live budget."""
+import threading
 from datetime import datetime, timedelta, timezone
 
 from test_train_jobs_api import EIGHT_KNOB_SETS, platform, setup  # noqa: F401 (fixtures)
+from singa.admin.services.deployer import Deployer, job_redis_credentials
+from singa.admin.services.reconciler import Reconciler
 
 # The same 8 knob sets, each trial taking about a second (so that a job is live long enough).
 SLOW_EIGHT = EIGHT_KNOB_SETS.replace('        pass\n', '        __import__("time").sleep(1.0)\n', 1)
+# With a cheap-search policy (a search/final split is planned): search trials are quick, a final
+# (full) trial takes 5 s, so that a job is live in its final phase long enough to change its budget.
+SPLIT_EIGHT = EIGHT_KNOB_SETS.replace(
+    'CategoricalKnob, IntegerKnob', 'CategoricalKnob, IntegerKnob, PolicyKnob', 1).replace(
+    '"balanced": CategoricalKnob([False, True])}',
+    '"balanced": CategoricalKnob([False, True]), "early": PolicyKnob("EARLY_STOP")}', 1).replace(
+    '        pass\n', '        __import__("time").sleep(0.2 if self.knobs["early"] else 5.0)\n', 1)
 
 
 def knob_sets(trials) -> set:
@@ -147,3 +157,68 @@ def test_a_live_budget_can_be_raised_and_lowered(platform, setup):
     ended = platform.wait_job(dev, 'time', timeout=30)
     assert ended['status'] == 'STOPPED' and ended['error'] is None, ended
     assert ended_causes(platform, dev, job['id']) == ['BUDGET_LOWERED'], platform.worker_logs()
+
+
+def test_a_live_trial_budget_change_plans_the_phases_again(platform, setup):
+    """A budget of 4 plans 3 search trials and 1 final one. Raised to 8 while that final trial
+    runs, the advisor plans again from the new budget, the 4 trials done counted: the search
+    goes on (5 and 6) and the new final phase is the last two trials (7 and 8)."""
+    dev, train_id, val_id, template = setup
+    eight = template(SPLIT_EIGHT, 'Eight')
+    platform.create_job(dev, 'replan', train_id, val_id, [eight],
+                        {'MODEL_TRIAL_COUNT': 4, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1}, advisor='TPE', seed=0)
+
+    def final_trial_running():
+        return [t for t in platform.trials(dev, 'replan') if t['phase'] == 'FINAL_TRAIN' and t['status'] == 'RUNNING']
+    final = platform.wait_for(final_trial_running, what='the final trial of a budget of 4 running')
+    assert final[0]['no'] == 4, final
+    platform.call('PATCH', '/train_jobs/replan/1', dev, json={'budget': {'MODEL_TRIAL_COUNT': 8}})
+    job = platform.wait_job(dev, 'replan')
+    trials = sorted(platform.trials(dev, 'replan'), key=lambda t: t['no'])
+    assert job['status'] == 'STOPPED' and job['trials_completed'] == 8, (job, trials)
+    assert [t['phase'] for t in trials] == ['SEARCH'] * 3 + ['FINAL_TRAIN'] + ['SEARCH'] * 2 + ['FINAL_TRAIN'] * 2
+    assert [t['knobs']['early'] for t in trials] == [t['phase'] == 'SEARCH' for t in trials]
+
+
+class PausedDeployer(Deployer):
+    """The real deployer, paused in the middle of a clean-up: before it removes a service it says
+    so (``removing``) and waits for ``go``."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.removing, self.go = threading.Event(), threading.Event()
+
+    def remove(self, service):
+        self.removing.set()
+        assert self.go.wait(60), 'the test never let the clean-up go on'
+        return super().remove(service)
+
+
+def test_a_resume_racing_the_clean_up_of_its_ended_job_keeps_its_redis_user(platform, setup):
+    """The reconciler is paused in the middle of cleaning up an ended job (removing its services)
+    while the job is resumed. The clean-up then checks the job again under its row lock before it
+    removes the job's queues and Redis user: the resumed run keeps the user it has just made."""
+    dev, train_id, val_id, template = setup
+    platform.ctx.reconciler.stop()          # this test's reconciler does the clean-up, at its pace
+    eight = template(EIGHT_KNOB_SETS, 'Eight')
+    job = platform.create_job(dev, 'race', train_id, val_id, [eight], {'MODEL_TRIAL_COUNT': 1, 'TIME_HOURS': 0.1})
+    assert platform.wait_job(dev, 'race')['status'] == 'STOPPED'
+    assert platform.live_services(job['id']), 'the ended job keeps its services until a clean-up'
+    deployer = PausedDeployer(platform.meta_store, platform.settings, platform.manager, platform.ctx.redis)
+    reconciler = Reconciler(platform.meta_store, platform.settings, platform.manager, platform.ctx.redis, deployer)
+    clean_up = threading.Thread(target=reconciler.clean_up_train_job, args=(job['id'],))
+    clean_up.start()
+    try:
+        assert deployer.removing.wait(30), 'the clean-up did not start removing services'
+        resumed = platform.call('POST', '/train_jobs/race/1/resume', dev,
+                                json={'budget': {'MODEL_TRIAL_COUNT': 1, 'TIME_HOURS': 0.1}})
+        assert clean_up.is_alive() and resumed['status'] in ('STARTED', 'RUNNING'), resumed
+    finally:
+        deployer.go.set()
+        clean_up.join(30)
+    assert not clean_up.is_alive()
+    username = job_redis_credentials(platform.settings, 'TRAIN', job['id'])[0]
+    assert platform.ctx.redis.execute_command('ACL', 'GETUSER', username) is not None, 'the job lost its Redis user'
+    # With its user, the resumed run's workers log in and run its trial.
+    second = platform.wait_job(dev, 'race')
+    assert second['status'] == 'STOPPED' and second['trials_completed'] == 2, second
