@@ -124,10 +124,12 @@ class Bench:
             return self._call('POST', '/models', data={'name': os.path.basename(path), 'task': 'TABULAR_CLASSIFICATION',
                                                        'model_class': cls, 'model_file_bytes': (f, 'model.py')})['id']
 
-    def run_job(self, app: str, model_id: str, dataset: str, budget: dict, **extra) -> dict:
+    def run_job(self, app: str, model_ids, dataset: str, budget: dict, **extra) -> dict:
+        """Run a train job on one template (an id) or several (a list of ids) to its end."""
         train_id, val_id = self.dataset(dataset)
+        model_ids = [model_ids] if isinstance(model_ids, str) else model_ids
         self._call('POST', '/train_jobs', json={'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
-                                                'val_dataset_id': val_id, 'model_ids': [model_id], 'budget': budget,
+                                                'val_dataset_id': val_id, 'model_ids': model_ids, 'budget': budget,
                                                 **extra})
         while True:
             job = self._call('GET', f'/train_jobs/{app}/-1')
