@@ -120,7 +120,7 @@ def run_platform(bench: Bench, dataset: str, seed: int, seconds: float, chosen: 
     return {'test': accuracy(answer['predictions'], labels), 'val': best['score'], 'trials': len(done),
             'trials_started': len(trials), 'best_trial_test': deployed.get(best['id']),
             'best_model': best['model_name'], 'train_seconds': train_seconds, 'per_template': per_template,
-            'most_running': most_running(trials),
+            'most_running': most_running(trials), **time_use(job, trials, seconds),
             'deployed': [{'model': m['model_name'], 'test': deployed[m['trial_id']]}
                          for m in answer['model_predictions']]}
 
@@ -135,6 +135,20 @@ def most_running(trials: list) -> int:
         running += step
         most = max(most, running)
     return most
+
+
+def time_use(job: dict, trials: list, seconds: float) -> dict:
+    """When the first trial began (seconds after the job was created), and the share of the
+    budget's worker-seconds that trials ran (from their recorded start and stop times)."""
+    def at(stamp):
+        return datetime.datetime.fromisoformat(stamp)
+    ran = [t for t in trials if t['started_at'] and t['stopped_at']]
+    if not ran:
+        return {}
+    created = at(job['created_at'])
+    busy = sum((at(t['stopped_at']) - at(t['started_at'])).total_seconds() for t in ran)
+    return {'first_trial_after': min((at(t['started_at']) - created).total_seconds() for t in ran),
+            'busy_share': busy / (WORKERS * seconds)}
 
 
 # -- Optuna -----------------------------------------------------------------------------------
