@@ -34,7 +34,6 @@ import argparse
 import csv
 import datetime
 import importlib.util
-import json
 import os
 import sys
 import tempfile
@@ -43,7 +42,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench_train import Bench  # noqa: E402
+from bench_train import Bench, save_results  # noqa: E402
 from singa.constants import InferenceJobStatus  # noqa: E402
 
 MODELS = os.path.join(REPO, 'examples', 'models')
@@ -301,11 +300,7 @@ def main() -> None:
     print_table(rows)
     results = {'seconds': args.seconds, 'workers': WORKERS, 'templates': [c for _, c in chosen],
                'cpus': os.cpu_count(), 'summary': rows, 'runs': runs}
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'automl-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(results, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('automl', results)
 
 
 if __name__ == '__main__':

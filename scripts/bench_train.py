@@ -169,6 +169,15 @@ class Bench:
         self.pg.stop()
 
 
+def save_results(name: str, results: dict) -> None:
+    """Save a benchmark's results as bench-results/<name>-<time>.json and say where."""
+    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
+    out = os.path.join(REPO, 'bench-results', f'{name}-{time.strftime("%Y%m%d-%H%M%S")}.json')
+    with open(out, 'w') as f:
+        json.dump(results, f, indent=2)
+    print(f'\nsaved {out}')
+
+
 def _span(trials: list) -> float:
     from datetime import datetime
     starts = [datetime.fromisoformat(t['started_at']) for t in trials]
@@ -343,11 +352,7 @@ def main() -> None:
                           f'{str(row["platform_trials"]):>15}')
         finally:
             bench.close()
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'train-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(results, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('train', results)
 
 
 if __name__ == '__main__':
