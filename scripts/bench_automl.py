@@ -211,7 +211,9 @@ def run_flaml(root: str, dataset: str, seed: int, seconds: float) -> dict:
     automl = flaml.AutoML()
     automl.fit(X['train'], y['train'], X_val=X['val'], y_val=y['val'], task='classification', metric='accuracy',
                time_budget=seconds, n_jobs=WORKERS, seed=seed, verbose=0)
-    trials = len(automl.config_history) if getattr(automl, 'config_history', None) else None
+    # FLAML counts its trials per estimator only privately (its config_history holds the improvements).
+    per_learner = getattr(automl, '_iter_per_learner', None)
+    trials = sum(per_learner.values()) if per_learner else None
     return {'test': float(np.mean(automl.predict(X['test']) == y['test'])), 'val': 1 - automl.best_loss,
             'trials': trials, 'best_model': automl.best_estimator}
 
