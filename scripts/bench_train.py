@@ -124,10 +124,12 @@ class Bench:
             return self._call('POST', '/models', data={'name': os.path.basename(path), 'task': 'TABULAR_CLASSIFICATION',
                                                        'model_class': cls, 'model_file_bytes': (f, 'model.py')})['id']
 
-    def run_job(self, app: str, model_id: str, dataset: str, budget: dict, **extra) -> dict:
+    def run_job(self, app: str, model_ids, dataset: str, budget: dict, **extra) -> dict:
+        """Run a train job on one template (an id) or several (a list of ids) to its end."""
         train_id, val_id = self.dataset(dataset)
+        model_ids = [model_ids] if isinstance(model_ids, str) else model_ids
         self._call('POST', '/train_jobs', json={'app': app, 'task': 'TABULAR_CLASSIFICATION', 'train_dataset_id': train_id,
-                                                'val_dataset_id': val_id, 'model_ids': [model_id], 'budget': budget,
+                                                'val_dataset_id': val_id, 'model_ids': model_ids, 'budget': budget,
                                                 **extra})
         while True:
             job = self._call('GET', f'/train_jobs/{app}/-1')
@@ -165,6 +167,15 @@ class Bench:
         self.store.close()
         self.redis.stop()
         self.pg.stop()
+
+
+def save_results(name: str, results: dict) -> None:
+    """Save a benchmark's results as bench-results/<name>-<time>.json and say where."""
+    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
+    out = os.path.join(REPO, 'bench-results', f'{name}-{time.strftime("%Y%m%d-%H%M%S")}.json')
+    with open(out, 'w') as f:
+        json.dump(results, f, indent=2)
+    print(f'\nsaved {out}')
 
 
 def _span(trials: list) -> float:
@@ -341,11 +352,7 @@ def main() -> None:
                           f'{str(row["platform_trials"]):>15}')
         finally:
             bench.close()
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'train-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(results, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('train', results)
 
 
 if __name__ == '__main__':

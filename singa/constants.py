@@ -69,6 +69,9 @@ class BudgetKey(StrEnum):
     GPU_COUNT = 'GPU_COUNT'
     # Train workers per model on hosts without GPUs (SingaAuto always ran exactly one).
     WORKERS_PER_MODEL = 'WORKERS_PER_MODEL'
+    # At most this many trials running at once across all the job's templates (default: no cap
+    # but the workers: one trial per train worker).
+    MAX_CONCURRENT_TRIALS = 'MAX_CONCURRENT_TRIALS'
 
 
 class TrainJobStatus(StrEnum):

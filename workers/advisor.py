@@ -317,7 +317,8 @@ class AdvisorWorker(TrialBookkeeping, JobEnding):
                        file_kind=s['file_kind'], module_file=s['file_name'], model_name=s['model_name'],
                        file_sha256=s['file_sha256'], env=s['env_key'], train_dataset=s['train_dataset_path'],
                        val_dataset=s['val_dataset_path'], train_args=s['train_args'] or {},
-                       heartbeat_seconds=self.heartbeat_seconds)
+                       heartbeat_seconds=self.heartbeat_seconds,
+                       max_concurrent_trials=(s['budget'] or {}).get(BudgetKey.MAX_CONCURRENT_TRIALS.value))
 
     def _on_propose(self, request: Propose) -> TuningMessage:
         if request.finished is not None:

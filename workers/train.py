@@ -11,6 +11,9 @@ report. While the trial runs a heartbeat thread renews its lease and ships log l
 when the lease turns out to be gone (the advisor cancelled the trial, or presumed this worker
 dead) or the worker is told to stop, the child is killed and the trial ends STOPPED; the next
 trial gets a new child. A template that raises, or a child that dies, costs only its trial.
+When the job caps the trials running at once across its templates (``MAX_CONCURRENT_TRIALS``),
+the worker takes one of the job's slots (``TrialSlots``) before it asks for a trial and gives it
+back when the trial ends.
 
 An outage of Redis does not end the worker: its requests are sent again until Redis is back (with
 the same ``req_id``, so the advisor answers each once), the trial under way goes on, and its
@@ -28,13 +31,18 @@ from singa.envs import template_env
 from singa.errors import ServiceUnavailableError, SingaError
 from singa.param_store import make_param_store, param_scope
 from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop, TrialAssignment,
-                          TrialResult, TuningChannel, TuningMessage, Wait, new_worker_id)
+                          TrialResult, TrialSlots, TuningChannel, TuningMessage, Wait, new_worker_id)
 from singa.sandbox import ModelRunner, TemplateSource, make_sandbox, worker_limits
 from singa.workers.loop import Outage, Ticker
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
+SLOT_POLL_SECONDS = 0.1      # how often a worker waiting for one of the job's trial slots asks again
+# A worker's place among the job's trial slots lives this long unless renewed (at each attempt and
+# heartbeat): a worker that died frees its slot this soon. Above REQUEST_TIMEOUT, so that a slow
+# answer from the advisor between taking a slot and starting the trial does not lose the slot.
+SLOT_TTL_SECONDS = 2 * REQUEST_TIMEOUT
 FAREWELL_SECONDS = 10.0      # how long an exiting worker keeps trying to hand in its last result
 JOB_DIR = '/job'
 
@@ -76,6 +84,7 @@ class TrainWorker:
         self.buffer: Optional[LogBuffer] = None
         self.outage = Outage(stop)
         self.beat_outage = False
+        self.slots: Optional[TrialSlots] = None
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -84,11 +93,18 @@ class TrainWorker:
         if not isinstance(job, JobSpec):
             return 0
         self.job = job
+        if job.max_concurrent_trials:
+            self.slots = TrialSlots(self.channel.r, self.settings.job_id, job.max_concurrent_trials,
+                                    SLOT_TTL_SECONDS)
         self._prepare(job)
         finished: Optional[TrialResult] = None
         beat: Optional[Ticker] = None
         try:
             while not self.stop.is_set():
+                if self.slots is not None:
+                    finished, beat, taken = self._take_slot(finished, beat)
+                    if not taken:
+                        break
                 reply = self._call(Propose(worker_id=self.worker_id, service_id=self.settings.service_id,
                                            finished=finished))
                 if beat is not None:
@@ -100,12 +116,15 @@ class TrainWorker:
                 if isinstance(reply, TrialAssignment):
                     beat = self._heartbeat(reply)
                     finished = self.run_trial(reply)
+                    self._release_slot()
                 elif isinstance(reply, Wait):
+                    self._release_slot()
                     self.stop.wait(reply.seconds)
                 else:
                     log.info('advisor says stop: %s', reply.reason if isinstance(reply, Stop) else reply)
                     break
         finally:
+            self._release_slot()
             if finished is not None:
                 self._farewell(Finished(worker_id=self.worker_id, result=finished))
             if beat is not None:
@@ -114,6 +133,37 @@ class TrainWorker:
             if self.runner is not None:
                 self.runner.teardown()
         return 0
+
+    def _take_slot(self, finished: Optional[TrialResult], beat: Optional[Ticker]) -> tuple:
+        """Wait for one of the job's trial slots (its ``MAX_CONCURRENT_TRIALS``). A result in hand
+        goes to the advisor at once (``Finished``) when no slot is free, so that it never waits on
+        other templates' trials. Returns the result still to hand in with the next request, its
+        heartbeat, and whether a slot was taken (False: the worker stops, or the sub-job ended)."""
+        while not self.stop.is_set():
+            try:
+                if self.slots.acquire(self.worker_id):
+                    return finished, beat, True
+                if finished is not None:
+                    self.channel.send(Finished(worker_id=self.worker_id, result=finished))
+                    finished = None
+                    beat.stop()
+                    beat = None
+                if self.channel.is_done():
+                    break
+                self.outage.over()
+            except ServiceUnavailableError as e:
+                self.outage.wait(e)
+                continue
+            self.stop.wait(SLOT_POLL_SECONDS)
+        return finished, beat, False
+
+    def _release_slot(self) -> None:
+        if self.slots is None:
+            return
+        try:
+            self.slots.release(self.worker_id)
+        except ServiceUnavailableError as e:     # the ticket expires on its own
+            log.warning('could not give the trial slot back: %s', e.message)
 
     def _prepare(self, job: JobSpec) -> None:
         """The runner for this job's template; a template that is refused (changed on storage,
@@ -223,6 +273,8 @@ class TrainWorker:
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         try:
+            if self.slots is not None and self.buffer is buffer:       # the trial runs: keep its slot
+                self.slots.renew(self.worker_id)
             if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
                 self.lease_lost.set()
                 if self.buffer is buffer:          # still running

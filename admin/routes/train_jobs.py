@@ -29,6 +29,8 @@ _BUDGET_TEXT = {
     BudgetKey.MODEL_TRIAL_COUNT: 'Trials per template (-1: no limit)',
     BudgetKey.GPU_COUNT: 'GPUs in all, one per train worker (Swarm only; 409 where workers are local processes)',
     BudgetKey.WORKERS_PER_MODEL: 'Train workers per template on CPU hosts (default 1)',
+    BudgetKey.MAX_CONCURRENT_TRIALS: 'At most this many trials running at once across all the templates '
+                                     '(default: one per train worker)',
 }
 BUDGET_FIELDS = {key: Field(key.value, kind, required=False, minimum=low, maximum=high, description=_BUDGET_TEXT[key],
                             forbidden=(0,) if key == BudgetKey.MODEL_TRIAL_COUNT else ())

@@ -71,6 +71,7 @@ BUDGET_RANGES = {
     BudgetKey.MODEL_TRIAL_COUNT: (int, NO_TRIAL_LIMIT, MAX_MODEL_TRIAL_COUNT),
     BudgetKey.GPU_COUNT: (int, 0, MAX_GPU_COUNT),
     BudgetKey.WORKERS_PER_MODEL: (int, 1, MAX_WORKERS_PER_MODEL),
+    BudgetKey.MAX_CONCURRENT_TRIALS: (int, 1, MAX_WORKERS_PER_MODEL * MAX_MODELS_PER_JOB),
 }
 
 
@@ -203,6 +204,9 @@ class TrainJobService:
                                 'which cannot place GPUs; use GPU_COUNT 0 or the swarm manager', field='budget')
         out = {BudgetKey.MODEL_TRIAL_COUNT.value: trials, BudgetKey.GPU_COUNT.value: gpus,
                BudgetKey.WORKERS_PER_MODEL.value: budget.get(BudgetKey.WORKERS_PER_MODEL.value, 1)}
+        cap = budget.get(BudgetKey.MAX_CONCURRENT_TRIALS.value)
+        if cap is not None:
+            out[BudgetKey.MAX_CONCURRENT_TRIALS.value] = cap
         hours = budget.get(BudgetKey.TIME_HOURS.value, DEFAULT_TIME_HOURS if trials == NO_TRIAL_LIMIT else None)
         if hours is not None:
             out[BudgetKey.TIME_HOURS.value] = float(hours)

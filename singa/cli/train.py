@@ -19,7 +19,8 @@ SUB_JOB_COLUMNS = [('TEMPLATE', 'model_name'), ('STATUS', 'status'),
                    ('TRIALS', lambda s: ', '.join(f'{n} {status}' for status, n in sorted(s['trials'].items()))),
                    ('BEST', 'best_score'), ('ERROR', 'error')]
 BUDGET_OPTIONS = (('time_hours', BudgetKey.TIME_HOURS), ('trials', BudgetKey.MODEL_TRIAL_COUNT),
-                  ('workers', BudgetKey.WORKERS_PER_MODEL), ('gpus', BudgetKey.GPU_COUNT))
+                  ('workers', BudgetKey.WORKERS_PER_MODEL), ('gpus', BudgetKey.GPU_COUNT),
+                  ('max_concurrent_trials', BudgetKey.MAX_CONCURRENT_TRIALS))
 WAIT_EPILOG = ('While it waits it shows the trials done, the best score and the time; on a terminal as one '
                'line redrawn in place, otherwise a line per change. Exit code 0 when the job ends STOPPED, 8 when '
                'it ends ERRORED, 9 after --timeout; Ctrl-C stops waiting, not the job.')
@@ -48,6 +49,8 @@ def register(commands) -> None:
                                                                 'limit but the deadline)')
     budget.add_argument('--workers', type=int, metavar='N', help='train workers per template (WORKERS_PER_MODEL)')
     budget.add_argument('--gpus', type=int, metavar='N', help='GPUs, one per worker (GPU_COUNT; Swarm only)')
+    budget.add_argument('--max-concurrent-trials', type=int, metavar='N',
+                        help='at most N trials running at once across all the templates (MAX_CONCURRENT_TRIALS)')
     search = create.add_argument_group('search')
     search.add_argument('--advisor', choices=AdvisorType.values(), help='how trials are proposed (default AUTO)')
     search.add_argument('--pruner', choices=PrunerType.values(), help='how trials are stopped early '

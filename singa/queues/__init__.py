@@ -13,6 +13,8 @@ Key families (``J`` a train job, ``S`` one of its sub-jobs, ``I`` an inference j
     singa:tj:J:S:leases         zset   trial id -> lease expiry (unix seconds)
     singa:tj:J:S:cancelled      set    trials the advisor cancelled (their workers abandon them)
     singa:tj:J:S:done           string set once the sub-job has ended
+    singa:tj:J:slots            zset   worker id -> ticket time: who holds or awaits a trial slot (TrialSlots)
+    singa:tj:J:slot_alive:<W>   string worker W's ticket is live (expires unless renewed)
     singa:ij:I:config           string the inference job: deployed trials, ensemble, task, public flag
     singa:ij:I:keys             set    sha256 of each live prediction key
     singa:ij:I:trial:<T>        string what the replicas of deployed trial T load (template, knobs, params)
@@ -33,8 +35,8 @@ from singa.queues.base import (MAX_POP_SECONDS, PREFIX, REPLY_TTL_SECONDS, SOCKE
                                translate_redis_errors)
 from singa.queues.serving import Batch, Reply, ServedTrial, ServingChannel, ServingConfig, TrialSpec
 from singa.queues.tuning import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop,
-                                 StopSubJob, TrialAssignment, TrialResult, TuningChannel, TuningMessage, Wait,
-                                 WorkerLost, new_worker_id, stop_advisors, tell_advisors_budget_changed,
+                                 StopSubJob, TrialAssignment, TrialResult, TrialSlots, TuningChannel, TuningMessage,
+                                 Wait, WorkerLost, new_worker_id, stop_advisors, tell_advisors_budget_changed,
                                  worker_task)
 
 __all__ = ['MAX_POP_SECONDS', 'PREFIX', 'REPLY_TTL_SECONDS', 'SOCKET_TIMEOUT_SECONDS', 'decode', 'delete_job_user',
@@ -42,5 +44,5 @@ __all__ = ['MAX_POP_SECONDS', 'PREFIX', 'REPLY_TTL_SECONDS', 'SOCKET_TIMEOUT_SEC
            'make_redis', 'ping', 'train_job_prefix', 'translate_redis_errors',
            'Batch', 'Reply', 'ServedTrial', 'ServingChannel', 'ServingConfig', 'TrialSpec',
            'BudgetChanged', 'Bye', 'Finished', 'Hello', 'JobSpec', 'Logs', 'Propose', 'Report', 'ReportReply', 'Stop', 'StopSubJob',
-           'TrialAssignment', 'TrialResult', 'TuningChannel', 'TuningMessage', 'Wait', 'WorkerLost', 'new_worker_id',
-           'stop_advisors', 'tell_advisors_budget_changed', 'worker_task']
+           'TrialAssignment', 'TrialResult', 'TrialSlots', 'TuningChannel', 'TuningMessage', 'Wait', 'WorkerLost',
+           'new_worker_id', 'stop_advisors', 'tell_advisors_budget_changed', 'worker_task']

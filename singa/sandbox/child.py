@@ -23,9 +23,11 @@ Operations (one answer each, ``{"done": true, "ok": bool, ...}``):
 - ``teardown``: the class's ``teardown()``; the child then exits.
 """
 import json
+import math
 import os
 import resource
 import sys
+import time
 import traceback
 
 TEMPLATE_DIR = 'template'
@@ -133,13 +135,15 @@ class Child:
         try:
             shared = decode_params(payload) if payload is not None else None
             model = self._loaded()(**header.get('knobs', {}))
+            began = time.monotonic()
             model.train(header['train_path'], shared_params=shared, **(header.get('train_args') or {}))
             score, metrics = evaluation_metrics(model.evaluate(header['val_path']))
             if header.get('save_params', True):
                 params = encode_params(model.dump_parameters())
             status = TrialStatus.PRUNED.value if pruned else TrialStatus.COMPLETED.value
             if status == TrialStatus.COMPLETED.value and header.get('task'):
-                latency = measure_latency(model, header['task'], header['val_path'], header.get('train_args') or {})
+                latency = measure_latency(model, header['task'], header['val_path'], header.get('train_args') or {},
+                                          trial_seconds=time.monotonic() - began)
                 if latency is not None:
                     metrics['predict_latency_ms'] = latency
         except TrialPruned:
@@ -216,26 +220,32 @@ def reap_children() -> None:
 
 LATENCY_QUERIES = 20           # queries of the validation set timed, one at a time, after one warm-up
 LATENCY_SECONDS = 5.0          # and no more time than this in all
+LATENCY_MIN_QUERIES = 5        # timed however short the trial (unless LATENCY_SECONDS runs out first)
+LATENCY_SHARE = 0.1            # beyond those, at most this share of the trial's training and evaluation time
 
 
-def measure_latency(model, task: str, val_path: str, train_args: dict):
+def measure_latency(model, task: str, val_path: str, train_args: dict, trial_seconds: float = math.inf):
     """The median time in milliseconds that ``model.predict`` takes for one query of the validation
     set (the first ``LATENCY_QUERIES``), after a warm-up query; None when it cannot be measured
-    (no queries, a failing predict). Stops timing after ``LATENCY_SECONDS``."""
+    (no queries, a failing predict). Stops timing after ``LATENCY_SECONDS``, and after
+    ``LATENCY_MIN_QUERIES`` once it has taken ``LATENCY_SHARE`` of ``trial_seconds`` (the time the
+    trial took to train and evaluate): the figure must not cost a short trial more than a tenth of
+    its time (a forest's queries alone took half as long as its training)."""
     import statistics
-    import time
     from singa.tasks import get_task
     try:
         queries = get_task(task).sample_queries(val_path, train_args, LATENCY_QUERIES + 1)
         if not queries:
             return None
         model.predict(queries[:1])
-        times, give_up = [], time.monotonic() + LATENCY_SECONDS
+        now = time.monotonic()
+        times, give_up, enough = [], now + LATENCY_SECONDS, now + min(LATENCY_SECONDS, LATENCY_SHARE * trial_seconds)
         for query in queries[1:] or queries:
             started = time.perf_counter()
             model.predict([query])
             times.append((time.perf_counter() - started) * 1000)
-            if time.monotonic() > give_up:
+            now = time.monotonic()
+            if now > give_up or (len(times) >= LATENCY_MIN_QUERIES and now > enough):
                 break
         return statistics.median(times)
     except Exception:  # noqa: BLE001 - user code; the trial stands without the figure

@@ -19,6 +19,8 @@ CASES = [
     ('sk_logistic_regression.py', 'SkLogisticRegression', 'TABULAR_CLASSIFICATION', 'breast_cancer', 4, 0.93, 'NONE'),
     ('sk_gradient_boosting.py', 'SkGradientBoostingClf', 'TABULAR_CLASSIFICATION', 'breast_cancer', 3, 0.9, 'NONE'),
     ('sk_gradient_boosting.py', 'SkGradientBoostingReg', 'TABULAR_REGRESSION', 'diabetes', 3, 0.2, 'NONE'),
+    ('sk_extra_trees.py', 'SkExtraTreesClf', 'TABULAR_CLASSIFICATION', 'digits', 3, 0.95, 'NONE'),
+    ('sk_extra_trees.py', 'SkExtraTreesReg', 'TABULAR_REGRESSION', 'diabetes', 3, 0.3, 'NONE'),
     ('torch_mlp.py', 'TorchMlpClf', 'TABULAR_CLASSIFICATION', 'wine', 6, 0.9, 'MEDIAN'),
     ('torch_cnn.py', 'TorchCnnClf', 'IMAGE_CLASSIFICATION', 'digits_images', 5, 0.9, 'MEDIAN'),
     ('sk_pos_tagger.py', 'SkPosTagger', 'POS_TAGGING', 'pos_corpus', 2, 0.95, 'NONE'),

@@ -92,8 +92,10 @@ def test_two_templates_complete_with_exact_trial_counts(platform, setup):
     models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
               platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
     job = platform.create_job(dev, 'iris', train_id, val_id, models,
-                              {'MODEL_TRIAL_COUNT': 5, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1})
+                              {'MODEL_TRIAL_COUNT': 5, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1,
+                               'MAX_CONCURRENT_TRIALS': 3})
     assert job['status'] in ('STARTED', 'RUNNING') and job['app_version'] == 1
+    assert job['budget']['MAX_CONCURRENT_TRIALS'] == 3
     assert len(job['sub_train_jobs']) == 2
     job = platform.wait_job(dev, 'iris')
     assert job['status'] == 'STOPPED', job
@@ -266,6 +268,7 @@ def test_bad_requests_get_clear_errors(platform, setup):
         ({'budget': {'TIME_HOURS': 'soon'}}, 400, 'budget'),
         ({'budget': {'GPU_COUNT': 1}}, 409, 'budget'),      # no GPUs where workers are local processes
         ({'budget': {'WORKERS_PER_MODEL': 100}}, 400, 'budget'),
+        ({'budget': {'MAX_CONCURRENT_TRIALS': 0}}, 400, 'budget'),
         ({'app': 'no spaces please'}, 400, 'app'),
         ({'app': '../etc'}, 400, 'app'),
         ({'model_ids': []}, 400, 'model_ids'),
