@@ -7,7 +7,7 @@ else ``DEFAULT_TIE_TOLERANCE``. On a small validation set most trials reach the 
 which of them is best is then decided by ``TIE_BREAKS``, measured to generalise better than
 arrival order (``scripts/bench_ties.py``), and only then by which finished first.
 
-``RANK_RULE``/``rank_rule(tolerance)`` say the rule in words (the API shows it); ``rank_key`` is it
+``rank_rule(tolerance, constraints)`` says the rule in words (the API shows it); ``rank_key`` is it
 for trials in memory (the advisor); ``singa.meta_store.trials`` says it in SQL from the same
 ``TIE_BREAKS``.
 """
@@ -42,8 +42,6 @@ def rank_rule(tolerance: float = DEFAULT_TIE_TOLERANCE, constraints: Sequence[Co
     return (f'{among}the highest validation score; {within}, and among tied trials {breaks}, then the earliest '
             'to finish; a trial missing a figure comes after those that have it')
 
-
-RANK_RULE = rank_rule()
 
 
 def is_tie(score: Optional[float], best_score: Optional[float], tolerance: float = DEFAULT_TIE_TOLERANCE) -> bool:
