@@ -98,7 +98,7 @@ def run_once(dataset: str, template: str, seed: int, trials: int, folds: int) ->
         resolution = 1 / len(parts['val'][2])
         tied = [t for t in done if t['val'] >= best - resolution - 1e-9]
         started = time.perf_counter()
-        for t in tied:
+        for t in tied if folds > 1 else ():
             t['cv'] = cv_accuracy(cls, t['knobs'], *parts['train'][1:], names, folds, seed, tmp)
         cv_seconds = time.perf_counter() - started
     return {'dataset': dataset, 'template': template, 'seed': seed, 'resolution': resolution,
@@ -137,9 +137,12 @@ def picks(run: dict) -> dict:
     exact = [t for t in tied if t['val'] >= best - 1e-9]
     chosen = {'earliest': tied[0], 'best_val': exact[0], 'smallest': min(tied, key=lambda t: t['params_bytes']),
               'largest': max(tied, key=lambda t: t['params_bytes']),
-              'fastest': min(tied, key=lambda t: t['predict_latency_ms']), 'cv': max(tied, key=lambda t: t['cv']),
-              'flattest': max(tied, key=lambda t: neighbourhood(run, t))}
+              'fastest': min(tied, key=lambda t: t['predict_latency_ms']),
+              'flattest': max(tied, key=lambda t: neighbourhood(run, t)),
+              'cv': max(tied, key=lambda t: t.get('cv', math.nan))}
     test = {rule: pick['test'] for rule, pick in chosen.items()}
+    if 'cv' not in tied[0]:
+        test['cv'] = math.nan                  # run with --folds 0: no cross-validation
     test['mean'] = statistics.fmean(t['test'] for t in tied)
     return {'test': test, 'exact_ties': len(exact), 'near_ties': len(tied), 'trials': len(done)}
 
@@ -170,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--trials', type=int, default=30)
     parser.add_argument('--seeds', type=int, nargs='+', default=list(range(5)))
-    parser.add_argument('--folds', type=int, default=5)
+    parser.add_argument('--folds', type=int, default=5, help='k of the k-fold CV (0: no CV)')
     parser.add_argument('--datasets', nargs='+', default=list(DATASETS))
     parser.add_argument('--templates', nargs='+', default=list(TEMPLATES), choices=list(TEMPLATES))
     parser.add_argument('--table', metavar='JSON', help='print the table of a saved run instead of running')

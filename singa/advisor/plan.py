@@ -148,9 +148,9 @@ class TrialPlan:
 
     def best_of(self, records: Iterable[TrialRecord]) -> Optional[TrialRecord]:
         """The best of completed ``records`` by ``singa.ranking``'s rule (what the API and deployment
-        call best: ties within the job's tolerance broken by the figures measured of each trial)."""
+        call best: of the trials within the job's tolerance of the best score, the earliest proposed)."""
         records = list(records)
         if not records:
             return None
         top = max(r.score for r in records)
-        return min(records, key=lambda r: rank_key(r.score, r.metrics, r.no, top, self.tie_tolerance))
+        return min(records, key=lambda r: rank_key(r.score, r.no, top, self.tie_tolerance))

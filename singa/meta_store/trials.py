@@ -8,8 +8,7 @@ from psycopg2.extras import Json, execute_values
 from singa.constants import EventKind, TrialStatus
 from singa.meta_store import events
 from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
-from singa.objectives import PARAMS_BYTES, SCORE, Constraint, Direction, check_metric_name
-from singa.ranking import TIE_BREAKS
+from singa.objectives import PARAMS_BYTES, SCORE, Constraint, check_metric_name
 
 _LIVE = list(TrialStatus.LIVE)
 
@@ -54,23 +53,20 @@ def list_trials_of_train_job(cur, train_job_id, *, limit: int = 1000, offset: in
 
 def _value(alias: str, name: str) -> str:
     """A trial's value ``name`` (``TrialRecord.values``) in SQL; NULL when it has none."""
+    check_metric_name(name, 'constraints')             # it is spelt into the SQL: METRIC_NAME's characters only
     if name == PARAMS_BYTES:
         return f'{alias}.params_bytes::double precision'
     if name == SCORE:
         return f"coalesce(({alias}.metrics->>'score')::double precision, {alias}.score)"
-    return f"({alias}.metrics->>'{name}')::double precision"   # a metric name: METRIC_NAME's characters
+    return f"({alias}.metrics->>'{name}')::double precision"
 
 
 def _ranked(alias: str) -> str:
     """``singa.ranking``'s rule as ``ORDER BY`` terms, over rows ``alias`` that carry their group's best
     score as ``best_score`` and their job's ``tie_tolerance`` (a window function cannot be nested in
     another's ``OVER``, so they are columns)."""
-    terms = [f'CASE WHEN {alias}.score >= {alias}.best_score - {alias}.tie_tolerance THEN {alias}.best_score'
-             f' ELSE {alias}.score END DESC']
-    for name, direction, _ in TIE_BREAKS:
-        order = 'ASC' if direction == Direction.MINIMIZE else 'DESC'
-        terms.append(f'{_value(alias, name)} {order} NULLS LAST')
-    return ', '.join(terms + [f'{alias}.stopped_at', f'{alias}.no'])
+    return (f'CASE WHEN {alias}.score >= {alias}.best_score - {alias}.tie_tolerance THEN {alias}.best_score'
+            f' ELSE {alias}.score END DESC, {alias}.no, {alias}.stopped_at')
 
 
 def _meeting(constraints: Sequence[Constraint]) -> tuple[str, list]:
@@ -78,7 +74,6 @@ def _meeting(constraints: Sequence[Constraint]) -> tuple[str, list]:
     arguments."""
     sql, args = '', []
     for c in constraints:
-        check_metric_name(c.name, 'constraints')
         sql += f' AND {_value("t", c.name)} IS NOT NULL'
         for bound, op in ((c.min, '>='), (c.max, '<=')):
             if bound is not None:

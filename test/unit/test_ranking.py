@@ -1,12 +1,12 @@
 """Which trial is best (``singa.ranking``): the tie tolerance a task's validation set gives, the
-tie-breaks, the rule in words, and the advisor's own notion of best following the same rule."""
+tie-break, the rule in words, and the advisor's own notion of best following the same rule."""
 import pytest
 
 from singa.advisor import make_advisor
 from singa.constants import Task
 from singa.model import FloatKnob, PolicyKnob
 from singa.objectives import Constraint
-from singa.ranking import DEFAULT_TIE_TOLERANCE, TIE_BREAKS, is_tie, rank_key, rank_rule, tie_tolerance
+from singa.ranking import DEFAULT_TIE_TOLERANCE, is_tie, rank_key, rank_rule, tie_tolerance
 from singa.tasks import get_task
 
 
@@ -24,33 +24,28 @@ def test_a_score_that_counts_examples_has_the_resolution_of_one_example(task, st
     assert tie_tolerance(resolution) == DEFAULT_TIE_TOLERANCE + (resolution or 0.0)   # with floating-point noise
 
 
-def test_trials_within_the_tolerance_tie_and_the_tie_breaks_order_them():
+def test_trials_within_the_tolerance_tie_and_the_earliest_proposed_of_them_wins():
     tolerance = tie_tolerance(1 / 36)
-    # (score, values, finishing order): the second is one example below the best, and fastest.
-    trials = [(1.0, {'predict_latency_ms': 4.0, 'params_bytes': 10}, 0),
-              (1.0 - 1 / 36, {'predict_latency_ms': 1.0, 'params_bytes': 900}, 1),
-              (1.0, {'predict_latency_ms': 4.0, 'params_bytes': 5}, 2),
-              (1.0, {'params_bytes': 1}, 3),                                  # no latency measured
-              (1.0 - 2 / 36, {'predict_latency_ms': 0.1, 'params_bytes': 1}, 4)]   # two examples: no tie
+    # (score, trial number): the first is one example below the best; the last two examples below.
+    trials = [(1.0 - 1 / 36, 3), (1.0, 5), (1.0, 4), (1.0 - 2 / 36, 1), (1.0 - 1e-12, 2)]
     order = sorted(range(len(trials)), key=lambda i: rank_key(*trials[i], best_score=1.0, tolerance=tolerance))
-    assert [name for name, _, _ in TIE_BREAKS] == ['predict_latency_ms', 'params_bytes']
-    assert order == [1, 2, 0, 3, 4]
+    assert order == [4, 0, 2, 1, 3]
     exact = sorted(range(len(trials)), key=lambda i: rank_key(*trials[i], best_score=1.0))
-    assert exact == [2, 0, 3, 1, 4]
+    assert exact == [4, 2, 1, 0, 3]
     assert is_tie(1.0 - 1 / 36, 1.0, tolerance) and not is_tie(1.0 - 1 / 36, 1.0) and not is_tie(None, 1.0)
 
 
-def test_the_rule_in_words_says_the_tolerance_the_tie_breaks_and_the_constraints():
+def test_the_rule_in_words_says_the_tolerance_the_tie_break_and_the_constraints():
     assert 'within 1e-09 of the best score' in rank_rule()
     rule = rank_rule(tie_tolerance(1 / 36), (Constraint('predict_latency_ms', max=5),))
     assert 'within 0.0277778 of the best score (one example of the validation set)' in rule
     assert rule.startswith('among the trials meeting predict_latency_ms <= 5, the highest validation score')
-    assert 'predicts fastest' in rule and 'smallest saved parameters' in rule and 'earliest to finish' in rule
+    assert 'the earliest proposed' in rule and 'then the earliest to finish' in rule
 
 
 ES_CONFIG = {'x': FloatKnob(-5.0, 5.0), 'es': PolicyKnob('EARLY_STOP'), 'sp': PolicyKnob('SHARE_PARAMS')}
-# Search trials' (score, predict_latency_ms), by trial number from 1.
-SEARCH = [(1.0, 5.0), (0.96, 1.0), (1.0, 3.0), (0.5, 0.1), (0.6, 0.1), (0.7, 0.1)]
+# Search trials' (score, predict_latency_ms), by trial number from 1: trial 2 is within 0.05 of the best.
+SEARCH = [(0.5, 0.1), (0.96, 1.0), (1.0, 5.0), (0.6, 0.1), (1.0, 3.0), (0.7, 0.1)]
 
 
 def _searched(tolerance: float):
@@ -62,7 +57,7 @@ def _searched(tolerance: float):
     return advisor
 
 
-@pytest.mark.parametrize('tolerance, expected', [(DEFAULT_TIE_TOLERANCE, [3, 1]), (0.05, [2, 3])])
+@pytest.mark.parametrize('tolerance, expected', [(DEFAULT_TIE_TOLERANCE, [3, 5]), (0.05, [2, 3])])
 def test_the_advisor_retrains_warm_starts_from_and_calls_best_what_the_rule_ranks_first(tolerance, expected):
     advisor = _searched(tolerance)
     assert advisor.best_trial().no == expected[0]

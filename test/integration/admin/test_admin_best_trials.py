@@ -1,7 +1,6 @@
 """Which trials are best (``singa.ranking``): the highest score; trials within the job's tie
-tolerance of it tie, and ties are broken by a documented rule (faster prediction, then smaller saved
-parameters, then the earliest), among the trials that meet the job's constraints; the same for the
-API, for deployment, and in SQL as in memory."""
+tolerance of it tie, and the earliest proposed of them wins, among the trials that meet the job's
+constraints; the same for the API, for deployment, and in SQL as in memory."""
 import uuid
 
 from openapi_schema_validator import OAS31Validator
@@ -11,14 +10,14 @@ from singa.constants import TrialStatus
 from singa.meta_store import train_jobs, trials
 from singa.ranking import DEFAULT_TIE_TOLERANCE, rank_key, rank_rule, tie_tolerance
 
-# (score, predict_latency_ms, params_bytes), in the order the trials finish; the job's validation
-# set has 20 rows, so trials within 1/20 of the best tie with it.
-TRIALS = [(1.0, 4.0, 5000),              # the earliest of the ties, and slow
-          (0.9, 0.5, 10),                # fast and small, but two examples behind: not tied
-          (1.0, 2.0, 900),
-          (0.95, 2.0, 100),              # one example behind: a near-tie, as fast and smaller
+# (score, predict_latency_ms, params_bytes), by trial number from 1; the job's validation set has
+# 20 rows, so trials within 1/20 of the best tie with it.
+TRIALS = [(0.95, 4.0, 5000),             # one example behind the best: a near-tie, and the earliest
+          (0.9, 0.5, 10),                # two examples behind: not tied
+          (1.0, 2.0, 900),               # the best score
           (1.0 - 1e-12, None, 1),        # a tie up to floating-point noise, its latency unmeasured
-          (0.8, 0.1, None)]              # no parameters saved: never deployed
+          (0.8, 0.1, None),              # no parameters saved: never deployed
+          (1.0, 1.0, 100)]               # the best score again, proposed last
 TOLERANCE = tie_tolerance(1 / 20)
 
 
@@ -43,18 +42,18 @@ def _job_with_trials(api, user, *, tolerance=TOLERANCE, constraints=(), rows=TRI
     return job, ids
 
 
-def test_near_ties_are_broken_by_latency_then_size_not_by_arrival(api, model_dev):
+def test_of_the_trials_within_one_example_of_the_best_the_earliest_proposed_wins(api, model_dev):
     job, ids = _job_with_trials(api, model_dev)
     with api.ctx.meta_store.transaction() as cur:
         ranked = [str(t.id) for t in trials.best_trials_of_train_job(cur, job.id, 10)]
         deployed = [str(t.id) for t in trials.best_trials_of_each_template(cur, job.id, 2)]
         with_unsaved = [str(t.id) for t in trials.best_trials_of_train_job(cur, job.id, 10, with_params=False)]
         everything = trials.completed_trials_of_train_job(cur, job.id)
-    assert ranked == [ids[3], ids[2], ids[0], ids[4], ids[1]]
-    assert deployed == [ids[3], ids[2]]
-    assert with_unsaved == [ids[3], ids[2], ids[0], ids[4], ids[1], ids[5]]
+    assert ranked == [ids[0], ids[2], ids[3], ids[5], ids[1]]
+    assert deployed == [ids[0], ids[2]]
+    assert with_unsaved == [ids[0], ids[2], ids[3], ids[5], ids[1], ids[4]]
     # The rule in memory (what the advisor uses) orders the same trials the same way.
-    in_memory = sorted(everything, key=lambda t: rank_key(t.score, t.values, ids.index(str(t.id)), 1.0, TOLERANCE))
+    in_memory = sorted(everything, key=lambda t: rank_key(t.score, t.no, 1.0, TOLERANCE))
     assert [str(t.id) for t in in_memory] == with_unsaved
 
 
@@ -62,7 +61,7 @@ def test_without_a_resolution_only_exact_ties_tie(api, model_dev):
     job, ids = _job_with_trials(api, model_dev, tolerance=DEFAULT_TIE_TOLERANCE)
     with api.ctx.meta_store.transaction() as cur:
         ranked = [str(t.id) for t in trials.best_trials_of_train_job(cur, job.id, 10)]
-    assert ranked == [ids[2], ids[0], ids[4], ids[3], ids[1]]
+    assert ranked == [ids[2], ids[3], ids[5], ids[0], ids[1]]
 
 
 def test_the_best_trials_answer_says_which_rule_ranked_them_with_the_jobs_tolerance(api, model_dev):
@@ -70,9 +69,9 @@ def test_the_best_trials_answer_says_which_rule_ranked_them_with_the_jobs_tolera
     response = api.get('/train_jobs/ties/1/trials', model_dev, query_string={'type': 'best', 'max_count': 5})
     assert response.status_code == 200, response.get_data(as_text=True)
     best = response.get_json()
-    assert [t['id'] for t in best] == [ids[3], ids[2], ids[0], ids[4], ids[1]]
+    assert [t['id'] for t in best] == [ids[0], ids[2], ids[3], ids[5], ids[1]]
     assert [t['tied_with_best'] for t in best] == [True, True, True, True, False]
-    assert [t['params_bytes'] for t in best] == [100, 900, 5000, 1, 10]
+    assert [t['params_bytes'] for t in best] == [5000, 900, 1, 100, 10]
     assert {t['rank_rule'] for t in best} == {rank_rule(TOLERANCE)}
     assert 'within 0.05 of the best score (one example of the validation set)' in best[0]['rank_rule']
     schema = api.get('/openapi.json').get_json()['components']['schemas']['Trial']
@@ -91,9 +90,9 @@ def test_the_best_trials_and_the_default_deployment_meet_the_jobs_constraints(ap
     job, ids = _job_with_trials(api, model_dev, constraints=LATENCY_BOUND)
     with api.ctx.meta_store.transaction() as cur:
         deployed = [str(t.id) for t in trials.best_trials_of_each_template(cur, job.id, 5, job.constraints)]
-    assert deployed == [ids[3], ids[2], ids[1]]       # not the slow one, nor the one never measured
+    assert deployed == [ids[2], ids[5], ids[1]]       # not the slow one, nor the one never measured
     best = api.get('/train_jobs/ties/1/trials', model_dev, query_string={'type': 'best', 'max_count': 5}).get_json()
-    assert [t['id'] for t in best] == [ids[3], ids[2], ids[1]]
+    assert [t['id'] for t in best] == [ids[2], ids[5], ids[1]]
     assert best[0]['rank_rule'].startswith('among the trials meeting predict_latency_ms <= 3, ')
 
 
