@@ -132,9 +132,11 @@ SCHEMAS = {
                 'description': 'In a Pareto front: every figure of the trial by name (score, its metrics, '
                                'params_bytes)'},
         feasible={'type': 'boolean', 'description': 'In a Pareto front: whether it meets the job\'s constraints'},
-        rank_rule={'type': 'string', 'description': 'With type=best: the rule that ranked the trials'},
+        rank_rule={'type': 'string', 'description': 'With type=best: the rule that ranked the trials, with the '
+                                                    "job's tie tolerance (one validation example for an accuracy) "
+                                                    'and constraints'},
         tied_with_best={'type': 'boolean', 'description': 'With type=best: whether its score ties with the '
-                                                          'best one, so that the rule\'s tie-breaks placed it'},
+                                                          'best one, so that the rule\'s tie-break placed it'},
         optional=('rank_rule', 'tied_with_best', 'values', 'feasible')),
     'ParetoFront': _record(
         objectives={'type': 'array', 'items': _record(name=_STRING, direction=_enum(Direction))},

@@ -196,7 +196,8 @@ class AdvisorWorker(TrialBookkeeping, JobEnding):
                                         pruner=config.get('pruner', PrunerType.NONE.value),
                                         seed=config.get('seed'),
                                         allow_repeats=bool(config.get('allow_repeats', False)),
-                                        objectives=config.get('objectives'), constraints=config.get('constraints'))
+                                        objectives=config.get('objectives'), constraints=config.get('constraints'),
+                                        tie_tolerance=spec['tie_tolerance'])
         except SingaError as e:
             # A configuration the search cannot run with will not get better on a restart.
             self._request_end(EndCause.UNSEARCHABLE, e.message)

@@ -23,7 +23,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NoReturn, Optional
 
 import requests
 
@@ -38,9 +38,9 @@ from singa.lifecycle import EndCause, JobEnd, end_inference_job, roll_up_inferen
 from singa.meta_store import events, inference_jobs, services, train_jobs, trials
 from singa.meta_store import models as models_repo
 from singa.meta_store import users as users_repo
-from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, UserRecord
+from singa.meta_store.records import InferenceJobRecord, PredictionKeyRecord, TrainJobRecord, UserRecord
 from singa.model.knob import deserialize_knob_config, untuned_values
-from singa.objectives import SelectRule
+from singa.objectives import DEFAULT_OBJECTIVES, SelectRule
 from singa.queues import ServedTrial, ServingChannel, ServingConfig, TrialSpec, delete_job_user
 
 MAX_MODELS = 20
@@ -114,7 +114,7 @@ class InferenceJobService:
             if live is not None and live.status in InferenceJobStatus.LIVE:
                 raise ConflictError(f'train job {new.app} v{train_job.app_version} already has a live inference job; '
                                     'stop it first', resource='inference_job', id=live.id)
-            chosen = self._choose_trials(cur, train_job.id, new)
+            chosen = self._choose_trials(cur, train_job, new)
             code_policy.check_owners(cur, self.settings, {trial.model_id for trial, _ in chosen})
             job, to_deploy = self._record(
                 cur, actor, new, gpus, [(trial.id, {'model_name': model['name'], 'score': trial.score,
@@ -191,41 +191,51 @@ class InferenceJobService:
                                 'which cannot place GPUs; use GPU_COUNT 0', field='budget')
         return gpus
 
-    def _choose_trials(self, cur, train_job_id, new: NewInferenceJob) -> list:
+    def _choose_trials(self, cur, train_job: TrainJobRecord, new: NewInferenceJob) -> list:
         """The best trials with saved parameters: ``models_per_template`` of every template that has one
-        (the bests of all templates before any second best), at most ``max_models`` in all; or, by
-        ``new.select``, the one trial its rule picks."""
+        (the bests of all templates before any second best), at most ``max_models`` in all, of those
+        meeting the job's own constraints; or, by ``new.select``, the one trial its rule picks."""
         if new.select is not None:
-            chosen = [self._selected(cur, train_job_id, new.select)]
+            chosen = [self._selected(cur, train_job.id, new.select)]
         else:
-            chosen = trials.best_trials_of_each_template(cur, train_job_id, new.models_per_template)
+            chosen = trials.best_trials_of_each_template(cur, train_job.id, new.models_per_template,
+                                                         constraints=train_job.constraints)
             chosen = chosen[:new.max_models or MAX_MODELS]
+        if not chosen and train_job.constraints and trials.best_trials_of_train_job(cur, train_job.id, 1):
+            self._unmet(cur, train_job.id, SelectRule(DEFAULT_OBJECTIVES[0], train_job.constraints), 'app')
         if not chosen:
             raise ConflictError('the train job has no completed trial with saved parameters to deploy',
-                                resource='train_job', id=train_job_id, field='app')
+                                resource='train_job', id=train_job.id, field='app')
         cur.execute('SELECT id, name, model_class, file_kind, file_name, store_path, docker_image FROM models'
                     ' WHERE id = ANY(%s)', (list({t.model_id for t in chosen}),))
         models = {row['id']: row for row in cur.fetchall()}
         return [(t, models[t.model_id]) for t in chosen]
 
     def _selected(self, cur, train_job_id, rule: SelectRule):
-        """The completed trial with saved parameters that ``rule`` picks (ties: ``RANK_RULE``'s
+        """The completed trial with saved parameters that ``rule`` picks (ties: ``singa.ranking``'s
         order); 409 naming the bounds (and the nearest figure there is) when none meets them."""
         found = [t for t in trials.completed_trials_of_train_job(cur, train_job_id) if t.params_id]
-        values = [t.values for t in found]
-        picked = rule.pick(values)
+        picked = rule.pick([t.values for t in found])
         if picked is not None:
             return found[picked]
+        self._unmet(cur, train_job_id, rule, 'select')
+
+    @staticmethod
+    def _unmet(cur, train_job_id, rule: SelectRule, field: str) -> NoReturn:
+        """A 409 naming ``field`` that says why no completed trial with saved parameters meets ``rule``:
+        none has the objective's value, or none meets its bounds (named, with the nearest figure)."""
+        values = [t.values for t in trials.completed_trials_of_train_job(cur, train_job_id) if t.params_id]
         name = rule.objective.name
         if not any(name in v for v in values):
             raise ConflictError(f'no completed trial with saved parameters has a value of {name!r} to '
                                 f'{rule.objective.direction.value}', resource='train_job', id=train_job_id,
-                                field='select')
+                                field=field)
         unmet = [c for c in rule.where if not any(c.violation(v) == 0 for v in values)] or list(rule.where)
-        nearest = ', '.join(f'{c.name} nearest {min(values, key=c.violation).get(c.name, "absent")}' for c in unmet)
-        raise ConflictError('no completed trial with saved parameters meets the constraint '
+        nearest = ', '.join(f'{c.name} nearest {_nearest(values, c)}' for c in unmet)
+        what = 'constraint' if field == 'select' else "train job's constraint"
+        raise ConflictError(f'no completed trial with saved parameters meets the {what} '
                             f'{" and ".join(c.describe() for c in rule.where)} ({nearest})',
-                            resource='train_job', id=train_job_id, field='select')
+                            resource='train_job', id=train_job_id, field=field)
 
     def publish(self, job_id) -> None:
         """Write what the job serves to Redis (idempotent: the reconciler repeats it after a Redis loss).
@@ -465,3 +475,9 @@ class InferenceJobService:
             ended = roll_up_inference_job(cur, job, predictor, workers, live, predictor_healthy=healthy)
         if ended is not None:
             self.clean_up(job.id)
+
+
+def _nearest(values: list, constraint) -> object:
+    """The measured value of the trial nearest to meeting ``constraint`` ("absent": none was measured)."""
+    measured = [v for v in values if constraint.name in v]
+    return min(measured, key=constraint.violation)[constraint.name] if measured else 'absent'

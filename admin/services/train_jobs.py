@@ -42,6 +42,7 @@ from singa.meta_store.records import EnqueuedTrialRecord, TrainJobRecord, UserRe
 from singa.model import deserialize_knob_config
 from singa.objectives import parse_constraints, parse_objectives
 from singa.queues import delete_keys, stop_advisors, tell_advisors_budget_changed, train_job_prefix
+from singa.ranking import tie_tolerance
 from singa.tasks import get_task
 
 APP_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
@@ -122,8 +123,8 @@ class TrainJobService:
         budget = self.check_budget(new.budget)
         config = self._advisor_config(new)
         with self.store.transaction() as cur:
-            for dataset_id, name in ((new.train_dataset_id, 'train_dataset_id'), (new.val_dataset_id, 'val_dataset_id')):
-                self._usable_dataset(cur, actor, dataset_id, new.task, name, new.train_args)
+            self._usable_dataset(cur, actor, new.train_dataset_id, new.task, 'train_dataset_id', new.train_args)
+            val_stat = self._usable_dataset(cur, actor, new.val_dataset_id, new.task, 'val_dataset_id', new.train_args)
             models = self._usable_models(cur, actor, new.task, new.model_ids)
             if new.model_ids is None:
                 models = self._default_models(cur, models, budget, new)
@@ -140,8 +141,8 @@ class TrainJobService:
             job = train_jobs.insert_train_job(
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
                 train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
-                train_args=new.train_args, advisor_config=config,
-                time_budget_seconds=deadline_hours(budget) * 3600)
+                train_args=new.train_args, advisor_config=config, time_budget_seconds=deadline_hours(budget) * 3600,
+                tie_tolerance=tie_tolerance(get_task(new.task).score_resolution(val_stat)))
             subs = [train_jobs.insert_sub_train_job(cur, job.id, model.id) for model in models]
             to_deploy = self._insert_services(cur, job, list(zip(subs, models)), budget)
             events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id, actor_id=actor.id,
@@ -220,7 +221,9 @@ class TrainJobService:
                 'objectives': [o.to_dict() for o in parse_objectives(new.objectives)],
                 'constraints': [c.to_dict() for c in parse_constraints(new.constraints)]}
 
-    def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str, train_args: dict) -> None:
+    def _usable_dataset(self, cur, actor, dataset_id, task: Task, name: str, train_args: dict) -> dict:
+        """The statistics of a dataset the caller may train on, checked against the job's task and
+        ``train_args``."""
         cur.execute('SELECT id, owner_id, task, store_path, stat FROM datasets WHERE id = %s FOR SHARE', (dataset_id,))
         row = cur.fetchone()
         if row is None or (row['owner_id'] != actor.id and actor.user_type not in ADMIN_TYPES):
@@ -230,6 +233,7 @@ class TrainJobService:
                                 id=dataset_id, field=name)
         get_task(task).check_train_args(files.storage_path(self.settings, row['store_path']), row['stat'] or {},
                                         train_args, 'the ' + name.removesuffix('_id').replace('_', ' '))
+        return row['stat'] or {}
 
     def _default_models(self, cur, models: list, budget: dict, new: NewTrainJob) -> list:
         """The templates a job that names none tunes: every available one that this search can

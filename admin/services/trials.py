@@ -11,8 +11,9 @@ from singa.admin.services.train_jobs import train_job_of_app, visible_train_job
 from singa.errors import NotFoundError
 from singa.meta_store import trials
 from singa.meta_store.records import TrialRecord, UserRecord
-from singa.objectives import feasible, pareto_front, parse_constraints, parse_objectives
+from singa.objectives import feasible, pareto_front, parse_objectives
 from singa.param_store import make_param_store
+from singa.ranking import is_tie, rank_rule
 
 MAX_TRIALS_PAGE = 1000
 MAX_TRIALS_OFFSET = 2 ** 31 - 1
@@ -62,13 +63,15 @@ class TrialService:
         with self.store.transaction() as cur:
             job = train_job_of_app(cur, actor, app, app_version, owner_id)
             if best:
-                found = trials.best_trials_of_train_job(cur, job.id, max_count)
+                found = trials.best_trials_of_train_job(cur, job.id, max_count, constraints=job.constraints)
             else:
                 found = trials.list_trials_of_train_job(cur, job.id, limit=limit, offset=offset)
             names = _model_names(cur, {t.model_id for t in found})
         if best:
-            top = found[0].score if found else None
-            return [TrialView(t, names.get(t.model_id, ''), job.id, trials.RANK_RULE, trials.is_tie(t.score, top))
+            # The best score of all is among these, unless they all tie with it (then any of them will do).
+            top = max((t.score for t in found), default=None)
+            rule = rank_rule(job.tie_tolerance, job.constraints)
+            return [TrialView(t, names.get(t.model_id, ''), job.id, rule, is_tie(t.score, top, job.tie_tolerance))
                     for t in found]
         return [TrialView(t, names.get(t.model_id, ''), job.id) for t in found]
 
@@ -76,14 +79,14 @@ class TrialService:
                      objectives: Optional[tuple] = None, others: bool = False) -> ParetoFront:
         """The job's completed trials that meet its constraints and that no other such trial
         dominates on ``objectives`` (default: the job's; ``singa.objectives.pareto_front``), in
-        ``RANK_RULE`` order; with ``others``, the rest of its completed trials too."""
+        ``singa.ranking``'s order; with ``others``, the rest of its completed trials too."""
         with self.store.transaction() as cur:
             job = train_job_of_app(cur, actor, app, app_version, owner_id)
             found = trials.completed_trials_of_train_job(cur, job.id)
             names = _model_names(cur, {t.model_id for t in found})
         config = job.advisor_config or {}
         objectives = objectives or parse_objectives(config.get('objectives'))
-        constraints = parse_constraints(config.get('constraints'))
+        constraints = job.constraints
         front = pareto_front([t.values for t in found], objectives, constraints)
 
         def view(trial: TrialRecord) -> TrialView:

@@ -21,18 +21,21 @@ from singa.constants import AdvisorType, BudgetKey, PrunerType
 from singa.errors import ConflictError, InvalidRequestError
 from singa.model.knob import ArchKnob, CategoricalKnob, FloatKnob, IntegerKnob, deserialize_knob_config
 from singa.objectives import parse_constraints, parse_objectives
+from singa.ranking import DEFAULT_TIE_TOLERANCE
 
 AUTO_GRID_MAX = 24
 
 
 def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type: str = 'AUTO',
                  pruner: str = 'NONE', seed: Optional[int] = None, allow_repeats: bool = False,
-                 objectives: Optional[list] = None, constraints: Optional[list] = None) -> BaseAdvisor:
+                 objectives: Optional[list] = None, constraints: Optional[list] = None,
+                 tie_tolerance: float = DEFAULT_TIE_TOLERANCE) -> BaseAdvisor:
     """Build the advisor for a knob space (``{name: knob}`` or its serialized JSON form).
 
     ``allow_repeats``: whether a finite space may see a configuration proposed twice (by default
     it may not, and the search ends once every configuration was proposed). ``objectives`` and
     ``constraints``: what the search optimizes (``singa.objectives``; see ``check_objectives``).
+    ``tie_tolerance``: the job's (``singa.ranking``), for the advisor's own notion of the best trial.
 
     Raises ``InvalidRequestError`` naming the valid choices for an unknown type or pruner, and
     saying why when a named type does not fit the space.
@@ -50,7 +53,8 @@ def make_advisor(knob_config: dict, budget: Optional[dict] = None, advisor_type:
         check_fits(advisor_type, space)
     if advisor_type == AdvisorType.FIXED:
         return FixedAdvisor(knob_config, budget)
-    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed, allow_repeats, objectives, constraints)
+    return OptunaAdvisor(knob_config, budget, advisor_type, pruner, seed, allow_repeats, objectives, constraints,
+                         tie_tolerance)
 
 
 def check_objectives(objectives: Optional[list], constraints: Optional[list], advisor_type: str = 'AUTO',

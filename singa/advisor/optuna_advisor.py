@@ -17,6 +17,7 @@ from singa.constants import AdvisorType, PrunerType, TrialStatus
 from singa.errors import InvalidRequestError
 from singa.model.knob import policies_of
 from singa.objectives import objective_vector, parse_constraints, parse_objectives, trial_values
+from singa.ranking import DEFAULT_TIE_TOLERANCE
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -67,18 +68,21 @@ class OptunaAdvisor(BaseAdvisor):
     dropped (told FAIL, which the samplers ignore) and drawn again, and after ``MAX_RESAMPLES``
     such draws an unproposed configuration is drawn uniformly. Once every configuration has been
     proposed, ``propose`` returns None. A final-training trial that retrains a searched
-    configuration in full (see ``plan``) is not a repeat: that is its purpose.
+    configuration in full (see ``plan``) is not a repeat: that is its purpose. ``tie_tolerance``:
+    the job's, which the plan's notion of best follows (``singa.ranking``).
     """
 
     def __init__(self, knob_config: dict, budget: Optional[dict], advisor_type: str = AdvisorType.TPE,
                  pruner: str = PrunerType.NONE, seed: Optional[int] = None, allow_repeats: bool = False,
-                 objectives: Optional[list] = None, constraints: Optional[list] = None):
+                 objectives: Optional[list] = None, constraints: Optional[list] = None,
+                 tie_tolerance: float = DEFAULT_TIE_TOLERANCE):
         super().__init__(knob_config, budget)
         self.advisor_type, self.pruner_type = str(advisor_type), str(pruner)
         self.objectives, self.constraints = parse_objectives(objectives), parse_constraints(constraints)
         self.space = SearchSpace(knob_config)
         self.no_repeats = forbids_repeats(self.space, allow_repeats)
-        self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed)
+        self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed,
+                              tie_tolerance)
         self.study = optuna.create_study(
             directions=[o.direction.value for o in self.objectives],
             sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget, self.space.is_conditional),

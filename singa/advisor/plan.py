@@ -3,7 +3,8 @@
 Phases (``Proposal.meta['phase']``):
 
 * ``SEARCH``: knobs come from the sampler.
-* ``FINAL_TRAIN``: the best knobs found in the search, trained again in full, best first; when
+* ``FINAL_TRAIN``: the best knobs found in the search, trained again in full, best first (best by
+  ``singa.ranking``'s rule, as everywhere: ties within the job's tolerance re-ranked); when
   no searched configuration is left untrained, the sampler proposes new knobs in this phase.
 
 A search/final split is planned only when the template declares a *cheap-search* policy
@@ -32,10 +33,11 @@ Policy values per trial:
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from singa.constants import TrialStatus
 from singa.model.knob import Policy
+from singa.ranking import DEFAULT_TIE_TOLERANCE, rank_key
 
 SEARCH = 'SEARCH'
 FINAL_TRAIN = 'FINAL_TRAIN'
@@ -71,8 +73,9 @@ class TrialRecord:
 
 class TrialPlan:
     def __init__(self, policies: set, trial_count: Optional[int], time_hours: Optional[float],
-                 seed: Optional[int]):
+                 seed: Optional[int], tie_tolerance: float = DEFAULT_TIE_TOLERANCE):
         self.policies = set(policies)
+        self.tie_tolerance = tie_tolerance      # the job's: which trials tie with the best (singa.ranking)
         self.trial_count = trial_count
         self.time_hours = time_hours
         self.rng = random.Random(seed)
@@ -102,10 +105,7 @@ class TrialPlan:
     def final_candidate(self) -> Optional[TrialRecord]:
         """The best completed SEARCH trial whose knobs no FINAL_TRAIN trial has taken yet."""
         taken = {r.key for r in self.records.values() if r.phase == FINAL_TRAIN}
-        best = sorted((r for r in self.records.values()
-                       if r.phase == SEARCH and r.completed and r.key not in taken),
-                      key=lambda r: (-r.score, r.no))
-        return best[0] if best else None
+        return self.best_of(r for r in self.records.values() if r.phase == SEARCH and r.completed and r.key not in taken)
 
     # Policies and sharing.
     def policy_values(self, phase: str, shared: Optional[int]) -> dict:
@@ -125,7 +125,7 @@ class TrialPlan:
             return None
         if self.rng.random() < math.exp(-4 * self.progress(trial_no, now)):
             return None
-        return max(saved, key=lambda r: (r.score, -r.no)).no
+        return self.best_of(saved).no
 
     def progress(self, trial_no: int, now: float) -> float:
         parts = []
@@ -144,5 +144,13 @@ class TrialPlan:
         self.proposed_keys.add(record.key)
 
     def best(self) -> Optional[TrialRecord]:
-        done = [r for r in self.records.values() if r.completed]
-        return max(done, key=lambda r: (r.score, -r.no)) if done else None
+        return self.best_of(r for r in self.records.values() if r.completed)
+
+    def best_of(self, records: Iterable[TrialRecord]) -> Optional[TrialRecord]:
+        """The best of completed ``records`` by ``singa.ranking``'s rule (what the API and deployment
+        call best: of the trials within the job's tolerance of the best score, the earliest proposed)."""
+        records = list(records)
+        if not records:
+            return None
+        top = max(r.score for r in records)
+        return min(records, key=lambda r: rank_key(r.score, r.no, top, self.tie_tolerance))

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional, TypeVar
 
-from singa.objectives import trial_values
+from singa.objectives import parse_constraints, trial_values
+from singa.ranking import DEFAULT_TIE_TOLERANCE
 
 R = TypeVar('R')
 
@@ -121,6 +122,12 @@ class TrainJobRecord:
     stopped_at: Optional[datetime]
     stop_requested_at: Optional[datetime]
     resumed_at: Optional[datetime] = None
+    tie_tolerance: float = DEFAULT_TIE_TOLERANCE     # how far below the best score a trial ties (singa.ranking)
+
+    @property
+    def constraints(self) -> tuple:
+        """The job's constraints (``singa.objectives.Constraint``): its "best" trials meet them."""
+        return parse_constraints((self.advisor_config or {}).get('constraints'))
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ from psycopg2.extras import Json
 from singa.constants import EventKind, TrainJobStatus
 from singa.meta_store import events
 from singa.meta_store.records import SubTrainJobRecord, TrainJobRecord, from_row, where
+from singa.ranking import DEFAULT_TIE_TOLERANCE
 
 
 def insert_train_job(cur, *, owner_id, app: str, task: str, budget: dict, train_dataset_id,
-                     val_dataset_id, train_args: dict, advisor_config: dict,
-                     time_budget_seconds: Optional[float]) -> TrainJobRecord:
-    """Create a job with the next version of ``app`` for its owner.
+                     val_dataset_id, train_args: dict, advisor_config: dict, time_budget_seconds: Optional[float],
+                     tie_tolerance: float = DEFAULT_TIE_TOLERANCE) -> TrainJobRecord:
+    """Create a job with the next version of ``app`` for its owner. ``tie_tolerance``: how far below
+    the best validation score a trial ties with it (``singa.ranking``).
 
     The version is allocated under a transaction-scoped advisory lock on (owner, app), so two
     concurrent creations of the same app never collide. The deadline is fixed here, once.
@@ -28,11 +30,11 @@ def insert_train_job(cur, *, owner_id, app: str, task: str, budget: dict, train_
     deadline = None if time_budget_seconds is None else f'{float(time_budget_seconds)} seconds'
     cur.execute(
         'INSERT INTO train_jobs (id, owner_id, app, app_version, task, budget, train_dataset_id, val_dataset_id,'
-        ' train_args, advisor_config, status, started_at, deadline_at)'
+        ' train_args, advisor_config, status, started_at, deadline_at, tie_tolerance)'
         ' VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(),'
-        ' CASE WHEN %s::interval IS NULL THEN NULL ELSE now() + %s::interval END) RETURNING *',
+        ' CASE WHEN %s::interval IS NULL THEN NULL ELSE now() + %s::interval END, %s) RETURNING *',
         (uuid.uuid4(), owner_id, app, version, task, Json(budget), train_dataset_id, val_dataset_id,
-         Json(train_args), Json(advisor_config), TrainJobStatus.STARTED.value, deadline, deadline))
+         Json(train_args), Json(advisor_config), TrainJobStatus.STARTED.value, deadline, deadline, tie_tolerance))
     return from_row(TrainJobRecord, cur.fetchone())
 
 
@@ -166,7 +168,7 @@ def sub_job_spec(cur, sub_job_id) -> Optional[dict]:
     cur.execute(
         'SELECT s.id AS sub_job_id, s.status AS sub_job_status, s.run_start_no, j.id AS train_job_id,'
         ' j.status AS job_status,'
-        ' j.task, j.budget, j.train_args, j.advisor_config, extract(epoch FROM j.deadline_at) AS deadline,'
+        ' j.task, j.budget, j.train_args, j.advisor_config, j.tie_tolerance, extract(epoch FROM j.deadline_at) AS deadline,'
         ' m.id AS model_id, m.name AS model_name, m.model_class, m.file_kind, m.file_name, m.file_sha256, m.env_key,'
         ' m.store_path AS model_path, m.knob_config, td.store_path AS train_dataset_path,'
         ' vd.store_path AS val_dataset_path'

@@ -1,13 +1,14 @@
 """Repository of trials and their logs. Functions take the cursor of a ``transaction()``."""
 import json
 import uuid
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from psycopg2.extras import Json, execute_values
 
 from singa.constants import EventKind, TrialStatus
 from singa.meta_store import events
 from singa.meta_store.records import TrialLogRecord, TrialRecord, from_row
+from singa.objectives import PARAMS_BYTES, SCORE, Constraint, check_metric_name
 
 _LIVE = list(TrialStatus.LIVE)
 
@@ -48,56 +49,75 @@ def list_trials_of_train_job(cur, train_job_id, *, limit: int = 1000, offset: in
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
-# -- which trials are best ------------------------------------------------------------------------
+# -- which trials are best (``singa.ranking``) ----------------------------------------------------
 
-TIE_TOLERANCE = 1e-9
-RANK_RULE = ('the highest validation score; trials within 1e-9 of the best score tie with it, and among '
-             'tied trials the one with the smallest saved parameters wins, then the one that trained the '
-             'shortest, then the earliest to finish')
-
-
-def is_tie(score: Optional[float], best_score: Optional[float]) -> bool:
-    """Whether a trial with ``score`` ties with the best one (``RANK_RULE``)."""
-    return score is not None and best_score is not None and score >= best_score - TIE_TOLERANCE
+def _value(alias: str, name: str) -> str:
+    """A trial's value ``name`` (``TrialRecord.values``) in SQL; NULL when it has none."""
+    check_metric_name(name, 'constraints')             # it is spelt into the SQL: METRIC_NAME's characters only
+    if name == PARAMS_BYTES:
+        return f'{alias}.params_bytes::double precision'
+    if name == SCORE:
+        return f"coalesce(({alias}.metrics->>'score')::double precision, {alias}.score)"
+    return f"({alias}.metrics->>'{name}')::double precision"
 
 
 def _ranked(alias: str) -> str:
-    """``RANK_RULE`` as ``ORDER BY`` terms, over rows ``alias`` that carry their group's best score as
-    ``best_score`` (a window function cannot be nested in another's ``OVER``, so it is a column)."""
-    return (f'CASE WHEN {alias}.score >= {alias}.best_score - {TIE_TOLERANCE!r} THEN {alias}.best_score'
-            f' ELSE {alias}.score END DESC, {alias}.params_bytes ASC NULLS LAST,'
-            f' {alias}.stopped_at - {alias}.started_at ASC NULLS LAST, {alias}.stopped_at, {alias}.no')
+    """``singa.ranking``'s rule as ``ORDER BY`` terms, over rows ``alias`` that carry their group's best
+    score as ``best_score`` and their job's ``tie_tolerance`` (a window function cannot be nested in
+    another's ``OVER``, so they are columns)."""
+    return (f'CASE WHEN {alias}.score >= {alias}.best_score - {alias}.tie_tolerance THEN {alias}.best_score'
+            f' ELSE {alias}.score END DESC, {alias}.no, {alias}.stopped_at')
+
+
+def _meeting(constraints: Sequence[Constraint]) -> tuple[str, list]:
+    """SQL conditions on trials ``t`` meeting every constraint (a missing value meets none), and their
+    arguments."""
+    sql, args = '', []
+    for c in constraints:
+        sql += f' AND {_value("t", c.name)} IS NOT NULL'
+        for bound, op in ((c.min, '>='), (c.max, '<=')):
+            if bound is not None:
+                sql += f' AND {_value("t", c.name)} {op} %s'
+                args.append(bound)
+    return sql, args
 
 
 _DEPLOYABLE = "t.status = 'COMPLETED' AND t.score IS NOT NULL"
+_RANKED_COLUMNS = 't.*, max(t.score) OVER () AS best_score, j.tie_tolerance'
+_OF_JOB = ' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id JOIN train_jobs j ON j.id = s.train_job_id'
 
 
-def best_trials_of_train_job(cur, train_job_id, max_count: int, *, with_params: bool = True) -> list[TrialRecord]:
-    """The ``max_count`` best completed trials of a job, best first, by ``RANK_RULE``."""
+def best_trials_of_train_job(cur, train_job_id, max_count: int, *, with_params: bool = True,
+                             constraints: Sequence[Constraint] = ()) -> list[TrialRecord]:
+    """The ``max_count`` best completed trials of a job that meet ``constraints``, best first, by
+    ``singa.ranking``'s rule."""
     params_clause = ' AND t.params_id IS NOT NULL' if with_params else ''
+    meeting, args = _meeting(constraints)
     cur.execute(
-        'SELECT * FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
-        f' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id WHERE s.train_job_id = %s AND {_DEPLOYABLE}{params_clause}'
-        f') best ORDER BY {_ranked("best")} LIMIT %s', (train_job_id, max_count))
+        f'SELECT * FROM (SELECT {_RANKED_COLUMNS} FROM trials t{_OF_JOB}'
+        f' WHERE s.train_job_id = %s AND {_DEPLOYABLE}{params_clause}{meeting}'
+        f') best ORDER BY {_ranked("best")} LIMIT %s', (train_job_id, *args, max_count))
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 
-def best_trials_of_each_template(cur, train_job_id, per_template: int) -> list[TrialRecord]:
-    """The ``per_template`` best completed trials with saved parameters of every sub-job (template)
-    of a job, by ``RANK_RULE`` within each: each template's best first, then the second bests, ...,
-    and by the same rule within a rank, so a cap on the total keeps the best of as many templates
-    as it can.
+def best_trials_of_each_template(cur, train_job_id, per_template: int,
+                                 constraints: Sequence[Constraint] = ()) -> list[TrialRecord]:
+    """The ``per_template`` best completed trials with saved parameters that meet ``constraints`` of
+    every sub-job (template) of a job, by ``singa.ranking``'s rule within each: each template's best
+    first, then the second bests, ..., and by the same rule within a rank, so a cap on the total
+    keeps the best of as many templates as it can.
 
     One top-N per sub-job: however many trials a job has, and however the templates' scores
     compare, every template with a trial to deploy is in.
     """
+    meeting, args = _meeting(constraints)
     cur.execute(
         f'SELECT row_number() OVER (PARTITION BY best.sub_train_job_id ORDER BY {_ranked("best")}) AS rank,'
-        ' best.* FROM sub_train_jobs s CROSS JOIN LATERAL ('
-        '  SELECT ranked.* FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
-        f'  WHERE t.sub_train_job_id = s.id AND {_DEPLOYABLE} AND t.params_id IS NOT NULL) ranked'
+        ' best.* FROM sub_train_jobs s JOIN train_jobs j ON j.id = s.train_job_id CROSS JOIN LATERAL ('
+        '  SELECT ranked.* FROM (SELECT t.*, max(t.score) OVER () AS best_score, j.tie_tolerance FROM trials t'
+        f'  WHERE t.sub_train_job_id = s.id AND {_DEPLOYABLE} AND t.params_id IS NOT NULL{meeting}) ranked'
         f'  ORDER BY {_ranked("ranked")} LIMIT %s) best'
-        f' WHERE s.train_job_id = %s ORDER BY rank, {_ranked("best")}', (per_template, train_job_id))
+        f' WHERE s.train_job_id = %s ORDER BY rank, {_ranked("best")}', (*args, per_template, train_job_id))
     return [from_row(TrialRecord, row) for row in cur.fetchall()]
 
 
@@ -199,12 +219,11 @@ def train_job_of_trial(cur, trial_id):
 
 
 def completed_trials_of_train_job(cur, train_job_id) -> list[TrialRecord]:
-    """The completed trials with a score of a job (every template), best first by ``RANK_RULE``
-    (what breaks ties between trials equal on the objectives)."""
+    """The completed trials with a score of a job (every template), best first by ``singa.ranking``'s
+    rule (what breaks ties between trials equal on the objectives)."""
     cur.execute(
-        'SELECT * FROM (SELECT t.*, max(t.score) OVER () AS best_score FROM trials t'
-        f' JOIN sub_train_jobs s ON s.id = t.sub_train_job_id WHERE s.train_job_id = %s AND {_DEPLOYABLE}'
-        f') best ORDER BY {_ranked("best")}', (train_job_id,))
+        f'SELECT * FROM (SELECT {_RANKED_COLUMNS} FROM trials t{_OF_JOB}'
+        f' WHERE s.train_job_id = %s AND {_DEPLOYABLE}) best ORDER BY {_ranked("best")}', (train_job_id,))
     return [from_row(TrialRecord, r) for r in cur.fetchall()]
 
 

@@ -15,7 +15,7 @@ and every part of the platform asks the task instead of comparing task names:
 ``get_task(name)`` (``singa.tasks``) returns the one instance of a task.
 """
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from singa.constants import EnsembleMethod, Task
 
@@ -48,10 +48,15 @@ class BaseTask(ABC):
       answered ``queries`` in the task's prediction format; raise ``InvalidModelError``.
     - ``sample_queries(path, train_args, count)``: a few queries in the predictor's format, taken
       from a dataset (the local harness predicts them before and after reloading parameters).
+    - ``score_unit``: when the task's score is the share of examples right (accuracy), the key of
+      ``check_dataset``'s statistics that counts the examples (``rows``, ``images``, ``tokens``);
+      ``''`` when it is not (R^2, mAP: no step of one example). ``score_resolution(stat)`` is then
+      one example's share, what a train job takes as its tie tolerance (``singa.ranking``).
     """
     name: Task
     dataset_extension: str = 'zip'
     dataset_format: str = ''
+    score_unit: str = ''
 
     @abstractmethod
     def check_dataset(self, path: str) -> dict:
@@ -79,6 +84,12 @@ class BaseTask(ABC):
     @abstractmethod
     def sample_queries(self, path: str, train_args: dict, count: int) -> list:
         """``count`` queries (or fewer) in the predictor's format, from the dataset at ``path``."""
+
+    def score_resolution(self, stat: dict) -> Optional[float]:
+        """One example's share of the score on a dataset of statistics ``stat`` (1 / its examples),
+        or None when the score counts no examples or ``stat`` does not say how many there are."""
+        count = stat.get(self.score_unit) if self.score_unit else None
+        return 1 / count if isinstance(count, int) and count > 0 else None
 
     def __repr__(self) -> str:
         return f'<task {self.name.value}>'

@@ -38,6 +38,7 @@ class ImageClassification(BaseTask):
     name = Task.IMAGE_CLASSIFICATION
     dataset_extension = 'zip'
     dataset_format = 'a zip with images.csv (path,class) or one folder per class'
+    score_unit = 'images'  # accuracy: the share of images right
 
     def check_dataset(self, path: str) -> dict:
         if not zipfile.is_zipfile(path):

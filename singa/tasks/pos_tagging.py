@@ -41,6 +41,7 @@ class PosTagging(BaseTask):
     name = Task.POS_TAGGING
     dataset_extension = 'zip'
     dataset_format = 'a zip with corpus.tsv (token and tag columns; a \\n token ends each sentence)'
+    score_unit = 'tokens'  # accuracy: the share of tokens right
 
     def check_dataset(self, path: str) -> dict:
         sentences = read_corpus(path)

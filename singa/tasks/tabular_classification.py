@@ -18,6 +18,7 @@ from singa.tasks.tabular import TabularTask
 class TabularClassification(TabularTask):
     name = Task.TABULAR_CLASSIFICATION
     regression = False
+    score_unit = 'rows'  # accuracy: the share of rows right
 
     def ensemble(self, values: list, weights: list[float], method: EnsembleMethod):
         return combine.probabilities_rule(values, weights, method)

@@ -34,7 +34,10 @@ def test_train_deploy_predict_and_stop(stack, tmp_path):
     assert job['status'] == 'STOPPED' and job['trials_completed'] == 8
 
     best = client.get_best_trials_of_train_job('wine', max_count=2)
-    assert len(best) == 2 and best[0]['score'] >= best[1]['score'] > 0.8
+    # The best trial is within one validation example of the best score (a tie), not always at it.
+    top = max(t['score'] for t in client.get_trials_of_train_job('wine') if t['score'] is not None)
+    assert len(best) == 2 and best[0]['tied_with_best'] and best[0]['score'] >= top - 1 / val['stat']['rows'] - 1e-9
+    assert min(t['score'] for t in best) > 0.8
     assert len(client.get_trials_of_train_job('wine')) == 8
     logs = client.get_trial_logs(best[0]['id'])
     assert logs['metrics'] and logs['messages']
