@@ -1,6 +1,6 @@
 """Train-job benchmarks (not a test): prints tables and saves JSON under bench-results/.
 
-    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N]
+    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N] [--spaces ...]
 
 overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
           PostgreSQL, parameter store) with a template whose train and evaluate return at once and
@@ -10,8 +10,11 @@ overhead  trials per second through the whole platform (advisor worker, one trai
           against Optuna's own way of distributing work: an ask/tell loop on Optuna's RDB storage
           in the same PostgreSQL, in the same run.
 scaling   a template whose trial burns about 1 s of CPU, with 1 and 2 train workers.
-quality   digits with the SVC template: trials the platform needs to reach the best score random
-          search finds in 60 trials, against a plain Optuna TPE loop, over several seeds.
+quality   trials the platform (TPE, real train jobs) needs to reach the best score random search
+          finds in 60 trials, against a plain Optuna TPE loop on the same space, seed by seed, on
+          digits with the SVC template (a conditional space) and on breast_cancer with the random
+          forest template (integer and float knobs); plain Optuna again on other seeds shows how
+          much the seed alone moves the seed-by-seed comparison.
 
 Everything runs on embedded PostgreSQL and Redis in a temporary directory, with the real admin
 (in process) and the process container manager starting real worker processes.
@@ -19,6 +22,7 @@ Everything runs on embedded PostgreSQL and Redis in a temporary directory, with 
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -245,19 +249,44 @@ def bench_scaling(bench: Bench, trials: int) -> dict:
     return out
 
 
-def bench_quality(bench: Bench, seeds: int, budget: int = 60, tpe_budget: int = 100) -> dict:
+def _svc_knobs(trial) -> dict:
+    """The SVC template's space written directly for Optuna (define-by-run conditions)."""
+    kernel = trial.suggest_categorical('kernel', ['rbf', 'poly', 'linear'])
+    return {'C': trial.suggest_float('C', 1e-2, 1e3, log=True), 'kernel': kernel,
+            'gamma': trial.suggest_float('gamma', 1e-4, 1.0, log=True) if kernel in ('rbf', 'poly') else None,
+            'degree': trial.suggest_int('degree', 2, 4) if kernel == 'poly' else None}
+
+
+def _forest_knobs(trial) -> dict:
+    """The random forest template's space written directly for Optuna."""
+    return {'n_estimators': trial.suggest_int('n_estimators', 10, 150, log=True),
+            'max_depth': trial.suggest_int('max_depth', 2, 20),
+            'max_features': trial.suggest_float('max_features', 0.1, 1.0),
+            'min_samples_leaf': trial.suggest_int('min_samples_leaf', 1, 16, log=True), 'seed': 0}
+
+
+OTHER_SEED = 100   # plain Optuna is also run on seed + this: how much the seed alone moves the figures
+
+# name: (template file, class, dataset, the same space for plain Optuna)
+QUALITY_SPACES = {
+    'svc-digits': ('sk_svc.py', 'SkSvc', 'digits', _svc_knobs),
+    'forest-breast_cancer': ('sk_random_forest.py', 'SkRandomForestClf', 'breast_cancer', _forest_knobs),
+}
+
+
+def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_budget: int = 100) -> dict:
     """Trials needed to reach random search's best-in-60, for the platform (TPE) and plain Optuna TPE."""
     import optuna
     from singa.advisor import make_advisor
     from singa.model import deserialize_knob_config
     from singa.model.loader import load_model_class
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    svc_path = os.path.join(REPO, 'examples', 'models', 'sk_svc.py')
-    model = bench.model(svc_path, 'SkSvc')
-    train_path = os.path.join(bench.root, 'datasets', 'digits_train.csv')
-    bench.dataset('digits')
-    val_path = os.path.join(bench.root, 'datasets', 'digits_val.csv')
-    cls = load_model_class(svc_path, 'SkSvc')
+    template, cls_name, dataset, optuna_knobs = QUALITY_SPACES[space]
+    path = os.path.join(REPO, 'examples', 'models', template)
+    model = bench.model(path, cls_name)
+    bench.dataset(dataset)
+    train_path, val_path = (os.path.join(bench.root, 'datasets', f'{dataset}_{s}.csv') for s in ('train', 'val'))
+    cls = load_model_class(path, cls_name)
     cache: dict = {}
 
     def score(knobs: dict) -> float:
@@ -288,16 +317,11 @@ def bench_quality(bench: Bench, seeds: int, budget: int = 60, tpe_budget: int = 
         return None
 
     def plain_optuna_tpe(seed: int, n: int) -> list:
-        """Optuna's own TPE loop on the SVC's space, written directly (define-by-run conditions)."""
         study = optuna.create_study(direction='maximize', sampler=optuna.samplers.TPESampler(seed=seed))
         scores = []
 
         def objective(trial):
-            kernel = trial.suggest_categorical('kernel', ['rbf', 'poly', 'linear'])
-            knobs = {'C': trial.suggest_float('C', 1e-2, 1e3, log=True), 'kernel': kernel,
-                     'gamma': trial.suggest_float('gamma', 1e-4, 1.0, log=True) if kernel in ('rbf', 'poly') else None,
-                     'degree': trial.suggest_int('degree', 2, 4) if kernel == 'poly' else None}
-            scores.append(score(knobs))
+            scores.append(score(optuna_knobs(trial)))
             return scores[-1]
 
         study.optimize(objective, n_trials=n)
@@ -307,12 +331,30 @@ def bench_quality(bench: Bench, seeds: int, budget: int = 60, tpe_budget: int = 
     for seed in range(seeds):
         target = max(loop('RANDOM', 1000 + seed, budget))
         plain = first_reaching(plain_optuna_tpe(seed, tpe_budget), target)
-        app = f'quality-{seed}'
-        bench.run_job(app, model, 'digits', {'MODEL_TRIAL_COUNT': tpe_budget}, advisor='TPE', seed=seed)
+        other = first_reaching(plain_optuna_tpe(OTHER_SEED + seed, tpe_budget), target)
+        app = f'quality-{space}-{seed}'
+        bench.run_job(app, model, dataset, {'MODEL_TRIAL_COUNT': tpe_budget}, advisor='TPE', seed=seed)
         done = sorted(bench.trials(app), key=lambda t: t['no'])
         platform = first_reaching([t['score'] if t['score'] is not None else -1 for t in done], target)
-        rows.append({'seed': seed, 'random_best_in_60': target, 'plain_tpe_trials': plain, 'platform_trials': platform})
-    return {'rows': rows, 'random_budget': budget, 'tpe_budget': tpe_budget}
+        rows.append({'seed': seed, 'random_best_in_60': target, 'plain_tpe_trials': plain, 'platform_trials': platform,
+                     'plain_tpe_other_seed_trials': other})
+    return {'space': space, 'rows': rows, 'random_budget': budget, 'tpe_budget': tpe_budget,
+            **_quality_summary(rows, tpe_budget)}
+
+
+def _quality_summary(rows: list, tpe_budget: int) -> dict:
+    """Medians and per-seed ratios over plain Optuna's trials (a seed never reaching the target
+    counted as ``tpe_budget + 1`` trials; a seed fails above 1.5 times), for the platform and, as
+    the noise of the seed-by-seed comparison, for plain Optuna on another seed."""
+    never = tpe_budget + 1
+    plain = [r['plain_tpe_trials'] or never for r in rows]
+    out = {'plain_median': statistics.median(plain)}
+    for name, column in (('platform', 'platform_trials'), ('other_seed', 'plain_tpe_other_seed_trials')):
+        trials = [r[column] or never for r in rows]
+        ratios = [a / p for a, p in zip(trials, plain)]
+        out.update({f'{name}_median': statistics.median(trials), f'{name}_worst_ratio': max(ratios),
+                    f'{name}_seeds_over_1_5x': sum(r > 1.5 for r in ratios)})
+    return out
 
 
 def main() -> None:
@@ -321,6 +363,7 @@ def main() -> None:
     parser.add_argument('--trials', type=int, default=2000)
     parser.add_argument('--scaling-trials', type=int, default=8)
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--spaces', nargs='+', default=list(QUALITY_SPACES), choices=list(QUALITY_SPACES))
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix='singa-bench-') as root:
@@ -343,13 +386,20 @@ def main() -> None:
                 print(f'1 worker: {r["workers_1_trials_per_s"]:.2f} trials/s   2 workers: '
                       f'{r["workers_2_trials_per_s"]:.2f} trials/s   speedup {r["speedup"]:.2f}x')
             if 'quality' in args.which:
-                r = results['quality'] = bench_quality(bench, args.seeds)
-                print('\nSearch quality (digits, SVC): trials to reach the best score random search finds in 60')
-                print(f'(None: not reached in {r["tpe_budget"]} trials)')
-                print(f'{"seed":>4} {"target":>8} {"plain Optuna TPE":>17} {"platform (TPE)":>15}')
-                for row in r['rows']:
-                    print(f'{row["seed"]:4} {row["random_best_in_60"]:8.4f} {str(row["plain_tpe_trials"]):>17} '
-                          f'{str(row["platform_trials"]):>15}')
+                results['quality'] = [bench_quality(bench, space, args.seeds) for space in args.spaces]
+                print('\nSearch quality: trials to reach the best score random search finds in 60 '
+                      '(ratios: over plain Optuna\'s trials on the same seed)')
+                for r in results['quality']:
+                    print(f'\n{r["space"]} (None: not reached in {r["tpe_budget"]} trials)')
+                    print(f'{"seed":>4} {"target":>8} {"plain Optuna TPE":>17} {"platform (TPE)":>15} '
+                          f'{"Optuna, seed+" + str(OTHER_SEED):>18}')
+                    for row in r['rows']:
+                        print(f'{row["seed"]:4} {row["random_best_in_60"]:8.4f} {str(row["plain_tpe_trials"]):>17} '
+                              f'{str(row["platform_trials"]):>15} {str(row["plain_tpe_other_seed_trials"]):>18}')
+                    for name, label in (('platform', 'platform'), ('other_seed', 'Optuna, another seed')):
+                        print(f'{label}: median {r[f"{name}_median"]:g} against Optuna\'s {r["plain_median"]:g}; '
+                              f'worst ratio {r[f"{name}_worst_ratio"]:.2f}; seeds over 1.5x: '
+                              f'{r[f"{name}_seeds_over_1_5x"]} of {len(r["rows"])}')
         finally:
             bench.close()
     save_results('train', results)
