@@ -204,15 +204,24 @@ class SelectRule:
             raise type(e)(e.message, field='select') from None
 
     def pick(self, values: Sequence[dict]) -> Optional[int]:
-        """The index of the first best entry that meets ``where``, or None (the order breaks ties)."""
-        best = None
-        for i, v in enumerate(values):
-            value = v.get(self.objective.name)
-            if value is None or not feasible(v, self.where):
-                continue
-            if best is None or self.objective.better(value, values[best][self.objective.name]):
-                best = i
-        return best
+        """The index of the best entry that meets ``where``, or None. Entries equal on the objective
+        are told apart by the bounded figures, each toward the side its one bound guards (under a
+        ``max``: the smaller; over a ``min``: the larger): the most accurate trial under a latency
+        bound is, among equally accurate ones, the fastest. Then the order of ``values``."""
+        candidates = [i for i, v in enumerate(values)
+                      if v.get(self.objective.name) is not None and feasible(v, self.where)]
+        if not candidates:
+            return None
+        sign = -1.0 if self.objective.direction == Direction.MAXIMIZE else 1.0
+        return min(candidates, key=lambda i: (sign * values[i][self.objective.name],
+                                              *(self._tie_break(c, values[i]) for c in self.where), i))
+
+    @staticmethod
+    def _tie_break(constraint: Constraint, values: dict) -> float:
+        """How ``values`` ranks on ``constraint``'s figure among ties (smaller first)."""
+        if (constraint.max is None) == (constraint.min is None):
+            return 0.0
+        return values[constraint.name] if constraint.max is not None else -values[constraint.name]
 
     def to_dict(self) -> dict:
         """The rule as ``parse`` takes it, every field given."""

@@ -56,11 +56,16 @@ def test_front_leaves_out_trials_missing_an_objective_or_breaking_a_constraint()
     assert pareto_front(values, ACC_LAT[:1], (Constraint('predict_latency_ms'),)) == [0]   # measured, no bounds
 
 
-def test_select_rule_picks_the_best_within_bounds_and_the_first_of_ties():
+def test_select_rule_picks_the_best_within_bounds_and_breaks_ties_toward_the_bound():
     values = [{'accuracy': 0.95, 'predict_latency_ms': 7.0}, {'accuracy': 0.9, 'predict_latency_ms': 4.0},
               {'accuracy': 0.9, 'predict_latency_ms': 3.0}, {'accuracy': 0.8, 'predict_latency_ms': 0.5}]
     rule = SelectRule.parse({'objective': 'accuracy', 'where': [{'name': 'predict_latency_ms', 'max': 5}]})
-    assert rule.pick(values) == 1
+    assert rule.pick(values) == 2     # as accurate as 1, and faster
+    tied = [values[2], values[1], values[3]]      # 0.9 at 3 ms, 0.9 at 4 ms
+    assert SelectRule.parse({'objective': 'accuracy',
+                             'where': [{'name': 'predict_latency_ms', 'min': 1}]}).pick(tied) == 1
+    assert SelectRule.parse({'objective': 'accuracy',
+                             'where': [{'name': 'predict_latency_ms', 'min': 1, 'max': 5}]}).pick(tied) == 0
     assert SelectRule.parse({'objective': 'accuracy'}).pick(values) == 0
     assert SelectRule.parse({'objective': 'predict_latency_ms', 'direction': 'minimize'}).pick(values) == 3
     assert SelectRule.parse({'objective': 'accuracy',
