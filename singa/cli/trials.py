@@ -19,8 +19,12 @@ def register(commands) -> None:
     listing.add_argument('--best', type=int, metavar='N', help='only the best N, best first')
     listing.add_argument('--limit', type=int, default=1000, help='at most this many (default 1000)')
     listing.add_argument('--offset', type=int, default=0, help='skip this many of the newest')
-    app_command(trials, 'pareto', _pareto, help='list the Pareto front of a train job: the completed trials that '
-                                                'no other beats on every objective (within its constraints)')
+    pareto = app_command(trials, 'pareto', _pareto, help='list the Pareto front of a train job: the completed trials '
+                                                         'that no other beats on every objective (within its constraints)')
+    pareto.add_argument('--objective', action='append', metavar='NAME[:maximize|minimize]',
+                        help='find the front on this figure instead of the job\'s objectives (repeat for each; '
+                             'the direction defaults to maximize)')
+    pareto.add_argument('--others', action='store_true', help='list the job\'s other completed trials too')
     show = command(trials, 'show', _show, help='show a trial: knobs, status, score')
     show.add_argument('trial', help='the trial\'s id')
     logs = command(trials, 'logs', _logs, help='print a trial\'s log (its messages and metrics)',
@@ -56,7 +60,9 @@ def _list(args, ctx) -> int:
 
 
 def _pareto(args, ctx) -> int:
-    front = ctx.client().get_pareto_front(args.app, args.app_version, user_id=args.user_id)
+    objectives = [dict(zip(('name', 'direction'), axis.split(':', 1))) for axis in args.objective or ()]
+    front = ctx.client().get_pareto_front(args.app, args.app_version, user_id=args.user_id,
+                                          objectives=objectives or None, others=args.others)
 
     def show() -> None:
         goals = ', '.join(f'{o["direction"]} {o["name"]}' for o in front['objectives'])
@@ -65,6 +71,9 @@ def _pareto(args, ctx) -> int:
         columns = [('ID', 'id'), ('NO', 'no'), ('TEMPLATE', 'model_name')]
         columns += [(o['name'].upper(), lambda t, name=o['name']: t['values'].get(name)) for o in front['objectives']]
         ctx.out.table(front['trials'], columns + [('KNOBS', 'knobs')], empty='no completed trial meets the constraints')
+        if args.others:
+            ctx.out.line('Other completed trials:')
+            ctx.out.table(front['others'], columns + [('FEASIBLE', 'feasible')], empty='none')
     ctx.out.result(front, show)
     return exits.OK
 

@@ -16,6 +16,7 @@ from local_stack import wait_until
 from singa.cli import exits
 from singa.local.servers import free_port
 from singa.param_store.codec import decode_params
+from singa.ranking import tie_tolerance
 from terminal import run_in_terminal
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -172,7 +173,22 @@ def test_train_deploy_and_predict_from_the_command_line(stack, dev, iris_data, i
     trials = dev.json('trials', 'list', 'cli-iris')
     assert len(trials) == 4 and {t['status'] for t in trials} == {'COMPLETED'}
     best = dev.json('trials', 'list', 'cli-iris', '--best', '1')[0]
-    assert best['score'] == max(t['score'] for t in trials) == job['best_score']
+    with open(iris['val']) as f:
+        val_rows = sum(1 for _ in f) - 1
+    top = max(t['score'] for t in trials)
+    assert top == job['best_score'] and best['tied_with_best'] and best['score'] >= top - tie_tolerance(1 / val_rows)
+    # The front on two figures the job did not name, and the other trials.
+    pareto = dev.json('trials', 'pareto', 'cli-iris', '--objective', 'score', '--objective', 'params_bytes:minimize',
+                      '--others')
+    assert [o['name'] for o in pareto['objectives']] == ['score', 'params_bytes']
+    front, others = pareto['trials'], pareto['others']
+    assert sorted(t['id'] for t in front + others) == sorted(t['id'] for t in trials)
+    for t in front:
+        assert not any(o['score'] >= t['score'] and o['params_bytes'] <= t['params_bytes'] and
+                       (o['score'], o['params_bytes']) != (t['score'], t['params_bytes']) for o in trials)
+    shown = dev.ok('trials', 'pareto', 'cli-iris', '--objective', 'score', '--objective', 'params_bytes:minimize',
+                   '--others')
+    assert 'Objectives: maximize score, minimize params_bytes' in shown and 'Other completed trials:' in shown
     assert dev.json('trials', 'show', best['id'])['knobs'] == best['knobs']
     logs = dev.json('trials', 'logs', best['id'])
     assert logs['messages'] and logs['metrics'][0]['score'] == best['score']
