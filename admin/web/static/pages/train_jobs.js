@@ -66,7 +66,9 @@ export async function newTrainJobPage(main) {
         'Empty: no limit but the time'),
       field('GPUs (GPU_COUNT)', number('GPU_COUNT', { min: 0, max: 64, step: 1, value: '0' })),
       field('Workers per template (WORKERS_PER_MODEL)', number('WORKERS_PER_MODEL', { min: 1, max: 32, step: 1 }),
-        'On CPUs; empty: one'))),
+        'On CPUs; empty: one'),
+      field('Trials at once (MAX_CONCURRENT_TRIALS)', number('MAX_CONCURRENT_TRIALS', { min: 1, step: 1 }),
+        'Across all templates; empty: every worker at once'))),
     h('fieldset', {}, h('legend', {}, 'Search'), h('div', { class: 'fields' },
       field('Advisor', select('advisor', advisors, { value: 'AUTO' })),
       field('Pruner', select('pruner', pruners, { value: 'NONE' })),
@@ -99,7 +101,7 @@ export async function newTrainJobPage(main) {
       val_dataset_id: data.get('val_dataset_id'), model_ids: data.getAll('model_ids'),
       advisor: data.get('advisor'), pruner: data.get('pruner'), budget: {} };
     if (!body.model_ids.length) throw new InputError('choose at least one template');
-    for (const key of ['TIME_HOURS', 'MODEL_TRIAL_COUNT', 'GPU_COUNT', 'WORKERS_PER_MODEL']) {
+    for (const key of ['TIME_HOURS', 'MODEL_TRIAL_COUNT', 'GPU_COUNT', 'WORKERS_PER_MODEL', 'MAX_CONCURRENT_TRIALS']) {
       if (data.get(key) !== '') body.budget[key] = Number(data.get(key));
     }
     for (const key of ['max_trial_retries', 'seed']) if (data.get(key) !== '') body[key] = Number(data.get(key));
