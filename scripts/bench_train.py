@@ -164,8 +164,10 @@ class Bench:
                 return out
 
     def close(self):
-        self.app.extensions['singa'].reconciler.stop()
-        manager = self.app.extensions['singa'].container_manager
+        platform = self.app.extensions['singa']
+        platform.reconciler.stop()
+        platform.webhook_deliverer.stop()       # before PostgreSQL, which it polls
+        manager = platform.container_manager
         for service in manager.list_services({}):
             manager.destroy_service(service, timeout=2)
         self.store.close()
