@@ -27,7 +27,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench_train import Bench  # noqa: E402
+from bench_train import Bench, save_results  # noqa: E402
 from singa.constants import InferenceJobStatus, TrainJobStatus  # noqa: E402
 
 TEMPLATES = {
@@ -173,11 +173,7 @@ def main() -> None:
         finally:
             bench.close()
     report(result)
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'pareto-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(result, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('pareto', result)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
-from bench_train import Bench  # noqa: E402
+from bench_train import Bench, save_results  # noqa: E402
 from singa.constants import InferenceJobStatus, TrainJobStatus  # noqa: E402
 
 RF300 = textwrap.dedent('''
@@ -237,11 +237,7 @@ def main() -> None:
     for r in rows:
         print(f'{r["case"]:<9} {r["server"]:<16} {r["concurrency"]:>4} {r["p50_ms"]:>8.2f} {r["p99_ms"]:>8.2f} '
               f'{r["rps"]:>8.0f} {r["errors"]:>6}')
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'predict-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(rows, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('predict', rows)
 
 
 if __name__ == '__main__':

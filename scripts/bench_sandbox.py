@@ -13,14 +13,15 @@ Medians and 90th percentiles over ``--rounds`` rounds (the two kinds alternate, 
 noisy machine hits both alike).
 """
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from bench_train import save_results  # noqa: E402
 
 TEMPLATE = b'''
 from singa.model import BaseModel, CategoricalKnob, FloatKnob
@@ -88,11 +89,7 @@ def main() -> None:
             row = results[name][kind]
             print(f'{name:10} {kind:14} {row["median_ms"]:10.1f} {row["p90_ms"]:10.1f}')
         print(f'{name:10} {"sandbox cost":14} {results[name]["sandbox_cost_ms"]:10.1f}')
-    os.makedirs(os.path.join(REPO, 'bench-results'), exist_ok=True)
-    out = os.path.join(REPO, 'bench-results', f'sandbox-{time.strftime("%Y%m%d-%H%M%S")}.json')
-    with open(out, 'w') as f:
-        json.dump(results, f, indent=2)
-    print(f'\nsaved {out}')
+    save_results('sandbox', results)
 
 
 if __name__ == '__main__':
