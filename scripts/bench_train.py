@@ -30,6 +30,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from examples.models import declared_dependencies  # noqa: E402
 from singa.constants import TrainJobStatus  # noqa: E402
 
 INSTANT = textwrap.dedent('''
@@ -119,14 +120,20 @@ class Bench:
         return self.models[key]
 
     def _upload_model(self, source_or_path: str, cls: str) -> str:
+        """Upload as a user does, declaring what the template's ``DEPENDENCIES`` names."""
         path = source_or_path
         if not os.path.exists(path):
             path = os.path.join(self.root, f'{cls}-{time.monotonic_ns()}.py')
             with open(path, 'w') as f:
                 f.write(source_or_path)
         with open(path, 'rb') as f:
-            return self._call('POST', '/models', data={'name': os.path.basename(path), 'task': 'TABULAR_CLASSIFICATION',
-                                                       'model_class': cls, 'model_file_bytes': (f, 'model.py')})['id']
+            declared = declared_dependencies(f.read().decode())
+            f.seek(0)
+            fields = {'name': os.path.basename(path), 'task': 'TABULAR_CLASSIFICATION', 'model_class': cls,
+                      'model_file_bytes': (f, 'model.py')}
+            if declared is not None:
+                fields['dependencies'] = json.dumps(declared)
+            return self._call('POST', '/models', data=fields)['id']
 
     def run_job(self, app: str, model_ids, dataset: str, budget: dict, **extra) -> dict:
         """Run a train job on one template (an id) or several (a list of ids) to its end."""

@@ -190,12 +190,22 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
     for name, _, _ in TEMPLATES:
         expect(each.filter(has_text=name)).to_contain_text('yes')
     web.shot('inference_job')
-    web.goto('/web/inference-jobs')
-    expect(page.get_by_role('table')).to_contain_text('webwine')
-    web.shot('inference_jobs')
-    page.once('dialog', lambda dialog: dialog.accept())
-    page.get_by_role('row').filter(has_text='webwine').get_by_role('button', name='Stop').click()
-    expect(page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=TIMEOUT_MS)
+
+    # Stopped from the list in another tab: the job's page, open all along, follows.
+    page.evaluate('window.__notReloaded = true')
+    listing = WatchedPage(browser_context, stack['url'])
+    listing.goto('/web/inference-jobs')
+    expect(listing.page.get_by_role('table')).to_contain_text('webwine')
+    listing.shot('inference_jobs')
+    listing.page.once('dialog', lambda dialog: dialog.accept())
+    listing.page.get_by_role('row').filter(has_text='webwine').get_by_role('button', name='Stop').click()
+    expect(listing.page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=TIMEOUT_MS)
+    assert not listing.problems, listing.problems
+    listing.page.close()
+    page.bring_to_front()
+    expect(page.locator('h1')).to_contain_text('STOPPED')
+    expect(page.get_by_role('button', name='Stop')).to_have_count(0)
+    assert page.evaluate('window.__notReloaded') is True, 'the page reloaded'
     web.goto('/web/train-jobs')
     expect(page.get_by_role('row').filter(has_text='webwine')).to_contain_text(f'{total} of {total}')
     web.shot('train_jobs')

@@ -1,13 +1,14 @@
 """The Pareto plot of a train job in a real browser against ``singa up``: a job tuned for two
-objectives in opposite directions under a constraint, one trial deployed by a rule; the plot
-draws the front the API computes (and the staircase joining it), the other trials dimmed, the
-constraint's bound and the deployed trial; other axes give that pair's front; a click on a point
-opens its trial."""
+objectives in opposite directions under a constraint; the plot draws the front the API computes
+(and the staircase joining it), the other trials dimmed and the constraint's bound; a trial
+deployed by a rule while the page is open is ringed, and unringed when its inference job stops,
+without a reload; other axes give that pair's front; a click on a point opens its trial."""
 import re
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from local_stack import wait_until
 from metric_templates import TWO_METRICS
 from singa.client import Client
 from web_browser import WatchedPage, launch
@@ -32,7 +33,7 @@ READ_CHART = '''(label) => {
 @pytest.fixture(scope='module')
 def tuned(stack, tmp_path_factory):
     """A finished job of TRIALS trials for accuracy (max) and predict_latency_ms (min) with
-    predict_latency_ms <= BOUND_MS, and the trial a rule deployed; the inference job is stopped after."""
+    predict_latency_ms <= BOUND_MS, deployed by no inference job yet."""
     from examples.datasets.build import build
     data = tmp_path_factory.mktemp('web-pareto')
     iris = build('iris', str(data))
@@ -50,11 +51,7 @@ def tuned(stack, tmp_path_factory):
                                                             {'name': 'predict_latency_ms', 'direction': 'minimize'}],
                          constraints=[{'name': 'predict_latency_ms', 'max': BOUND_MS}])
     assert dev.wait_until_train_job_has_stopped(APP, timeout=300, progress=False)['status'] == 'STOPPED'
-    dev.create_inference_job(APP, select={'objective': 'accuracy',
-                                          'where': [{'name': 'predict_latency_ms', 'max': BOUND_MS}]})
-    deployed = dev.wait_until_inference_job_is_running(APP, timeout=120)['workers'][0]['trial_id']
-    yield dev, deployed
-    dev.stop_inference_job(APP)
+    return dev
 
 
 def series(drawn: list, name: str, kind: str = 'scatter') -> dict:
@@ -62,13 +59,14 @@ def series(drawn: list, name: str, kind: str = 'scatter') -> dict:
 
 
 def test_the_pareto_plot_draws_the_front_the_api_computes(stack, tuned):
-    dev, deployed = tuned
+    dev = tuned
     api = dev.get_pareto_front(APP, others=True)
     front, others = [t['id'] for t in api['trials']], [t['id'] for t in api['others']]
-    assert deployed in front and len(front) + len(others) == TRIALS
+    assert len(front) + len(others) == TRIALS
 
     with sync_playwright() as playwright:
         context = launch(playwright)
+        serving = False
         try:
             web = WatchedPage(context, stack['url'])
             page = web.page
@@ -76,6 +74,22 @@ def test_the_pareto_plot_draws_the_front_the_api_computes(stack, tuned):
             web.login(*DEV)
             web.goto(f'/web/train-jobs/{APP}/1')
             expect(page.get_by_role('img', name=CHART).locator('canvas')).to_be_visible()
+            served = page.get_by_role('table', name='The trials on the Pareto front').locator('tbody tr') \
+                .filter(has_text='yes')
+            expect(served).to_have_count(0)
+            assert series(page.evaluate(READ_CHART, CHART), 'Deployed')['ids'] == []
+
+            # Deployed while the page is open: the trial the rule picks is ringed, with no reload.
+            page.evaluate('window.__notReloaded = true')
+            dev.create_inference_job(APP, select={'objective': 'accuracy',
+                                                  'where': [{'name': 'predict_latency_ms', 'max': BOUND_MS}]})
+            serving = True
+            deployed = dev.wait_until_inference_job_is_running(APP, timeout=120)['workers'][0]['trial_id']
+            assert deployed in front
+            expect(served).to_have_count(1)
+            assert wait_until(lambda: series(page.evaluate(READ_CHART, CHART), 'Deployed')['ids'] == [deployed],
+                              timeout=10)
+            assert page.evaluate('window.__notReloaded') is True, 'the page reloaded'
             expect(page.get_by_label('X axis', exact=True)).to_have_value('predict_latency_ms')
             expect(page.get_by_label('Y axis', exact=True)).to_have_value('accuracy')
             expect(page.get_by_label('X axis: better when')).to_have_value('minimize')
@@ -94,8 +108,14 @@ def test_the_pareto_plot_draws_the_front_the_api_computes(stack, tuned):
             assert series(drawn, 'Constraint bounds', 'line')['marks'] == [[BOUND_MS, None]]
             rows = page.get_by_role('table', name='The trials on the Pareto front').locator('tbody tr')
             expect(rows).to_have_count(len(front))
-            expect(rows.filter(has_text='yes')).to_have_count(1)
             web.shot('train_job_pareto')
+
+            # Its inference job stopped: the ring goes, again with no reload.
+            dev.stop_inference_job(APP)
+            serving = False
+            expect(served).to_have_count(0)
+            assert wait_until(lambda: series(page.evaluate(READ_CHART, CHART), 'Deployed')['ids'] == [], timeout=10)
+            assert page.evaluate('window.__notReloaded') is True, 'the page reloaded'
 
             # Other figures on the axes: the front of that pair, as the API computes it.
             page.get_by_label('Y axis', exact=True).select_option('f1')
@@ -124,3 +144,5 @@ def test_the_pareto_plot_draws_the_front_the_api_computes(stack, tuned):
             assert not web.problems, web.problems
         finally:
             context.close()
+            if serving:
+                dev.stop_inference_job(APP)

@@ -1,11 +1,19 @@
 """Every example template passes the local harness on its dataset with a small budget and reaches
 a sensible score (the scores are printed: run with -s to see them)."""
+import ast
 import io
+import json
 import os
+import sys
+from importlib import metadata
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from examples.datasets.build import TASKS, build
+from examples.models import declared_dependencies
+from singa.admin.services.model_fields import parse_dependencies
 from singa.model import dev
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', 'examples', 'models')
@@ -63,3 +71,39 @@ def test_example_template_passes_the_admins_inspection(file, cls):
     with open(os.path.join(ROOT, file), 'rb') as f:
         config = check_model_template(f.read(), cls)
     assert config['knobs']
+
+
+def shipped() -> set:
+    """The distributions the platform gives model code (it decides by what is installed where the
+    template runs: ``singa.envs.platform``): its own requirements, and torch (the ``torch`` extra,
+    the singa-worker-torch image)."""
+    requirements = [Requirement(text) for text in metadata.requires('singa-auto')]
+    return {canonicalize_name(r.name) for r in requirements if r.marker is None or r.marker.evaluate({'extra': 'torch'})}
+
+
+def third_party_imports(source: str) -> set:
+    """The top-level modules a template imports, anywhere in it, other than the standard library's and ours."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module.split('.')[0])
+    return found - set(sys.stdlib_module_names) - {'singa'}
+
+
+@pytest.mark.parametrize('file', sorted(f for f in os.listdir(ROOT) if f.endswith('.py') and f != '__init__.py'))
+def test_example_template_declares_what_it_imports_beyond_the_platform(file):
+    with open(os.path.join(ROOT, file)) as f:
+        source = f.read()
+    declared = declared_dependencies(source)
+    assert declared is not None, f'{file} has no DEPENDENCIES: what to declare when uploading it'
+    names = {canonicalize_name(Requirement(text).name) for text in parse_dependencies(json.dumps(declared))}
+    providers = metadata.packages_distributions()
+    for module in sorted(third_party_imports(source)):
+        installed = {canonicalize_name(d) for d in providers.get(module, [])}
+        if installed & shipped():
+            continue
+        # Declared by a distribution that provides it here, or by one named after it (xgboost-cpu).
+        assert installed & names or any(n == module or n.startswith(f'{module}-') for n in names), \
+            f'{file} imports {module}, which the platform does not ship, and does not declare it: {declared}'

@@ -192,8 +192,9 @@ export function statusBadge(status) {
 
 /**
  * Call `tick` now and then every `ms` milliseconds after it finishes (never overlapping), while
- * it returns true; paused while the tab is hidden. A failing tick shows its error in `slot` and
- * is retried at the next interval. Returns a function that stops it.
+ * it returns true, or a number of milliseconds to wait instead of `ms`; paused while the tab is
+ * hidden. A failing tick shows its error in `slot` and is retried at the next interval. Returns a
+ * function that stops it.
  */
 export function every(ms, tick, slot) {
   let stopped = false;
@@ -210,7 +211,7 @@ export function every(ms, tick, slot) {
       if (slot) fill(slot, errorBox(err), h('p', { class: 'hint' }, 'Live updates will try again.'));
       again = !(err instanceof ApiError && (err.status === 401 || err.status === 404));
     }
-    if (again && !stopped) timer = setTimeout(run, ms);
+    if (again && !stopped) timer = setTimeout(run, typeof again === 'number' ? again : ms);
   };
   run();
   return () => { stopped = true; if (timer) clearTimeout(timer); };

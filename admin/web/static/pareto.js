@@ -8,7 +8,11 @@ import { makeChart, paretoOption } from './charts.js';
 
 const BETTER = [['maximize', 'higher'], ['minimize', 'lower']];
 
-/** The section, and `refresh(job)` to call when the job's trials may have changed. */
+/**
+ * The section, and `refresh(job)` to call at each poll of the job. It reads the front again only
+ * when the axes, the job's trials by status or its constraints have changed, the served trials at
+ * every call, and draws again only when any of these has changed.
+ */
 export function paretoSection(base, owner, job, asOwner) {
   const chart = makeChart('Pareto front of the completed trials on the two chosen figures', 'tall');
   const note = h('p', { 'aria-live': 'polite' });
@@ -22,6 +26,10 @@ export function paretoSection(base, owner, job, asOwner) {
   }));
   let names = [];
   let latest = job;
+  let answer = null;      // the last front read, and what it was read for
+  let answerFor = null;
+  let drawnFor = null;    // the signature of what the plot shows
+  let calls = 0;          // only the latest call draws (an axis changed while a poll was reading)
 
   const redraw = () => refresh(latest).catch((err) => fill(note, errorBox(err)));
   controls.forEach((c, i) => {
@@ -62,16 +70,29 @@ export function paretoSection(base, owner, job, asOwner) {
 
   async function refresh(current) {
     latest = current;
+    const call = ++calls;
     const [x, y] = axes;
     if (x.name === y.name) {
       drawChoices();
       fill(note, 'Pick two different figures to plot against each other.');
       chart.el.hidden = true;
+      drawnFor = null;
       return;
     }
     const objectives = axes.map((a) => `${a.name}:${a.direction}`).join(',');
-    const [answer, deployed] = await Promise.all([
-      api.get(`${base}/pareto`, { ...owner, objectives, others: 'true' }), deployedTrials()]);
+    const readFor = JSON.stringify([objectives, current.sub_train_jobs.map((s) => s.trials),
+      (current.advisor_config || {}).constraints]);
+    const [read, deployed] = await Promise.all([readFor === answerFor ? answer
+      : api.get(`${base}/pareto`, { ...owner, objectives, others: 'true' }), deployedTrials()]);
+    if (call !== calls) return;
+    [answer, answerFor] = [read, readFor];
+    const signature = JSON.stringify([readFor, [...deployed].sort()]);
+    if (signature === drawnFor) return;
+    drawnFor = signature;
+    draw(x, y, deployed);
+  }
+
+  function draw(x, y, deployed) {
     const trials = [...answer.trials, ...answer.others];
     names = [...new Set(trials.flatMap((t) => Object.keys(t.values)))].sort();
     drawChoices();

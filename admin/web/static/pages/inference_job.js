@@ -7,6 +7,8 @@ import { logsSection } from '../logs.js';
 import { asOwner, ownerQuery } from '../owner.js';
 import { LIVE_INFERENCE, stopInferenceButton } from './inference_jobs.js';
 
+const TICK_MS = 3000;
+
 export async function inferenceJobPage(main, [app, version], { user: me } = {}) {
   const base = `/inference_jobs/${seg(app)}/${version}`;
   const owner = ownerQuery();          // an admin looking at another user's job
@@ -37,10 +39,17 @@ export async function inferenceJobPage(main, [app, version], { user: me } = {}) 
         ? h('a', { href: `/web/trials/${seg(w.trial_id)}${asOwner(job, me)}` }, w.trial_id.slice(0, 8)) : 'checkpoint',
         w.model_name, fmtScore(w.score), String(w.replicas), statusBadge(w.status)])));
   }
-  every(3000, async () => {
+  // Read while the job is live, also once every model runs (a worker may fail, the job be stopped
+  // elsewhere); drawn again only when it has changed.
+  let drawnFor = null;
+  every(TICK_MS, async () => {
     job = await api.get(base, owner);
-    draw();
-    return job.status === 'STARTED' || job.workers.some((w) => w.status !== 'RUNNING' && LIVE_INFERENCE.includes(job.status));
+    const shown = JSON.stringify(job);
+    if (shown !== drawnFor) {
+      draw();
+      drawnFor = shown;
+    }
+    return LIVE_INFERENCE.includes(job.status);
   }, errors);
 }
 

@@ -11,6 +11,7 @@ import { asOwner as ownerSuffix, ownerQuery } from '../owner.js';
 import { stopButton } from './train_jobs.js';
 
 const TICK_MS = 2000;
+const ENDED_TICK_MS = 5000;              // an ended job is still deployed, stopped or resumed
 const IMPORTANCE_MIN_MS = 8000;
 const MAX_ROWS = 500;
 
@@ -146,11 +147,13 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
     }
   }
 
-  async function refreshImportance(force) {
-    if (!force && (job.trials_completed === importanceCompleted || Date.now() - importanceAt < IMPORTANCE_MIN_MS)) return;
+  /** Read again when trials have completed since: while the job runs, at most every IMPORTANCE_MIN_MS. */
+  async function refreshImportance(live) {
+    const completed = job.trials_completed;
+    if (completed === importanceCompleted || (live && Date.now() - importanceAt < IMPORTANCE_MIN_MS)) return;
     importanceAt = Date.now();
-    importanceCompleted = job.trials_completed;
     importances = await api.get(`${base}/importance`, owner);
+    importanceCompleted = completed;
     drawImportance();
   }
 
@@ -183,30 +186,37 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
         rowClass: (i) => (!first && fresh.has(shown[i].id) ? 'new' : null) }));
   }
 
-  // The trials are fetched again only when the job's counts of trials by status have changed.
+  // The job is read at every tick, and it keeps being read once it has ended: it may be resumed, and
+  // the Pareto plot rings the trials that inference jobs deployed since serve. The trials are read
+  // again only when the job's counts of trials by status have changed (a trial that changes status
+  // changes them: the counts of ended trials only grow); the page draws again only when the job has.
   const countsOf = (j) => JSON.stringify(j.sub_train_jobs.map((s) => s.trials));
   let fetchedFor = null;
+  let drawnFor = null;
   let first = true;
   async function tick() {
     if (!first) job = await api.get(base, owner);
-    const changed = countsOf(job) !== fetchedFor;
-    if (changed) {
-      const counts = countsOf(job);
+    const counts = countsOf(job);
+    if (counts !== fetchedFor) {
       trials = await getAll(`${base}/trials`, owner);
       fetchedFor = counts;
     }
     const live = LIVE_JOB.includes(job.status);
     liveStatus.textContent = `Live: updated ${new Date().toLocaleTimeString()}`;
-    drawHeading();
-    drawTemplates();
-    drawBest();
-    drawTemplateChoice();
-    drawTrials(first);
-    await drawKnobs();
-    await refreshImportance(!live);
-    if (changed) await pareto.refresh(job);
+    const shown = JSON.stringify(job);
+    if (shown !== drawnFor) {
+      drawHeading();
+      drawTemplates();
+      drawBest();
+      drawTemplateChoice();
+      drawTrials(first);
+      await drawKnobs();
+      drawnFor = shown;
+    }
+    await refreshImportance(live);
+    await pareto.refresh(job);
     first = false;
-    return live;
+    return live ? TICK_MS : ENDED_TICK_MS;
   }
 
   every(TICK_MS, tick, errors);
