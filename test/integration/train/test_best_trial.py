@@ -1,19 +1,19 @@
-"""The advisor's best trial is the API's (``singa.ranking``), seen from outside: the final phase
-retrains the knobs of the trial ``type=best`` ranks first, with the job's constraints, with ties,
-and with a lost trial's retry numbered after a later trial; and the final phase counts the trials
-spent, not trial numbers."""
+"""Which trial is best (``singa.ranking``), seen from outside. The advisor's best is the API's: the
+final phase retrains the knobs of the trial ``type=best`` ranks first, with the job's constraints,
+with ties, and with a lost trial's retry numbered after a later trial; the final phase counts the
+trials spent, not trial numbers. And a template whose score is not a share of examples says so,
+and its jobs tie only within floating-point noise."""
 import os
 import signal
 
-import pytest
-
-from platform_harness import running_platform
 from singa.admin.services.deployer import container_service_of
 from singa.meta_store.records import ServiceRecord, from_row
+from singa.ranking import DEFAULT_TIE_TOLERANCE, rank_rule
 
-# Every trial scores the same (all tie), and takes SECONDS to train: long enough that a lost
-# trial's loss is seen (its lease runs out) while another trial still runs.
-TIED = '''
+# Templates of one file, by class. Tied: every trial scores the same (all tie) and takes SECONDS to
+# train. Costly: the more x, the better the score and the higher the cost, which a job bounds. F1:
+# scores what an F1 would be, not a share of examples, and says so.
+TEMPLATES = """
 import time
 from singa.model import BaseModel, FloatKnob, PolicyKnob
 
@@ -36,50 +36,17 @@ class Tied(BaseModel):
 
     def load_parameters(self, params):
         pass
-'''
 
-# The more x, the better the score and the higher the cost, which the job bounds.
-COSTLY = '''
-from singa.model import BaseModel, FloatKnob, PolicyKnob
-
-class Costly(BaseModel):
-    @staticmethod
-    def get_knob_config():
-        return {"x": FloatKnob(0.0, 1.0), "quick": PolicyKnob("EARLY_STOP")}
-
-    def train(self, dataset_path, shared_params=None, **kwargs):
-        pass
-
+class Costly(Tied):
     def evaluate(self, dataset_path):
         return {"score": self.knobs["x"], "cost": self.knobs["x"]}
 
-    def predict(self, queries):
-        return [[0.5, 0.5] for _ in queries]
+class F1(Tied):
+    score_counts_examples = False
 
-    def dump_parameters(self):
-        return {"x": self.knobs["x"]}
-
-    def load_parameters(self, params):
-        pass
-'''
-
-
-@pytest.fixture
-def platform(settings, meta_store, monkeypatch):
-    yield from running_platform(settings, meta_store, monkeypatch)
-
-
-@pytest.fixture
-def setup(platform, iris, tmp_path):
-    dev = platform.make_user('dev')
-    train_id = platform.upload_dataset(dev, iris['train'])
-    val_id = platform.upload_dataset(dev, iris['val'])
-
-    def template(source: str, name: str, seconds: float = 0.0) -> str:
-        path = tmp_path / f'{name.lower()}.py'
-        path.write_text(source.replace('SECONDS', repr(seconds)))
-        return platform.upload_model(dev, str(path), name)
-    return dev, train_id, val_id, template
+    def evaluate(self, dataset_path):
+        return round(self.knobs["x"], 2)
+"""
 
 
 def _best(platform, dev, app) -> dict:
@@ -97,7 +64,7 @@ def _kill_the_worker_of(platform, job_id: str, trial: dict) -> None:
 
 def test_a_retry_numbered_after_a_tied_trial_neither_wins_the_tie_nor_moves_the_final_phase(platform, setup):
     dev, train_id, val_id, template = setup
-    tied = template(TIED, 'Tied', seconds=5.0)
+    tied = template(TEMPLATES, 'Tied', seconds=5.0)
     job = platform.create_job(dev, 'tied', train_id, val_id, [tied],
                               {'MODEL_TRIAL_COUNT': 4, 'WORKERS_PER_MODEL': 2, 'TIME_HOURS': 0.1},
                               max_trial_retries=1)
@@ -129,7 +96,7 @@ def test_a_retry_numbered_after_a_tied_trial_neither_wins_the_tie_nor_moves_the_
 
 def test_the_final_phase_retrains_the_best_trial_that_meets_the_constraints(platform, setup):
     dev, train_id, val_id, template = setup
-    costly = template(COSTLY, 'Costly')
+    costly = template(TEMPLATES, 'Costly', seconds=0.0)
     platform.create_job(dev, 'costly', train_id, val_id, [costly], {'MODEL_TRIAL_COUNT': 8, 'TIME_HOURS': 0.1},
                         seed=3, constraints=[{'name': 'cost', 'max': 0.5}])
     job = platform.wait_job(dev, 'costly', timeout=120)
@@ -144,3 +111,17 @@ def test_the_final_phase_retrains_the_best_trial_that_meets_the_constraints(plat
     assert best['metrics']['cost'] <= 0.5 and best['phase'] == 'SEARCH'
     assert best['score'] == max(t['score'] for t in feasible)
     assert trials[6]['knobs'] == dict(best['knobs'], quick=False)      # the advisor's best: the same trial
+
+
+def test_a_template_whose_score_is_not_a_share_of_examples_gets_no_tolerance_of_one_example(platform, setup):
+    dev, train_id, val_id, template = setup
+    f1 = template(TEMPLATES, 'F1', seconds=0.0)
+    tied = template(TEMPLATES, 'Tied', seconds=0.0)
+    assert platform.call('GET', f'/models/{f1}', dev)['score_counts_examples'] is False     # read at upload
+    assert platform.call('GET', f'/models/{tied}', dev)['score_counts_examples'] is True    # the default
+    # A job of both: one template's score is not a share of examples, so none of the job's is taken as one.
+    platform.create_job(dev, 'f1', train_id, val_id, [f1, tied], {'MODEL_TRIAL_COUNT': 2, 'TIME_HOURS': 0.1})
+    job = platform.wait_job(dev, 'f1', timeout=120)
+    assert job['status'] == 'STOPPED', job
+    best = _best(platform, dev, 'f1')
+    assert best['rank_rule'] == rank_rule(DEFAULT_TIE_TOLERANCE) and 'within 1e-09 of the best score' in best['rank_rule']
