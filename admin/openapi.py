@@ -100,7 +100,11 @@ SCHEMAS = {
         dependencies_env={'type': ['string', 'null'],
                           'description': 'The environment its dependencies were installed in, shared by every '
                                          'template with the same (<storage>/envs/<key>); null when the platform '
-                                         'ships them all'}),
+                                         'ships them all'},
+        score_counts_examples={'type': 'boolean',
+                               'description': 'Its evaluate() scores the share of validation examples right '
+                                              '(accuracy), as its class declares (score_counts_examples, default '
+                                              'true): its jobs tie trials within one example of the best score'}),
     'Deleted': _record(id=_UUID, deleted={'type': 'boolean'}),
     'TrainJob': _record(
         id=_UUID, app=_STRING, app_version={'type': 'integer'}, task=_enum(Task), status=_enum(TrainJobStatus),

@@ -5,7 +5,8 @@ the job's *tie tolerance* of the best score tie with it: one validation example'
 score when the score counts examples right (1 / validation rows, images or tokens:
 ``BaseTask.score_resolution``, fixed when the job is created), else ``DEFAULT_TIE_TOLERANCE``
 (floating-point noise). Among tied trials the earliest proposed (the lowest trial number of its
-template's search) wins, then the earliest to finish.
+template's search, as the database numbers its trials: a lost trial's retry has a number of its own,
+given when it re-ran) wins, then the earliest to finish.
 
 Why the earliest proposed: on a small validation set most trials tie, and which of them
 generalises was measured (``scripts/bench_ties.py``, README "Which trial is best"): a tie

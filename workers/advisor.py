@@ -230,7 +230,8 @@ class AdvisorWorker(TrialBookkeeping, JobEnding):
             if t.id in retried:
                 continue   # an attempt that was re-run: the study knows its logical trial once
             advisor_no = int(t.proposal.get('advisor_no', t.no))
-            restored.append(PastTrial(no=advisor_no, knobs=t.knobs, status=t.status, score=t.score, metrics=t.values,
+            restored.append(PastTrial(no=advisor_no, recorded_no=t.no, knobs=t.knobs, status=t.status,
+                                      score=t.score, metrics=t.values,
                                       intermediate=[tuple(x) for x in t.intermediate],
                                       meta=t.proposal.get('meta', {}), params_saved=bool(t.params_id),
                                       earlier_run=t.no < self.run_start_no))

@@ -119,7 +119,7 @@ class TrialBookkeeping:
         self._after_commit(lambda: (self.channel.cancel if status == TrialStatus.STOPPED
                                     else self.channel.release_lease)(live.id))
         self.advisor.feedback(live.advisor_no, score, status.value, params_saved=bool(params_id),
-                              metrics=trial_values(score, metrics, params_bytes))
+                              metrics=trial_values(score, metrics, params_bytes), recorded_no=live.no)
         if params_id:
             self.params_by_advisor_no[live.advisor_no] = params_id
         if status == TrialStatus.COMPLETED:

@@ -25,7 +25,8 @@ def model_json(model: ModelRecord) -> dict:
             'docker_image': model.docker_image, 'model_description': model.description,
             'knob_config': model.knob_config, 'has_checkpoint': model.checkpoint_params_id is not None,
             'checkpoint_bytes': model.checkpoint_bytes, 'owner_id': str(model.owner_id),
-            'created_at': iso(model.created_at), 'dependencies_env': model.env_key}
+            'created_at': iso(model.created_at), 'dependencies_env': model.env_key,
+            'score_counts_examples': model.score_counts_examples}
 
 
 def deleted_json(object_id) -> dict:

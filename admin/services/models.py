@@ -31,7 +31,7 @@ from singa.meta_store import events
 from singa.meta_store import models as models_repo
 from singa.meta_store.db import MetaStore
 from singa.meta_store.records import ModelRecord, UserRecord
-from singa.model.inspect import check_model_template, default_check_sandbox
+from singa.model.inspect import default_check_sandbox, inspect_model_template
 from singa.param_store import make_param_store
 
 FILE_FIELD = 'model_file_bytes'
@@ -88,11 +88,11 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
         raise ServiceUnavailableError(f'{MAX_CONCURRENT_CHECKS} template checks are already running in this admin '
                                       'process; try again in a few seconds', resource='model')
     try:
-        knob_config = check_model_template(file_bytes, model_class, file_kind=file_kind,
-                                           module_file=file_name if file_kind == 'zip' else None,
-                                           timeout=settings.model_check_timeout,
-                                           memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
-                                           image=docker_image, env=env)
+        checked = inspect_model_template(file_bytes, model_class, file_kind=file_kind,
+                                         module_file=file_name if file_kind == 'zip' else None,
+                                         timeout=settings.model_check_timeout,
+                                         memory_mb=settings.model_check_memory_mb, sandbox=sandbox,
+                                         image=docker_image, env=env)
     finally:
         _CHECKS.release()
     model_id = uuid.uuid4()
@@ -108,8 +108,9 @@ def create_model(store: MetaStore, settings: Settings, owner: UserRecord, new: N
                 cur, model_id=model_id, owner_id=owner.id, name=name, task=new.task.value, model_class=model_class,
                 file_kind=file_kind, file_name=file_name, file_bytes=file_bytes, store_path=relative,
                 dependencies=dependencies, docker_image=docker_image, access_right=new.access_right.value,
-                description=description, knob_config=knob_config, checkpoint_params_id=params_id,
-                checkpoint_bytes=len(params or b''), env_key=env.key if env else None)
+                description=description, knob_config=checked.knob_config, checkpoint_params_id=params_id,
+                checkpoint_bytes=len(params or b''), env_key=env.key if env else None,
+                score_counts_examples=checked.score_counts_examples)
             events.record_event(cur, events.MODEL_CREATED, subject_id=model_id, actor_id=owner.id,
                                 data={'owner_id': str(owner.id), 'name': name, 'task': new.task.value,
                                       'checkpoint': params_id is not None})

@@ -142,7 +142,7 @@ class TrainJobService:
                 cur, owner_id=actor.id, app=app, task=new.task.value, budget=budget,
                 train_dataset_id=new.train_dataset_id, val_dataset_id=new.val_dataset_id,
                 train_args=new.train_args, advisor_config=config, time_budget_seconds=deadline_hours(budget) * 3600,
-                tie_tolerance=tie_tolerance(get_task(new.task).score_resolution(val_stat)))
+                tie_tolerance=_tie_tolerance(new.task, val_stat, models))
             subs = [train_jobs.insert_sub_train_job(cur, job.id, model.id) for model in models]
             to_deploy = self._insert_services(cur, job, list(zip(subs, models)), budget)
             events.record_event(cur, events.TRAIN_JOB_CREATED, job_id=job.id, subject_id=job.id, actor_id=actor.id,
@@ -444,6 +444,14 @@ def deadline_hours(budget: dict) -> float:
     """Hours from a run's start to its deadline: TIME_HOURS, or for a job with only a trial count a
     deadline all the same (the budget, which the advisor plans with, keeps what was asked)."""
     return float(budget.get(BudgetKey.TIME_HOURS.value, COUNT_ONLY_TIME_HOURS))
+
+
+def _tie_tolerance(task, val_stat: dict, models) -> float:
+    """A new job's tie tolerance (``singa.ranking``): one validation example's share of the score when
+    the task's score counts examples and every template's ``evaluate`` does too (none declares
+    ``score_counts_examples = False``), else floating-point noise."""
+    counts = all(m.score_counts_examples for m in models)
+    return tie_tolerance(get_task(task).score_resolution(val_stat) if counts else None)
 
 
 def train_job_of_app(cur, actor: UserRecord, app: str, app_version: int = -1,

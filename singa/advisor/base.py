@@ -40,6 +40,8 @@ class PastTrial:
     parameters are in the parameter store; ``earlier_run``: it ran before the job was last resumed
     (it informs the search, but the phases and time plan of the current run start afresh);
     ``metrics``: its values by name (``singa.objectives.trial_values``), which the objectives name.
+    ``no`` is the trial's number when it was proposed (``Proposal.trial_no``); ``recorded_no`` the
+    database's number of the attempt recorded, when it differs (a lost trial's retry has its own).
     """
     no: int
     knobs: dict
@@ -50,6 +52,7 @@ class PastTrial:
     params_saved: bool = True
     earlier_run: bool = False
     metrics: dict = field(default_factory=dict)
+    recorded_no: Optional[int] = None
 
 
 class BaseAdvisor(ABC):
@@ -87,8 +90,11 @@ class BaseAdvisor(ABC):
       proposal of the advisor's own (the sampler learns from its result). ``None`` when the no-repeat
       rule forbids it: its configuration was proposed, restored or told before.
     * ``report(trial_no, step, score) -> bool``: an intermediate score; True = prune the trial.
-    * ``feedback(trial_no, score, status, params_saved=True, metrics=None)``: the trial ended
-      (``metrics``: its values by name, as in ``PastTrial``). ``status`` is
+    * ``feedback(trial_no, score, status, params_saved=True, metrics=None, recorded_no=None)``: the
+      trial ended (``metrics``: its values by name, as in ``PastTrial``; ``recorded_no``: the
+      database's number of the attempt that ended, when it is not ``trial_no``: a retry of a lost
+      trial). The best trial is the best by ``singa.ranking``'s rule, as the database ranks it:
+      among those meeting the constraints, ties ordered by the database's numbers. ``status`` is
       ``COMPLETED`` (score set), ``PRUNED`` (score = last intermediate or None), ``ERRORED`` or
       ``STOPPED`` (no score). Feedback for a trial that already ended is ignored; for a trial
       this advisor never proposed or restored it raises ``InvalidRequestError``.
@@ -135,7 +141,7 @@ class BaseAdvisor(ABC):
 
     @abstractmethod
     def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
-                 metrics: Optional[dict] = None) -> None:
+                 metrics: Optional[dict] = None, recorded_no: Optional[int] = None) -> None:
         ...
 
 

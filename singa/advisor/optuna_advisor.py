@@ -82,7 +82,7 @@ class OptunaAdvisor(BaseAdvisor):
         self.space = SearchSpace(knob_config)
         self.no_repeats = forbids_repeats(self.space, allow_repeats)
         self.plan = TrialPlan(policies_of(knob_config), self.trial_count_budget, self.time_budget_hours, seed,
-                              tie_tolerance)
+                              tie_tolerance, self.constraints)
         self.study = optuna.create_study(
             directions=[o.direction.value for o in self.objectives],
             sampler=make_sampler(self.advisor_type, seed, self.trial_count_budget, self.space.is_conditional),
@@ -122,7 +122,7 @@ class OptunaAdvisor(BaseAdvisor):
                                  phase=meta.get('phase', SEARCH), status=str(trial.status),
                                  score=_finite(trial.score), params_saved=bool(trial.params_saved),
                                  retrains=meta.get('retrains'), intermediate=list(trial.intermediate or []),
-                                 metrics=dict(trial.metrics or {}))
+                                 metrics=dict(trial.metrics or {}), recorded_no=trial.recorded_no)
             if 'plan_started' in meta and not trial.earlier_run:
                 started = float(meta['plan_started'])
                 self.plan.started_at = min(started, self.plan.started_at or started)
@@ -179,15 +179,15 @@ class OptunaAdvisor(BaseAdvisor):
     def propose(self, trial_no: int, now: Optional[float] = None) -> Optional[Proposal]:
         now = time.time() if now is None else now
         self.plan.start(now)
-        phase = self.plan.phase_for(trial_no, now)
+        phase = self.plan.phase_for(now)
         retrains = self.plan.final_candidate() if phase == FINAL_TRAIN else None
-        shared = self.plan.shared_source(phase, retrains, trial_no, now)
+        shared = self.plan.shared_source(phase, retrains, now)
         asked = None
         if retrains is None:
             asked = self._ask(self.plan.policy_values(phase, shared))
             if asked is None and phase == SEARCH and self.plan.split:
                 phase, retrains = FINAL_TRAIN, self.plan.final_candidate()
-                shared = self.plan.shared_source(phase, retrains, trial_no, now)
+                shared = self.plan.shared_source(phase, retrains, now)
             if asked is None and retrains is None:
                 return None
         trial, knobs = asked if asked is not None else (None, self._retrained_knobs(retrains, phase, shared))
@@ -201,7 +201,7 @@ class OptunaAdvisor(BaseAdvisor):
             return None
         now = time.time() if now is None else now
         self.plan.start(now)
-        phase = self.plan.phase_for(trial_no, now)
+        phase = self.plan.phase_for(now)
         self._take_from_grid(found[0])
         self.study.enqueue_trial(found[0])
         trial = self.study.ask()
@@ -288,7 +288,7 @@ class OptunaAdvisor(BaseAdvisor):
         return bool(trial.should_prune())
 
     def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
-                 metrics: Optional[dict] = None) -> None:
+                 metrics: Optional[dict] = None, recorded_no: Optional[int] = None) -> None:
         record = self._record(trial_no)
         if record.ended:
             return
@@ -299,6 +299,7 @@ class OptunaAdvisor(BaseAdvisor):
         if status == TrialStatus.PRUNED and score is None and record.intermediate:
             score = record.intermediate[-1][1]
         record.status, record.score, record.metrics = status, score, dict(metrics or {})
+        record.recorded_no = recorded_no
         record.params_saved = bool(params_saved) and status in (TrialStatus.COMPLETED, TrialStatus.PRUNED)
         trial = self._live.pop(trial_no, None)
         values = self._told_values(score, metrics) if status == TrialStatus.COMPLETED else None
@@ -360,7 +361,7 @@ class FixedAdvisor(BaseAdvisor):
         return False
 
     def feedback(self, trial_no: int, score: Optional[float], status: str, params_saved: bool = True,
-                 metrics: Optional[dict] = None) -> None:
+                 metrics: Optional[dict] = None, recorded_no: Optional[int] = None) -> None:
         record = self.records.get(trial_no)
         if record is None:
             raise InvalidRequestError(f'trial {trial_no} was never proposed by this advisor',

@@ -15,25 +15,25 @@ from singa.meta_store.records import ModelRecord, from_row, from_rows
 # Every column but the file itself, which only the download and the workers need.
 _META_COLUMNS = ('id, owner_id, name, task, model_class, file_kind, file_name, file_sha256, store_path, '
                  'dependencies, docker_image, access_right, description, knob_config, created_at, deleted_at, '
-                 'checkpoint_params_id, checkpoint_bytes, env_key')
+                 'checkpoint_params_id, checkpoint_bytes, env_key, score_counts_examples')
 
 
 def insert_model(cur, *, model_id: uuid.UUID, owner_id: uuid.UUID, name: str, task: str,
                  model_class: str, file_kind: str, file_name: str, file_bytes: bytes, store_path: str,
                  dependencies: list, docker_image: Optional[str], access_right: str, description: str,
                  knob_config, checkpoint_params_id: Optional[str] = None, checkpoint_bytes: int = 0,
-                 env_key: Optional[str] = None) -> ModelRecord:
+                 env_key: Optional[str] = None, score_counts_examples: bool = True) -> ModelRecord:
     """Insert a template; a live template of the same owner and name raises ``ConflictError``."""
     cur.execute(
         'INSERT INTO models (id, owner_id, name, task, model_class, file_kind, file_name, file_bytes, '
         'file_sha256, store_path, dependencies, docker_image, access_right, description, knob_config, '
-        'checkpoint_params_id, checkpoint_bytes, env_key) '
-        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
+        'checkpoint_params_id, checkpoint_bytes, env_key, score_counts_examples) '
+        'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) '
         f'RETURNING {_META_COLUMNS}',
         (model_id, owner_id, name, task, model_class, file_kind, file_name, file_bytes,
          hashlib.sha256(file_bytes).hexdigest(), store_path,
          Json(dependencies), docker_image, access_right, description, Json(knob_config),
-         checkpoint_params_id, checkpoint_bytes, env_key))
+         checkpoint_params_id, checkpoint_bytes, env_key, score_counts_examples))
     return from_row(ModelRecord, cur.fetchone())
 
 

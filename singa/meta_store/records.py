@@ -87,6 +87,7 @@ class ModelRecord:
     checkpoint_params_id: Optional[str] = None   # trained parameters uploaded with it (param store id)
     checkpoint_bytes: int = 0
     env_key: Optional[str] = None   # its dependencies' environment, <storage>/envs/<key> (singa.envs)
+    score_counts_examples: bool = True   # evaluate() scores a share of examples (BaseModel's declaration)
     file_bytes: Optional[bytes] = None
 
 

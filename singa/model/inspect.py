@@ -1,10 +1,11 @@
 """Check an uploaded model template without importing it into the calling process.
 
-``check_model_template(...)`` is what the admin calls. The template is imported in a sandbox,
-never here, with a time limit, a memory limit and bounded output, and what the sandbox answers is
-treated as untrusted data: the knob config must decode with the knob codec and come back the same
-(``checked_knob_config``), so a template that lies about itself can only break its own use. Two
-kinds of check (``make_check_sandbox(settings)`` picks, by ``SINGA_MODEL_CHECK_SANDBOX``):
+``inspect_model_template(...)`` is what the admin calls (``check_model_template``: only the knob
+config). The template is imported in a sandbox, never here, with a time limit, a memory limit and
+bounded output, and what the sandbox answers is treated as untrusted data: the knob config must
+decode with the knob codec and come back the same (``checked_knob_config``), so a template that
+lies about itself can only break its own use. Two kinds of check (``make_check_sandbox(settings)``
+picks, by ``SINGA_MODEL_CHECK_SANDBOX``):
 
 - ``RunnerCheck``: the template in a child of a ``singa.sandbox`` sandbox (bubblewrap's
   namespaces in process mode), driven over its pipes like a worker drives it;
@@ -21,8 +22,13 @@ Command line (what the container runs)::
 
     python -m singa.model.inspect FILE CLASS [--kind py|zip] [--module-file NAME] [--max-memory-mb N] [--site DIR]...
 
-prints exactly one JSON line on stdout: ``{"ok": true, "knob_config": <serialized>, "task_hint": null}``
-or ``{"ok": false, "error": "<reason>"}``; anything the template prints goes to stderr.
+prints exactly one JSON line on stdout: ``{"ok": true, "knob_config": <serialized>, "task_hint": null,
+"score_counts_examples": true}`` or ``{"ok": false, "error": "<reason>"}``; anything the template
+prints goes to stderr.
+
+Besides its knobs, a check reports what the template declares of itself (``declarations``: today
+``BaseModel.score_counts_examples``), untrusted like the rest: ``checked_template`` takes only a
+true or false.
 """
 import argparse
 import collections
@@ -31,6 +37,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Optional
 
 from singa.errors import ConfigError, InvalidKnobError, InvalidModelError
@@ -63,13 +70,22 @@ def validate_model_class(cls) -> dict:
     return serialized
 
 
+def declarations(cls) -> dict:
+    """What a template class declares of itself besides its knobs, as JSON (``InvalidModelError``
+    if a declaration is malformed): ``score_counts_examples`` (see ``BaseModel``)."""
+    counts = getattr(cls, 'score_counts_examples', True)
+    if not isinstance(counts, bool):
+        raise InvalidModelError(f'{cls.__name__}.score_counts_examples must be True or False; got {counts!r}')
+    return {'score_counts_examples': counts}
+
+
 def inspect_template(file_path: str, class_name: str, file_kind: str = 'py',
                      module_file: Optional[str] = None) -> dict:
     """Import the template here (only in a throwaway process!) and describe it as a JSON-able dict."""
     from singa.model.loader import load_model_class
     try:
         cls = load_model_class(file_path, class_name, file_kind, module_file)
-        return {'ok': True, 'knob_config': validate_model_class(cls), 'task_hint': None}
+        return {'ok': True, 'knob_config': validate_model_class(cls), 'task_hint': None, **declarations(cls)}
     except InvalidModelError as e:
         return {'ok': False, 'error': e.message}
 
@@ -141,11 +157,27 @@ def default_check_sandbox() -> RunnerCheck:
     return RunnerCheck(UnsandboxedProcess())
 
 
+@dataclass(frozen=True)
+class CheckedTemplate:
+    """What the check of an uploaded template found: its serialized knob config and its declarations."""
+    knob_config: dict
+    score_counts_examples: bool = True
+
+
 def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'py',
                          module_file: Optional[str] = None, timeout: float = 30.0,
                          memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None,
                          env=None) -> dict:
-    """Inspect uploaded template bytes in a sandbox; return the serialized knob config.
+    """The serialized knob config of uploaded template bytes (``inspect_model_template``'s)."""
+    return inspect_model_template(file_bytes, class_name, file_kind, module_file, timeout, memory_mb, sandbox,
+                                  image, env).knob_config
+
+
+def inspect_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'py',
+                           module_file: Optional[str] = None, timeout: float = 30.0,
+                           memory_mb: int = DEFAULT_MEMORY_MB, sandbox=None, image: Optional[str] = None,
+                           env=None) -> CheckedTemplate:
+    """Inspect uploaded template bytes in a sandbox; return its knob config and declarations.
 
     ``sandbox``: a ``RunnerCheck`` or a ``DockerSandbox`` (default: ``default_check_sandbox()``);
     ``image`` is the container image to check it in, for sandboxes that use one; ``env`` the
@@ -163,7 +195,19 @@ def check_model_template(file_bytes: bytes, class_name: str, file_kind: str = 'p
     else:
         answer = _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file, timeout,
                                      memory_mb, image, env)
-    return checked_knob_config(answer)
+    return checked_template(answer)
+
+
+def checked_template(answer) -> CheckedTemplate:
+    """What a sandbox reported (``{"knob_config": ..., <declarations>}``), if it is valid: a knob
+    config ``checked_knob_config`` accepts, and declarations of the right types (absent: the
+    defaults, as from a worker image older than the declaration). ``InvalidModelError`` otherwise."""
+    if not isinstance(answer, dict):
+        raise InvalidModelError('the template check answered something that is not a description of a template')
+    counts = answer.get('score_counts_examples', True)
+    if not isinstance(counts, bool):
+        raise InvalidModelError('the template check answered a score_counts_examples that is not true or false')
+    return CheckedTemplate(checked_knob_config(answer.get('knob_config')), counts)
 
 
 def checked_knob_config(answer) -> dict:
@@ -210,7 +254,7 @@ def _check_in_container(sandbox, file_bytes, class_name, file_kind, module_file,
                                 + (': ' + ' | '.join(tail) if tail else ''))
     if not result.get('ok'):
         raise InvalidModelError(str(result.get('error') or 'invalid model template')[:4000])
-    return result.get('knob_config')
+    return result
 
 
 def _last_json_line(out: bytes) -> Optional[dict]:

@@ -35,7 +35,16 @@ class BaseModel(ABC):
     Parameters: ``dump_parameters()`` returns a flat dict whose keys are strings and whose values
     are str, int, float, bool, bytes or numpy arrays (numeric or bool dtype, any shape). They are
     stored without pickle; dtype and shape survive.
+
+    ``score_counts_examples``: whether ``evaluate``'s score is the share of validation examples it
+    got right (accuracy), as the task's score is by default. On the tasks whose score is one
+    (classification, POS tagging), trials within one example's share of the best score tie with it
+    (``singa.ranking``); a template whose score is another figure (F1, AUC, a loss...) sets it
+    ``False``, and its jobs then tie only trials within floating-point noise of the best. The
+    platform reads it when the template is checked at upload, never by importing the template.
     """
+
+    score_counts_examples: bool = True
 
     @staticmethod
     @abstractmethod

@@ -14,7 +14,7 @@ Operations (one answer each, ``{"done": true, "ok": bool, ...}``):
 
 - ``ping``: nothing (the runner's way to know the child is up).
 - ``load`` {kind, class_name, module_file}, payload = the template file: import it.
-- ``inspect``: the knob config of the loaded class, serialised (for the upload check).
+- ``inspect``: the knob config of the loaded class, serialised, and its declarations (for the upload check).
 - ``train`` {knobs, train_path, val_path, train_args, save_params}, payload = shared parameters or
   none: one trial; while it runs, ``log`` and ``report`` events go out, and a ``report`` waits for
   ``report_reply`` {prune}. Answer: {status, score, error}, payload = the encoded parameters.
@@ -106,9 +106,10 @@ class Child:
         self.answer(ok=True)
 
     def op_inspect(self, header: dict, payload) -> None:
-        from singa.model.inspect import validate_model_class
+        from singa.model.inspect import declarations, validate_model_class
         try:
-            self.answer(ok=True, knob_config=validate_model_class(self._loaded()))
+            cls = self._loaded()
+            self.answer(ok=True, knob_config=validate_model_class(cls), **declarations(cls))
         except BaseException as e:  # noqa: BLE001
             self.failed(e)
 

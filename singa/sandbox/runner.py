@@ -262,11 +262,12 @@ class ModelRunner:
         return code
 
     def inspect(self, timeout: Optional[float] = None) -> dict:
-        """The loaded class's serialised knob config, as the child reported it (unchecked)."""
+        """The loaded class's serialised knob config and declarations (``singa.model.inspect``), as
+        the child reported them (unchecked: ``checked_template`` checks them)."""
         answer, _ = self.call({'op': 'inspect'}, timeout=timeout)
         if not answer.get('ok'):
             raise InvalidModelError(_text(answer.get('error'), 'the template is not a valid model class'))
-        return answer.get('knob_config')
+        return {k: v for k, v in answer.items() if k not in ('ok', 'done')}
 
     def train(self, knobs: dict, train_path: str, val_path: str, train_args: dict, save_params: bool,
               shared_params: Optional[bytes], on_line: Callable[[dict], None],

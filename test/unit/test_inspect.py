@@ -8,7 +8,7 @@ import zipfile
 import pytest
 
 from singa.errors import InvalidModelError
-from singa.model.inspect import check_model_template
+from singa.model.inspect import check_model_template, checked_template, inspect_model_template
 
 GOOD = b'''
 from singa.model import BaseModel, FloatKnob, CategoricalKnob
@@ -86,6 +86,26 @@ def test_command_line_prints_one_json_line(tmp_path):
     out = subprocess.run([sys.executable, '-m', 'singa.model.inspect', str(path), 'Good'],
                          capture_output=True, check=True).stdout.decode().strip().splitlines()
     assert len(out) == 1 and json.loads(out[0])['ok'] is True
+    assert json.loads(out[0])['score_counts_examples'] is True
     bad = subprocess.run([sys.executable, '-m', 'singa.model.inspect', str(path), 'Nope'],
                          capture_output=True)
     assert bad.returncode == 1 and json.loads(bad.stdout)['error'].startswith('class Nope not found')
+
+
+F1 = GOOD.replace(b"class Good(BaseModel):\n", b"class Good(BaseModel):\n    score_counts_examples = False\n")
+
+
+def test_a_template_says_whether_its_score_counts_examples_and_the_check_reads_it_in_the_sandbox():
+    assert inspect_model_template(GOOD, 'Good').score_counts_examples is True      # the default
+    checked = inspect_model_template(F1, 'Good')
+    assert checked.score_counts_examples is False and [k['name'] for k in checked.knob_config['knobs']] == ['kind', 'lr']
+    with pytest.raises(InvalidModelError, match='score_counts_examples must be True or False'):
+        inspect_model_template(F1.replace(b'= False', b'= "no"'), 'Good')
+
+
+def test_the_declaration_a_sandbox_answers_is_checked_like_the_knob_config():
+    config = check_model_template(GOOD, 'Good')
+    assert checked_template({'knob_config': config}).score_counts_examples is True   # an older worker image
+    for answer in ({'knob_config': config, 'score_counts_examples': 'false'}, ['not', 'a', 'dict']):
+        with pytest.raises(InvalidModelError, match='score_counts_examples|not a description'):
+            checked_template(answer)

@@ -2,7 +2,7 @@
 tie-break, the rule in words, and the advisor's own notion of best following the same rule."""
 import pytest
 
-from singa.advisor import make_advisor
+from singa.advisor import PastTrial, make_advisor
 from singa.constants import Task
 from singa.model import FloatKnob, PolicyKnob
 from singa.objectives import Constraint
@@ -75,3 +75,71 @@ def test_a_search_trial_warm_starts_from_the_best_by_the_rule():
         advisor.feedback(no, score, 'COMPLETED', metrics={'predict_latency_ms': latency})
     shared = {p.shared_params_trial_no for p in (advisor.propose(no) for no in range(7, 40))} - {None}
     assert shared == {2}
+
+
+def _constrained(tolerance: float = 0.05, bound: float = 2.0):
+    """SEARCH's six trials searched under ``predict_latency_ms <= bound``."""
+    advisor = make_advisor(ES_CONFIG, {'MODEL_TRIAL_COUNT': 8}, seed=0, tie_tolerance=tolerance,
+                           constraints=[{'name': 'predict_latency_ms', 'max': bound}])
+    for no, (score, latency) in enumerate(SEARCH, start=1):
+        advisor.propose(no)
+        advisor.feedback(no, score, 'COMPLETED', metrics={'score': score, 'predict_latency_ms': latency})
+    return advisor
+
+
+def test_the_advisor_calls_best_only_a_trial_that_meets_the_constraints():
+    # Trials 3 and 5 (score 1.0) take 5 and 3 ms: over the bound. Of the rest, trial 2 (0.96) is
+    # best, and the tie tolerance counts from it (trial 6, at 0.7, does not tie with it).
+    advisor = _constrained()
+    assert advisor.best_trial().no == 2
+    finals = [advisor.propose(no) for no in (7, 8)]
+    assert [p.meta['retrains'] for p in finals] == [2, 6]       # the feasible ones, best first
+    assert [p.shared_params_trial_no for p in finals] == [2, 6]
+
+
+def test_when_no_trial_meets_the_constraints_none_is_best_and_the_final_phase_searches():
+    # As the API's type=best and the default deployment: no trial is best; nothing to retrain or
+    # warm-start from, so the final phase's trials are new knobs from the sampler, trained in full.
+    advisor = _constrained(bound=0.01)
+    assert advisor.best_trial() is None
+    finals = [advisor.propose(no) for no in (7, 8)]
+    assert [p.meta['phase'] for p in finals] == ['FINAL_TRAIN'] * 2
+    assert [p.meta.get('retrains') for p in finals] == [None, None]
+    assert [p.shared_params_trial_no for p in finals] == [None, None]
+    assert all(p.knobs['es'] is False and p.meta['sampled'] for p in finals)
+
+
+def test_ties_are_ordered_by_the_database_numbers_a_retry_has_its_own():
+    # Trial 1 was lost and re-run as the database's trial 3, after trial 2: of the two tied trials the
+    # database ranks 2 first, and so does the advisor.
+    advisor = make_advisor(ES_CONFIG, {'MODEL_TRIAL_COUNT': 8}, seed=0, tie_tolerance=0.05)
+    advisor.propose(1)
+    advisor.propose(2)
+    advisor.feedback(2, 0.9, 'COMPLETED')
+    advisor.feedback(1, 0.9, 'COMPLETED', recorded_no=3)
+    assert advisor.best_trial().no == 2 and advisor.best_trial().ranked_no == 2
+    # The same from the database's records (a restart): the retry is restored under its number.
+    restored = make_advisor(ES_CONFIG, {'MODEL_TRIAL_COUNT': 8}, seed=0, tie_tolerance=0.05)
+    restored.restore([PastTrial(no=1, recorded_no=3, knobs=advisor.plan.records[1].knobs, status='COMPLETED',
+                                score=0.9),
+                      PastTrial(no=2, knobs=advisor.plan.records[2].knobs, status='COMPLETED', score=0.9)])
+    assert restored.best_trial().no == 2
+
+
+def test_the_final_phase_counts_trials_spent_not_trial_numbers():
+    # 8 trials, the last 2 final. Trial 1 was lost and retried as the database's trial 2, so the
+    # search's 6th trial has number 7: it is still a search trial, and the final phase takes the
+    # trials numbered 8 and 9.
+    advisor = make_advisor(ES_CONFIG, {'MODEL_TRIAL_COUNT': 8}, seed=0)
+    phases = {}
+    for no in (1, 3, 4, 5, 6, 7, 8, 9):
+        proposal = advisor.propose(no)
+        phases[no] = proposal.meta['phase']
+        advisor.feedback(no, 0.5, 'COMPLETED', recorded_no=2 if no == 1 else None)
+    assert phases == {1: 'SEARCH', 3: 'SEARCH', 4: 'SEARCH', 5: 'SEARCH', 6: 'SEARCH', 7: 'SEARCH',
+                      8: 'FINAL_TRAIN', 9: 'FINAL_TRAIN'}
+    # Rebuilt from the database after the 6th trial (a restart, or a live budget change), the same.
+    rebuilt = make_advisor(ES_CONFIG, {'MODEL_TRIAL_COUNT': 8}, seed=0)
+    rebuilt.restore([PastTrial(no=no, recorded_no=2 if no == 1 else None, knobs=advisor.plan.records[no].knobs,
+                               status='COMPLETED', score=0.5, meta={'phase': 'SEARCH'}) for no in (1, 3, 4, 5, 6, 7)])
+    assert rebuilt.propose(8).meta['phase'] == 'FINAL_TRAIN'

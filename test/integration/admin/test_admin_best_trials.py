@@ -3,9 +3,11 @@ tolerance of it tie, and the earliest proposed of them wins, among the trials th
 constraints; the same for the API, for deployment, and in SQL as in memory."""
 import uuid
 
+import pytest
 from openapi_schema_validator import OAS31Validator
 
 from admin_helpers import CLASSIFICATION_CSV, GOOD_TEMPLATE, error_of
+from singa.advisor.plan import TrialPlan, TrialRecord
 from singa.constants import TrialStatus
 from singa.meta_store import train_jobs, trials
 from singa.ranking import DEFAULT_TIE_TOLERANCE, rank_key, rank_rule, tie_tolerance
@@ -105,3 +107,15 @@ def test_a_default_deployment_that_no_trial_can_meet_is_409_naming_the_bound(api
     assert "train job's constraint predict_latency_ms <= 3 (predict_latency_ms nearest 7.5)" in error['message']
     empty = api.get('/train_jobs/ties/1/trials', model_dev, query_string={'type': 'best'})
     assert empty.status_code == 200 and empty.get_json() == []
+
+
+@pytest.mark.parametrize('constraints, expected', [((), 1), (LATENCY_BOUND, 3)])
+def test_the_advisors_best_is_the_databases(api, model_dev, constraints, expected):
+    job, ids = _job_with_trials(api, model_dev, constraints=constraints)
+    with api.ctx.meta_store.transaction() as cur:
+        best = trials.best_trials_of_train_job(cur, job.id, 1, with_params=False, constraints=job.constraints)
+        everything = trials.completed_trials_of_train_job(cur, job.id)
+    plan = TrialPlan(set(), None, None, seed=0, tie_tolerance=job.tie_tolerance, constraints=job.constraints)
+    for t in everything:        # as the advisor worker restores them
+        plan.add(TrialRecord(no=t.no, knobs=t.knobs, key=(t.no,), status=t.status, score=t.score, metrics=t.values))
+    assert plan.best().no == best[0].no == expected

@@ -5,7 +5,6 @@ import pytest
 
 from metric_templates import SIZED, TWO_METRICS
 from singa.objectives import Direction, Objective, dominates
-from test_train_jobs_api import platform  # noqa: F401 (fixture)
 
 OBJECTIVES = [{'name': 'accuracy', 'direction': 'maximize'}, {'name': 'predict_latency_ms', 'direction': 'minimize'}]
 

@@ -3,7 +3,7 @@ warm-start a new one from an earlier one, enqueue trials with given knobs, chang
 import threading
 from datetime import datetime, timedelta, timezone
 
-from test_train_jobs_api import EIGHT_KNOB_SETS, platform, setup  # noqa: F401 (fixtures)
+from test_train_jobs_api import EIGHT_KNOB_SETS
 from singa.admin.services.deployer import Deployer, job_redis_credentials
 from singa.admin.services.reconciler import Reconciler
 

@@ -6,9 +6,8 @@ import time
 from datetime import datetime
 
 import numpy as np
-import pytest
 
-from platform_harness import EXAMPLES, running_platform
+from platform_harness import EXAMPLES
 from singa.admin.services.deployer import container_service_of
 from singa.meta_store.records import ServiceRecord, from_row
 from singa.param_store.codec import decode_params
@@ -67,25 +66,6 @@ class Broken(BaseModel):
     def load_parameters(self, params):
         pass
 '''
-
-
-@pytest.fixture
-def platform(settings, meta_store, monkeypatch):
-    yield from running_platform(settings, meta_store, monkeypatch)
-
-
-@pytest.fixture
-def setup(platform, iris, tmp_path):
-    """A model developer with the iris datasets, and template files written for the test."""
-    dev = platform.make_user('dev')
-    train_id = platform.upload_dataset(dev, iris['train'])
-    val_id = platform.upload_dataset(dev, iris['val'])
-
-    def template(source: str, name: str, seconds: float = 1.0) -> str:
-        path = tmp_path / f'{name.lower()}.py'
-        path.write_text(source.replace('SECONDS', repr(seconds)))
-        return platform.upload_model(dev, str(path), name)
-    return dev, train_id, val_id, template
 
 
 def test_two_templates_complete_with_exact_trial_counts(platform, setup):
