@@ -2,9 +2,10 @@
 
 Log in, create users, upload datasets (with the progress bar) and templates, start a train job
 and watch its trials arrive without reloading, read the plots of the job and of a trial, download
-a trial's parameters, deploy the job, query it in the playground, see a user who may not see
-the job refused clearly, and an admin read it. Screenshots of the
-main pages land in ``test-artifacts/web/``.
+a trial's parameters, deploy the job, query it in the playground, stop it from the list in another
+tab while the job's page and the list in a third tab follow, see a user who may not see the job
+refused clearly, and an admin read it, whose list of train jobs follows the job resumed and
+stopped through the SDK. Screenshots of the main pages land in ``test-artifacts/web/``.
 """
 import json
 import os
@@ -16,6 +17,7 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from singa.client import Client
 from web_browser import REPO, WatchedPage, launch
 
 DEV = ('web-dev@example.com', 'web-password-1')
@@ -23,6 +25,7 @@ OTHER = ('web-other@example.com', 'web-password-2')
 TEMPLATES = (('tree', 'sk_decision_tree.py', 'SkDecisionTree'), ('sgd', 'sk_sgd.py', 'SkSgdClf'))
 TRIALS_PER_TEMPLATE = 6
 TIMEOUT_MS = 120_000
+FOLLOW_MS = 15_000   # a list reads its jobs every 5 s while none is starting
 
 
 @pytest.fixture(scope='module')
@@ -191,17 +194,24 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
         expect(each.filter(has_text=name)).to_contain_text('yes')
     web.shot('inference_job')
 
-    # Stopped from the list in another tab: the job's page, open all along, follows.
+    # Stopped from the list in another tab: the job's page and the list in a third tab, open all along, follow.
     page.evaluate('window.__notReloaded = true')
-    listing = WatchedPage(browser_context, stack['url'])
-    listing.goto('/web/inference-jobs')
-    expect(listing.page.get_by_role('table')).to_contain_text('webwine')
+    watching, listing = WatchedPage(browser_context, stack['url']), WatchedPage(browser_context, stack['url'])
+    for tab in (watching, listing):
+        tab.goto('/web/inference-jobs')
+        expect(tab.page.get_by_role('row').filter(has_text='webwine')).to_contain_text('RUNNING')
+    watching.page.evaluate('window.__notReloaded = true')
     listing.shot('inference_jobs')
     listing.page.once('dialog', lambda dialog: dialog.accept())
     listing.page.get_by_role('row').filter(has_text='webwine').get_by_role('button', name='Stop').click()
     expect(listing.page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=TIMEOUT_MS)
-    assert not listing.problems, listing.problems
-    listing.page.close()
+    watching.page.bring_to_front()
+    expect(watching.page.get_by_role('row').filter(has_text='webwine')).to_contain_text('STOPPED', timeout=FOLLOW_MS)
+    expect(watching.page.get_by_role('button', name='Stop')).to_have_count(0)
+    assert watching.page.evaluate('window.__notReloaded') is True, 'the list reloaded'
+    for tab in (watching, listing):
+        assert not tab.problems, tab.problems
+        tab.page.close()
     page.bring_to_front()
     expect(page.locator('h1')).to_contain_text('STOPPED')
     expect(page.get_by_role('button', name='Stop')).to_have_count(0)
@@ -243,6 +253,22 @@ def test_the_web_admin_from_login_to_the_playground(browser_context, stack, wine
     page.get_by_role('table', name="This user's inference jobs").get_by_role('link', name='webwine').click()
     expect(page.locator('h1')).to_contain_text('Inference job webwine · version 1')
     expect(page.get_by_text('Prediction keys and the playground are for the owner.')).to_be_visible()
+
+    # The job resumed and stopped again through the SDK: the admin's list of the user's train jobs follows.
+    web.goto('/web/train-jobs')
+    page.get_by_label('Whose train jobs').select_option(label=DEV[0])
+    expect(page).to_have_url(re.compile(r'/web/train-jobs\?user=[0-9a-f-]+$'))
+    page.evaluate('window.__notReloaded = true')
+    row = page.get_by_role('table', name="This user's train jobs, newest first").get_by_role('row').filter(
+        has_text='webwine')
+    expect(row).to_contain_text('STOPPED')
+    developer = Client(admin_host=stack['host'], admin_port=stack['port'])
+    developer.login(*DEV)
+    developer.resume_train_job('webwine', 1, budget={'MODEL_TRIAL_COUNT': 100})
+    expect(row).to_contain_text(re.compile('STARTED|RUNNING'), timeout=FOLLOW_MS)
+    developer.stop_train_job('webwine', 1)
+    expect(row).to_contain_text('STOPPED', timeout=FOLLOW_MS)
+    assert page.evaluate('window.__notReloaded') is True, 'the list reloaded'
     assert not web.problems, web.problems
 
 

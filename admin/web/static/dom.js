@@ -190,6 +190,11 @@ export function statusBadge(status) {
 
 // -- live updates ----------------------------------------------------------------------------
 
+/** The wait between reads of a list or a job while something on it is starting or running. */
+export const LIVE_TICK_MS = 3000;
+/** ... and while nothing is: it may still change elsewhere (stopped, resumed, deployed). */
+export const QUIET_TICK_MS = 5000;
+
 /**
  * Call `tick` now and then every `ms` milliseconds after it finishes (never overlapping), while
  * it returns true, or a number of milliseconds to wait instead of `ms`; paused while the tab is
@@ -215,4 +220,39 @@ export function every(ms, tick, slot) {
   };
   run();
   return () => { stopped = true; if (timer) clearTimeout(timer); };
+}
+
+/**
+ * A memory of what was last acted on: `await ifChanged(value, action)` runs `action()` only when
+ * `value` differs (compared as JSON) from the value of the last call whose action finished, and
+ * says whether it ran. `ifChanged.forget()` makes the next call run.
+ */
+export function whenChanged() {
+  let doneFor = null;
+  const ifChanged = async (value, action) => {
+    const signature = JSON.stringify(value);
+    if (signature === doneFor) return false;
+    await action();
+    doneFor = signature;
+    return true;
+  };
+  ifChanged.forget = () => { doneFor = null; };
+  return ifChanged;
+}
+
+/**
+ * Show what `read()` answers and keep it current with every(): `draw(data)` runs only when the
+ * data differ from what was drawn last, and `pace(data)` is what the tick returns (true: wait `ms`,
+ * a number: wait that long, false: stop). Returns a function that reads and draws at once, for
+ * after an action on the page.
+ */
+export function follow(ms, read, draw, pace, slot) {
+  const drawn = whenChanged();
+  const update = async () => {
+    const data = await read();
+    await drawn(data, () => draw(data));
+    return pace(data);
+  };
+  every(ms, update, slot);
+  return update;
 }

@@ -2,7 +2,7 @@
 // the API computes on them (GET .../pareto?objectives=x,y&others=true), the job's constraints, and
 // the trials its running inference jobs serve.
 import { api, seg } from './api.js';
-import { errorBox, fill, fmtBytes, fmtNumber, h, table } from './dom.js';
+import { errorBox, fill, fmtBytes, fmtNumber, h, table, whenChanged } from './dom.js';
 import { defaultParetoAxes, directionOf } from './analysis.js';
 import { makeChart, paretoOption } from './charts.js';
 
@@ -28,7 +28,7 @@ export function paretoSection(base, owner, job, asOwner) {
   let latest = job;
   let answer = null;      // the last front read, and what it was read for
   let answerFor = null;
-  let drawnFor = null;    // the signature of what the plot shows
+  const drawn = whenChanged();   // what the plot shows
   let calls = 0;          // only the latest call draws (an axis changed while a poll was reading)
 
   const redraw = () => refresh(latest).catch((err) => fill(note, errorBox(err)));
@@ -76,7 +76,7 @@ export function paretoSection(base, owner, job, asOwner) {
       drawChoices();
       fill(note, 'Pick two different figures to plot against each other.');
       chart.el.hidden = true;
-      drawnFor = null;
+      drawn.forget();
       return;
     }
     const objectives = axes.map((a) => `${a.name}:${a.direction}`).join(',');
@@ -86,10 +86,7 @@ export function paretoSection(base, owner, job, asOwner) {
       : api.get(`${base}/pareto`, { ...owner, objectives, others: 'true' }), deployedTrials()]);
     if (call !== calls) return;
     [answer, answerFor] = [read, readFor];
-    const signature = JSON.stringify([readFor, [...deployed].sort()]);
-    if (signature === drawnFor) return;
-    drawnFor = signature;
-    draw(x, y, deployed);
+    await drawn([readFor, [...deployed].sort()], () => draw(x, y, deployed));
   }
 
   function draw(x, y, deployed) {

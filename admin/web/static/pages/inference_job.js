@@ -1,13 +1,11 @@
 // One inference job: its predictor's address, its models, prediction keys, and a playground that
 // queries it through the admin (POST .../predict) and shows the ensemble's answer and each model's.
 import { api, seg } from '../api.js';
-import { InputError, actionButton, every, facts, field, fill, fmtScore, fmtTime, h, notice, onSubmit, statusBadge,
-  table } from '../dom.js';
+import { InputError, LIVE_TICK_MS, actionButton, facts, field, fill, fmtScore, fmtTime, follow, h, notice, onSubmit,
+  statusBadge, table } from '../dom.js';
 import { logsSection } from '../logs.js';
 import { asOwner, ownerQuery } from '../owner.js';
 import { LIVE_INFERENCE, stopInferenceButton } from './inference_jobs.js';
-
-const TICK_MS = 3000;
 
 export async function inferenceJobPage(main, [app, version], { user: me } = {}) {
   const base = `/inference_jobs/${seg(app)}/${version}`;
@@ -28,7 +26,7 @@ export async function inferenceJobPage(main, [app, version], { user: me } = {}) 
   function draw() {
     fill(heading, h('h1', {}, `Inference job ${job.app} · version ${job.app_version} `, statusBadge(job.status)),
       LIVE_INFERENCE.includes(job.status)
-        ? h('div', { class: 'actions' }, stopInferenceButton(job, errors, async () => { job = await api.get(base, owner); draw(); }))
+        ? h('div', { class: 'actions' }, stopInferenceButton(job, errors, () => refresh()))
         : null);
     fill(summary, facts([['Predictor', job.predictor_url ? h('code', {}, `${job.predictor_url}/predict`) : 'not known yet'],
       ['Access', job.is_public ? 'public (no key needed)' : 'with a prediction key'], ['Error', job.error],
@@ -41,16 +39,8 @@ export async function inferenceJobPage(main, [app, version], { user: me } = {}) 
   }
   // Read while the job is live, also once every model runs (a worker may fail, the job be stopped
   // elsewhere); drawn again only when it has changed.
-  let drawnFor = null;
-  every(TICK_MS, async () => {
-    job = await api.get(base, owner);
-    const shown = JSON.stringify(job);
-    if (shown !== drawnFor) {
-      draw();
-      drawnFor = shown;
-    }
-    return LIVE_INFERENCE.includes(job.status);
-  }, errors);
+  const refresh = follow(LIVE_TICK_MS, () => api.get(base, owner), (read) => { job = read; draw(); },
+    (read) => LIVE_INFERENCE.includes(read.status), errors);
 }
 
 async function keysSection(base) {

@@ -1,6 +1,7 @@
 // Inference jobs: the list (status, predictor address; stop) and the form that deploys a train job.
 import { api, bodyEnum, queryString, seg } from '../api.js';
-import { actionButton, every, field, fill, fmtTime, h, onSubmit, select, statusBadge, table } from '../dom.js';
+import { LIVE_TICK_MS, QUIET_TICK_MS, actionButton, field, fill, fmtTime, follow, h, onSubmit, select, statusBadge,
+  table } from '../dom.js';
 import { asOwner, ownerPicker, ownerQuery, whose } from '../owner.js';
 
 export const LIVE_INFERENCE = ['STARTED', 'RUNNING'];
@@ -15,16 +16,14 @@ export async function inferenceJobsPage(main, _args, { user: me } = {}) {
   fill(main, h('h1', {}, 'Inference jobs'),
     h('p', {}, h('a', { class: 'button', href: '/web/inference-jobs/new' }, 'Deploy a train job')),
     await ownerPicker(me, '/web/inference-jobs', 'Whose inference jobs'), errors, liveSlot, listSlot);
-  const refresh = async () => {
-    const jobs = await api.get('/inference_jobs', ownerQuery());
-    fill(listSlot, table(`${whose(me)} inference jobs`, ['App', 'Version', 'Status', 'Predictor', 'Models', 'Created', ''],
-      jobs.map((j) => [h('a', { href: inferenceHref(j, me) }, j.app), String(j.app_version), statusBadge(j.status),
-        j.predictor_url ? h('code', {}, j.predictor_url) : '—', String(j.workers.length), fmtTime(j.created_at),
-        LIVE_INFERENCE.includes(j.status) ? stopInferenceButton(j, errors, refresh) : null]),
-      { empty: 'No inference jobs yet: deploy a finished train job.' }));
-    return jobs.some((j) => j.status === 'STARTED');
-  };
-  every(3000, refresh, liveSlot);
+  // Read also while no job is starting: a job may be deployed or stopped elsewhere, or a model fail.
+  const draw = (jobs) => fill(listSlot, table(`${whose(me)} inference jobs`, ['App', 'Version', 'Status', 'Predictor',
+    'Models', 'Created', ''], jobs.map((j) => [h('a', { href: inferenceHref(j, me) }, j.app), String(j.app_version),
+    statusBadge(j.status), j.predictor_url ? h('code', {}, j.predictor_url) : '—', String(j.workers.length),
+    fmtTime(j.created_at), LIVE_INFERENCE.includes(j.status) ? stopInferenceButton(j, errors, () => refresh()) : null]),
+  { empty: 'No inference jobs yet: deploy a finished train job.' }));
+  const refresh = follow(LIVE_TICK_MS, () => api.get('/inference_jobs', ownerQuery()), draw,
+    (jobs) => (jobs.some((j) => j.status === 'STARTED') ? LIVE_TICK_MS : QUIET_TICK_MS), liveSlot);
 }
 
 export function stopInferenceButton(job, slot, after) {

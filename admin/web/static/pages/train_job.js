@@ -1,7 +1,8 @@
 // One train job, live while it runs: trials, best score so far, score against each knob, parallel
 // coordinates, hyperparameter importance, a comparison of the templates and the Pareto front.
 import { api, getAll, seg } from '../api.js';
-import { every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, statusBadge, table } from '../dom.js';
+import { QUIET_TICK_MS, every, facts, fill, fmtDuration, fmtScore, fmtTime, fmtValue, h, statusBadge, table, whenChanged }
+  from '../dom.js';
 import { LIVE_JOB, bestSoFar, compareTemplates, knobDimensions } from '../analysis.js';
 import { bestSoFarOption, comparisonOption, importanceOption, knobScatterOption, makeChart, parallelOption }
   from '../charts.js';
@@ -11,7 +12,6 @@ import { asOwner as ownerSuffix, ownerQuery } from '../owner.js';
 import { stopButton } from './train_jobs.js';
 
 const TICK_MS = 2000;
-const ENDED_TICK_MS = 5000;              // an ended job is still deployed, stopped or resumed
 const IMPORTANCE_MIN_MS = 8000;
 const MAX_ROWS = 500;
 
@@ -190,33 +190,27 @@ export async function trainJobPage(main, [app, version], { user: me } = {}) {
   // the Pareto plot rings the trials that inference jobs deployed since serve. The trials are read
   // again only when the job's counts of trials by status have changed (a trial that changes status
   // changes them: the counts of ended trials only grow); the page draws again only when the job has.
-  const countsOf = (j) => JSON.stringify(j.sub_train_jobs.map((s) => s.trials));
-  let fetchedFor = null;
-  let drawnFor = null;
+  const fetched = whenChanged();
+  const drawn = whenChanged();
   let first = true;
   async function tick() {
     if (!first) job = await api.get(base, owner);
-    const counts = countsOf(job);
-    if (counts !== fetchedFor) {
-      trials = await getAll(`${base}/trials`, owner);
-      fetchedFor = counts;
-    }
+    await fetched(job.sub_train_jobs.map((s) => s.trials),
+      async () => { trials = await getAll(`${base}/trials`, owner); });
     const live = LIVE_JOB.includes(job.status);
     liveStatus.textContent = `Live: updated ${new Date().toLocaleTimeString()}`;
-    const shown = JSON.stringify(job);
-    if (shown !== drawnFor) {
+    await drawn(job, async () => {
       drawHeading();
       drawTemplates();
       drawBest();
       drawTemplateChoice();
       drawTrials(first);
       await drawKnobs();
-      drawnFor = shown;
-    }
+    });
     await refreshImportance(live);
     await pareto.refresh(job);
     first = false;
-    return live ? TICK_MS : ENDED_TICK_MS;
+    return live ? TICK_MS : QUIET_TICK_MS;   // an ended job may still be deployed, stopped or resumed
   }
 
   every(TICK_MS, tick, errors);

@@ -1,7 +1,7 @@
 // Train jobs: the list (status, progress, best score; stop) and the form that creates one.
 import { api, bodyEnum, queryString, seg } from '../api.js';
-import { InputError, actionButton, every, field, fill, fmtScore, fmtTime, h, onSubmit, select, statusBadge, table }
-  from '../dom.js';
+import { InputError, LIVE_TICK_MS, QUIET_TICK_MS, actionButton, field, fill, fmtScore, fmtTime, follow, h, onSubmit,
+  select, statusBadge, table } from '../dom.js';
 import { LIVE_JOB } from '../analysis.js';
 import { asOwner, ownerPicker, ownerQuery, whose } from '../owner.js';
 
@@ -18,18 +18,16 @@ export async function trainJobsPage(main, _args, { user: me } = {}) {
     h('p', {}, h('a', { class: 'button', href: '/web/train-jobs/new' }, 'Create a train job')),
     await ownerPicker(me, '/web/train-jobs', 'Whose train jobs'), errors, liveSlot, listSlot);
 
-  const refresh = async () => {
-    const jobs = await api.get('/train_jobs', owner);
-    fill(listSlot, table(`${whose(me)} train jobs, newest first`, ['App', 'Version', 'Task', 'Status', 'Trials completed',
-      'Best score', 'Templates', 'Created', ''], jobs.map((j) => [
-      h('a', { href: jobHref(j, me) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
-      `${j.trials_completed} of ${j.trials_total}`, fmtScore(j.best_score),
-      j.sub_train_jobs.map((s) => s.model_name).join(', '), fmtTime(j.created_at),
-      LIVE_JOB.includes(j.status) ? stopButton(j, errors, refresh) : null]),
-      { empty: 'No train jobs yet.' }));
-    return jobs.some((j) => LIVE_JOB.includes(j.status));
-  };
-  every(3000, refresh, liveSlot);
+  // Read also while no job is live: a job may be created, stopped or resumed elsewhere.
+  const draw = (jobs) => fill(listSlot, table(`${whose(me)} train jobs, newest first`, ['App', 'Version', 'Task',
+    'Status', 'Trials completed', 'Best score', 'Templates', 'Created', ''], jobs.map((j) => [
+    h('a', { href: jobHref(j, me) }, j.app), String(j.app_version), j.task, statusBadge(j.status),
+    `${j.trials_completed} of ${j.trials_total}`, fmtScore(j.best_score),
+    j.sub_train_jobs.map((s) => s.model_name).join(', '), fmtTime(j.created_at),
+    LIVE_JOB.includes(j.status) ? stopButton(j, errors, () => refresh()) : null]),
+  { empty: 'No train jobs yet.' }));
+  const refresh = follow(LIVE_TICK_MS, () => api.get('/train_jobs', owner), draw,
+    (jobs) => (jobs.some((j) => LIVE_JOB.includes(j.status)) ? LIVE_TICK_MS : QUIET_TICK_MS), liveSlot);
 }
 
 export function stopButton(job, slot, after) {
