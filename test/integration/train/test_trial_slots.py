@@ -207,7 +207,7 @@ def test_the_database_never_shows_more_trials_running_than_the_cap(meta_store, s
 
 
 def test_a_killed_workers_slot_is_freed_once_its_trial_is_recorded_lost(meta_store, settings, iris, workers,
-                                                                        tmp_path):
+                                                                        redis_client, tmp_path):
     owner, train_id, val_id, model_ids = _seed(meta_store, settings, iris, tmp_path, [60, 0.1])
     job, created = workers.seed_job(owner, train_id, val_id, model_ids,
                                     {'TIME_HOURS': 0.05, 'MODEL_TRIAL_COUNT': 1, 'MAX_CONCURRENT_TRIALS': 1},
@@ -222,7 +222,8 @@ def test_a_killed_workers_slot_is_freed_once_its_trial_is_recorded_lost(meta_sto
     assert wait_until(lambda: of(slow_sub.id), timeout=30), workers.logs()
     workers.start(quick_advisor)
     workers.start(quick_service)
-    time.sleep(1.0)                  # the quick worker has asked for a slot by now, and waits
+    queue = TrialSlots(redis_client, job.id, limit=1, hold_seconds=1.0, wait_seconds=1.0).queue
+    assert wait_until(lambda: redis_client.zcard(queue), timeout=30), workers.logs()   # the quick worker waits
     assert not of(quick_sub.id), workers.logs()
     os.killpg(slow_worker.pid, signal.SIGKILL)
     killed_at = time.time()
@@ -231,4 +232,4 @@ def test_a_killed_workers_slot_is_freed_once_its_trial_is_recorded_lost(meta_sto
     (lost,), (quick,) = of(slow_sub.id), of(quick_sub.id)
     assert lost.status == TrialStatus.ERRORED and lost.stopped_at <= quick.started_at, (lost, quick)
     # The slot frees within the lease (2 s here) and the margin (3 s) of the last heartbeat.
-    assert quick.started_at.timestamp() - killed_at < 2.0 + 3.0 + 2.0
+    assert quick.started_at.timestamp() - killed_at < 2.0 + 3.0 + 3.0
