@@ -233,3 +233,27 @@ def test_a_killed_workers_slot_is_freed_once_its_trial_is_recorded_lost(meta_sto
     assert lost.status == TrialStatus.ERRORED and lost.stopped_at <= quick.started_at, (lost, quick)
     # The slot frees within the lease (2 s here) and the margin (3 s) of the last heartbeat.
     assert quick.started_at.timestamp() - killed_at < 2.0 + 3.0 + 3.0
+
+
+def test_a_worker_whose_slot_went_to_another_stops_its_trial(meta_store, settings, iris, workers, redis_client,
+                                                              tmp_path):
+    """What a worker cut off from Redis for longer than its hold finds when it is back: another
+    worker took its slot. It stops its trial rather than run beyond the cap."""
+    owner, train_id, val_id, model_ids = _seed(meta_store, settings, iris, tmp_path, [60])
+    job, ((sub, advisor, (service,)),) = workers.seed_job(
+        owner, train_id, val_id, model_ids, {'TIME_HOURS': 0.05, 'MODEL_TRIAL_COUNT': 1, 'MAX_CONCURRENT_TRIALS': 1},
+        workers=1)
+    workers.start(advisor)
+    workers.start(service)
+
+    def trial():
+        with meta_store.transaction() as cur:
+            found = trials.list_trials_of_sub_job(cur, sub.id)
+        return found[0] if found else None
+    assert wait_until(trial, timeout=30), workers.logs()
+    key = TrialSlots(redis_client, job.id, limit=1, hold_seconds=1.0, wait_seconds=1.0).keys[0]
+    assert redis_client.get(key) is not None
+    redis_client.set(key, b'another-worker', px=60_000)
+    assert wait_until(lambda: trial().status != TrialStatus.RUNNING, timeout=30), workers.logs()
+    assert trial().status == TrialStatus.STOPPED and 'lost its slot' in trial().error, trial()
+    assert redis_client.get(key) == b'another-worker'      # the worker did not take it back
