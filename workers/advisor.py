@@ -320,12 +320,13 @@ class AdvisorWorker(TrialBookkeeping, JobEnding):
                        file_sha256=s['file_sha256'], env=s['env_key'], train_dataset=s['train_dataset_path'],
                        val_dataset=s['val_dataset_path'], train_args=s['train_args'] or {},
                        heartbeat_seconds=self.heartbeat_seconds,
-                       max_concurrent_trials=(s['budget'] or {}).get(BudgetKey.MAX_CONCURRENT_TRIALS.value))
+                       max_concurrent_trials=(s['budget'] or {}).get(BudgetKey.MAX_CONCURRENT_TRIALS.value),
+                       lease_seconds=self.settings.trial_lease_seconds)
 
     def _on_propose(self, request: Propose) -> TuningMessage:
         if request.finished is not None:
             self._on_finished(request.worker_id, request.finished)
-        live = self._next_trial(request.worker_id)
+        live = self._next_trial(request.worker_id) if request.wants_trial else None
         if live is None:
             if self.end is None:
                 return Wait(seconds=0.5)

@@ -13,7 +13,7 @@ dead) or the worker is told to stop, the child is killed and the trial ends STOP
 trial gets a new child. A template that raises, or a child that dies, costs only its trial.
 When the job caps the trials running at once across its templates (``MAX_CONCURRENT_TRIALS``),
 the worker takes one of the job's slots (``TrialSlots``) before it asks for a trial and gives it
-back when the trial ends.
+back once the advisor has recorded the trial's end.
 
 An outage of Redis does not end the worker: its requests are sent again until Redis is back (with
 the same ``req_id``, so the advisor answers each once), the trial under way goes on, and its
@@ -39,10 +39,13 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
 SLOT_POLL_SECONDS = 0.1      # how often a worker waiting for one of the job's trial slots asks again
-# A worker's place among the job's trial slots lives this long unless renewed (at each attempt and
-# heartbeat): a worker that died frees its slot this soon. Above REQUEST_TIMEOUT, so that a slow
-# answer from the advisor between taking a slot and starting the trial does not lose the slot.
-SLOT_TTL_SECONDS = 2 * REQUEST_TIMEOUT
+# A worker's place in the queue for the job's trial slots lives this long unless renewed (at each
+# attempt): a worker that died while waiting leaves the queue this soon.
+SLOT_WAIT_SECONDS = 2 * REQUEST_TIMEOUT
+# A slot held lives the trial's lease and this much more unless renewed (at each heartbeat): a
+# worker that died frees its slot only after its advisor (which checks leases every 0.25 s) has
+# recorded its trial lost, so the database never shows more trials running than the cap.
+SLOT_MARGIN_SECONDS = 3.0
 FAREWELL_SECONDS = 10.0      # how long an exiting worker keeps trying to hand in its last result
 JOB_DIR = '/job'
 
@@ -81,6 +84,7 @@ class TrainWorker:
         self.runner: Optional[ModelRunner] = None
         self.load_error: Optional[str] = None
         self.lease_lost = threading.Event()
+        self.slot_lost = threading.Event()
         self.buffer: Optional[LogBuffer] = None
         self.outage = Outage(stop)
         self.beat_outage = False
@@ -95,16 +99,15 @@ class TrainWorker:
         self.job = job
         if job.max_concurrent_trials:
             self.slots = TrialSlots(self.channel.r, self.settings.job_id, job.max_concurrent_trials,
-                                    SLOT_TTL_SECONDS)
+                                    hold_seconds=float(job.lease_seconds) + SLOT_MARGIN_SECONDS,
+                                    wait_seconds=SLOT_WAIT_SECONDS)
         self._prepare(job)
-        finished: Optional[TrialResult] = None
+        finished: Optional[TrialResult] = None     # a result the advisor has not recorded yet
         beat: Optional[Ticker] = None
         try:
             while not self.stop.is_set():
-                if self.slots is not None:
-                    finished, beat, taken = self._take_slot(finished, beat)
-                    if not taken:
-                        break
+                if self.slots is not None and not self._take_slot():
+                    break
                 reply = self._call(Propose(worker_id=self.worker_id, service_id=self.settings.service_id,
                                            finished=finished))
                 if beat is not None:
@@ -116,7 +119,16 @@ class TrainWorker:
                 if isinstance(reply, TrialAssignment):
                     beat = self._heartbeat(reply)
                     finished = self.run_trial(reply)
-                    self._release_slot()
+                    if self.slots is not None:
+                        reply = self._hand_in(finished)
+                        beat.stop()
+                        beat = None
+                        if reply is None:
+                            break
+                        finished = None
+                        self._release_slot()
+                        if isinstance(reply, Stop):
+                            break
                 elif isinstance(reply, Wait):
                     self._release_slot()
                     self.stop.wait(reply.seconds)
@@ -124,30 +136,27 @@ class TrainWorker:
                     log.info('advisor says stop: %s', reply.reason if isinstance(reply, Stop) else reply)
                     break
         finally:
-            self._release_slot()
             if finished is not None:
                 self._farewell(Finished(worker_id=self.worker_id, result=finished))
             if beat is not None:
                 beat.stop()
+            if self.slots is not None:
+                if finished is None or self._sub_job_done():
+                    self._release_slot()
+                elif self.slots.holds(self.worker_id):      # it frees itself after the advisor records the end
+                    log.info('leaving the trial slot to expire: the advisor has not recorded the last trial yet')
             self._farewell(Bye(worker_id=self.worker_id))
             if self.runner is not None:
                 self.runner.teardown()
         return 0
 
-    def _take_slot(self, finished: Optional[TrialResult], beat: Optional[Ticker]) -> tuple:
-        """Wait for one of the job's trial slots (its ``MAX_CONCURRENT_TRIALS``). A result in hand
-        goes to the advisor at once (``Finished``) when no slot is free, so that it never waits on
-        other templates' trials. Returns the result still to hand in with the next request, its
-        heartbeat, and whether a slot was taken (False: the worker stops, or the sub-job ended)."""
+    def _take_slot(self) -> bool:
+        """Wait for one of the job's trial slots (its ``MAX_CONCURRENT_TRIALS``); False when the
+        worker stops, or the sub-job ended."""
         while not self.stop.is_set():
             try:
                 if self.slots.acquire(self.worker_id):
-                    return finished, beat, True
-                if finished is not None:
-                    self.channel.send(Finished(worker_id=self.worker_id, result=finished))
-                    finished = None
-                    beat.stop()
-                    beat = None
+                    return True
                 if self.channel.is_done():
                     break
                 self.outage.over()
@@ -155,14 +164,30 @@ class TrainWorker:
                 self.outage.wait(e)
                 continue
             self.stop.wait(SLOT_POLL_SECONDS)
-        return finished, beat, False
+        return False
+
+    def _hand_in(self, result: TrialResult) -> Optional[TuningMessage]:
+        """Hand a trial's result to the advisor and wait until it is recorded, so that the slot the
+        trial held is given back only after the trial's end is in the database. A worker told to
+        stop meanwhile still tries for ``FAREWELL_SECONDS``. None when it was not recorded."""
+        request = Propose(worker_id=self.worker_id, service_id=self.settings.service_id, finished=result,
+                          wants_trial=False)
+        return self._call(request, give_up=time.monotonic() + FAREWELL_SECONDS)
+
+    def _sub_job_done(self) -> bool:
+        """Whether the sub-job has ended (its advisor recorded every trial's end); False if Redis
+        cannot tell."""
+        try:
+            return self.channel.is_done()
+        except ServiceUnavailableError:
+            return False
 
     def _release_slot(self) -> None:
         if self.slots is None:
             return
         try:
             self.slots.release(self.worker_id)
-        except ServiceUnavailableError as e:     # the ticket expires on its own
+        except ServiceUnavailableError as e:     # the hold expires on its own
             log.warning('could not give the trial slot back: %s', e.message)
 
     def _prepare(self, job: JobSpec) -> None:
@@ -187,10 +212,10 @@ class TrainWorker:
             self.load_error = f'the template cannot be used: {e.message}'
             log.error('%s', self.load_error)
 
-    def _call(self, request) -> Optional[TuningMessage]:
+    def _call(self, request, give_up: float = 0.0) -> Optional[TuningMessage]:
         """A request to the advisor, sent again until answered (through outages of Redis too);
-        None when the sub-job ended or we stop."""
-        while not self.stop.is_set():
+        None when the sub-job ended, or we stop (and the monotonic time ``give_up`` has passed)."""
+        while not self.stop.is_set() or time.monotonic() < give_up:
             try:
                 reply = self.channel.request(request, timeout=REQUEST_TIMEOUT)
                 if reply is None and self.channel.is_done():
@@ -198,6 +223,8 @@ class TrainWorker:
                 self.outage.over()
             except ServiceUnavailableError as e:
                 self.outage.wait(e)
+                if self.stop.is_set():          # the outage's wait ends at once on a stop
+                    time.sleep(0.2)
                 continue
             if reply is not None:
                 return reply
@@ -229,6 +256,7 @@ class TrainWorker:
         """Renew the trial's lease and ship its log lines, until stopped: through the trial and on
         until the advisor has taken its result, so that a slow answer never costs a finished trial."""
         self.lease_lost.clear()
+        self.slot_lost.clear()
         buffer = self.buffer = LogBuffer()
         beat = Ticker(float(self.job.heartbeat_seconds),
                       lambda: self._beat(trial.trial_id, float(trial.lease_seconds), buffer), name='heartbeat')
@@ -256,7 +284,8 @@ class TrainWorker:
             status, score, error = TrialStatus(outcome.status), outcome.score, outcome.error
             metrics = outcome.metrics if status == TrialStatus.COMPLETED else None
             if status == TrialStatus.STOPPED:
-                error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set() else self.stop.reason)
+                error = 'interrupted: ' + ('the trial was cancelled' if self.lease_lost.is_set()
+                                           else 'the trial lost its slot' if self.slot_lost.is_set() else self.stop.reason)
             elif status == TrialStatus.COMPLETED and outcome.params is not None:
                 params_id = self.param_store.save_encoded(outcome.params, scope=param_scope(self.settings.sub_job_id))
                 params_bytes = len(outcome.params)
@@ -273,8 +302,8 @@ class TrainWorker:
 
     def _beat(self, trial_id: str, lease_seconds: float, buffer: LogBuffer) -> None:
         try:
-            if self.slots is not None and self.buffer is buffer:       # the trial runs: keep its slot
-                self.slots.renew(self.worker_id)
+            if self.slots is not None and self.slots.holds(self.worker_id):
+                self._renew_slot(buffer)
             if not self.channel.heartbeat(trial_id, lease_seconds) and not self.lease_lost.is_set():
                 self.lease_lost.set()
                 if self.buffer is buffer:          # still running
@@ -293,6 +322,15 @@ class TrainWorker:
             self.beat_outage = True
             return
         self.beat_outage = False
+
+    def _renew_slot(self, buffer: LogBuffer) -> None:
+        """Keep the trial's slot (through the trial and until its result is recorded). A slot that
+        another worker holds now (this one could not renew it in time) stops the trial, so that the
+        job's trials running at once never exceed its cap."""
+        if not self.slots.renew(self.worker_id) and self.buffer is buffer:
+            self.slot_lost.set()
+            log.warning('the trial lost its slot (another worker took it); stopping it')
+            self.runner.kill('the trial lost its slot')
 
     def _report(self, trial_id: str, step: int, score: float) -> bool:
         """Whether the advisor prunes the trial at this intermediate score (no answer: go on)."""

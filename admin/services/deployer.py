@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import uuid
+from concurrent.futures import CancelledError, ThreadPoolExecutor, as_completed
 from typing import Optional
 
 from singa.constants import ServiceStatus, ServiceType
@@ -169,19 +170,28 @@ class Deployer:
         return created
 
     def deploy_all(self, to_deploy: list) -> None:
-        """Deploy each ``(service, image)``; if one fails, remove those already started and re-raise."""
-        deployed = []
-        try:
-            for service, image in to_deploy:
-                self.deploy(service, image=image)
-                deployed.append(service)
-        except SingaError:
-            for service in deployed:
+        """Deploy each ``(service, image)``, as many at once as the manager takes
+        (``CREATE_CONCURRENCY``); if one fails, remove those already started and re-raise."""
+        deployed, failure = [], None
+        with ThreadPoolExecutor(max_workers=max(1, min(len(to_deploy), self.manager.CREATE_CONCURRENCY)),
+                                thread_name_prefix='deploy') as pool:
+            pending = {pool.submit(self.deploy, service, image=image): service for service, image in to_deploy}
+            for future in as_completed(pending):
                 try:
-                    self.destroy(service, timeout=2)
+                    deployed.append((pending[future], future.result()))
+                except SingaError as e:
+                    failure = failure or e
+                    for other in pending:
+                        other.cancel()       # those not started yet
+                except CancelledError:
+                    pass
+        if failure is not None:
+            for service, created in deployed:
+                try:
+                    self.manager.destroy_service(created, timeout=2)
                 except SingaError as e:
                     log.warning('could not remove service %s after a failed deploy: %s', service.id, e)
-            raise
+            raise failure
 
     def destroy(self, service: ServiceRecord, timeout: float = 10.0) -> None:
         if service.container_service_id:

@@ -131,7 +131,11 @@ class BaseContainerManager(abc.ABC):
     - A manager object holds no state that matters: a new one (in another process) finds the
       services an old one created from ``ContainerService.id`` (an opaque string) alone.
     - Managers are safe to call from several threads and processes at once.
+
+    ``CREATE_CONCURRENCY``: how many ``create_service`` calls the admin makes at once when it
+    deploys a job's services (1: one after the other).
     """
+    CREATE_CONCURRENCY = 1
 
     @abc.abstractmethod
     def create_service(self, spec: ServiceSpec) -> ContainerService:

@@ -1,6 +1,6 @@
 """The two protocols that run over Redis. This package owns every key and every message:
 ``base`` the client, the keys and the job users; ``tuning`` the advisors' protocol with their
-train workers; ``serving`` the predictors' with their inference workers. Import from here.
+train workers; ``slots`` the job's cap on trials running at once; ``serving`` the predictors' with their inference workers. Import from here.
 
 Redis is for coordination only: nothing here is the only copy of anything that matters. Every
 message is a JSON object; every blocking pop has a timeout > 0 (a pop that would wait forever
@@ -13,7 +13,8 @@ Key families (``J`` a train job, ``S`` one of its sub-jobs, ``I`` an inference j
     singa:tj:J:S:leases         zset   trial id -> lease expiry (unix seconds)
     singa:tj:J:S:cancelled      set    trials the advisor cancelled (their workers abandon them)
     singa:tj:J:S:done           string set once the sub-job has ended
-    singa:tj:J:slots            zset   worker id -> ticket time: who holds or awaits a trial slot (TrialSlots)
+    singa:tj:J:slot:<N>         string the worker holding trial slot N of the job (expires unless renewed; TrialSlots)
+    singa:tj:J:slot_queue       zset   worker id -> ticket time: who awaits a trial slot, in order
     singa:tj:J:slot_alive:<W>   string worker W's ticket is live (expires unless renewed)
     singa:ij:I:config           string the inference job: deployed trials, ensemble, task, public flag
     singa:ij:I:keys             set    sha256 of each live prediction key
@@ -33,9 +34,10 @@ from singa.queues.base import (MAX_POP_SECONDS, PREFIX, REPLY_TTL_SECONDS, SOCKE
                                delete_job_user, delete_keys, encode, ensure_job_user, inference_job_prefix,
                                job_acl_rules, list_lengths, make_redis, ping, train_job_prefix,
                                translate_redis_errors)
+from singa.queues.slots import TrialSlots
 from singa.queues.serving import Batch, Reply, ServedTrial, ServingChannel, ServingConfig, TrialSpec
 from singa.queues.tuning import (BudgetChanged, Bye, Finished, Hello, JobSpec, Logs, Propose, Report, ReportReply, Stop,
-                                 StopSubJob, TrialAssignment, TrialResult, TrialSlots, TuningChannel, TuningMessage,
+                                 StopSubJob, TrialAssignment, TrialResult, TuningChannel, TuningMessage,
                                  Wait, WorkerLost, new_worker_id, stop_advisors, tell_advisors_budget_changed,
                                  worker_task)
 

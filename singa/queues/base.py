@@ -87,13 +87,15 @@ def inference_job_prefix(inference_job_id) -> str:
 
 
 def job_acl_rules(prefix: str) -> list[str]:
-    """ACL rules of a job-scoped Redis user: its own keys, the commands the protocols use."""
+    """ACL rules of a job-scoped Redis user: its own keys, the commands the protocols use (no
+    scripting; ``WATCH`` and ``MULTI`` make the check-and-set of ``TrialSlots``)."""
     return ['on', 'resetkeys', f'~{prefix}*', 'resetchannels', '-@all',
             '+ping', '+hello', '+auth', '+client|setname', '+select',
             '+lpush', '+rpush', '+brpop', '+blpop', '+rpop', '+lpop', '+llen', '+lrange', '+ltrim', '+lpos',
             '+zadd', '+zrem', '+zscore', '+zrangebyscore', '+zrange', '+zcount', '+zremrangebyscore',
             '+get', '+set', '+del', '+expire', '+pexpire', '+exists', '+sismember', '+smembers',
-            '+sadd', '+srem', '+hset', '+hget', '+hgetall', '+hdel', '+multi', '+exec']
+            '+sadd', '+srem', '+hset', '+hget', '+hgetall', '+hdel', '+mget',
+            '+multi', '+exec', '+discard', '+watch', '+unwatch']
 
 
 def ensure_job_user(r: redis.Redis, username: str, password_sha256: str, prefix: str) -> None:

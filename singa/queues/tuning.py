@@ -89,10 +89,13 @@ class Hello(_Request):
 
 @dataclass(frozen=True, kw_only=True)
 class Propose(_Request):
-    """Give me a trial; here is how my previous one ended (``finished``), if I had one."""
+    """Give me a trial; here is how my previous one ended (``finished``), if I had one. With
+    ``wants_trial`` False: only record ``finished`` (the answer, ``Wait`` or ``Stop``, comes once it
+    is recorded: a worker holding one of the job's trial slots gives it back only then)."""
     TYPE: ClassVar[str] = 'propose'
     finished: Optional[TrialResult] = None
-    _TYPES: ClassVar[dict] = {**_REQUEST_TYPES, 'finished': (dict, type(None))}
+    wants_trial: bool = True
+    _TYPES: ClassVar[dict] = {**_REQUEST_TYPES, 'finished': (dict, type(None)), 'wants_trial': (bool,)}
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), 'finished': self.finished and self.finished.to_dict()}
@@ -187,7 +190,7 @@ class JobSpec(TuningMessage):
     """What a worker needs to run the sub-job's trials: the template (its path under the storage
     root, class, file kind, module file, name, SHA-256 and the key of its dependencies'
     environment, ``singa.envs``), the datasets, the train arguments, and the job's cap on trials
-    running at once across its templates (None: none)."""
+    running at once across its templates (None: none) and its trials' lease."""
     TYPE: ClassVar[str] = 'job'
     task: str
     model_path: str
@@ -202,10 +205,12 @@ class JobSpec(TuningMessage):
     train_args: dict
     heartbeat_seconds: float
     max_concurrent_trials: Optional[int] = None     # the job's cap across its templates (``TrialSlots``)
+    lease_seconds: float = 30.0                     # a trial's lease (``TrialAssignment.lease_seconds``)
     _TYPES: ClassVar[dict] = {'task': (str,), 'model_path': (str,), 'model_class': (str,), 'file_kind': (str,),
                               'module_file': _TEXT, 'model_name': (str,), 'file_sha256': _TEXT, 'env': _TEXT,
                               'train_dataset': (str,), 'val_dataset': (str,), 'train_args': (dict,),
-                              'heartbeat_seconds': _NUMBER, 'max_concurrent_trials': (int, type(None))}
+                              'heartbeat_seconds': _NUMBER, 'max_concurrent_trials': (int, type(None)),
+                              'lease_seconds': _NUMBER}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -383,62 +388,6 @@ class TuningChannel:
 
     def cleanup(self) -> None:
         delete_keys(self.r, self.prefix)
-
-
-class TrialSlots:
-    """A train job's cap on trials running at once across all its templates (the budget's
-    ``MAX_CONCURRENT_TRIALS``), shared by the workers of every sub-job.
-
-    A worker takes a slot before it asks its advisor for a trial and gives it back when the trial
-    has ended. Workers queue for slots in the order they first asked (a ticket in a sorted set); the
-    first ``limit`` live tickets hold the slots, so a worker that gives its slot back and asks again
-    queues behind the others: the templates take turns. A ticket is live while its worker's
-    ``alive`` key is (renewed at each attempt and each heartbeat, ``ttl`` seconds): a worker that
-    died frees its slot within ``ttl``, and whoever sees its dead ticket removes it. The job's
-    Redis user has no scripting, so the check is not atomic: while a dead ticket is being removed,
-    a slot may be held twice for a moment.
-    """
-
-    def __init__(self, r: redis.Redis, train_job_id, limit: int, ttl: float):
-        if limit < 1 or ttl <= 0:
-            raise ValueError(f'a cap of {limit} trials with a ticket life of {ttl} s')
-        self.r = r
-        self.limit = limit
-        self.ttl = ttl
-        prefix = train_job_prefix(train_job_id)
-        self.queue = prefix + 'slots'
-        self.alive_prefix = prefix + 'slot_alive:'
-
-    def acquire(self, worker_id: str) -> bool:
-        """Queue for a slot (or keep one's place) and say whether this worker holds one now."""
-        with translate_redis_errors():
-            pipe = self.r.pipeline(transaction=True)
-            pipe.set(self.alive_prefix + worker_id, b'1', px=int(self.ttl * 1000))
-            pipe.zadd(self.queue, {worker_id: time.time()}, nx=True)
-            pipe.zrange(self.queue, 0, -1)
-            _, _, queued = pipe.execute()
-            queued = [w.decode() if isinstance(w, bytes) else w for w in queued]
-            pipe = self.r.pipeline(transaction=False)
-            for other in queued:
-                pipe.exists(self.alive_prefix + other)
-            live = pipe.execute()
-            dead = [w for w, alive in zip(queued, live) if not alive]
-            if dead:
-                self.r.zrem(self.queue, *dead)
-        return worker_id in [w for w, alive in zip(queued, live) if alive][:self.limit]
-
-    def renew(self, worker_id: str) -> None:
-        """Keep this worker's ticket live (while its trial runs)."""
-        with translate_redis_errors():
-            self.r.set(self.alive_prefix + worker_id, b'1', px=int(self.ttl * 1000))
-
-    def release(self, worker_id: str) -> None:
-        """Give the slot (or the place in the queue) back."""
-        with translate_redis_errors():
-            pipe = self.r.pipeline(transaction=True)
-            pipe.zrem(self.queue, worker_id)
-            pipe.delete(self.alive_prefix + worker_id)
-            pipe.execute()
 
 
 def tell_advisors_budget_changed(r: redis.Redis, train_job_id, sub_job_ids: Iterable) -> None:

@@ -12,12 +12,16 @@ from singa.queues import (Bye, Finished, Hello, JobSpec, Logs, Propose, Report, 
 RESULT = TrialResult(trial_id='t1', status=TrialStatus.COMPLETED, score=0.75, params_id='p1',
                      logs=[{'type': 'MESSAGE', 'message': 'hi'}], params_bytes=1234)
 TO_ADVISOR = [Hello(worker_id='w'), Propose(worker_id='w', service_id='s'), Propose(worker_id='w', finished=RESULT),
+              Propose(worker_id='w', finished=RESULT, wants_trial=False),
               Report(worker_id='w', trial_id='t1', step=3, score=0.5), Logs(worker_id='w', trial_id='t1', lines=[]),
               Finished(worker_id='w', result=RESULT), Bye(worker_id='w'), StopSubJob(cause=EndCause.USER_STOP),
               WorkerLost(worker_id='w')]
 TO_WORKER = [JobSpec(task='T', model_path='m.py', model_class='M', file_kind='py', module_file=None, model_name='n',
                      file_sha256=None, env=None, train_dataset='a.csv', val_dataset='b.csv', train_args={},
                      heartbeat_seconds=1.0),
+             JobSpec(task='T', model_path='m.py', model_class='M', file_kind='py', module_file=None, model_name='n',
+                     file_sha256=None, train_dataset='a.csv', val_dataset='b.csv', train_args={},
+                     heartbeat_seconds=1.0, max_concurrent_trials=2, lease_seconds=5.0),
              TrialAssignment(trial_id='t', trial_no=1, knobs={'x': 1}, lease_seconds=30.0), Wait(seconds=0.5),
              Stop(reason='done'), ReportReply(prune=True)]
 
