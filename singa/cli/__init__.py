@@ -15,7 +15,6 @@ from singa.cli import (auth, datasets, exits, inference, keys, models, predict, 
                        users)
 from singa.cli.base import Context, HelpFormatter
 from singa.cli.output import Output
-from singa.cli.stack import _settings  # noqa: F401  (the flags-over-environment rule, tested as cli._settings)
 from singa.config import current_environment
 from singa.errors import SingaError
 

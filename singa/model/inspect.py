@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 from singa.errors import ConfigError, InvalidKnobError, InvalidModelError
-from singa.sandbox.base import SandboxRun  # noqa: F401 - what a container sandbox answers
 
 DEFAULT_MEMORY_MB = 2048
 

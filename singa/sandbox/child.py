@@ -87,7 +87,7 @@ class Child:
 
     def op_load(self, header: dict, payload) -> None:
         from singa.errors import InvalidModelError
-        from singa.model.loader import extract_zip, load_model_class
+        from singa.model.loader import load_model_class
         try:
             kind = header.get('kind', 'py')
             if kind not in ('py', 'zip') or payload is None:

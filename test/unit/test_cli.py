@@ -32,6 +32,6 @@ def test_purge_refuses_a_directory_singa_up_did_not_make(tmp_path, capsys):
 
 def test_flags_override_the_environment(tmp_path):
     args = cli._parser().parse_args(['up', '--port', '4100', '--host', '0.0.0.0', '--data-dir', str(tmp_path)])
-    settings = cli._settings(args)
+    settings = cli.stack._settings(args)
     assert (settings.admin_port, settings.admin_host, settings.data_dir) == (4100, '0.0.0.0', str(tmp_path))
     assert settings.storage_dir == str(tmp_path / 'storage')
