@@ -31,7 +31,7 @@ QUERY = {'sepal_length_cm': 5.1, 'sepal_width_cm': 3.5, 'petal_length_cm': 1.4, 
 
 
 @pytest.fixture(scope='module')
-def world(singa_images, swarm, tmp_path_factory, iris_splits):
+def world(singa_images, swarm, tmp_path_factory, iris):
     stack = SwarmStack.new(singa_images, tmp_path_factory.mktemp('hostile-swarm'), trial_lease_seconds=5,
                            reconcile_interval=1, predictor_port_min=32300, predictor_port_max=32399,
                            stop_timeout=30)
@@ -44,8 +44,8 @@ def world(singa_images, swarm, tmp_path_factory, iris_splits):
         attacker = stack.client('attacker@example.com', PASSWORD)
         for client in (victim, attacker):
             client._session.headers['Connection'] = 'close'
-        train = victim.create_dataset('iris-train', 'TABULAR_CLASSIFICATION', iris_splits['train'])
-        val = victim.create_dataset('iris-val', 'TABULAR_CLASSIFICATION', iris_splits['val'])
+        train = victim.create_dataset('iris-train', 'TABULAR_CLASSIFICATION', iris['train'])
+        val = victim.create_dataset('iris-val', 'TABULAR_CLASSIFICATION', iris['val'])
         tree = victim.create_model('tree', 'TABULAR_CLASSIFICATION', TREE, 'SkDecisionTree')
         victim_job = victim.create_train_job('victim-app', 'TABULAR_CLASSIFICATION', train['id'], val['id'],
                                              budget={'MODEL_TRIAL_COUNT': 2, 'TIME_HOURS': 0.1}, models=[tree['id']])
@@ -53,8 +53,8 @@ def world(singa_images, swarm, tmp_path_factory, iris_splits):
         victim.create_inference_job('victim-app')
         serving = victim.wait_until_inference_job_is_running('victim-app', timeout=300)
         key = victim.create_prediction_key('victim-app')['key']
-        own_train = attacker.create_dataset('a-train', 'TABULAR_CLASSIFICATION', iris_splits['train'])
-        own_val = attacker.create_dataset('a-val', 'TABULAR_CLASSIFICATION', iris_splits['val'])
+        own_train = attacker.create_dataset('a-train', 'TABULAR_CLASSIFICATION', iris['train'])
+        own_val = attacker.create_dataset('a-val', 'TABULAR_CLASSIFICATION', iris['val'])
         secrets = {p.name: p.read_text().strip() for p in (stack.home / 'secrets').iterdir()}
         token = Settings.from_env({}, token_secret=secrets['token_secret'])
         job_password = job_redis_credentials(token, 'TRAIN', victim_job['id'])[1]

@@ -46,7 +46,7 @@ class {name}(BaseModel):
 
 
 @pytest.fixture(scope='module')
-def world(tmp_path_factory, iris_splits):
+def world(tmp_path_factory, iris):
     """A running platform where a victim has data, a trained job and a live predictor."""
     assert bubblewrap_works(), 'bubblewrap cannot make a sandbox here (scripts/test.sh installs it)'
     stack = LocalStack(str(tmp_path_factory.mktemp('hostile') / 'singa'), model_check_timeout=CHECK_TIMEOUT,
@@ -54,8 +54,8 @@ def world(tmp_path_factory, iris_splits):
     stack.up()
     try:
         victim = stack.user('victim')
-        train = victim.create_dataset('iris-train', 'TABULAR_CLASSIFICATION', iris_splits['train'])
-        val = victim.create_dataset('iris-val', 'TABULAR_CLASSIFICATION', iris_splits['val'])
+        train = victim.create_dataset('iris-train', 'TABULAR_CLASSIFICATION', iris['train'])
+        val = victim.create_dataset('iris-val', 'TABULAR_CLASSIFICATION', iris['val'])
         tree = victim.create_model('tree', 'TABULAR_CLASSIFICATION', TREE, 'SkDecisionTree')
         victim.create_train_job('victim-app', 'TABULAR_CLASSIFICATION', train['id'], val['id'],
                                 budget={'MODEL_TRIAL_COUNT': 2, 'TIME_HOURS': 0.05}, models=[tree['id']])
@@ -64,8 +64,8 @@ def world(tmp_path_factory, iris_splits):
         job = victim.wait_until_inference_job_is_running('victim-app', timeout=180)
         key = victim.create_prediction_key('victim-app')['key']
         attacker = stack.user('attacker')
-        own_train = attacker.create_dataset('a-train', 'TABULAR_CLASSIFICATION', iris_splits['train'])
-        own_val = attacker.create_dataset('a-val', 'TABULAR_CLASSIFICATION', iris_splits['val'])
+        own_train = attacker.create_dataset('a-train', 'TABULAR_CLASSIFICATION', iris['train'])
+        own_val = attacker.create_dataset('a-val', 'TABULAR_CLASSIFICATION', iris['val'])
         world = {'stack': stack, 'victim': victim, 'attacker': attacker, 'predictor_url': job['predictor_url'],
                  'key': key, 'datasets': (own_train['id'], own_val['id']), 'victim_model': tree['id'],
                  'victim_datasets': (train['id'], val['id'])}
