@@ -1,6 +1,7 @@
 """Train-job benchmarks (not a test): prints tables and saves JSON under bench-results/.
 
-    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N] [--spaces ...]
+    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N] [--first-seed N]
+                                 [--spaces ...]
 
 overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
           PostgreSQL, parameter store) with a template whose train and evaluate return at once and
@@ -284,7 +285,8 @@ QUALITY_SPACES = {
 }
 
 
-def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_budget: int = 100) -> dict:
+def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_budget: int = 100,
+                  first_seed: int = 0) -> dict:
     """Trials needed to reach random search's best-in-60, for the platform (TPE) and plain Optuna TPE."""
     import optuna
     from singa.advisor import make_advisor
@@ -343,7 +345,7 @@ def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_bu
         return scores
 
     rows = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         target = max(loop('RANDOM', 1000 + seed, budget))
         plain = first_reaching(plain_optuna_tpe(seed, tpe_budget), target)
         other = first_reaching(plain_optuna_tpe(OTHER_SEED + seed, tpe_budget), target)
@@ -385,6 +387,7 @@ def main() -> None:
     parser.add_argument('--trials', type=int, default=2000)
     parser.add_argument('--scaling-trials', type=int, default=8)
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--first-seed', type=int, default=0, help='quality: seeds from this one on')
     parser.add_argument('--spaces', nargs='+', default=list(QUALITY_SPACES), choices=list(QUALITY_SPACES))
     args = parser.parse_args()
     results = {}
@@ -408,7 +411,7 @@ def main() -> None:
                 print(f'1 worker: {r["workers_1_trials_per_s"]:.2f} trials/s   2 workers: '
                       f'{r["workers_2_trials_per_s"]:.2f} trials/s   speedup {r["speedup"]:.2f}x')
             if 'quality' in args.which:
-                results['quality'] = [bench_quality(bench, space, args.seeds) for space in args.spaces]
+                results['quality'] = [bench_quality(bench, space, args.seeds, first_seed=args.first_seed) for space in args.spaces]
                 print('\nSearch quality: trials to reach the best score random search finds in 60 '
                       '(ratios: over plain Optuna\'s trials on the same seed)')
                 for r in results['quality']:
