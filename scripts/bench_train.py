@@ -1,6 +1,7 @@
 """Train-job benchmarks (not a test): prints tables and saves JSON under bench-results/.
 
-    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N] [--spaces ...]
+    python scripts/bench_train.py [overhead] [scaling] [quality] [--trials N] [--seeds N] [--first-seed N]
+                                 [--spaces ...]
 
 overhead  trials per second through the whole platform (advisor worker, one train worker, Redis,
           PostgreSQL, parameter store) with a template whose train and evaluate return at once and
@@ -14,7 +15,9 @@ quality   trials the platform (TPE, real train jobs) needs to reach the best sco
           finds in 60 trials, against a plain Optuna TPE loop on the same space, seed by seed, on
           digits with the SVC template (a conditional space) and on breast_cancer with the random
           forest template (integer and float knobs); plain Optuna again on other seeds shows how
-          much the seed alone moves the seed-by-seed comparison.
+          much the seed alone moves the seed-by-seed comparison, and the platform's TPE advisor
+          in process with Optuna's own TPESampler (no tie rule, singa.advisor.tpe) what that
+          rule changes.
 
 Everything runs on embedded PostgreSQL and Redis in a temporary directory, with the real admin
 (in process) and the process container manager starting real worker processes.
@@ -276,6 +279,12 @@ def _forest_knobs(trial) -> dict:
 
 OTHER_SEED = 100   # plain Optuna is also run on seed + this: how much the seed alone moves the figures
 
+# (name in the summary, column of a row), plain Optuna first: what the others are compared with.
+QUALITY_COLUMNS = (('plain', 'plain_tpe_trials'), ('platform', 'platform_trials'),
+                   ('untied', 'platform_untied_trials'), ('other_seed', 'plain_tpe_other_seed_trials'))
+QUALITY_LABELS = {'plain': 'plain Optuna TPE', 'platform': 'platform (TPE)',
+                  'untied': 'platform, no tie rule', 'other_seed': f'Optuna, seed+{OTHER_SEED}'}
+
 # name: (template file, class, dataset, the same space for plain Optuna)
 QUALITY_SPACES = {
     'svc-digits': ('sk_svc.py', 'SkSvc', 'digits', _svc_knobs),
@@ -283,10 +292,12 @@ QUALITY_SPACES = {
 }
 
 
-def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_budget: int = 100) -> dict:
+def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_budget: int = 100,
+                  first_seed: int = 0) -> dict:
     """Trials needed to reach random search's best-in-60, for the platform (TPE) and plain Optuna TPE."""
     import optuna
     from singa.advisor import make_advisor
+    from singa.advisor.optuna_advisor import make_sampler
     from singa.model import deserialize_knob_config
     from singa.model.loader import load_model_class
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -306,9 +317,13 @@ def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_bu
             cache[key] = float(m.evaluate(val_path))
         return cache[key]
 
-    def loop(advisor_type: str, seed: int, n: int) -> list:
+    def loop(advisor_type: str, seed: int, n: int, tpe_class=None) -> list:
+        """Scores of the advisor's proposals in process; with ``tpe_class``, the TPE advisor
+        with that sampler class instead of the platform's."""
         knob_config = deserialize_knob_config(bench._call('GET', f'/models/{model}')['knob_config'])
         advisor = make_advisor(knob_config, {'MODEL_TRIAL_COUNT': n}, advisor_type, seed=seed)
+        if tpe_class is not None:
+            advisor.study.sampler = make_sampler(advisor_type, seed, n, advisor.space.is_conditional, tpe_class)
         scores = []
         for no in range(1, n + 1):
             p = advisor.propose(no)
@@ -337,7 +352,7 @@ def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_bu
         return scores
 
     rows = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         target = max(loop('RANDOM', 1000 + seed, budget))
         plain = first_reaching(plain_optuna_tpe(seed, tpe_budget), target)
         other = first_reaching(plain_optuna_tpe(OTHER_SEED + seed, tpe_budget), target)
@@ -345,8 +360,10 @@ def bench_quality(bench: Bench, space: str, seeds: int, budget: int = 60, tpe_bu
         bench.run_job(app, model, dataset, {'MODEL_TRIAL_COUNT': tpe_budget}, advisor='TPE', seed=seed)
         done = sorted(bench.trials(app), key=lambda t: t['no'])
         platform = first_reaching([t['score'] if t['score'] is not None else -1 for t in done], target)
+        untied = first_reaching(loop('TPE', seed, tpe_budget, optuna.samplers.TPESampler), target)
         rows.append({'seed': seed, 'random_best_in_60': target, 'plain_tpe_trials': plain, 'platform_trials': platform,
-                     'plain_tpe_other_seed_trials': other})
+                     'platform_untied_trials': untied, 'plain_tpe_other_seed_trials': other})
+        print(rows[-1], flush=True)
     return {'space': space, 'rows': rows, 'random_budget': budget, 'tpe_budget': tpe_budget,
             **_quality_summary(rows, tpe_budget)}
 
@@ -357,13 +374,18 @@ def _quality_summary(rows: list, tpe_budget: int) -> dict:
     the noise of the seed-by-seed comparison, for plain Optuna on another seed."""
     never = tpe_budget + 1
     plain = [r['plain_tpe_trials'] or never for r in rows]
-    out = {'plain_median': statistics.median(plain)}
-    for name, column in (('platform', 'platform_trials'), ('other_seed', 'plain_tpe_other_seed_trials')):
+    out = {'plain_median': statistics.median(plain), 'plain_p90': _p90(plain)}
+    for name, column in QUALITY_COLUMNS[1:]:
         trials = [r[column] or never for r in rows]
         ratios = [a / p for a, p in zip(trials, plain)]
-        out.update({f'{name}_median': statistics.median(trials), f'{name}_worst_ratio': max(ratios),
-                    f'{name}_seeds_over_1_5x': sum(r > 1.5 for r in ratios)})
+        out.update({f'{name}_median': statistics.median(trials), f'{name}_p90': _p90(trials),
+                    f'{name}_worst_ratio': max(ratios), f'{name}_seeds_over_1_5x': sum(r > 1.5 for r in ratios)})
     return out
+
+
+def _p90(values: list) -> float:
+    """The 90th percentile (linear between the closest ranks)."""
+    return statistics.quantiles(values, n=10, method='inclusive')[-1] if len(values) > 1 else values[0]
 
 
 def main() -> None:
@@ -372,6 +394,7 @@ def main() -> None:
     parser.add_argument('--trials', type=int, default=2000)
     parser.add_argument('--scaling-trials', type=int, default=8)
     parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--first-seed', type=int, default=0, help='quality: seeds from this one on')
     parser.add_argument('--spaces', nargs='+', default=list(QUALITY_SPACES), choices=list(QUALITY_SPACES))
     args = parser.parse_args()
     results = {}
@@ -395,19 +418,19 @@ def main() -> None:
                 print(f'1 worker: {r["workers_1_trials_per_s"]:.2f} trials/s   2 workers: '
                       f'{r["workers_2_trials_per_s"]:.2f} trials/s   speedup {r["speedup"]:.2f}x')
             if 'quality' in args.which:
-                results['quality'] = [bench_quality(bench, space, args.seeds) for space in args.spaces]
+                results['quality'] = [bench_quality(bench, space, args.seeds, first_seed=args.first_seed) for space in args.spaces]
                 print('\nSearch quality: trials to reach the best score random search finds in 60 '
                       '(ratios: over plain Optuna\'s trials on the same seed)')
                 for r in results['quality']:
                     print(f'\n{r["space"]} (None: not reached in {r["tpe_budget"]} trials)')
-                    print(f'{"seed":>4} {"target":>8} {"plain Optuna TPE":>17} {"platform (TPE)":>15} '
-                          f'{"Optuna, seed+" + str(OTHER_SEED):>18}')
+                    print(f'{"seed":>4} {"target":>8} ' + ' '.join(f'{QUALITY_LABELS[n]:>22}' for n, _ in QUALITY_COLUMNS))
                     for row in r['rows']:
-                        print(f'{row["seed"]:4} {row["random_best_in_60"]:8.4f} {str(row["plain_tpe_trials"]):>17} '
-                              f'{str(row["platform_trials"]):>15} {str(row["plain_tpe_other_seed_trials"]):>18}')
-                    for name, label in (('platform', 'platform'), ('other_seed', 'Optuna, another seed')):
-                        print(f'{label}: median {r[f"{name}_median"]:g} against Optuna\'s {r["plain_median"]:g}; '
-                              f'worst ratio {r[f"{name}_worst_ratio"]:.2f}; seeds over 1.5x: '
+                        print(f'{row["seed"]:4} {row["random_best_in_60"]:8.4f} '
+                              + ' '.join(f'{str(row[c]):>22}' for _, c in QUALITY_COLUMNS))
+                    print(f'plain Optuna TPE: median {r["plain_median"]:g}, 90th percentile {r["plain_p90"]:g}')
+                    for name, _ in QUALITY_COLUMNS[1:]:
+                        print(f'{QUALITY_LABELS[name]}: median {r[f"{name}_median"]:g}, 90th percentile '
+                              f'{r[f"{name}_p90"]:g}; worst ratio {r[f"{name}_worst_ratio"]:.2f}; seeds over 1.5x: '
                               f'{r[f"{name}_seeds_over_1_5x"]} of {len(r["rows"])}')
         finally:
             bench.close()

@@ -4,7 +4,6 @@ import functools
 import math
 import random
 import time
-import warnings
 from typing import Dict, List, Optional
 
 import optuna
@@ -13,6 +12,7 @@ from optuna.trial import TrialState, create_trial
 from singa.advisor.base import BaseAdvisor, PastTrial, Proposal
 from singa.advisor.plan import FINAL_TRAIN, SEARCH, TrialPlan, TrialRecord
 from singa.advisor.space import SearchSpace, forbids_repeats
+from singa.advisor.tpe import TiedScoresTPESampler, tpe_sampler
 from singa.constants import AdvisorType, PrunerType, TrialStatus
 from singa.errors import InvalidRequestError
 from singa.model.knob import policies_of
@@ -28,16 +28,16 @@ _TELL_STATE = {TrialStatus.PRUNED.value: TrialState.PRUNED, TrialStatus.ERRORED.
                TrialStatus.STOPPED.value: TrialState.FAIL}
 
 
-def make_sampler(advisor_type: str, seed: Optional[int], trial_count: Optional[int], conditional: bool):
+def make_sampler(advisor_type: str, seed: Optional[int], trial_count: Optional[int], conditional: bool,
+                 tpe_class=TiedScoresTPESampler):
     """The Optuna sampler for an advisor type; fewer random start-up trials on small budgets. TPE
-    is multi-objective (MO-TPE) on a study of several directions, and weighs the constraints set
-    on trials (``Trial.set_constraint``) when it splits them into good and bad."""
+    is multi-objective (MO-TPE) on a study of several directions, weighs the constraints set on
+    trials (``Trial.set_constraint``) when it splits them into good and bad, and keeps trials tied
+    at that split together (``singa.advisor.tpe``; the benchmark passes Optuna's ``TPESampler`` as
+    ``tpe_class`` to measure that rule)."""
     startup = 10 if not trial_count else max(3, min(10, trial_count // 4))
     if advisor_type == AdvisorType.TPE:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True,
-                                              group=conditional, constant_liar=True)
+        return tpe_sampler(seed, startup, conditional, tpe_class)
     if advisor_type in (AdvisorType.RANDOM, AdvisorType.GRID):   # GRID enqueues its own points
         return optuna.samplers.RandomSampler(seed=seed)
     if advisor_type == AdvisorType.CMAES:
