@@ -47,7 +47,7 @@ setup(
         'requests>=2.31',
         'numpy>=1.24',
         'scikit-learn>=1.3',
-        'optuna>=4.0',
+        'optuna>=5.0,<6',   # singa.advisor.tpe overrides TPESampler._build_parzen_estimator (Optuna 5's)
         'cmaes>=0.10',      # Optuna's CMA-ES sampler needs it (advisor type CMAES)
         'Pillow>=10.0',     # PNG/JPEG decoding for the image dataset helper
         'gunicorn>=25.1',   # --no-control-socket
