@@ -189,7 +189,10 @@ def test_an_inference_job_keeps_answering_when_a_node_with_one_of_its_replicas_d
 
 
 def test_a_node_killed_mid_job_loses_no_acknowledged_trial_and_is_removed(cluster, dev):
-    job = _train(dev, 'killed', {'MODEL_TRIAL_COUNT': 8, 'WORKERS_PER_MODEL': 2}, max_trial_retries=1)
+    # Trials of 3 s: one seen running through the API is still running when the node is killed (with
+    # the template's 1 s, a trial could finish between the two on a loaded machine).
+    job = _train(dev, 'killed', {'MODEL_TRIAL_COUNT': 8, 'WORKERS_PER_MODEL': 2}, max_trial_retries=1,
+                 train_args={'sleep_seconds': 3})
     placed = _placement(cluster, job['id'], 2)
     on_node = [s for s, node in placed.items() if node == CPU_NODE]
     assert on_node, placed                   # the empty node takes at least one of them

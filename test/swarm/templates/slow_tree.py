@@ -1,4 +1,5 @@
-"""A decision tree whose trials take about a second (so that a test can kill its worker mid-trial)
+"""A decision tree whose trials take about a second, or the job's ``train_args`` ``sleep_seconds`` (so
+that a test can kill its worker mid-trial)
 and that reports whether it could write to its dataset (it must not: datasets are mounted read-only)."""
 import time
 
@@ -26,5 +27,5 @@ class SlowTree(SklearnTabularModel):
         except OSError:
             writable = False
         logger.log(f'dataset writable: {writable}')
-        time.sleep(1.0)
+        time.sleep(float(train_args.pop('sleep_seconds', 1.0)))
         super().train(dataset_path, shared_params, **train_args)
