@@ -10,6 +10,7 @@ import pytest
 # Shared harnesses (platform_harness, worker_harness) for tests in any folder.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'support'))
 
+from database import empty_tables  # noqa: E402
 # The Docker fixtures serve test/swarm/ and the Swarm run of the container contract suite.
 from docker_fixtures import docker_engine, docker_resources, singa_images, swarm  # noqa: E402,F401
 from singa.config import Settings  # noqa: E402
@@ -83,12 +84,7 @@ def _migrated_store(base_env):
 @pytest.fixture
 def meta_store(_migrated_store) -> MetaStore:
     """The session's migrated database, emptied before the test."""
-    with _migrated_store.transaction() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'schema_migrations'")
-        tables = [r['tablename'] for r in cur.fetchall()]
-        if tables:
-            cur.execute('TRUNCATE ' + ', '.join(f'"{t}"' for t in tables) + ' CASCADE')
+    empty_tables(_migrated_store)
     return _migrated_store
 
 

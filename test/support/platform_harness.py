@@ -3,12 +3,15 @@ container manager starting real worker processes, the real reconciler thread, an
 PostgreSQL and Redis. ``Platform.close`` removes every service it started."""
 import dataclasses
 import os
+import shutil
 import time
 from typing import Optional
 
 from singa.admin import auth
 from singa.admin.app import create_app
 from singa.container.local_process import ProcessContainerManager
+
+from database import dump_tables, load_tables
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'examples')
 PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
@@ -19,8 +22,18 @@ def running_platform(settings, meta_store, monkeypatch, **changes):
     password hashing for its test users (the cost is kept in each hash), closed after the test."""
     monkeypatch.setattr(auth, '_SCRYPT_N', 1 << 10)
     platform = Platform(settings, meta_store, **changes)
-    yield platform
-    platform.close()
+    try:
+        yield platform
+    finally:
+        platform.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """A platform's state at rest: every database row, and its storage directory (no longer written).
+    Redis is not in it: a platform whose jobs have stopped keeps nothing there that a restore needs."""
+    tables: dict[str, str]
+    storage_dir: str
 
 
 class Platform:
@@ -49,6 +62,19 @@ class Platform:
         for service in self.manager.list_services({}):
             self.manager.destroy_service(service, timeout=2)
 
+    def snapshot(self) -> Snapshot:
+        """The state this platform leaves when closed (call once no service of it runs)."""
+        return Snapshot(dump_tables(self.meta_store), self.settings.storage_dir)
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """This platform's database rows and storage files replaced by ``snapshot``'s, and its admin
+        restarted on them (restore before starting any service: files of its own are kept)."""
+        self._stop_threads()        # a reconciler's transaction would deadlock with the truncation
+        shutil.copytree(snapshot.storage_dir, self.settings.storage_dir, dirs_exist_ok=True)
+        load_tables(self.meta_store, snapshot.tables)
+        self.app = self._new_app()
+        self.tokens.clear()
+
     def _stop_threads(self) -> None:
         self.ctx.reconciler.stop()
         self.ctx.webhook_deliverer.stop()
@@ -72,7 +98,12 @@ class Platform:
             self.login_superadmin()
         email = f'{name}@example.com'
         self.call('POST', '/users', 'superadmin', json={'email': email, 'password': PASSWORD, 'user_type': user_type})
-        self.tokens[name] = self.call('POST', '/tokens', json={'email': email, 'password': PASSWORD})['token']
+        return self.login(name)
+
+    def login(self, name: str) -> str:
+        """A token for the user ``name`` that ``make_user`` made (here or in a restored snapshot)."""
+        self.tokens[name] = self.call('POST', '/tokens', json={'email': f'{name}@example.com',
+                                                               'password': PASSWORD})['token']
         return name
 
     def upload_dataset(self, user: str, path: str, task: str = 'TABULAR_CLASSIFICATION') -> str:

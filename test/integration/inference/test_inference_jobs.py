@@ -10,10 +10,12 @@ import uuid
 import pytest
 import requests
 
-from platform_harness import EXAMPLES, PASSWORD, running_platform
+from database import empty_tables
+from platform_harness import EXAMPLES, running_platform
 from singa.admin.services.deployer import container_service_of
 from psycopg2.extras import execute_values
 
+from singa.config import Settings
 from singa.meta_store import trials
 from singa.meta_store.records import ServiceRecord, from_row
 from singa.ranking import DEFAULT_TIE_TOLERANCE
@@ -64,10 +66,12 @@ STEADY = _template('Steady', '''        time.sleep(0.02)
 REPLICA_TIMEOUT = 1.0
 
 
+PLATFORM_SETTINGS = {'predictor_timeout_seconds': 5.0, 'predictor_replica_timeout': REPLICA_TIMEOUT}
+
+
 @pytest.fixture
 def platform(settings, meta_store, monkeypatch):
-    yield from running_platform(settings, meta_store, monkeypatch, predictor_timeout_seconds=5.0,
-                               predictor_replica_timeout=REPLICA_TIMEOUT)
+    yield from running_platform(settings, meta_store, monkeypatch, **PLATFORM_SETTINGS)
 
 
 def _rows(path):
@@ -76,17 +80,33 @@ def _rows(path):
     return [{k: float(v) for k, v in r.items() if k != 'target'} for r in rows], [int(r['target']) for r in rows]
 
 
+@pytest.fixture(scope='module')
+def trained_snapshot(base_env, _migrated_store, iris, tmp_path_factory):
+    """A platform with a stopped train job 'iris' of the user 'dev', with a decision tree and a
+    logistic regression, at rest: trained once for the module, restored for each test that needs it."""
+    settings = Settings.from_env(base_env, storage_dir=str(tmp_path_factory.mktemp('trained') / 'storage'))
+    empty_tables(_migrated_store)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        platforms = running_platform(settings, _migrated_store, monkeypatch, **PLATFORM_SETTINGS)
+        platform = next(platforms)
+        try:
+            dev = platform.make_user('dev')
+            train_id = platform.upload_dataset(dev, iris['train'])
+            val_id = platform.upload_dataset(dev, iris['val'])
+            models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
+                      platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
+            platform.create_job(dev, 'iris', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 2})
+            assert platform.wait_job(dev, 'iris')['status'] == 'STOPPED'
+        finally:
+            platforms.close()       # its services removed, so that nothing writes the snapshot's files
+    return platform.snapshot()
+
+
 @pytest.fixture
-def trained(platform, iris):
-    """A stopped train job 'iris' with a decision tree and a logistic regression."""
-    dev = platform.make_user('dev')
-    train_id = platform.upload_dataset(dev, iris['train'])
-    val_id = platform.upload_dataset(dev, iris['val'])
-    models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
-              platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
-    platform.create_job(dev, 'iris', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 2})
-    assert platform.wait_job(dev, 'iris')['status'] == 'STOPPED'
-    return dev
+def trained(platform, trained_snapshot):
+    """The user 'dev' of this test's fresh platform, restored with the module's trained job 'iris'."""
+    platform.restore(trained_snapshot)
+    return platform.login('dev')
 
 
 def _deploy(platform, user, **extra):
@@ -418,8 +438,7 @@ def test_a_banned_owners_predictors_stop_answering_and_an_unban_restores_them(pl
     platform.wait_for(lambda: status_with_key() == 200, timeout=10, what='the key accepted again')
 
     # A public job needs no key: a ban stops it.
-    platform.tokens[dev] = platform.call('POST', '/tokens', json={'email': 'dev@example.com',
-                                                                 'password': PASSWORD})['token']
+    platform.login(dev)
     platform.call('POST', '/inference_jobs/iris/-1/stop', dev)
     public = _deploy(platform, dev, is_public=True)
     assert requests.post(public['predictor_url'] + '/predict', json={'query': queries[0]}, timeout=10).ok
