@@ -6,10 +6,14 @@
 # Build context: the repository root. Runs as `singa`. The venv is owned by root and read-only to
 # the workers (they run user code); a template's own dependencies, if any, must be installed
 # into a writable directory on PYTHONPATH (e.g. under /home/singa), never into the venv.
+#
+# Built FROM singa-base-torch with SINGA_IMAGE=singa-worker-torch, the same file makes
+# singa-worker-torch: these workers with PyTorch, for templates that need it.
 ARG SINGA_BASE=singa-base:latest
 FROM ${SINGA_BASE}
 ARG SINGA_VERSION=0.0.0
-LABEL org.opencontainers.image.title="singa-worker" org.opencontainers.image.version="${SINGA_VERSION}"
+ARG SINGA_IMAGE=singa-worker
+LABEL org.opencontainers.image.title="${SINGA_IMAGE}" org.opencontainers.image.version="${SINGA_VERSION}"
 USER root
 COPY . /tmp/singa-src
 RUN pip install --no-cache-dir --no-index --no-deps --no-build-isolation /tmp/singa-src \

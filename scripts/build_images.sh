@@ -7,7 +7,8 @@
 #   singa-base           venv with the runtime dependencies, user `singa`   (base.Dockerfile)
 #   singa-admin          admin REST server                                   (admin.Dockerfile)
 #   singa-worker         advisor / train / inference workers                 (worker.Dockerfile)
-#   singa-worker-torch   singa-worker + torch==2.13.0 (CPU)                  (worker-torch.Dockerfile)
+#   singa-base-torch     singa-base + torch==2.13.0 (CPU)                    (base-torch.Dockerfile)
+#   singa-worker-torch   the workers FROM singa-base-torch                   (worker.Dockerfile)
 #   singa-predictor      predictor HTTP endpoint                             (predictor.Dockerfile)
 #   singa-postgres       PostgreSQL from Debian packages                     (postgres.Dockerfile)
 #   singa-redis          Redis from Debian packages                          (redis.Dockerfile)
@@ -35,7 +36,7 @@
 #
 # --only ROLE (repeatable) builds ROLE and what it is built FROM (cheap when cached); singa-node,
 # which only the multi-node tests and benchmarks use, is built only when asked for this way.
-# --no-torch skips singa-worker-torch. Logs of every step: $SINGA_BUILD_CACHE/logs/.
+# --no-torch skips singa-base-torch and singa-worker-torch. Logs of every step: $SINGA_BUILD_CACHE/logs/.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,9 +52,12 @@ PG_PACKAGES=(postgresql)
 REDIS_PACKAGES=(redis-server)
 REGISTRY_PACKAGES=(docker-registry)
 NODE_PACKAGES=(docker.io iptables iproute2 procps)
-DEFAULT_ROLES=(base admin worker worker-torch predictor postgres redis registry)
+DEFAULT_ROLES=(base base-torch admin worker worker-torch predictor postgres redis registry)
 ALL_ROLES=("${DEFAULT_ROLES[@]}" node)
 STAGE_REPO=singa-build-cache    # the tagged build stages: singa-build-cache:ROLE
+# The roles built from another role's Dockerfile: singa-worker-torch is singa-worker's file built
+# FROM singa-base-torch, so torch lies below the code and a code change never reinstalls it.
+declare -A DOCKERFILE_OF=([worker-torch]=worker)
 # Bump when the way caches are filled changes, so old caches are not reused.
 FILL_VERSION=1
 
@@ -117,13 +121,15 @@ declare -A BUILD=()
 want() {
     BUILD[$1]=1
     case "$1" in
-        admin|worker|predictor) want base ;;
-        worker-torch) want worker ;;
+        admin|worker|predictor|base-torch) want base ;;
+        worker-torch) want base-torch ;;
     esac
 }
 if [ ${#ONLY[@]} -eq 0 ]; then
-    for role in "${DEFAULT_ROLES[@]}"; do want "$role"; done
-    [ "$WANT_TORCH" = 1 ] || unset 'BUILD[worker-torch]'
+    for role in "${DEFAULT_ROLES[@]}"; do
+        [ "$WANT_TORCH" = 1 ] || [[ "$role" != *-torch ]] || continue
+        want "$role"
+    done
 else
     for role in "${ONLY[@]}"; do want "$role"; done
 fi
@@ -279,16 +285,23 @@ fill_node_debs() {
 }
 
 # ----------------------------------------------------------------------------- builds
-# build_image ROLE CONTEXT [BUILD ARGS...]: docker build of dockerfiles/ROLE.Dockerfile with the
-# network off, tagged singa-ROLE:VERSION and :latest. A Dockerfile with a stage named `build` has
-# that stage built and tagged $STAGE_REPO:ROLE first (the classic builder would leave it as a
-# dangling image); the full build then finds it in the layer cache.
+# build_image ROLE CONTEXT [BUILD ARGS...]: docker build of dockerfiles/ROLE.Dockerfile (or the
+# one DOCKERFILE_OF names) with the network off, tagged singa-ROLE:VERSION and :latest. A
+# Dockerfile with a stage named `build` has that stage built and tagged $STAGE_REPO:ROLE first
+# (the classic builder would leave it as a dangling image); the full build then finds it in the
+# layer cache. A role without one loses a $STAGE_REPO:ROLE tag an earlier layout left (the build
+# stage worker-torch had before torch moved to singa-base-torch); the image it named is listed for
+# removal.
 build_image() {
-    local role=$1 context=$2 name=singa-$1 dockerfile=$REPO/dockerfiles/$1.Dockerfile
+    local role=$1 context=$2 name=singa-$1 dockerfile=$REPO/dockerfiles/${DOCKERFILE_OF[$1]:-$1}.Dockerfile
+    local stale
     shift 2
     if grep -qiE '^FROM .* AS build$' "$dockerfile"; then
         step "build $name (build stage)" docker build --network none --force-rm -f "$dockerfile" \
             --target build "$@" -t "$STAGE_REPO:$role" "$context"
+    elif stale=$(image_id "$STAGE_REPO:$role"); then
+        echo "$stale" >>"$CACHE/images"
+        docker rmi "$STAGE_REPO:$role" >/dev/null
     fi
     step "build $name" docker build --network none --force-rm -f "$dockerfile" \
         --build-arg "SINGA_VERSION=$VERSION" "$@" \
@@ -342,15 +355,19 @@ build_python_images() {
         WHEELHOUSE=$CACHED_DIR
         build_image base "$WHEELHOUSE" --build-arg "BASE_IMAGE=$BASE_IMAGE"
     fi
+    if wants base-torch; then
+        key=$( { support requirements --extra torch; echo "$WHEELHOUSE $FILL_VERSION"; } | sha)
+        cached_dir wheelhouse-torch "$key" fill_torch_wheelhouse
+        build_image base-torch "$CACHED_DIR" --build-arg "SINGA_BASE=singa-base:$VERSION"
+    fi
     for role in admin worker predictor; do
         if wants "$role"; then
             build_image "$role" "$REPO" --build-arg "SINGA_BASE=singa-base:$VERSION"
         fi
     done
     if wants worker-torch; then
-        key=$( { support requirements --extra torch; echo "$WHEELHOUSE $FILL_VERSION"; } | sha)
-        cached_dir wheelhouse-torch "$key" fill_torch_wheelhouse
-        build_image worker-torch "$CACHED_DIR" --build-arg "SINGA_WORKER=singa-worker:$VERSION"
+        build_image worker-torch "$REPO" --build-arg "SINGA_BASE=singa-base-torch:$VERSION" \
+            --build-arg "SINGA_IMAGE=singa-worker-torch"
     fi
 }
 

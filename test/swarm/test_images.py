@@ -1,8 +1,9 @@
 """The images that scripts/build_images.sh builds: they exist, every Python role imports what it
 needs as the non-root user, and the PostgreSQL and Redis images start, take a password login,
 refuse a wrong one, and keep their data on a volume when the container is replaced. A rebuild
-after a change leaves no dangling image of ours behind, and the fetch containers get the host's
-pip configuration, the files it names included."""
+after a code change leaves torch's layer alone and no dangling image of ours behind, and the fetch
+containers get the host's pip configuration, the files it names included."""
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from docker_cli import docker
 
 pytestmark = pytest.mark.swarm
 
-ROLES = ('base', 'admin', 'worker', 'worker-torch', 'predictor', 'postgres', 'redis')
+ROLES = ('base', 'base-torch', 'admin', 'worker', 'worker-torch', 'predictor', 'postgres', 'redis')
 REPO = Path(__file__).resolve().parents[2]
 OURS = 'singa.built-by=build_images'      # the label of every image (and stage) build_images.sh makes
 
@@ -165,6 +166,10 @@ def _image_id(ref: str):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def _layers(ref: str) -> list:
+    return json.loads(docker('image', 'inspect', '--format', '{{json .RootFS.Layers}}', ref).stdout)
+
+
 def _build_images(repo: Path, *args: str) -> None:
     """``scripts/build_images.sh`` of ``repo`` with the build cache of this checkout."""
     env = dict(os.environ, SINGA_BUILD_CACHE=os.environ.get('SINGA_BUILD_CACHE', str(REPO / '.singa')))
@@ -180,30 +185,45 @@ def _build_foreign(tag: str, value: str) -> str:
     return _image_id(tag)
 
 
-def test_a_rebuild_after_a_change_leaves_no_dangling_image_of_ours(singa_images, tmp_path):
-    """A change to the code rebuilds singa-worker and the multi-stage singa-worker-torch. What they
-    replace (and the old build stage) is removed; a dangling image that is not ours, even one built
-    FROM ours, is left alone. Then the images are rebuilt from this checkout, as they were."""
+def test_a_code_change_rebuilds_the_torch_worker_above_torch_leaving_nothing_dangling(singa_images, tmp_path):
+    """A change to the code rebuilds singa-worker-torch on top of the same singa-base-torch: torch
+    is not installed again (the torch image, its build stage and their layers keep their ids) and
+    the new image runs the new code. The image it replaces is removed; a dangling image that is not
+    ours, even one built FROM ours, is left alone. Then the images are rebuilt from this checkout,
+    as they were."""
     before = _dangling_ours()
-    replaced = {ref: _image_id(ref) for ref in ('singa-worker-torch:latest', 'singa-build-cache:worker-torch')}
-    assert all(replaced.values()), replaced
+    torch_refs = ('singa-base-torch:latest', 'singa-build-cache:base-torch')
+    torch_ids = {ref: _image_id(ref) for ref in torch_refs}
+    torch_layers = _layers('singa-base-torch:latest')
+    replaced = _image_id('singa-worker-torch:latest')
+    assert all(torch_ids.values()) and replaced, (torch_ids, replaced)
+    assert _layers('singa-worker-torch:latest')[:len(torch_layers)] == torch_layers
     changed = tmp_path / 'repo'
     shutil.copytree(REPO, changed, ignore=shutil.ignore_patterns(
         '.git', '.venv', '.singa', '__pycache__', '*.egg-info', 'test-artifacts', 'bench-results'))
+    marker = f'# changed by test_images {uuid.uuid4().hex}'
     with open(changed / 'singa' / '__init__.py', 'a', encoding='utf-8') as f:
-        f.write('# changed by test_images\n')
+        f.write(marker + '\n')
+    runs_marker = ('import singa, torch\n'
+                   f'print({marker!r} in open(singa.__file__).read(), torch.__version__)')
     foreign = f'singa-test-{uuid.uuid4().hex[:8]}:foreign'
     left_alone = _build_foreign(foreign, '1')
     _build_foreign(foreign, '2')                    # the first is dangling now
     try:
         assert _dangling_ours() - before == {left_alone}
         _build_images(changed, '--only', 'worker-torch')
-        assert _image_id('singa-worker-torch:latest') != replaced['singa-worker-torch:latest']
-        assert [ref for ref, old in replaced.items() if _image_id(old)] == []
+        assert _image_id('singa-worker-torch:latest') != replaced
+        assert {ref: _image_id(ref) for ref in torch_refs} == torch_ids
+        assert _layers('singa-worker-torch:latest')[:len(torch_layers)] == torch_layers
+        ran = docker('run', '--rm', '--network', 'none', 'singa-worker-torch', 'python', '-c', runs_marker)
+        assert ran.stdout.split()[0] == 'True', ran.stdout
+        assert _image_id(replaced) is None
         assert _dangling_ours() - before == {left_alone}
     finally:
         docker('rmi', foreign, left_alone, check=False)
         _build_images(REPO, '--only', 'worker-torch')
+    ran = docker('run', '--rm', '--network', 'none', 'singa-worker-torch', 'python', '-c', runs_marker)
+    assert ran.stdout.split()[0] == 'False', ran.stdout
     assert _dangling_ours() - before == set()
 
 
