@@ -116,21 +116,25 @@ def test_an_idle_inference_jobs_services_stop_at_once(platform, deployed):
     session.close()
 
 
-def test_a_request_in_flight_during_a_stop_gets_its_answer(platform, deployed):
-    """A request whose batch an inference worker holds when the job is stopped is answered by the
-    model: the worker finishes the batch and replies, the predictor waits for it before it exits."""
+@pytest.mark.parametrize('first', ['PREDICT', 'INFERENCE'])
+def test_a_request_in_flight_during_a_stop_gets_its_answer(platform, deployed, first):
+    """A request whose batch an inference worker holds when the ``first`` service is stopped is
+    answered by the model: a stopping predictor waits for the reply, a stopping worker finishes the
+    batch and replies. The rest of the job is stopped through the admin meanwhile."""
     dev, job, headers = deployed
+    service = next(s for s in platform.manager.list_services({}) if s.info['service_type'] == first)
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         asked = pool.submit(requests.post, job['predictor_url'] + '/predict', json={'query': {'sleep': 1.5}},
                             headers=headers, timeout=15)
         platform.wait_for(lambda: 'sleeping before predicting' in platform.worker_logs(), timeout=10,
                           what='the worker predicting')
         started = time.monotonic()
-        stopped = platform.call('POST', '/inference_jobs/sleepy/-1/stop', dev)
+        platform.manager.destroy_service(service, timeout=10)
         took = time.monotonic() - started
+        stopped = platform.call('POST', '/inference_jobs/sleepy/-1/stop', dev)
         answer = asked.result()
-    assert stopped['status'] == 'STOPPED' and not platform.live_services(job['id'])
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body['prediction'] == [0.5, 0.5] and [m['answered'] for m in body['models']] == [True]
-    print('job stop took', took)
+    assert took < 1.5 + PROMPT_STOP, took        # the rest of the prediction, then a prompt exit
+    assert stopped['status'] == 'STOPPED' and not platform.live_services(job['id'])
