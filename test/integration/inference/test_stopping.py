@@ -6,41 +6,16 @@ import time
 import pytest
 import requests
 
-from database import empty_tables
-from platform_harness import running_platform
-from singa.config import Settings
+from platform_harness import prepared_snapshot, running_platform
+from serving_templates import predicting_template
 from singa.container import process_files as files
 
 # Predicts after sleeping the longest ``sleep`` of its queries, and says when it starts to.
-SLEEPY = '''
-import time
-
-from singa.model import BaseModel, FloatKnob
-
-class Sleepy(BaseModel):
-    @staticmethod
-    def get_knob_config():
-        return {"x": FloatKnob(0.0, 1.0)}
-
-    def train(self, dataset_path, shared_params=None, **kwargs):
-        pass
-
-    def evaluate(self, dataset_path):
-        return 0.5
-
-    def predict(self, queries):
-        seconds = max(q.get("sleep", 0) for q in queries)
+SLEEPY = predicting_template('Sleepy', '''        seconds = max(q.get("sleep", 0) for q in queries)
         if seconds:
             print("sleeping before predicting", flush=True)
             time.sleep(seconds)
-        return [[0.5, 0.5] for q in queries]
-
-    def dump_parameters(self):
-        return {"x": 1.0}
-
-    def load_parameters(self, params):
-        pass
-'''
+        return [[0.5, 0.5] for q in queries]''')
 PROMPT_STOP = 1.5       # seconds; an idle service took 2 s and more before it stopped promptly
 PLATFORM_SETTINGS = {'predictor_timeout_seconds': 10.0}
 
@@ -53,22 +28,18 @@ def platform(settings, meta_store, monkeypatch):
 @pytest.fixture(scope='module')
 def trained_snapshot(base_env, _migrated_store, iris, tmp_path_factory):
     """A platform with a stopped train job 'sleepy' of the user 'dev', trained once for the module."""
-    settings = Settings.from_env(base_env, storage_dir=str(tmp_path_factory.mktemp('sleepy') / 'storage'))
     template = tmp_path_factory.mktemp('templates') / 'sleepy.py'
     template.write_text(SLEEPY)
-    empty_tables(_migrated_store)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        platforms = running_platform(settings, _migrated_store, monkeypatch, **PLATFORM_SETTINGS)
-        platform = next(platforms)
-        try:
-            dev = platform.make_user('dev')
-            platform.create_job(dev, 'sleepy', platform.upload_dataset(dev, iris['train']),
-                                platform.upload_dataset(dev, iris['val']),
-                                [platform.upload_model(dev, str(template), 'Sleepy')], {'MODEL_TRIAL_COUNT': 1})
-            assert platform.wait_job(dev, 'sleepy')['status'] == 'STOPPED'
-        finally:
-            platforms.close()
-    return platform.snapshot()
+
+    def train(platform):
+        dev = platform.make_user('dev')
+        platform.create_job(dev, 'sleepy', platform.upload_dataset(dev, iris['train']),
+                            platform.upload_dataset(dev, iris['val']),
+                            [platform.upload_model(dev, str(template), 'Sleepy')], {'MODEL_TRIAL_COUNT': 1})
+        assert platform.wait_job(dev, 'sleepy')['status'] == 'STOPPED'
+
+    return prepared_snapshot(base_env, _migrated_store, str(tmp_path_factory.mktemp('sleepy') / 'storage'), train,
+                             **PLATFORM_SETTINGS)
 
 
 @pytest.fixture
