@@ -1,6 +1,7 @@
 """A whole platform in the test process: the real admin app (Flask test client), the real process
 container manager starting real worker processes, the real reconciler thread, and the session's
 PostgreSQL and Redis. ``Platform.close`` removes every service it started."""
+import concurrent.futures
 import dataclasses
 import os
 import shutil
@@ -78,8 +79,10 @@ class Platform:
 
     def close(self) -> None:
         self._stop_threads()
-        for service in self.manager.list_services({}):
-            self.manager.destroy_service(service, timeout=2)
+        services = self.manager.list_services({})
+        if services:            # all at once: each waits mostly for its processes to exit
+            with concurrent.futures.ThreadPoolExecutor(len(services)) as pool:
+                list(pool.map(lambda service: self.manager.destroy_service(service, timeout=2), services))
 
     def snapshot(self) -> Snapshot:
         """The state this platform leaves when closed (call once no service of it runs)."""
