@@ -1,17 +1,21 @@
 """A whole platform in the test process: the real admin app (Flask test client), the real process
 container manager starting real worker processes, the real reconciler thread, and the session's
 PostgreSQL and Redis. ``Platform.close`` removes every service it started."""
+import concurrent.futures
 import dataclasses
 import os
 import shutil
 import time
 from typing import Optional
 
+import pytest
+
 from singa.admin import auth
 from singa.admin.app import create_app
+from singa.config import Settings
 from singa.container.local_process import ProcessContainerManager
 
-from database import dump_tables, load_tables
+from database import dump_tables, empty_tables, load_tables
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'examples')
 PASSWORD = 'sturdy-lantern-42'   # the password policy refuses the likes of 'password-123'
@@ -26,6 +30,22 @@ def running_platform(settings, meta_store, monkeypatch, **changes):
         yield platform
     finally:
         platform.close()
+
+
+def prepared_snapshot(base_env, meta_store, storage_dir: str, prepare, **changes) -> 'Snapshot':
+    """The snapshot of a fresh platform (empty tables, storage in ``storage_dir``, ``changes`` to its
+    settings) once ``prepare(platform)`` has run on it: for a module-scoped fixture that trains a job
+    once, restored for each test that needs it."""
+    settings = Settings.from_env(base_env, storage_dir=storage_dir)
+    empty_tables(meta_store)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        platforms = running_platform(settings, meta_store, monkeypatch, **changes)
+        platform = next(platforms)
+        try:
+            prepare(platform)
+        finally:
+            platforms.close()       # its services removed, so that nothing writes the snapshot's files
+    return platform.snapshot()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +79,10 @@ class Platform:
 
     def close(self) -> None:
         self._stop_threads()
-        for service in self.manager.list_services({}):
-            self.manager.destroy_service(service, timeout=2)
+        services = self.manager.list_services({})
+        if services:            # all at once: each waits mostly for its processes to exit
+            with concurrent.futures.ThreadPoolExecutor(len(services)) as pool:
+                list(pool.map(lambda service: self.manager.destroy_service(service, timeout=2), services))
 
     def snapshot(self) -> Snapshot:
         """The state this platform leaves when closed (call once no service of it runs)."""

@@ -1,6 +1,7 @@
 """Run the predictor under gunicorn: ``python -m singa.workers.predictor``.
 
-One gunicorn worker process with many threads, so that concurrent requests meet in one batcher.
+One gunicorn worker process with many threads, so that concurrent requests meet in one batcher
+(gthread's, whose stop idle connections do not hold: ``worker``).
 It listens on ``SINGA_SERVICE_PORT`` (set by the process container manager) or 3003.
 """
 import os
@@ -16,7 +17,8 @@ def main() -> None:
     port = settings.service_port or DEFAULT_PORT
     threads = max(8, settings.predictor_threads)
     args = [sys.executable, '-m', 'gunicorn', '--bind', f'0.0.0.0:{port}', '--workers', '1',
-            '--worker-class', 'gthread', '--threads', str(threads), '--timeout', '120',
+            '--worker-class', 'singa.workers.predictor.worker.PredictorWorker',
+            '--threads', str(threads), '--timeout', '120',
             '--graceful-timeout', '5', '--keep-alive', '30', '--no-control-socket',
             '--logger-class', 'singa.logs.GunicornLogger']
     if settings.predictor_access_log:

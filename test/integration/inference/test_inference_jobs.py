@@ -10,12 +10,11 @@ import uuid
 import pytest
 import requests
 
-from database import empty_tables
-from platform_harness import EXAMPLES, running_platform
+from platform_harness import EXAMPLES, prepared_snapshot, running_platform
+from serving_templates import predicting_template
 from singa.admin.services.deployer import container_service_of
 from psycopg2.extras import execute_values
 
-from singa.config import Settings
 from singa.meta_store import trials
 from singa.meta_store.records import ServiceRecord, from_row
 from singa.ranking import DEFAULT_TIE_TOLERANCE
@@ -23,45 +22,13 @@ from singa.ranking import DEFAULT_TIE_TOLERANCE
 TREE = os.path.join(EXAMPLES, 'models', 'sk_decision_tree.py')
 LOGREG = os.path.join(EXAMPLES, 'models', 'sk_logistic_regression.py')
 
-TEMPLATE = '''
-import time
-
-from singa.model import BaseModel, FloatKnob
-
-class NAME(BaseModel):
-    @staticmethod
-    def get_knob_config():
-        return {"x": FloatKnob(0.0, 1.0)}
-
-    def train(self, dataset_path, shared_params=None, **kwargs):
-        pass
-
-    def evaluate(self, dataset_path):
-        return 0.5
-
-    def predict(self, queries):
-PREDICT
-
-    def dump_parameters(self):
-        return {"x": 1.0}
-
-    def load_parameters(self, params):
-        pass
-'''
-
-
-def _template(name: str, predict: str) -> str:
-    """A template ``name`` whose trials train nothing and whose ``predict(self, queries)`` is ``predict``."""
-    return TEMPLATE.replace('NAME', name).replace('PREDICT', predict)
-
-
 # Answers [0.25, 0.75] for queries that are dicts, fails on anything else.
-PICKY = _template('Picky', '''        for q in queries:
+PICKY = predicting_template('Picky', '''        for q in queries:
             if not isinstance(q, dict):
                 raise ValueError("queries must be objects of features")
         return [[0.25, 0.75] for q in queries]''')
 # Takes 20 ms a batch, so that a replica under load nearly always holds one.
-STEADY = _template('Steady', '''        time.sleep(0.02)
+STEADY = predicting_template('Steady', '''        time.sleep(0.02)
         return [[0.5, 0.5] for q in queries]''')
 REPLICA_TIMEOUT = 1.0
 
@@ -84,22 +51,17 @@ def _rows(path):
 def trained_snapshot(base_env, _migrated_store, iris, tmp_path_factory):
     """A platform with a stopped train job 'iris' of the user 'dev', with a decision tree and a
     logistic regression, at rest: trained once for the module, restored for each test that needs it."""
-    settings = Settings.from_env(base_env, storage_dir=str(tmp_path_factory.mktemp('trained') / 'storage'))
-    empty_tables(_migrated_store)
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        platforms = running_platform(settings, _migrated_store, monkeypatch, **PLATFORM_SETTINGS)
-        platform = next(platforms)
-        try:
-            dev = platform.make_user('dev')
-            train_id = platform.upload_dataset(dev, iris['train'])
-            val_id = platform.upload_dataset(dev, iris['val'])
-            models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
-                      platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
-            platform.create_job(dev, 'iris', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 2})
-            assert platform.wait_job(dev, 'iris')['status'] == 'STOPPED'
-        finally:
-            platforms.close()       # its services removed, so that nothing writes the snapshot's files
-    return platform.snapshot()
+    def train(platform):
+        dev = platform.make_user('dev')
+        train_id = platform.upload_dataset(dev, iris['train'])
+        val_id = platform.upload_dataset(dev, iris['val'])
+        models = [platform.upload_model(dev, TREE, 'SkDecisionTree'),
+                  platform.upload_model(dev, LOGREG, 'SkLogisticRegression')]
+        platform.create_job(dev, 'iris', train_id, val_id, models, {'MODEL_TRIAL_COUNT': 2})
+        assert platform.wait_job(dev, 'iris')['status'] == 'STOPPED'
+
+    return prepared_snapshot(base_env, _migrated_store, str(tmp_path_factory.mktemp('trained') / 'storage'), train,
+                             **PLATFORM_SETTINGS)
 
 
 @pytest.fixture
