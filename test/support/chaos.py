@@ -322,10 +322,14 @@ class ServingChaos:
         Its recovery: from the kill to the first answer after the last failure."""
         killed = time.time()
         kill()
+        dead = time.time()          # requests sent before may still be answered (a loaded kill is slow)
         bring_back()
-        self.load.wait_for_answers(killed, count=20, timeout=120)
-        failures = [o.started for o in self.load.between(killed, time.time()) if not o.ok]
-        back = self.load.first_success_after(max(failures, default=killed))
+        self.load.wait_for_answers(dead, count=20, timeout=120)
+
+        def recovered():            # the first answer after the last failure (there may be more)
+            failures = [o.started for o in self.load.between(killed, time.time()) if not o.ok]
+            return self.load.first_success_after(max(failures, default=dead))
+        back = wait_until(recovered, 120, f'requests to be answered again after {name} was killed')
         self._note(name, killed, back, 'until requests were answered again')
 
     def _note(self, name: str, killed: float, back: float, what: str) -> list:
