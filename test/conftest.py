@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sup
 
 from database import empty_tables  # noqa: E402
 # The Docker fixtures serve test/swarm/ and the Swarm run of the container contract suite.
+from docker_cli import admin_post_mortem  # noqa: E402
 from docker_fixtures import docker_engine, docker_resources, singa_images, swarm  # noqa: E402,F401
 from singa.config import Settings  # noqa: E402
 from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
@@ -29,6 +30,15 @@ def pytest_configure(config):
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix='singa-pytest-')
         _OWN_BASETEMP.append(config.option.basetemp)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed Swarm test's report says what became of the admins (CI keeps only the output)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == 'call' and report.failed and item.get_closest_marker('swarm'):
+        report.sections.append(('the Swarm admins at the failure', admin_post_mortem()))
 
 
 def pytest_unconfigure(config):

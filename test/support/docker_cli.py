@@ -52,3 +52,31 @@ class DockerResources:
             docker('rm', '--force', '--volumes', name, check=False)
         for name in self.volumes:
             docker('volume', 'rm', '--force', name, check=False)
+
+
+def admin_post_mortem() -> str:
+    """What became of each SingaAuto admin service on this engine's swarm: its tasks (with their
+    errors), and each of its containers' end (exit code, OOM kill, last health checks, last log
+    lines). For a failed Swarm test's report: an admin that stopped answering says why here."""
+    lines = []
+    try:
+        admins = [name for name in docker('service', 'ls', '--format', '{{.Name}}', check=False).stdout.split()
+                  if name.endswith('-admin')]
+        for service in admins:
+            lines.append(f'== {service}')
+            lines.append(docker('service', 'ps', '--no-trunc', '--format',
+                                '{{.Name}} {{.CurrentState}} {{.DesiredState}} {{.Error}}', service,
+                                check=False).stdout.rstrip())
+            containers = docker('ps', '-a', '--quiet', '--filter', f'label=com.docker.swarm.service.name={service}',
+                                check=False).stdout.split()
+            for container in containers:
+                lines.append(docker('inspect', '--format', '-- {{.Name}} {{.State.Status}} exit {{.State.ExitCode}}'
+                                    ' oom {{.State.OOMKilled}} {{.State.StartedAt}}..{{.State.FinishedAt}}'
+                                    ' {{.State.Error}}{{if .State.Health}} health {{.State.Health.Status}}'
+                                    '{{range .State.Health.Log}} | {{.ExitCode}} {{.Output}}{{end}}{{end}}',
+                                    container, check=False).stdout.rstrip())
+                logs = docker('logs', '--tail', '15', container, check=False)
+                lines.append((logs.stdout + logs.stderr).rstrip())
+    except Exception as e:     # a report's extra: never the reason a test fails
+        lines.append(f'(could not look: {e!r})')
+    return '\n'.join(lines)
