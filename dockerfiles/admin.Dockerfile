@@ -18,7 +18,9 @@ USER singa
 # container running model code carries a SINGA_ variable it did not need.
 ENV SINGA_DATA_DIR=/var/lib/singa
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+# Swarm replaces an admin whose checks fail 5 times in a row; a check may take 10 s (a loaded machine
+# is slow to start one), so that load alone does not cost the admin.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=5 \
     CMD ["singa-healthcheck", "http://127.0.0.1:3000/"]
 # gunicorn also reads GUNICORN_CMD_ARGS, so a deployment can tune workers without a new image.
 CMD ["gunicorn", "--bind", "0.0.0.0:3000", "--worker-class", "gthread", "--workers", "2", \

@@ -8,7 +8,7 @@ import urllib.request
 
 def main(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=4):
+        with urllib.request.urlopen(url, timeout=9):
             return 0
     except urllib.error.HTTPError as e:
         return 0 if e.code < 500 else 1

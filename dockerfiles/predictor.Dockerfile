@@ -14,7 +14,7 @@ RUN pip install --no-cache-dir --no-index --no-deps --no-build-isolation /tmp/si
  && rm -rf /tmp/singa-src
 USER singa
 EXPOSE 3003
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=10s --start-period=20s --retries=5 \
     CMD ["singa-healthcheck", "http://127.0.0.1:3003/"]
 CMD ["gunicorn", "--bind", "0.0.0.0:3003", "--worker-class", "gthread", "--workers", "1", \
      "--threads", "16", "singa.workers.predictor.app:create_app()"]

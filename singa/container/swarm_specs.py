@@ -44,8 +44,10 @@ NANOSECONDS = 1_000_000_000
 REPLICA_TEMPLATE = '{{.Task.Slot}}'          # Swarm fills it in per task: the replica, from 1
 # A task whose image has a health check counts as running only once the check passes; the images'
 # own interval (10 s) would keep a predictor "starting" for that long. Only the timing is set here:
-# the check itself stays the image's, and images without one get none.
-HEALTH_CHECK = {'Interval': 2 * NANOSECONDS, 'Timeout': 2 * NANOSECONDS, 'Retries': 3}
+# the check itself stays the image's, and images without one get none. A check may take 5 s, and
+# 5 must fail in a row: on a loaded machine a check's own start can take seconds, and replacing a
+# slow but working predictor would turn load into an outage.
+HEALTH_CHECK = {'Interval': 2 * NANOSECONDS, 'Timeout': 5 * NANOSECONDS, 'Retries': 5}
 
 # Task states (swarmkit's api.TaskState), in lifecycle order.
 _BEFORE_RUNNING = frozenset({'new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing',
