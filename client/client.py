@@ -42,7 +42,7 @@ class Client:
         When ``admin_host`` or ``admin_port`` is not given, the environment variables
         ``SINGA_ADMIN_HOST`` and ``SINGA_ADMIN_PORT`` are used if set, else ``localhost:3000``.
         ``timeout`` (seconds) bounds each wait for the admin, not a whole upload. ``retry`` says how
-        often and how long to try a request again (default ``RetryPolicy()``: 6 tries within 30 s;
+        often and how long to try a request again (default ``RetryPolicy()``: 10 tries within 30 s;
         ``RetryPolicy(attempts=1)`` never retries). ``token``: one ``login`` gave earlier (the ``token``
         property), to go on without logging in again.
         """

@@ -30,8 +30,10 @@ IN_PROGRESS_ERROR = 'RequestInProgressError'
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``attempts`` tries at most (1: never retry), within ``total_seconds`` from the first."""
-    attempts: int = 6
+    """``attempts`` tries at most (1: never retry), within ``total_seconds`` from the first. By
+    default the 30 s bind, not the tries: enough to ride out an admin that Swarm restarts (5 s
+    before the restart, then its start), which 6 tries (4 to 8 s of waiting) were not."""
+    attempts: int = 10
     first_backoff: float = 0.25
     max_backoff: float = 8.0
     total_seconds: float = 30.0
