@@ -11,8 +11,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'support'))
 
 from database import empty_tables  # noqa: E402
-# The Docker fixtures serve test/swarm/ and the Swarm run of the container contract suite.
 from docker_cli import admin_post_mortem  # noqa: E402
+# The Docker fixtures serve test/swarm/ and the Swarm run of the container contract suite.
 from docker_fixtures import docker_engine, docker_resources, singa_images, swarm  # noqa: E402,F401
 from singa.config import Settings  # noqa: E402
 from singa.local.servers import EmbeddedPostgres, EmbeddedRedis
