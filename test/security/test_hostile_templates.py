@@ -14,14 +14,13 @@ import os
 import threading
 import time
 import zipfile
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from local_stack import TREE, LocalStack, sandbox_processes, wait_until
+from local_stack import PASSWORD, TREE, LocalStack, sandbox_processes, wait_until
 from hostile_probe import probe_template
-from singa.client import Client, RetryPolicy
+from singa.client import RetryPolicy
 from singa.errors import ForbiddenError, InvalidModelError, SingaError
 from singa.sandbox import bubblewrap_works
 
@@ -192,8 +191,7 @@ def test_slow_checks_cannot_starve_the_admin(world, tmp_path):
     outcomes = []
 
     # Retries off: the client would otherwise wait its turn through the 503s (up to 30 s).
-    attacker = Client(*urlsplit(world['stack'].url).netloc.rsplit(':', 1), retry=RetryPolicy(attempts=1),
-                      token=world['attacker'].token)
+    attacker = world['stack'].client('attacker@example.com', PASSWORD, retry=RetryPolicy(attempts=1))
 
     def upload(i):
         try:

@@ -11,9 +11,10 @@ import shutil
 import signal
 import subprocess
 import sys
+from typing import Optional
 import time
 
-from singa.client import Client
+from singa.client import Client, RetryPolicy
 from singa.container.process_files import group_alive, proc_start_time, process_table
 from singa.local.servers import free_port
 
@@ -57,9 +58,9 @@ class LocalStack:
     def down(self) -> None:
         self.singa('down', '--purge')
 
-    def client(self, email: str, password: str) -> Client:
+    def client(self, email: str, password: str, retry: Optional[RetryPolicy] = None) -> Client:
         host, port = self.url.rsplit('//', 1)[1].rsplit(':', 1)
-        client = Client(admin_host=host, admin_port=int(port))
+        client = Client(admin_host=host, admin_port=int(port), retry=retry)
         client._session.headers['Connection'] = 'close'    # no kept-alive connection the server may drop
         client.login(email, password)
         return client
